@@ -1,0 +1,29 @@
+//! # fh-feed: the feed handler
+//!
+//! The engine (sequencing, order books), the publication ring, agents and idle strategies,
+//! latency recording, the live multicast receiver and the `fh` command line.
+//!
+//! ```text
+//!  live:   socket ─recvmmsg─► rx ring slots ─┐
+//!  replay: mmapped capture ──────────────────┴─► Engine::on_datagram(now, meta, bytes)
+//!                                                 │ decode in place (fh-decoders)
+//!                                                 │ sequence per session, apply to books
+//!                                                 ▼
+//!                                    BookUpdate ──► publication ring ──► strategy agents
+//! ```
+//!
+//! ## Invariants
+//! - The engine has no I/O, no threads and no clock: time is passed in. Live and replay call
+//!   the same function, so a replay is bit-for-bit the live run.
+//! - Hot path (receive, decode, book, publish): no allocation, no locks, no formatting, no
+//!   panics, no syscalls but the receive itself. Everything is sized at start-up.
+//! - Bad input is counted and dropped, never fatal; every gap, duplicate, overrun and drop is
+//!   counted and reported.
+//! - `unsafe` lives only in the ring and the socket layer, every block with a `// SAFETY:` note.
+pub mod agent;
+pub mod cli;
+pub mod engine;
+pub mod latency;
+pub mod live;
+pub mod ring;
+pub mod update;
