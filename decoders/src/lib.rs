@@ -29,6 +29,7 @@
 #![no_std]
 
 pub mod deep;
+pub mod fields;
 pub mod iextp;
 pub mod itch50;
 pub mod moldudp64;
