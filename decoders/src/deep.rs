@@ -353,6 +353,7 @@ impl core::iter::FusedIterator for Messages<'_, '_> {}
 mod tests {
     extern crate std;
     use super::*;
+    use crate::fields::FieldValue;
     use crate::iex_common::testutil::*;
     use crate::iextp::{Header, Segment, PROTOCOL_DEEP_1_0};
     use std::vec::Vec;
@@ -616,5 +617,161 @@ mod tests {
             panic!("{:?}", msgs[66])
         };
         assert_eq!(o.symbol(), b"AAIC");
+    }
+
+    /// xorshift64*: deterministic pseudo-random bytes for the robustness test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn fill(&mut self, b: &mut [u8]) {
+            for x in b {
+                *x = self.next() as u8;
+            }
+        }
+    }
+
+    struct Sink(usize);
+    impl FieldVisitor for Sink {
+        fn field(&mut self, name: &'static str, _v: FieldValue<'_>) {
+            self.0 += name.len();
+        }
+    }
+
+    /// Parses `bytes` as a segment, walks it as DEEP and as TOPS, visits every field, and
+    /// checks the counters account for every block.
+    fn exercise(bytes: &[u8], c: &mut Counters) {
+        let Some(seg) = Segment::parse_counted(bytes, c) else {
+            return;
+        };
+        assert_eq!(seg.blocks().count(), usize::from(seg.message_count()));
+        let mut sink = Sink(0);
+        seg.header().visit_fields(&mut sink);
+        for deep in [true, false] {
+            let before = *c;
+            let mut n = 0u64;
+            if deep {
+                for (_, m) in seg.deep(c) {
+                    m.visit_fields(&mut sink);
+                    let _ = m.type_byte();
+                    n += 1;
+                }
+            } else {
+                for (_, m) in seg.tops(c) {
+                    m.visit_fields(&mut sink);
+                    n += 1;
+                }
+            }
+            let yielded = (c.messages - before.messages) + (c.unknown_types - before.unknown_types);
+            assert_eq!(n, yielded);
+            let decoded = yielded + (c.truncated - before.truncated);
+            if c.unknown_protocol == before.unknown_protocol {
+                assert_eq!(decoded, u64::from(seg.message_count()));
+            } else {
+                assert_eq!(decoded, 0);
+            }
+        }
+    }
+
+    const TYPES: &[u8] = b"SDHIOPE85QTXBAz\x00";
+
+    /// A segment with a valid header and random blocks (random types and lengths around the
+    /// spec sizes); sometimes a header field is off by one.
+    fn random_segment(r: &mut Rng, template: &Header) -> Vec<u8> {
+        let count = r.below(8) as usize;
+        let mut payload = Vec::new();
+        for _ in 0..count {
+            let t = TYPES[r.below(TYPES.len() as u64) as usize];
+            let base = spec_len(t).unwrap_or(10) as i64;
+            let len = (base + r.below(7) as i64 - 3).max(0) as usize;
+            let mut body = std::vec![0u8; len];
+            r.fill(&mut body);
+            if let Some(b) = body.first_mut() {
+                *b = t;
+            }
+            payload.extend_from_slice(&(len as u16).to_le_bytes());
+            payload.extend_from_slice(&body);
+        }
+        let mut h = *template;
+        let protos = [0x8004u16, 0x8003, 0x8002, 0x8005];
+        h.message_protocol_id = U16::new(protos[r.below(4) as usize]);
+        h.payload_length = U16::new(payload.len() as u16);
+        h.message_count = U16::new(count as u16);
+        match r.below(6) {
+            0 => h.message_count = U16::new(h.message_count.get().wrapping_add(1)),
+            1 => h.message_count = U16::new(h.message_count.get().wrapping_sub(1)),
+            2 => h.payload_length = U16::new(h.payload_length.get().wrapping_sub(1)),
+            _ => {}
+        }
+        let mut v = h.as_bytes().to_vec();
+        v.extend_from_slice(&payload);
+        if r.below(8) == 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    /// Never panics, whatever the bytes: random buffers, random well-framed segments with
+    /// random messages, every truncation and many single-byte mutations of real segments.
+    #[test]
+    fn never_panics_on_arbitrary_bytes() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut c = Counters::new();
+        for _ in 0..20_000 {
+            let len = r.below(160) as usize;
+            let mut b = std::vec![0u8; len];
+            r.fill(&mut b);
+            if len > 0 && r.below(2) == 0 {
+                b[0] = 1; // get past the version check more often
+            }
+            exercise(&b, &mut c);
+        }
+        let template = Header::read_from_bytes(&hex(DEEP_FRAME_2)[..40]).unwrap();
+        for _ in 0..20_000 {
+            let b = random_segment(&mut r, &template);
+            exercise(&b, &mut c);
+        }
+        let reals = [
+            hex(DEEP_FRAME_2),
+            segment_bytes(&[&hex(PLU_BUY), &hex(PLU_SELL)]),
+        ];
+        for real in &reals {
+            for cut in 0..real.len() {
+                let before = c.malformed.total();
+                exercise(&real[..cut], &mut c);
+                assert_eq!(c.malformed.total(), before + 1, "every cut is malformed");
+            }
+            for pos in 0..real.len() {
+                for x in [0u8, 0xff, r.next() as u8] {
+                    let mut m = real.clone();
+                    m[pos] = x;
+                    exercise(&m, &mut c);
+                }
+            }
+        }
+        // Every prefix of every golden message through both message parsers.
+        let mut goldens: Vec<Vec<u8>> = GOLDEN.iter().map(|(_, h)| hex(h)).collect();
+        goldens.extend([hex(PLU_BUY), hex(E_DEEPPLUS)]);
+        for g in &goldens {
+            for cut in 0..=g.len() {
+                let _ = Message::parse(&g[..cut]);
+                let _ = crate::tops::Message::parse(&g[..cut]);
+            }
+        }
+        // The random inputs reached every outcome.
+        assert!(c.segments > 1000 && c.heartbeats > 0 && c.messages > 1000);
+        assert!(c.unknown_types > 0 && c.truncated > 0 && c.oversized > 0);
+        let m = c.malformed;
+        assert!(m.too_short > 0 && m.unsupported_version > 0 && m.payload_truncated > 0);
+        assert!(m.trailing_bytes > 0, "{m:?}");
+        assert!(m.block_overrun > 0 && m.missing_blocks > 0, "{m:?}");
+        assert!(m.extra_bytes > 0 && c.unknown_protocol > 0);
     }
 }

@@ -301,3 +301,166 @@ impl<'a> Iterator for Messages<'a, '_> {
 }
 
 impl core::iter::FusedIterator for Messages<'_, '_> {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::iex_common::testutil::*;
+    use crate::iextp::{Protocol, Segment};
+    use std::vec::Vec;
+
+    /// omi-data-packets Tops.IexTp.v1.6/QuoteUpdateMessage.pcap frame 1 message 1.
+    const Q_TOPS16: &str =
+        "5100c048e39c37b30d15415453472020202055490000ecb003000000000044b303000000000005ed0000";
+    /// iex-tops-20180103-iextools example1-complete-2pkts.pcap frame 2 message 5 (zero quote).
+    const Q_ZERO: &str =
+        "51408a31c9a4084d06154120202020202020000000000000000000000000000000000000000000000000";
+    /// omi-data-packets Tops.IexTp.v1.5/OperationalHaltStatusMessage.pcap frame 1: O H Q S.
+    const TOPS_SEGMENT_4: &str = "01000380010000000000964464000400553f0e0000000000da85000000000000\
+        27d18cbf3aac0d1512004f4e538162793aac0d155a594e452020202016004854538162793aac0d155a594e45\
+        2020202020202020\
+        2a005140538162793aac0d155a594e452020202000000000000000000000000000000000000000000000\
+        00000a0053531a604d9c3aac0d15";
+
+    #[test]
+    fn quote_update_golden() {
+        let b = hex(Q_TOPS16);
+        let Ok(Message::QuoteUpdate(m)) = Message::parse(&b) else {
+            panic!("not Q")
+        };
+        // Oracle: flags 0 (key absent), ATSG 18773 @ 24.19 x 24.25 @ 60677.
+        assert_fields(
+            m,
+            &[
+                ("quote_update_flags", "0"),
+                ("timestamp", "1517065700930439360"),
+                ("symbol", "ATSG"),
+                ("bid_size", "18773"),
+                ("bid_price", "24.19"),
+                ("ask_price", "24.25"),
+                ("ask_size", "60677"),
+            ],
+        );
+        assert_eq!(m.bid_price(), Price4::parse("24.19").unwrap());
+        assert_eq!(m.ask_price(), Price4::parse("24.25").unwrap());
+        assert_eq!((m.bid_size(), m.ask_size()), (18_773, 60_677));
+        assert!(!m.is_zero_quote());
+        assert!(!m.flags().is_symbol_unavailable() && !m.flags().is_pre_post_market());
+        let built = QuoteUpdate {
+            message_type: b'Q',
+            flags: 0,
+            timestamp: I64::new(1_517_065_700_930_439_360),
+            symbol: *b"ATSG    ",
+            bid_size: U32::new(18_773),
+            bid_price: I64::new(241_900),
+            ask_price: I64::new(242_500),
+            ask_size: U32::new(60_677),
+        };
+        assert_eq!(built.as_bytes(), &b[..]);
+        assert_eq!(fields_of(&built), fields_of(m));
+    }
+
+    #[test]
+    fn zero_quote_with_session_flag() {
+        let b = hex(Q_ZERO);
+        let Ok(Message::QuoteUpdate(m)) = Message::parse(&b) else {
+            panic!("not Q")
+        };
+        // Oracle: quoteupdateflags "Market Session" (0x40), marketsession 1, availability 0.
+        assert_eq!(m.flags, 0x40);
+        assert!(m.flags().is_pre_post_market() && !m.flags().is_symbol_unavailable());
+        assert!(m.is_zero_quote());
+        assert_eq!(m.symbol(), b"A");
+        assert!(QuoteFlags(0x80).is_symbol_unavailable());
+    }
+
+    /// Every TOPS type dispatches to its own variant; DEEP-only types are unknown here.
+    #[test]
+    fn every_tops_type_dispatches() {
+        let mut all: Vec<(u8, Vec<u8>)> = GOLDEN.iter().map(|(t, h)| (*t, hex(h))).collect();
+        all.push((b'Q', hex(Q_TOPS16)));
+        for (t, b) in &all {
+            let m = Message::parse(b).unwrap();
+            assert_eq!(m.type_byte(), *t);
+            assert_eq!(spec_len(*t), Some(b.len()));
+            let ok = matches!(
+                (t, m),
+                (b'S', Message::SystemEvent(_))
+                    | (b'D', Message::SecurityDirectory(_))
+                    | (b'H', Message::TradingStatus(_))
+                    | (b'I', Message::RetailLiquidityIndicator(_))
+                    | (b'O', Message::OperationalHaltStatus(_))
+                    | (b'P', Message::ShortSalePriceTestStatus(_))
+                    | (b'Q', Message::QuoteUpdate(_))
+                    | (b'T', Message::TradeReport(_))
+                    | (b'X', Message::OfficialPrice(_))
+                    | (b'B', Message::TradeBreak(_))
+                    | (b'A', Message::AuctionInformation(_))
+            );
+            assert!(ok, "{} -> {m:?}", *t as char);
+            assert!(!fields_of(&m).is_empty());
+            assert_eq!(fields_of(&m), fields_of(m.as_fields().unwrap()));
+            let ts = fields_of(&m)
+                .into_iter()
+                .find(|(k, _)| *k == "timestamp")
+                .unwrap()
+                .1;
+            assert_eq!(std::format!("{}", m.timestamp().unwrap()), ts);
+            assert_eq!(
+                Message::parse(&b[..b.len() - 1]),
+                Err(MessageError::Truncated(*t))
+            );
+        }
+        for t in [b'E', b'8', b'5'] {
+            assert_eq!(Message::parse(&[t; 40]), Ok(Message::Unknown(t)));
+            assert_eq!(spec_len(t), None);
+        }
+    }
+
+    #[test]
+    fn real_tops_segment() {
+        let bytes = hex(TOPS_SEGMENT_4);
+        let seg = Segment::parse(&bytes).unwrap();
+        assert_eq!(seg.protocol(), Protocol::Tops16);
+        let mut c = crate::iextp::Counters::new();
+        let msgs: Vec<_> = seg.tops(&mut c).collect();
+        // Oracle: O H Q S for ZYNE, last a System Event 'S' (start of system hours).
+        let types: Vec<u8> = msgs.iter().map(|(_, m)| m.type_byte()).collect();
+        assert_eq!(types, b"OHQS");
+        assert_eq!(msgs[0].0, seg.first_seq());
+        assert_eq!(msgs[3].0, seg.first_seq() + 3);
+        let Message::SystemEvent(s) = msgs[3].1 else {
+            panic!("{:?}", msgs[3])
+        };
+        assert_eq!(s.system_event, system_event::START_OF_SYSTEM_HOURS);
+        assert_eq!(s.timestamp(), 1_517_058_017_224_122_394);
+        assert_eq!(c.messages, 4);
+        // The same segment through the DEEP iterator: wrong protocol, nothing decoded.
+        assert_eq!(seg.deep(&mut c).count(), 0);
+        assert_eq!(c.unknown_protocol, 1);
+    }
+
+    /// A TOPS 1.5 Trade Report (42 bytes: 4 trailing reserved bytes) decodes and is counted
+    /// as oversized.
+    #[test]
+    fn tops_1_5_trade_report_is_oversized_but_decoded() {
+        let mut t = hex(GOLDEN.iter().find(|(t, _)| *t == b'T').unwrap().1);
+        t.extend_from_slice(&[0, 0, 0, 0]);
+        let mut seg = hex(TOPS_SEGMENT_4)[..40].to_vec();
+        seg[2..4].copy_from_slice(&crate::iextp::PROTOCOL_TOPS_1_5.to_le_bytes());
+        seg[12..14].copy_from_slice(&44u16.to_le_bytes());
+        seg[14..16].copy_from_slice(&1u16.to_le_bytes());
+        seg.extend_from_slice(&42u16.to_le_bytes());
+        seg.extend_from_slice(&t);
+        let s = Segment::parse(&seg).unwrap();
+        assert_eq!(s.protocol(), Protocol::Tops15);
+        let mut c = crate::iextp::Counters::new();
+        let msgs: Vec<_> = s.tops(&mut c).collect();
+        let Message::TradeReport(tr) = msgs[0].1 else {
+            panic!("{msgs:?}")
+        };
+        assert_eq!(tr.symbol(), b"TSLA");
+        assert_eq!((c.messages, c.oversized), (1, 1));
+    }
+}
