@@ -298,4 +298,6 @@ message_enum!(
 );
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
