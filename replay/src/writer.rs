@@ -52,6 +52,13 @@ impl Endian {
             Endian::Big => u32::from_be_bytes(b),
         }
     }
+    /// Reads a `u64` in this byte order.
+    pub fn u64(self, b: [u8; 8]) -> u64 {
+        match self {
+            Endian::Little => u64::from_le_bytes(b),
+            Endian::Big => u64::from_be_bytes(b),
+        }
+    }
     fn put16(self, v: u16) -> [u8; 2] {
         match self {
             Endian::Little => v.to_le_bytes(),
@@ -225,21 +232,42 @@ impl<W: Write> PcapngWriter<W> {
     /// Adds an interface (an IDB) to the current section and returns its id.
     ///
     /// `tsresol` is the `if_tsresol` byte: `v` means 10^-v s, `0x80 | v` means 2^-v s; 6 (µs)
-    /// is written as no option at all, which is what readers must assume then.
+    /// is written as no option at all, which is what readers must assume then. The option list
+    /// is left without `opt_endofopt` (readers must stop at the end of the block).
     pub fn add_interface(&mut self, link: LinkType, snaplen: u32, tsresol: u8) -> io::Result<u32> {
+        self.add_interface_with_offset(link, snaplen, tsresol, 0)
+    }
+
+    /// Like [`PcapngWriter::add_interface`], with an `if_tsoffset` of `tsoffset_s` seconds
+    /// (written, followed by `opt_endofopt`, when not 0). Timestamps given to
+    /// [`PcapngWriter::write_epb`] are then relative to that offset.
+    pub fn add_interface_with_offset(
+        &mut self,
+        link: LinkType,
+        snaplen: u32,
+        tsresol: u8,
+        tsoffset_s: i64,
+    ) -> io::Result<u32> {
         let e = self.endian;
-        let mut body = [0u8; 16];
-        body[0..2].copy_from_slice(&e.put16(link.code()));
-        body[4..8].copy_from_slice(&e.put32(snaplen));
-        let n = if tsresol == 6 {
-            8
-        } else {
-            body[8..10].copy_from_slice(&e.put16(9)); // if_tsresol
-            body[10..12].copy_from_slice(&e.put16(1));
-            body[12] = tsresol;
-            16 // no opt_endofopt: readers must stop at the end of the block
-        };
-        self.block(IDB, &[&body[..n]])?;
+        let mut body = Vec::with_capacity(36);
+        body.extend_from_slice(&e.put16(link.code()));
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&e.put32(snaplen));
+        if tsresol != 6 {
+            body.extend_from_slice(&e.put16(9)); // if_tsresol
+            body.extend_from_slice(&e.put16(1));
+            body.extend_from_slice(&[tsresol, 0, 0, 0]);
+        }
+        if tsoffset_s != 0 {
+            body.extend_from_slice(&e.put16(14)); // if_tsoffset
+            body.extend_from_slice(&e.put16(8));
+            body.extend_from_slice(&match e {
+                Endian::Little => tsoffset_s.to_le_bytes(),
+                Endian::Big => tsoffset_s.to_be_bytes(),
+            });
+            body.extend_from_slice(&[0; 4]); // opt_endofopt
+        }
+        self.block(IDB, &[&body])?;
         self.ifaces.push(tsresol);
         Ok(self.ifaces.len() as u32 - 1)
     }
