@@ -50,7 +50,10 @@ pub mod oracle;
 pub fn fh_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // target/<profile>/deps/<test-binary> → target/<profile>/fh
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = dir.join(format!("fh{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),

@@ -10,7 +10,8 @@
 //! - the oracle omits alpha fields that are all spaces: our empty string matches a missing key;
 //! - the oracle spells flag bytes out (`"saleconditionflags": "Odd Lot|Extended Hours"`) and
 //!   follows them with one key per bit field, least significant first (`unusedN` is N bits):
-//!   those keys are folded back into the byte and compared with ours;
+//!   those keys are folded back into the byte and compared with ours; when the byte is 0 the
+//!   dissector leaves the spelled-out key away and prints only the bit keys;
 //! - `messageindex`, `messagelength`, `messagetype` are framing: the type is compared with our
 //!   `type`, the index and length are checked for presence only.
 //! - Context: ITCH `hdr.session`/`hdr.sequencenumber` give our `session` and `seq` (first + index
@@ -28,8 +29,19 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("Q", "shares", "crossshares"),
 ];
 
+/// (message type, our field name): fields the TOPS 1.5 dissector leaves out when they are 0.
+pub const OMITTED_WHEN_ZERO: &[(&str, &str)] = &[("A", "extension_number")];
+
 /// Keys of our JSON that are context, not message fields.
-const CONTEXT: &[&str] = &["type", "frame", "ts", "session", "seq", "session_id", "send_time"];
+const CONTEXT: &[&str] = &[
+    "type",
+    "frame",
+    "ts",
+    "session",
+    "seq",
+    "session_id",
+    "send_time",
+];
 
 /// One oracle line: the frame, its transport header and the message (never `null` here).
 #[derive(Debug, Clone)]
@@ -51,7 +63,9 @@ pub fn load(path: &Path) -> Vec<OracleMsg> {
         let line = line.unwrap_or_else(|e| panic!("{}: line {}: {e}", path.display(), i + 1));
         let v: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("{}: line {}: {e}", path.display(), i + 1));
-        let Value::Object(mut o) = v else { panic!("{}: line {}: not an object", path.display(), i + 1) };
+        let Value::Object(mut o) = v else {
+            panic!("{}: line {}: not an object", path.display(), i + 1)
+        };
         let frame = o["frame"].as_u64().expect("frame");
         let hdr = match o.remove("hdr") {
             Some(Value::Object(h)) => h,
@@ -77,7 +91,10 @@ fn as_decimal(s: &str) -> Option<(i128, u32)> {
     let (neg, body) = s.strip_prefix('-').map_or((false, s), |b| (true, b));
     let (i, f) = body.split_once('.').unwrap_or((body, ""));
     let f = f.trim_end_matches('0');
-    if i.is_empty() || !i.bytes().all(|b| b.is_ascii_digit()) || !f.bytes().all(|b| b.is_ascii_digit()) {
+    if i.is_empty()
+        || !i.bytes().all(|b| b.is_ascii_digit())
+        || !f.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let m: i128 = format!("{i}{f}").parse().ok()?;
@@ -100,12 +117,47 @@ fn values_equal(ours: &Value, oracle: &Value) -> bool {
     }
 }
 
+/// Folds the one-byte bit-field keys starting at `from` (least significant first, `unusedN`
+/// being N bits) into the byte's value, marking them used; `None` unless exactly 8 bits fold.
+fn fold_bits(
+    msg: &Map<String, Value>,
+    keys: &[&String],
+    from: usize,
+    used: &mut [bool],
+) -> Option<i128> {
+    let (mut bits, mut shift, mut j) = (0i128, 0u32, from);
+    while j < keys.len() && shift < 8 {
+        let k = keys[j].as_str();
+        let width = k
+            .strip_prefix("unused")
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(1);
+        let v = as_int(&msg[k]).filter(|v| (0..1 << width).contains(v))?;
+        bits |= v << shift;
+        shift += width;
+        j += 1;
+    }
+    if shift != 8 {
+        return None;
+    }
+    used[from..j].iter_mut().for_each(|u| *u = true);
+    Some(bits)
+}
+
 /// Compares one message of ours (a JSON object from `fh decode --format json`) with the oracle.
 /// Returns a description of every mismatch (empty when equal).
 pub fn compare(ours: &Map<String, Value>, o: &OracleMsg) -> Vec<String> {
     let mut bad = Vec::new();
-    let ty = ours.get("type").and_then(Value::as_str).unwrap_or("?").to_string();
-    let oty = o.msg.get("messagetype").and_then(Value::as_str).unwrap_or("?");
+    let ty = ours
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let oty = o
+        .msg
+        .get("messagetype")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     if ty != oty {
         bad.push(format!("type: ours {ty:?}, oracle {oty:?}"));
         return bad;
@@ -115,18 +167,26 @@ pub fn compare(ours: &Map<String, Value>, o: &OracleMsg) -> Vec<String> {
         bad.push("oracle line without messageindex/messagelength".into());
     }
     // Context.
-    let ctx_pairs: [(&str, Option<i128>); 3] = if o.hdr.contains_key("sessionid") {
-        [
+    let ctx_pairs: Vec<(&str, Option<i128>)> = if o.hdr.contains_key("sessionid") {
+        vec![
             ("session_id", o.hdr.get("sessionid").and_then(as_int)),
-            ("seq", o.hdr.get("firstmessagesequencenumber").and_then(as_int).map(|s| s + index - 1)),
+            (
+                "seq",
+                o.hdr
+                    .get("firstmessagesequencenumber")
+                    .and_then(as_int)
+                    .map(|s| s + index - 1),
+            ),
             ("send_time", o.hdr.get("sendtime").and_then(as_int)),
         ]
     } else {
-        [
-            ("seq", o.hdr.get("sequencenumber").and_then(as_int).map(|s| s + index - 1)),
-            ("frame", Some(i128::from(o.frame))),
-            ("frame", Some(i128::from(o.frame))),
-        ]
+        vec![(
+            "seq",
+            o.hdr
+                .get("sequencenumber")
+                .and_then(as_int)
+                .map(|s| s + index - 1),
+        )]
     };
     for (k, want) in ctx_pairs {
         let got = ours.get(k).and_then(as_int);
@@ -135,13 +195,20 @@ pub fn compare(ours: &Map<String, Value>, o: &OracleMsg) -> Vec<String> {
         }
     }
     if let Some(sess) = o.hdr.get("session").and_then(Value::as_str) {
-        let got = ours.get("session").and_then(Value::as_str).unwrap_or_default();
+        let got = ours
+            .get("session")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if got != sess.trim_end() {
             bad.push(format!("session: ours {got:?}, oracle {sess:?}"));
         }
     }
     if ours.get("frame").and_then(as_int) != Some(i128::from(o.frame)) {
-        bad.push(format!("frame: ours {:?}, oracle {}", ours.get("frame"), o.frame));
+        bad.push(format!(
+            "frame: ours {:?}, oracle {}",
+            ours.get("frame"),
+            o.frame
+        ));
     }
     // Message fields.
     let keys: Vec<&String> = o.msg.keys().collect();
@@ -151,6 +218,8 @@ pub fn compare(ours: &Map<String, Value>, o: &OracleMsg) -> Vec<String> {
             used[i] = true;
         }
     }
+    // Position after the last oracle key matched: where an omitted flag byte's bits stand.
+    let mut next = 0;
     for (name, val) in ours {
         if CONTEXT.contains(&name.as_str()) {
             continue;
@@ -160,32 +229,28 @@ pub fn compare(ours: &Map<String, Value>, o: &OracleMsg) -> Vec<String> {
             .find(|(t, n, _)| *t == ty && n == name)
             .map_or_else(|| name.replace('_', ""), |(_, _, k)| (*k).to_string());
         let Some(pos) = keys.iter().position(|k| **k == key) else {
-            if val.as_str() != Some("") {
-                bad.push(format!("{name}: ours {val}, not in oracle"));
+            let zero = as_int(val) == Some(0);
+            if zero && OMITTED_WHEN_ZERO.contains(&(ty.as_str(), name.as_str())) {
+                continue;
+            }
+            while next < keys.len() && used[next] {
+                next += 1;
+            }
+            match fold_bits(&o.msg, &keys, next, &mut used) {
+                Some(bits) if as_int(val) == Some(bits) => {}
+                _ if val.as_str() == Some("") => {}
+                _ => bad.push(format!("{name}: ours {val}, not in oracle")),
             }
             continue;
         };
         used[pos] = true;
+        next = pos + 1;
         let ov = &o.msg[&key];
         if as_int(val).is_some() && as_int(ov).is_none() && ov.is_string() {
             // A flag byte the oracle spelled out: fold the bit keys that follow it.
-            let mut bits: i128 = 0;
-            let mut shift = 0u32;
-            let mut j = pos + 1;
-            while j < keys.len() && shift < 8 {
-                let k = keys[j].as_str();
-                let width = k.strip_prefix("unused").and_then(|n| n.parse::<u32>().ok()).unwrap_or(1);
-                let v = as_int(&o.msg[k]).unwrap_or(-1);
-                if v < 0 {
-                    break;
-                }
-                bits |= v << shift;
-                shift += width;
-                used[j] = true;
-                j += 1;
-            }
-            if shift != 8 || as_int(val) != Some(bits) {
-                bad.push(format!("{name}: ours {val}, oracle {ov} (bits {bits:#x}, {shift} bits)"));
+            let bits = fold_bits(&o.msg, &keys, pos + 1, &mut used);
+            if bits.is_none() || as_int(val) != bits {
+                bad.push(format!("{name}: ours {val}, oracle {ov} (bits {bits:?})"));
             }
         } else if !values_equal(val, ov) {
             bad.push(format!("{name}: ours {val}, oracle {ov}"));
@@ -193,7 +258,10 @@ pub fn compare(ours: &Map<String, Value>, o: &OracleMsg) -> Vec<String> {
     }
     for (i, k) in keys.iter().enumerate() {
         if !used[i] {
-            bad.push(format!("oracle key {k} ({}) has no field of ours", o.msg[*k]));
+            bad.push(format!(
+                "oracle key {k} ({}) has no field of ours",
+                o.msg[*k]
+            ));
         }
     }
     bad
