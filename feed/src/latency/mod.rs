@@ -94,6 +94,8 @@ pub use recorder::{
     interval_pair, HistConfig, IntervalCollector, IntervalRecorder, Stage, StageRecorder,
 };
 
+/// The hdrhistogram crate fh records with (same version for integrators and tests).
+pub use hdrhistogram;
 use hdrhistogram::Histogram;
 
 /// A named histogram for tables, files and plots: a stage of a recorder or a tag of a log.
