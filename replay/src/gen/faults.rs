@@ -339,22 +339,8 @@ mod tests {
         b
     }
 
-    /// Checks the MoldUDP64 malformation rules of the spec (M2).
     fn malformed(b: &[u8]) -> bool {
-        let count = u16::from_be_bytes([b[18], b[19]]) as usize;
-        let mut pos = HEADER_LEN;
-        let mut blocks = 0;
-        while pos < b.len() {
-            if pos + 2 > b.len() {
-                return true;
-            }
-            pos += 2 + u16::from_be_bytes([b[pos], b[pos + 1]]) as usize;
-            if pos > b.len() {
-                return true;
-            }
-            blocks += 1;
-        }
-        blocks != count
+        fh_decoders::moldudp64::Packet::parse(b).is_err()
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! Invariant: [`Msg::wire_len`] is the spec length of the message type, and [`encode`] writes
 //! exactly that many bytes.
 
+use fh_decoders::itch50 as itch;
+use zerocopy::byteorder::big_endian::{U32, U64};
+use zerocopy::{Immutable, IntoBytes};
+
 /// An 8-byte, space-padded stock symbol as on the wire.
 pub type Stock = [u8; 8];
 
@@ -198,33 +202,8 @@ impl Body {
     }
 }
 
-/// Spec length of an ITCH 5.0 message of type `t` (0 for an unknown type).
-pub const fn type_len(t: u8) -> usize {
-    match t {
-        b'S' | b'W' => 12,
-        b'R' => 39,
-        b'H' => 25,
-        b'Y' | b'N' => 20,
-        b'L' => 26,
-        b'V' | b'J' => 35,
-        b'K' => 28,
-        b'h' => 21,
-        b'A' => 36,
-        b'F' | b'Q' => 40,
-        b'E' => 31,
-        b'C' => 36,
-        b'X' => 23,
-        b'D' | b'B' => 19,
-        b'U' => 35,
-        b'P' => 44,
-        b'I' => 50,
-        b'O' => 48,
-        _ => 0,
-    }
-}
-
 /// The 23 ITCH 5.0 message types.
-pub const ALL_TYPES: [u8; 23] = *b"SRHYLVWKJhAFECXDUPQBINO";
+pub const ALL_TYPES: [u8; 23] = itch::ALL_TYPES;
 
 /// Longest ITCH 5.0 message (`I`, 50 bytes).
 pub const MAX_LEN: usize = 50;
@@ -232,19 +211,19 @@ pub const MAX_LEN: usize = 50;
 impl Msg {
     /// Length of the encoded message (the spec length of its type).
     pub fn wire_len(&self) -> usize {
-        type_len(self.body.type_byte())
+        itch::len_of(self.body.type_byte()).unwrap_or(0)
     }
 }
 
 /// Writes `msg` at the start of `out` and returns its length. `out` must hold [`MAX_LEN`] bytes.
 pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
-    let mut w = W { out, pos: 0 };
-    w.u8(msg.body.type_byte());
-    w.u16(msg.locate);
-    w.u16(msg.tracking);
-    w.u48(msg.ts);
+    let (l, t, ts) = (msg.locate, msg.tracking, msg.ts);
     match msg.body {
-        Body::SystemEvent { code } => w.u8(code),
+        Body::SystemEvent { code } => {
+            let mut m = itch::SystemEvent::new(l, t, ts);
+            m.event_code = code;
+            put(out, &m)
+        }
         Body::StockDirectory {
             stock,
             category,
@@ -261,34 +240,39 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             etp_leverage,
             inverse,
         } => {
-            w.bytes(&stock);
-            w.u8(category);
-            w.u8(financial_status);
-            w.u32(round_lot);
-            w.u8(round_lots_only);
-            w.u8(classification);
-            w.bytes(&sub_type);
-            w.u8(authenticity);
-            w.u8(short_sale_threshold);
-            w.u8(ipo_flag);
-            w.u8(luld_tier);
-            w.u8(etp_flag);
-            w.u32(etp_leverage);
-            w.u8(inverse);
+            let mut m = itch::StockDirectory::new(l, t, ts);
+            m.stock = stock;
+            m.market_category = category;
+            m.financial_status_indicator = financial_status;
+            m.round_lot_size = U32::new(round_lot);
+            m.round_lots_only = round_lots_only;
+            m.issue_classification = classification;
+            m.issue_sub_type = sub_type;
+            m.authenticity = authenticity;
+            m.short_sale_threshold_indicator = short_sale_threshold;
+            m.ipo_flag = ipo_flag;
+            m.luld_reference_price_tier = luld_tier;
+            m.etp_flag = etp_flag;
+            m.etp_leverage_factor = U32::new(etp_leverage);
+            m.inverse_indicator = inverse;
+            put(out, &m)
         }
         Body::TradingAction {
             stock,
             state,
             reason,
         } => {
-            w.bytes(&stock);
-            w.u8(state);
-            w.u8(b' ');
-            w.bytes(&reason);
+            let mut m = itch::StockTradingAction::new(l, t, ts);
+            m.stock = stock;
+            m.trading_state = state;
+            m.reason = reason;
+            put(out, &m)
         }
         Body::RegSho { stock, action } => {
-            w.bytes(&stock);
-            w.u8(action);
+            let mut m = itch::RegShoRestriction::new(l, t, ts);
+            m.stock = stock;
+            m.reg_sho_action = action;
+            put(out, &m)
         }
         Body::MarketParticipant {
             mpid,
@@ -297,32 +281,42 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             mode,
             state,
         } => {
-            w.bytes(&mpid);
-            w.bytes(&stock);
-            w.u8(primary);
-            w.u8(mode);
-            w.u8(state);
+            let mut m = itch::MarketParticipantPosition::new(l, t, ts);
+            m.mpid = mpid;
+            m.stock = stock;
+            m.primary_market_maker = primary;
+            m.market_maker_mode = mode;
+            m.market_participant_state = state;
+            put(out, &m)
         }
         Body::MwcbDecline {
             level1,
             level2,
             level3,
         } => {
-            w.u64(level1);
-            w.u64(level2);
-            w.u64(level3);
+            let mut m = itch::MwcbDeclineLevel::new(l, t, ts);
+            m.level_1 = U64::new(level1);
+            m.level_2 = U64::new(level2);
+            m.level_3 = U64::new(level3);
+            put(out, &m)
         }
-        Body::MwcbStatus { level } => w.u8(level),
+        Body::MwcbStatus { level } => {
+            let mut m = itch::MwcbStatus::new(l, t, ts);
+            m.breached_level = level;
+            put(out, &m)
+        }
         Body::IpoQuoting {
             stock,
             release_time,
             qualifier,
             price,
         } => {
-            w.bytes(&stock);
-            w.u32(release_time);
-            w.u8(qualifier);
-            w.u32(price);
+            let mut m = itch::IpoQuotingPeriodUpdate::new(l, t, ts);
+            m.stock = stock;
+            m.ipo_quotation_release_time = U32::new(release_time);
+            m.ipo_quotation_release_qualifier = qualifier;
+            m.ipo_price = U32::new(price);
+            put(out, &m)
         }
         Body::LuldCollar {
             stock,
@@ -331,20 +325,24 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             lower,
             extension,
         } => {
-            w.bytes(&stock);
-            w.u32(reference);
-            w.u32(upper);
-            w.u32(lower);
-            w.u32(extension);
+            let mut m = itch::LuldAuctionCollar::new(l, t, ts);
+            m.stock = stock;
+            m.auction_collar_reference_price = U32::new(reference);
+            m.upper_auction_collar_price = U32::new(upper);
+            m.lower_auction_collar_price = U32::new(lower);
+            m.auction_collar_extension = U32::new(extension);
+            put(out, &m)
         }
         Body::OperationalHalt {
             stock,
             market,
             action,
         } => {
-            w.bytes(&stock);
-            w.u8(market);
-            w.u8(action);
+            let mut m = itch::OperationalHalt::new(l, t, ts);
+            m.stock = stock;
+            m.market_code = market;
+            m.operational_halt_action = action;
+            put(out, &m)
         }
         Body::AddOrder {
             order_ref,
@@ -352,25 +350,43 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             shares,
             stock,
             price,
-            mpid,
+            mpid: None,
         } => {
-            w.u64(order_ref);
-            w.u8(side);
-            w.u32(shares);
-            w.bytes(&stock);
-            w.u32(price);
-            if let Some(m) = mpid {
-                w.bytes(&m);
-            }
+            let mut m = itch::AddOrder::new(l, t, ts);
+            m.order_reference_number = U64::new(order_ref);
+            m.buy_sell_indicator = side;
+            m.shares = U32::new(shares);
+            m.stock = stock;
+            m.price = U32::new(price);
+            put(out, &m)
+        }
+        Body::AddOrder {
+            order_ref,
+            side,
+            shares,
+            stock,
+            price,
+            mpid: Some(mpid),
+        } => {
+            let mut m = itch::AddOrderMpid::new(l, t, ts);
+            m.order_reference_number = U64::new(order_ref);
+            m.buy_sell_indicator = side;
+            m.shares = U32::new(shares);
+            m.stock = stock;
+            m.price = U32::new(price);
+            m.attribution = mpid;
+            put(out, &m)
         }
         Body::Executed {
             order_ref,
             shares,
             match_no,
         } => {
-            w.u64(order_ref);
-            w.u32(shares);
-            w.u64(match_no);
+            let mut m = itch::OrderExecuted::new(l, t, ts);
+            m.order_reference_number = U64::new(order_ref);
+            m.executed_shares = U32::new(shares);
+            m.match_number = U64::new(match_no);
+            put(out, &m)
         }
         Body::ExecutedWithPrice {
             order_ref,
@@ -379,27 +395,37 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             printable,
             price,
         } => {
-            w.u64(order_ref);
-            w.u32(shares);
-            w.u64(match_no);
-            w.u8(if printable { b'Y' } else { b'N' });
-            w.u32(price);
+            let mut m = itch::OrderExecutedWithPrice::new(l, t, ts);
+            m.order_reference_number = U64::new(order_ref);
+            m.executed_shares = U32::new(shares);
+            m.match_number = U64::new(match_no);
+            m.printable = if printable { b'Y' } else { b'N' };
+            m.execution_price = U32::new(price);
+            put(out, &m)
         }
         Body::Cancel { order_ref, shares } => {
-            w.u64(order_ref);
-            w.u32(shares);
+            let mut m = itch::OrderCancel::new(l, t, ts);
+            m.order_reference_number = U64::new(order_ref);
+            m.cancelled_shares = U32::new(shares);
+            put(out, &m)
         }
-        Body::Delete { order_ref } => w.u64(order_ref),
+        Body::Delete { order_ref } => {
+            let mut m = itch::OrderDelete::new(l, t, ts);
+            m.order_reference_number = U64::new(order_ref);
+            put(out, &m)
+        }
         Body::Replace {
             old_ref,
             new_ref,
             shares,
             price,
         } => {
-            w.u64(old_ref);
-            w.u64(new_ref);
-            w.u32(shares);
-            w.u32(price);
+            let mut m = itch::OrderReplace::new(l, t, ts);
+            m.original_order_reference_number = U64::new(old_ref);
+            m.new_order_reference_number = U64::new(new_ref);
+            m.shares = U32::new(shares);
+            m.price = U32::new(price);
+            put(out, &m)
         }
         Body::Trade {
             shares,
@@ -407,12 +433,14 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             price,
             match_no,
         } => {
-            w.u64(0);
-            w.u8(b'B');
-            w.u32(shares);
-            w.bytes(&stock);
-            w.u32(price);
-            w.u64(match_no);
+            let mut m = itch::Trade::new(l, t, ts);
+            m.order_reference_number = U64::new(0);
+            m.buy_sell_indicator = b'B';
+            m.shares = U32::new(shares);
+            m.stock = stock;
+            m.price = U32::new(price);
+            m.match_number = U64::new(match_no);
+            put(out, &m)
         }
         Body::Cross {
             shares,
@@ -421,13 +449,19 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             match_no,
             cross_type,
         } => {
-            w.u64(shares);
-            w.bytes(&stock);
-            w.u32(price);
-            w.u64(match_no);
-            w.u8(cross_type);
+            let mut m = itch::CrossTrade::new(l, t, ts);
+            m.shares = U64::new(shares);
+            m.stock = stock;
+            m.cross_price = U32::new(price);
+            m.match_number = U64::new(match_no);
+            m.cross_type = cross_type;
+            put(out, &m)
         }
-        Body::BrokenTrade { match_no } => w.u64(match_no),
+        Body::BrokenTrade { match_no } => {
+            let mut m = itch::BrokenTrade::new(l, t, ts);
+            m.match_number = U64::new(match_no);
+            put(out, &m)
+        }
         Body::Noii {
             paired,
             imbalance,
@@ -439,19 +473,23 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             cross_type,
             variation,
         } => {
-            w.u64(paired);
-            w.u64(imbalance);
-            w.u8(direction);
-            w.bytes(&stock);
-            w.u32(far);
-            w.u32(near);
-            w.u32(reference);
-            w.u8(cross_type);
-            w.u8(variation);
+            let mut m = itch::Noii::new(l, t, ts);
+            m.paired_shares = U64::new(paired);
+            m.imbalance_shares = U64::new(imbalance);
+            m.imbalance_direction = direction;
+            m.stock = stock;
+            m.far_price = U32::new(far);
+            m.near_price = U32::new(near);
+            m.current_reference_price = U32::new(reference);
+            m.cross_type = cross_type;
+            m.price_variation_indicator = variation;
+            put(out, &m)
         }
         Body::Rpii { stock, flag } => {
-            w.bytes(&stock);
-            w.u8(flag);
+            let mut m = itch::Rpii::new(l, t, ts);
+            m.stock = stock;
+            m.interest_flag = flag;
+            put(out, &m)
         }
         Body::Dlcr {
             stock,
@@ -463,44 +501,116 @@ pub fn encode(msg: &Msg, out: &mut [u8]) -> usize {
             lower_collar,
             upper_collar,
         } => {
-            w.bytes(&stock);
-            w.u8(eligible);
-            w.u32(min_price);
-            w.u32(max_price);
-            w.u32(near_price);
-            w.u64(near_time);
-            w.u32(lower_collar);
-            w.u32(upper_collar);
+            let mut m = itch::Dlcr::new(l, t, ts);
+            m.stock = stock;
+            m.open_eligibility_status = eligible;
+            m.minimum_allowable_price = U32::new(min_price);
+            m.maximum_allowable_price = U32::new(max_price);
+            m.near_execution_price = U32::new(near_price);
+            m.near_execution_time = U64::new(near_time);
+            m.lower_price_range_collar = U32::new(lower_collar);
+            m.upper_price_range_collar = U32::new(upper_collar);
+            put(out, &m)
         }
     }
-    debug_assert_eq!(w.pos, msg.wire_len());
-    w.pos
 }
 
-/// Big-endian cursor writer.
-struct W<'a> {
-    out: &'a mut [u8],
-    pos: usize,
+/// Copies a wire struct's bytes to the front of `out`.
+#[inline]
+fn put<T: IntoBytes + Immutable>(out: &mut [u8], m: &T) -> usize {
+    let b = m.as_bytes();
+    out[..b.len()].copy_from_slice(b);
+    b.len()
 }
 
-impl W<'_> {
-    fn bytes(&mut self, b: &[u8]) {
-        self.out[self.pos..self.pos + b.len()].copy_from_slice(b);
-        self.pos += b.len();
-    }
-    fn u8(&mut self, v: u8) {
-        self.bytes(&[v]);
-    }
-    fn u16(&mut self, v: u16) {
-        self.bytes(&v.to_be_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.bytes(&v.to_be_bytes());
-    }
-    fn u48(&mut self, v: u64) {
-        self.bytes(&v.to_be_bytes()[2..]);
-    }
-    fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_be_bytes());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::flow::{Config, Generator, Stop};
+    use fh_decoders::itch50::Message;
+
+    #[test]
+    fn every_generated_message_decodes_to_what_was_meant() {
+        let mut g = Generator::new(Config {
+            symbols: 10,
+            seed: 5,
+            stop: Stop::Messages(100_000),
+        })
+        .unwrap();
+        let mut buf = [0u8; MAX_LEN];
+        let mut seen = [false; 256];
+        while let Some(m) = g.next_event() {
+            let n = encode(&m, &mut buf);
+            assert_eq!(n, m.wire_len());
+            let v = Message::parse(&buf[..n]).unwrap();
+            assert_eq!(v.as_bytes().len(), n);
+            assert_eq!(v.timestamp(), Some(m.ts));
+            assert_eq!(v.stock_locate(), Some(m.locate));
+            seen[usize::from(buf[0])] = true;
+            match (m.body, v) {
+                (
+                    Body::AddOrder {
+                        order_ref,
+                        side,
+                        shares,
+                        stock,
+                        price,
+                        mpid: None,
+                    },
+                    Message::AddOrder(a),
+                ) => {
+                    assert_eq!(
+                        (
+                            a.order_reference_number(),
+                            a.buy_sell_indicator(),
+                            a.shares(),
+                            a.stock,
+                            a.price().0
+                        ),
+                        (order_ref, side, shares, stock, i64::from(price))
+                    );
+                }
+                (
+                    Body::AddOrder {
+                        order_ref,
+                        mpid: Some(mp),
+                        ..
+                    },
+                    Message::AddOrderMpid(a),
+                ) => {
+                    assert_eq!((a.order_reference_number(), a.attribution), (order_ref, mp));
+                }
+                (
+                    Body::Replace {
+                        old_ref,
+                        new_ref,
+                        shares,
+                        price,
+                    },
+                    Message::OrderReplace(u),
+                ) => {
+                    assert_eq!(
+                        (
+                            u.original_order_reference_number(),
+                            u.new_order_reference_number(),
+                            u.shares(),
+                            u.price().0
+                        ),
+                        (old_ref, new_ref, shares, i64::from(price))
+                    );
+                }
+                (
+                    Body::ExecutedWithPrice {
+                        printable, price, ..
+                    },
+                    Message::OrderExecutedWithPrice(c),
+                ) => {
+                    assert_eq!(c.printable(), if printable { b'Y' } else { b'N' });
+                    assert_eq!(c.execution_price().0, i64::from(price));
+                }
+                (b, v) => assert_eq!(b.type_byte(), buf[0], "{b:?} became {v:?}"),
+            }
+        }
+        assert!(ALL_TYPES.iter().all(|&t| seen[usize::from(t)]));
     }
 }

@@ -14,12 +14,14 @@
 //! send time is the arrival of its last message, never earlier than
 //! [`MIN_SPACING_NS`] after the previous packet, so send times strictly increase.
 
+use fh_decoders::moldudp64::Header;
 use std::io;
+use zerocopy::IntoBytes;
 
 /// Largest UDP payload of a data packet, header included.
 pub const MAX_PAYLOAD: usize = 1400;
 /// MoldUDP64 downstream header length.
-pub const HEADER_LEN: usize = 20;
+pub const HEADER_LEN: usize = fh_decoders::moldudp64::HEADER_LEN;
 /// Messages closer than this to the previous one ride in the same packet.
 pub const PACK_GAP_NS: u64 = 1_000;
 /// Least time between two packets of one line (a 1400-byte frame takes ~1.1 µs at 10 Gb/s).
@@ -27,9 +29,9 @@ pub const MIN_SPACING_NS: u64 = 300;
 /// Silence after which a heartbeat is sent.
 pub const HEARTBEAT_NS: u64 = 1_000_000_000;
 /// Message Count of a heartbeat.
-pub const HEARTBEAT: u16 = 0;
+pub const HEARTBEAT: u16 = fh_decoders::moldudp64::HEARTBEAT_COUNT;
 /// Message Count of an End of Session packet.
-pub const END_OF_SESSION: u16 = 0xFFFF;
+pub const END_OF_SESSION: u16 = fh_decoders::moldudp64::END_OF_SESSION_COUNT;
 
 /// One downstream packet as the packetizer hands it on.
 #[derive(Debug, Clone, Copy)]
@@ -210,9 +212,7 @@ impl Packetizer {
 
 /// Writes a MoldUDP64 downstream header into `out[..20]`.
 pub fn write_header(out: &mut [u8], session: &[u8; 10], seq: u64, count: u16) {
-    out[..10].copy_from_slice(session);
-    out[10..18].copy_from_slice(&seq.to_be_bytes());
-    out[18..20].copy_from_slice(&count.to_be_bytes());
+    out[..HEADER_LEN].copy_from_slice(Header::new(*session, seq, count).as_bytes());
 }
 
 #[cfg(test)]
