@@ -9,7 +9,7 @@
 //! |--------------------|------------|------------------------|
 //! | `[0, d)`           | drop       | the packet is missing |
 //! | `[d, d+u)`         | duplicate  | the same bytes twice in a row |
-//! | `[.., +r)`         | reorder    | the packet comes right after the next one (only if the next is a data packet; the next one is then left clean) |
+//! | `[.., +r)`         | reorder    | the packet comes right after the next one, which is left clean (if the next is a heartbeat or end of session, nothing is reordered or recorded) |
 //! | `[.., +c)`         | corrupt    | damaged bytes a decoder must flag as malformed: see [`Corruption`] |
 //!
 //! Heartbeats and End of Session packets are never faulted. Sequence numbers in the truth are
@@ -152,11 +152,16 @@ impl<F: FrameSink> PacketSink for Lines<F> {
         let range = (p.seq, p.seq + u64::from(p.count).saturating_sub(1));
         for l in 0..self.lines.len() {
             if let Some((late, bytes)) = self.lines[l].held.take() {
-                // The packet after a held one is written clean, then the held one.
-                self.write(l, p.ts, p.bytes)?;
-                self.write(l, p.ts, &bytes)?;
                 if p.is_data() {
+                    // The data packet after a held one is written clean, then the held one.
+                    self.write(l, p.ts, p.bytes)?;
+                    self.write(l, p.ts, &bytes)?;
                     self.lines[l].truth.reordered.push((late, range));
+                } else {
+                    // Never swap with a heartbeat or end of session: the held packet goes out
+                    // in order (late, but not reordered), then the control packet.
+                    self.write(l, p.ts, &bytes)?;
+                    self.write(l, p.ts, p.bytes)?;
                 }
                 continue;
             }

@@ -26,12 +26,14 @@
 pub mod faults;
 pub mod flow;
 pub mod msg;
+pub mod output;
 pub mod packet;
 pub mod rng;
 
 pub use faults::{Corruption, FaultRates, FrameSink, LineTruth, Truth};
 pub use flow::{Config, ConfigError, Generator, Level, LiveOrder, Stop};
 pub use msg::{Body, Msg};
+pub use output::{truth_path, write_files, FileError, Format};
 
 use std::fmt;
 use std::io;
@@ -173,15 +175,17 @@ pub fn run_packets<F: FrameSink>(opts: &Options, out: F) -> Result<(F, Summary),
     ))
 }
 
-/// Generates the whole day as a bare stream of `u16` length + message (the NASDAQ_ITCH50
-/// historical file format) into `w`.
-pub fn run_itch<W: io::Write>(opts: &Options, mut w: W) -> Result<(W, Summary), GenError> {
+/// Generates the whole day message by message, without packets (for the NASDAQ_ITCH50 file
+/// format): `sink` gets each encoded message in order.
+pub fn run_itch<F: FnMut(&[u8]) -> io::Result<()>>(
+    opts: &Options,
+    mut sink: F,
+) -> Result<Summary, GenError> {
     let mut gen = Generator::new(opts.config).map_err(GenError::Config)?;
-    let mut buf = [0u8; 2 + msg::MAX_LEN];
+    let mut buf = [0u8; msg::MAX_LEN];
     let mut n = 0u64;
-    while let Some((_, len)) = gen.next_message(&mut buf[2..]) {
-        buf[..2].copy_from_slice(&(len as u16).to_be_bytes());
-        w.write_all(&buf[..2 + len]).map_err(GenError::Io)?;
+    while let Some((_, len)) = gen.next_message(&mut buf) {
+        sink(&buf[..len]).map_err(GenError::Io)?;
         n += 1;
     }
     let truth = Truth {
@@ -199,14 +203,11 @@ pub fn run_itch<W: io::Write>(opts: &Options, mut w: W) -> Result<(W, Summary), 
         layout: LAYOUT_ITCH,
         lines: Vec::new(),
     };
-    Ok((
-        w,
-        Summary {
-            messages: n,
-            frames: 0,
-            truth,
-        },
-    ))
+    Ok(Summary {
+        messages: n,
+        frames: 0,
+        truth,
+    })
 }
 
 /// Why a run failed.
