@@ -25,7 +25,7 @@
 //! - Time never enters here: recovery timeouts belong to the caller, which passes `now`.
 
 /// Open gap ranges remembered per stream.
-pub const MAX_OPEN_GAPS: usize = 32;
+pub const MAX_OPEN_GAPS: usize = 1024;
 
 /// Counters of one stream. All counts since start (not reset on session change).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
