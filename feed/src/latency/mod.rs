@@ -96,7 +96,7 @@ pub mod plot;
 pub mod recorder;
 pub mod table;
 
-pub use clock::{Clock, ClockSource, RealtimeMap};
+pub use clock::{now, Clock, ClockSource, RealtimeMap};
 pub use output::{LatencyArgs, LatencyRun};
 pub use recorder::{
     interval_pair, HistConfig, IntervalCollector, IntervalRecorder, Stage, StageRecorder,
