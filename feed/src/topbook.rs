@@ -61,6 +61,16 @@ impl Bbo {
     }
 }
 
+/// The entries, one per instrument (a newtype so loom's `Arc` can hold it).
+struct Table(Box<[Entry]>);
+
+impl core::ops::Deref for Table {
+    type Target = [Entry];
+    fn deref(&self) -> &[Entry] {
+        &self.0
+    }
+}
+
 #[repr(C, align(64))]
 struct Entry {
     version: AtomicU64,
@@ -69,13 +79,14 @@ struct Entry {
 
 /// Creates a table for instruments `0..instruments`: one writer, and a reader to clone.
 pub fn top_book(instruments: usize) -> (TopBookWriter, TopBookReader) {
-    let entries: Arc<[Entry]> = (0..instruments)
-        .map(|_| Entry {
-            version: AtomicU64::new(0),
-            words: core::array::from_fn(|_| AtomicU64::new(0)),
-        })
-        .collect::<Vec<_>>()
-        .into();
+    let entries = Arc::new(Table(
+        (0..instruments)
+            .map(|_| Entry {
+                version: AtomicU64::new(0),
+                words: core::array::from_fn(|_| AtomicU64::new(0)),
+            })
+            .collect(),
+    ));
     (
         TopBookWriter {
             entries: Arc::clone(&entries),
@@ -86,7 +97,7 @@ pub fn top_book(instruments: usize) -> (TopBookWriter, TopBookReader) {
 
 /// The single writer (the engine). Not `Clone`.
 pub struct TopBookWriter {
-    entries: Arc<[Entry]>,
+    entries: Arc<Table>,
 }
 
 impl core::fmt::Debug for TopBookWriter {
@@ -126,7 +137,7 @@ impl TopBookWriter {
 /// A reader, for any thread; clone one per thread.
 #[derive(Clone)]
 pub struct TopBookReader {
-    entries: Arc<[Entry]>,
+    entries: Arc<Table>,
 }
 
 impl core::fmt::Debug for TopBookReader {

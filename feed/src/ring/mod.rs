@@ -83,7 +83,7 @@ use crate::update::{BookUpdate, Side, UpdateKind};
 use std::time::Instant;
 
 #[cfg(all(test, loom))]
-mod loom;
+mod loom_model;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
