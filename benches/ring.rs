@@ -217,7 +217,7 @@ enum Transport {
 /// trip time measured by the sender).
 fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
     let clock = MonotonicClock::new();
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
+    let hist = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
     // Each side: a "send" and a "receive" closure over the transport, run in a tight loop.
     macro_rules! run {
         ($send_ping:expr, $recv_ping:expr, $send_pong:expr, $recv_pong:expr) => {{

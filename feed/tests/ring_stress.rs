@@ -39,7 +39,11 @@ fn update_for(seq: u64) -> BookUpdate {
             3 => UpdateKind::Trade,
             _ => UpdateKind::Status,
         },
-        side: if seq % 2 == 0 { Side::Bid } else { Side::Ask },
+        side: if seq.is_multiple_of(2) {
+            Side::Bid
+        } else {
+            Side::Ask
+        },
         flags: (seq % 8) as u16 | flags::LAST_IN_EVENT,
     }
 }

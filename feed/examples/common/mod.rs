@@ -8,7 +8,7 @@
 use fh_feed::agent::{Agent, MonotonicClock, Nanos};
 use fh_feed::ring::Producer;
 use fh_feed::topbook::{Bbo, TopBookWriter};
-use fh_feed::update::{flags, BookUpdate, Side, UpdateKind};
+use fh_feed::update::{flags, Side, UpdateKind};
 
 /// One tick: $0.01 in 4-decimal fixed point.
 pub const TICK: i64 = 100;

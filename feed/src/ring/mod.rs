@@ -73,7 +73,8 @@
 //!
 //! `unsafe` here is limited to the slot cell accesses whose exclusivity the cursor protocol
 //! above proves; each block names the step it relies on. The protocol is model-checked with
-//! loom (`RUSTFLAGS="--cfg loom" cargo test -p fh-feed --lib --profile ci ring::loom`).
+//! loom (`RUSTFLAGS="--cfg loom" cargo test -p fh-feed --lib --profile ci --target-dir target/loom
+//! loom_model`).
 
 use crate::agent::{Idle, IdleStrategy};
 #[cfg(loom)]
