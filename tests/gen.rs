@@ -590,3 +590,36 @@ fn all_faults_together_on_two_lines_match_truth() {
         assert!(l.0 > 0 && l.1 > 0 && l.2 > 0 && l.3 > 0, "{l:?}");
     }
 }
+
+/// `pcaps/README.md` gives the command that made `pcaps/sample.pcap`; it must still make it.
+#[test]
+fn bundled_sample_is_what_the_readme_command_makes() {
+    let root = fh_tests::workspace_root();
+    let readme = std::fs::read_to_string(root.join("pcaps/README.md")).unwrap();
+    assert!(readme.contains(
+        "cargo run --release -- gen --out pcaps/sample.pcap --messages 100000 --symbols 50 --seed 1"
+    ));
+    let out = tmp("sample.pcap");
+    let args = fh_feed::cli::gen::Args {
+        out: out.clone(),
+        format: "pcap".into(),
+        messages: Some(100_000),
+        symbols: 50,
+        seed: 1,
+        group: "233.54.12.111:26477".into(),
+        session: "FHGEN00001".into(),
+        ..Default::default()
+    };
+    fh_feed::cli::gen::run(args).unwrap();
+    let bundled = std::fs::read(root.join("pcaps/sample.pcap")).unwrap();
+    assert!(
+        std::fs::read(&out).unwrap() == bundled,
+        "pcaps/sample.pcap is stale: regenerate it"
+    );
+    assert_eq!(
+        std::fs::read(gen::truth_path(&out)).unwrap(),
+        std::fs::read(root.join("pcaps/sample.pcap.truth.json")).unwrap()
+    );
+    let (msgs, _) = decode_clean(&root.join("pcaps/sample.pcap"));
+    assert_eq!(msgs.len(), 100_000);
+}

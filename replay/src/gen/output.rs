@@ -105,19 +105,13 @@ pub fn write_files(opts: &Options, format: Format, out: &Path) -> Result<Summary
         Format::Pcap => {
             let sink = PcapFrames::new(file, opts).map_err(io_err(out))?;
             let (sink, summary) = run_packets(opts, sink).map_err(gen_err(out))?;
-            sink.finish()
-                .map_err(io_err(out))?
-                .sync_all()
-                .map_err(io_err(out))?;
+            sink.finish().map_err(io_err(out))?;
             summary
         }
         Format::Itch => {
             let mut w = ItchFileWriter::new(file);
             let summary = run_itch(opts, |m| w.write_message(m)).map_err(gen_err(out))?;
-            w.finish()
-                .map_err(io_err(out))?
-                .sync_all()
-                .map_err(io_err(out))?;
+            w.finish().map_err(io_err(out))?;
             summary
         }
     };
