@@ -22,7 +22,9 @@
 //!   it has left; an order whose shares reach zero is gone. Order reference numbers and match
 //!   numbers are unique for the day (both only ever increase).
 //! - Live orders never cross the touch: buys at or below the symbol's bid touch, sells at or
-//!   above its ask touch (one tick higher). A price move first executes the orders it crosses.
+//!   above its ask touch (one tick higher). A price move first removes the orders it crosses
+//!   (executions, then deletes). Pre-open crossing pairs are the one exception, executed in
+//!   full by the opening cross.
 //! - At most [`MAX_LIVE_PER_SYMBOL`] live orders per symbol, so memory stays bounded however
 //!   many messages are generated.
 //! - With [`Stop::Messages`] the day has exactly that many messages (the closing sequence has a
@@ -173,6 +175,25 @@ enum Special {
     Mwcb,
 }
 
+// Event mix of continuous trading: cumulative upper bounds of a draw in 0..1000, close to
+// Nasdaq's (adds and deletes dominate; executions a few percent).
+/// Add (`A`, or `F` with an MPID): 45 %.
+const ADD: u64 = 450;
+/// Delete (`D`): 34 %.
+const DELETE: u64 = 790;
+/// Partial cancel (`X`): 3 %.
+const CANCEL: u64 = 820;
+/// Replace (`U`): 7 %.
+const REPLACE: u64 = 890;
+/// Execution at the best (`E`): 5 %.
+const EXEC: u64 = 940;
+/// Execution with price improvement (`C`, printable): 0.6 %.
+const EXEC_PRICE: u64 = 946;
+/// Non-displayed trade (`P`): 2.6 %.
+const TRADE: u64 = 972;
+/// Retail price improvement indicator (`N`): 0.4 %; the rest (2.4 %) moves the touch.
+const RPII: u64 = 976;
+
 /// Special events and the progress (per mille of the session) at which they happen.
 const SPECIALS: [(u64, Special); 7] = [
     (100, Special::RegSho),
@@ -280,7 +301,7 @@ impl Generator {
         let odds = Odds {
             burst_continue: Chance::new(23.0 / 24.0),
             same_symbol: Chance::new(0.7),
-            distance: Chance::new(0.5),
+            distance: Chance::new(0.65),
             full_fill: Chance::new(0.6),
             odd_lot: Chance::new(0.1),
             attributed: Chance::new(0.2),
@@ -574,24 +595,24 @@ impl Generator {
         let n_orders = self.syms[i].orders.len();
         let halted = self.syms[i].halted;
         let mut r = self.rng.below(1000);
-        if n_orders == 0 && (400..935).contains(&r) {
+        if n_orders == 0 && (ADD..EXEC_PRICE).contains(&r) {
             r = 0; // nothing to act on: add instead
         }
-        if n_orders >= MAX_LIVE_PER_SYMBOL && r < 400 {
-            r = 400; // book full: delete instead
+        if n_orders >= MAX_LIVE_PER_SYMBOL && r < ADD {
+            r = ADD; // book full: delete instead
         }
-        if halted && r >= 800 && !(975..980).contains(&r) {
+        if halted && r >= REPLACE && !(TRADE..RPII).contains(&r) {
             r = 0; // no trading while halted: orders may still be entered
         }
         match r {
-            0..400 => {
+            0..ADD => {
                 let side = if self.rng.below(2) == 0 { b'B' } else { b'S' };
                 let price = self.near_touch(i, side);
                 let shares = self.lot();
                 let mpid = self.mpid();
                 self.add(i, side, price, shares, mpid);
             }
-            400..620 => {
+            ADD..DELETE => {
                 let k = self.rng.below(n_orders as u64) as usize;
                 let o = self.syms[i].orders.swap_remove(k);
                 self.push(
@@ -601,7 +622,7 @@ impl Generator {
                     },
                 );
             }
-            620..700 => {
+            DELETE..CANCEL => {
                 let k = self.rng.below(n_orders as u64) as usize;
                 let o = self.syms[i].orders[k];
                 if o.shares == 1 {
@@ -624,7 +645,7 @@ impl Generator {
                     );
                 }
             }
-            700..800 => {
+            CANCEL..REPLACE => {
                 let k = self.rng.below(n_orders as u64) as usize;
                 let old = self.syms[i].orders[k];
                 let price = self.near_touch(i, old.side);
@@ -646,7 +667,7 @@ impl Generator {
                     },
                 );
             }
-            800..935 => {
+            REPLACE..EXEC_PRICE => {
                 let side = if self.rng.below(2) == 0 { b'B' } else { b'S' };
                 let Some(k) = self.best(i, side).or_else(|| self.best(i, opposite(side))) else {
                     return;
@@ -657,7 +678,7 @@ impl Generator {
                 } else {
                     self.rng.range(1, u64::from(have - 1)) as u32
                 };
-                if r < 920 {
+                if r < EXEC {
                     self.execute(i, k, shares, None);
                 } else {
                     // Executed at a price other than the display price (price improvement).
@@ -670,7 +691,7 @@ impl Generator {
                     self.execute(i, k, shares, Some((price, true)));
                 }
             }
-            935..975 => {
+            EXEC_PRICE..TRADE => {
                 let s = &self.syms[i];
                 let (stock, price) = (
                     s.stock,
@@ -692,7 +713,7 @@ impl Generator {
                     },
                 );
             }
-            975..980 => {
+            TRADE..RPII => {
                 let flag = b"BSAN"[self.rng.below(4) as usize];
                 let stock = self.syms[i].stock;
                 self.push(i as u16 + 1, Body::Rpii { stock, flag });
@@ -701,8 +722,9 @@ impl Generator {
         }
     }
 
-    /// Moves symbol `i`'s touch one tick up or down, first executing (E) the resting orders the
-    /// move crosses; does nothing if that would take more than `max` messages.
+    /// Moves symbol `i`'s touch one tick up or down, first removing the resting orders the move
+    /// would cross (the first few executed, `E`, the rest deleted, `D`); does nothing if that
+    /// would take more than `max` messages.
     fn move_price(&mut self, i: usize, max: u64) {
         let bid = self.syms[i].bid;
         let up = if bid <= MIN_BID {
@@ -722,11 +744,25 @@ impl Generator {
         if crossed as u64 > max {
             return;
         }
+        // The level goes: the first few orders are executed, the rest are cancelled.
+        let mut fills = 1 + self.rng.geometric(self.odds.more_lots, 8);
         let mut k = 0;
         while k < self.syms[i].orders.len() {
             let o = self.syms[i].orders[k];
             if o.side == side && o.price == at {
-                self.execute(i, k, o.shares, None); // swap_remove: index k now holds another
+                // Both remove index k (swap_remove): index k now holds another order.
+                if fills > 0 {
+                    fills -= 1;
+                    self.execute(i, k, o.shares, None);
+                } else {
+                    self.syms[i].orders.swap_remove(k);
+                    self.push(
+                        i as u16 + 1,
+                        Body::Delete {
+                            order_ref: o.order_ref,
+                        },
+                    );
+                }
             } else {
                 k += 1;
             }
@@ -1269,7 +1305,19 @@ mod tests {
             stop: Stop::Messages(50_000),
         })
         .unwrap();
-        let msgs: Vec<Msg> = std::iter::from_fn(|| g.next_event()).collect();
+        let mut msgs = Vec::new();
+        while let Some(m) = g.next_event() {
+            msgs.push(m);
+            // After the opening cross no symbol's book is ever crossed or locked.
+            if msgs.len() as u64 > opening_cost(7) && msgs.len() % 100 == 0 {
+                for loc in 1..=7 {
+                    let (bids, asks) = g.levels(loc);
+                    if let (Some(b), Some(a)) = (bids.first(), asks.first()) {
+                        assert!(b.price < a.price, "symbol {loc} crossed at {}", msgs.len());
+                    }
+                }
+            }
+        }
         let live = check_lifecycle(&msgs);
         let mut ours: Vec<(u64, u16, u8, u32, u32)> = g
             .live_orders()
