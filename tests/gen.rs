@@ -15,10 +15,33 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 
-fn tmp(name: &str) -> PathBuf {
+/// A file in a per-run temporary folder; it and its truth file are removed on drop.
+struct Tmp(PathBuf);
+
+impl std::ops::Deref for Tmp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Tmp {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(gen::truth_path(&self.0));
+    }
+}
+
+fn tmp(name: &str) -> Tmp {
     let d = std::env::temp_dir().join(format!("fh-gen-tests-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+    Tmp(d.join(name))
 }
 
 fn opts(messages: u64, symbols: u16, seed: u64) -> Options {
@@ -470,7 +493,10 @@ fn check_line_against_truth(
     (dropped.len(), dup.len(), late.len(), corrupted.len())
 }
 
-fn fault_run(tag: &str, rates: FaultRates, line_b: bool) -> Vec<(usize, usize, usize, usize)> {
+/// Fault counts `(dropped, duplicated, reordered, corrupted)` per line, and the capture.
+type FaultCounts = Vec<(usize, usize, usize, usize)>;
+
+fn fault_run(tag: &str, rates: FaultRates, line_b: bool) -> (FaultCounts, Tmp) {
     let base = opts(60_000, 20, 21);
     let clean_path = tmp(&format!("{tag}-clean.pcap"));
     gen::write_files(&base, Format::Pcap, &clean_path).unwrap();
@@ -500,12 +526,12 @@ fn fault_run(tag: &str, rates: FaultRates, line_b: bool) -> Vec<(usize, usize, u
     } else {
         assert_eq!(truth["lines"].as_array().unwrap().len(), 1);
     }
-    out
+    (out, path)
 }
 
 #[test]
 fn drop_matches_truth() {
-    let r = fault_run(
+    let (r, _) = fault_run(
         "drop",
         FaultRates {
             drop: 0.02,
@@ -518,7 +544,7 @@ fn drop_matches_truth() {
 
 #[test]
 fn dup_matches_truth() {
-    let r = fault_run(
+    let (r, _) = fault_run(
         "dup",
         FaultRates {
             dup: 0.02,
@@ -531,7 +557,7 @@ fn dup_matches_truth() {
 
 #[test]
 fn reorder_matches_truth() {
-    let r = fault_run(
+    let (r, _) = fault_run(
         "reorder",
         FaultRates {
             reorder: 0.02,
@@ -544,7 +570,7 @@ fn reorder_matches_truth() {
 
 #[test]
 fn corrupt_matches_truth_and_is_always_malformed() {
-    let r = fault_run(
+    let (r, _) = fault_run(
         "corrupt",
         FaultRates {
             corrupt: 0.03,
@@ -557,7 +583,7 @@ fn corrupt_matches_truth_and_is_always_malformed() {
 
 #[test]
 fn line_b_has_same_packets_and_its_own_drops() {
-    let r = fault_run(
+    let (r, path) = fault_run(
         "lineb",
         FaultRates {
             drop: 0.03,
@@ -567,7 +593,6 @@ fn line_b_has_same_packets_and_its_own_drops() {
     );
     assert!(r[0].0 > 10 && r[1].0 > 10);
     // Independent drops: the two lines did not lose the same packets.
-    let path = tmp("lineb.pcap");
     let truth: Value =
         serde_json::from_str(&std::fs::read_to_string(gen::truth_path(&path)).unwrap()).unwrap();
     assert_ne!(truth["lines"][0]["dropped"], truth["lines"][1]["dropped"]);
@@ -600,7 +625,7 @@ fn all_faults_together_on_two_lines_match_truth() {
         reorder: 0.01,
         corrupt: 0.01,
     };
-    let r = fault_run("all", rates, true);
+    let (r, _) = fault_run("all", rates, true);
     for l in r {
         assert!(l.0 > 0 && l.1 > 0 && l.2 > 0 && l.3 > 0, "{l:?}");
     }
@@ -616,7 +641,7 @@ fn bundled_sample_is_what_the_readme_command_makes() {
     ));
     let out = tmp("sample.pcap");
     let args = fh_feed::cli::gen::Args {
-        out: out.clone(),
+        out: out.to_path_buf(),
         format: "pcap".into(),
         messages: Some(100_000),
         symbols: 50,
