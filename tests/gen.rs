@@ -663,3 +663,65 @@ fn bundled_sample_is_what_the_readme_command_makes() {
     let (msgs, _) = decode_clean(&root.join("pcaps/sample.pcap"));
     assert_eq!(msgs.len(), 100_000);
 }
+
+/// `fh gen` then `fh decode`, as a user runs them: the capture decodes with zero errors.
+#[test]
+fn fh_gen_output_decodes_with_fh_decode_with_zero_errors() {
+    use fh_tests::run_fh;
+    for (name, extra) in [
+        ("cli.pcap", &[][..]),
+        ("cli-ab.pcap", &["--line-b", "233.49.196.111:26478"][..]),
+        ("cli.NASDAQ_ITCH50", &["--format", "itch"][..]),
+    ] {
+        let out = tmp(name);
+        let mut args = vec![
+            "gen",
+            "--out",
+            out.to_str().unwrap(),
+            "--messages",
+            "20000",
+            "--symbols",
+            "12",
+            "--seed",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, err) = run_fh(&args);
+        assert_eq!(code, 0, "{err}");
+        let line = String::from_utf8(stdout).unwrap();
+        assert!(
+            line.starts_with("fh gen: ")
+                && line.contains("20000 messages")
+                && line.contains("messages/s"),
+            "{line}"
+        );
+        let (code, decoded, err) = run_fh(["decode", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let lines = if extra.contains(&"--line-b") { 2 } else { 1 };
+        assert!(
+            err.contains(&format!("{} messages decoded", 20_000 * lines)),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("dropped"), "{name}: {err}");
+        assert_eq!(
+            decoded.iter().filter(|&&b| b == b'\n').count(),
+            20_000 * lines
+        );
+    }
+    // Bad arguments: exit 2, one line naming the value.
+    let (code, _, err) = run_fh(["gen", "--out", "/nonexistent/x.pcap", "--drop", "2"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--drop 2") && err.lines().count() == 1,
+        "{err}"
+    );
+    let (code, _, err) = run_fh([
+        "gen",
+        "--out",
+        "/nonexistent/dir/x.pcap",
+        "--messages",
+        "5000",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/dir/x.pcap"), "{err}");
+}
