@@ -4,9 +4,10 @@
 //! ```text
 //! 09:29:55  S O, V, R (every symbol), H T (every symbol), L, K, O
 //! 09:29:56.5 S S   (1.5 s of silence before it: the packetizer sends a heartbeat)
-//! 09:29:58  pre-open adds: per symbol a crossing buy/sell pair and one resting order a side
+//! 09:29:58  pre-open adds: per symbol two orders at the touch and one resting order a side
 //! 09:29:59.5 I (opening NOII, every symbol)
-//! 09:30:00  S Q, then per symbol the opening cross: C C (printable N) and Q (cross type O)
+//! 09:30:00  S Q, then per symbol the opening cross: C C (printable N: the two touch orders,
+//!           filled against non-displayed on-open interest) and Q (cross type O)
 //!           continuous trading (A F E C X D U P N, price moves), with special events placed
 //!           at fixed fractions of the session: Y, a LULD pause (H P, J) and its reopening
 //!           cross (H Q, I, Q type H, H T), an operational halt and lift (h H, h T), a broken
@@ -23,8 +24,7 @@
 //!   numbers are unique for the day (both only ever increase).
 //! - Live orders never cross the touch: buys at or below the symbol's bid touch, sells at or
 //!   above its ask touch (one tick higher). A price move first removes the orders it crosses
-//!   (executions, then deletes). Pre-open crossing pairs are the one exception, executed in
-//!   full by the opening cross.
+//!   (executions, then deletes). The displayed book is never crossed or locked.
 //! - At most [`MAX_LIVE_PER_SYMBOL`] live orders per symbol, so memory stays bounded however
 //!   many messages are generated.
 //! - With [`Stop::Messages`] the day has exactly that many messages (the closing sequence has a
@@ -1022,44 +1022,47 @@ impl Generator {
         );
         self.clock = OPEN_NS - 3_500_000_000;
         self.push(0, Body::SystemEvent { code: b'S' });
-        // Pre-open: a crossing pair (equal shares, executed in full at the open) and one
-        // resting order a side.
+        // Pre-open: two orders at one touch (bids for even symbols, asks for odd ones), executed
+        // in full by the opening cross against non-displayed on-open interest, and one resting
+        // order a side. The displayed book is never crossed or locked.
         self.clock = OPEN_NS - 2 * SEC;
-        let mut pairs = Vec::with_capacity(n);
+        let mut opening = Vec::with_capacity(n);
         for i in 0..n {
             self.clock += 2_000;
-            let bid = self.syms[i].bid;
-            let shares = 100 * (1 + self.rng.below(20) as u32);
-            self.add(i, b'B', bid + TICK, shares, None);
-            let buy = self.next_ref;
-            self.add(i, b'S', bid, shares, None);
-            let sell = self.next_ref;
-            pairs.push((buy, sell, shares));
+            let (side, price) = if i % 2 == 0 {
+                (b'B', self.syms[i].bid)
+            } else {
+                (b'S', self.syms[i].bid + TICK)
+            };
+            let mut fill = [(0u64, 0u32); 2];
+            for f in &mut fill {
+                let shares = 100 * (1 + self.rng.below(20) as u32);
+                self.add(i, side, price, shares, None);
+                *f = (self.next_ref, shares);
+            }
+            opening.push((fill, side, price));
             let (p, s, m) = (self.near_touch(i, b'B'), self.lot(), self.mpid());
             self.add(i, b'B', p, s, m);
             let (p, s, m) = (self.near_touch(i, b'S'), self.lot(), self.mpid());
             self.add(i, b'S', p, s, m);
         }
         self.clock = OPEN_NS - 500_000_000;
-        for (i, &(_, _, shares)) in pairs.iter().enumerate() {
+        for (i, &(fill, side, price)) in opening.iter().enumerate() {
             self.clock += 1_000;
+            let paired = u64::from(fill[0].1 + fill[1].1);
             let imbalance = 100 * self.rng.below(10);
-            let direction = if imbalance == 0 {
-                b'N'
-            } else {
-                b"BS"[self.rng.below(2) as usize]
-            };
-            let (stock, bid) = (self.syms[i].stock, self.syms[i].bid);
+            let direction = if imbalance == 0 { b'N' } else { side };
+            let stock = self.syms[i].stock;
             self.push(
                 i as u16 + 1,
                 Body::Noii {
-                    paired: u64::from(shares),
+                    paired,
                     imbalance,
                     direction,
                     stock,
-                    far: bid,
-                    near: bid,
-                    reference: bid,
+                    far: price,
+                    near: price,
+                    reference: price,
                     cross_type: b'O',
                     variation: b'L',
                 },
@@ -1067,22 +1070,21 @@ impl Generator {
         }
         self.clock = OPEN_NS;
         self.push(0, Body::SystemEvent { code: b'Q' });
-        for (i, &(buy, sell, shares)) in pairs.iter().enumerate() {
+        for (i, &(fill, _, price)) in opening.iter().enumerate() {
             self.clock += 500;
-            let bid = self.syms[i].bid;
-            for r in [buy, sell] {
+            for (r, shares) in fill {
                 let k = self.syms[i].orders.iter().position(|o| o.order_ref == r);
                 if let Some(k) = k {
-                    self.execute(i, k, shares, Some((bid, false)));
+                    self.execute(i, k, shares, Some((price, false)));
                 }
             }
             let (stock, match_no) = (self.syms[i].stock, self.new_match());
             self.push(
                 i as u16 + 1,
                 Body::Cross {
-                    shares: u64::from(shares),
+                    shares: u64::from(fill[0].1 + fill[1].1),
                     stock,
-                    price: bid,
+                    price,
                     match_no,
                     cross_type: b'O',
                 },
@@ -1308,8 +1310,8 @@ mod tests {
         let mut msgs = Vec::new();
         while let Some(m) = g.next_event() {
             msgs.push(m);
-            // After the opening cross no symbol's book is ever crossed or locked.
-            if msgs.len() as u64 > opening_cost(7) && msgs.len() % 100 == 0 {
+            // No symbol's displayed book is ever crossed or locked.
+            if msgs.len() % 100 == 0 {
                 for loc in 1..=7 {
                     let (bids, asks) = g.levels(loc);
                     if let (Some(b), Some(a)) = (bids.first(), asks.first()) {
