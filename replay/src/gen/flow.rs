@@ -440,8 +440,8 @@ impl Generator {
 
     fn progress_permille(&self) -> u64 {
         match self.cfg.stop {
-            Stop::Messages(m) => self.emitted * 1000 / m,
-            Stop::Seconds(s) => (self.clock.saturating_sub(OPEN_NS)) / (s * 1_000_000),
+            Stop::Messages(m) => (u128::from(self.emitted) * 1000 / u128::from(m)) as u64,
+            Stop::Seconds(s) => self.clock.saturating_sub(OPEN_NS) / s.saturating_mul(1_000_000),
         }
     }
 
@@ -1427,6 +1427,19 @@ mod tests {
         let min = opening_cost(10) + closing_cost(10) + 1;
         assert!(c(10, Stop::Messages(min)).is_none());
         assert_eq!(day(10, 1, min).len() as u64, min);
+    }
+
+    #[test]
+    fn extreme_lengths_do_not_overflow() {
+        for stop in [Stop::Seconds(u64::MAX), Stop::Messages(u64::MAX)] {
+            let mut g = Generator::new(Config {
+                symbols: 3,
+                seed: 1,
+                stop,
+            })
+            .unwrap();
+            assert_eq!((0..10_000).filter_map(|_| g.next_event()).count(), 10_000);
+        }
     }
 
     #[test]
