@@ -9,10 +9,10 @@
 //! 09:30:00  S Q, then per symbol the opening cross: C C (printable N: the two touch orders,
 //!           filled against non-displayed on-open interest) and Q (cross type O)
 //!           continuous trading (A F E C X D U P N, price moves), with special events placed
-//!           at fixed fractions of the session: Y, a LULD pause (H P, J) and its reopening
+//!           at fixed fractions of the session: N, Y, a LULD pause (H P, J) and its reopening
 //!           cross (H Q, I, Q type H, H T), an operational halt and lift (h H, h T), a broken
 //!           trade (B), a level-1 market-wide circuit breaker (W, H H MWC1 for every symbol,
-//!           2.5 s of silence, H T for every symbol)
+//!           2.5 s of silence, H T for every symbol; only the W when the day is too short)
 //! close     I (closing NOII), S M, per symbol C C (printable N) and Q (type C), S E, S C
 //! ```
 //! The day is compressed (continuous trading lasts as long as the requested messages need, or
@@ -166,6 +166,7 @@ enum Phase {
 
 #[derive(Debug, Clone, Copy)]
 enum Special {
+    Rpii,
     RegSho,
     LuldPause,
     LuldResume,
@@ -195,7 +196,8 @@ const TRADE: u64 = 972;
 const RPII: u64 = 976;
 
 /// Special events and the progress (per mille of the session) at which they happen.
-const SPECIALS: [(u64, Special); 7] = [
+const SPECIALS: [(u64, Special); 8] = [
+    (50, Special::Rpii),
     (100, Special::RegSho),
     (200, Special::LuldPause),
     (250, Special::LuldResume),
@@ -777,13 +779,21 @@ impl Generator {
             }
             self.next_special += 1;
             let n = self.syms.len() as u64;
+            let free = room.saturating_sub(self.pending.len() as u64);
+            // The market-wide halt needs two messages per symbol; when the day is too short
+            // for that, only the breach (W) is sent.
+            let full_mwcb = 2 * n < free;
             let cost = match sp {
-                Special::RegSho | Special::OpHalt | Special::OpLift | Special::Broken => 1,
+                Special::RegSho
+                | Special::Rpii
+                | Special::OpHalt
+                | Special::OpLift
+                | Special::Broken => 1,
                 Special::LuldPause => 2,
                 Special::LuldResume => 4,
-                Special::Mwcb => 1 + 2 * n,
+                Special::Mwcb => 1,
             };
-            if cost > room.saturating_sub(self.pending.len() as u64) {
+            if cost > free {
                 continue;
             }
             self.clock += 1_000;
@@ -895,8 +905,15 @@ impl Generator {
                     let match_no = self.last_match;
                     self.push(0, Body::BrokenTrade { match_no });
                 }
+                Special::Rpii => {
+                    let stock = self.syms[0].stock;
+                    self.push(1, Body::Rpii { stock, flag: b'A' });
+                }
                 Special::Mwcb => {
                     self.push(0, Body::MwcbStatus { level: b'1' });
+                    if !full_mwcb {
+                        continue;
+                    }
                     for i in 0..self.syms.len() {
                         let stock = self.syms[i].stock;
                         self.push(
@@ -1427,6 +1444,21 @@ mod tests {
         let min = opening_cost(10) + closing_cost(10) + 1;
         assert!(c(10, Stop::Messages(min)).is_none());
         assert_eq!(day(10, 1, min).len() as u64, min);
+    }
+
+    #[test]
+    fn all_types_for_any_symbol_count_at_100k() {
+        for symbols in [1, 2, 5, 500, 5_000, 7_000] {
+            let msgs = day(symbols, 2, 100_000);
+            assert_eq!(msgs.len(), 100_000);
+            for t in super::super::msg::ALL_TYPES {
+                assert!(
+                    msgs.iter().any(|m| m.body.type_byte() == t),
+                    "type {} missing with {symbols} symbols",
+                    t as char
+                );
+            }
+        }
     }
 
     #[test]
