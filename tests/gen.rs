@@ -155,21 +155,29 @@ fn capture_decodes_with_zero_errors_and_has_all_23_types() {
 
 #[test]
 fn itch_file_holds_the_same_messages_as_the_pcap() {
-    let (p, i) = (tmp("same.pcap"), tmp("same.NASDAQ_ITCH50"));
+    let (p, i, z) = (
+        tmp("same.pcap"),
+        tmp("same.NASDAQ_ITCH50"),
+        tmp("same.NASDAQ_ITCH50.gz"),
+    );
     let o = opts(30_000, 10, 4);
     gen::write_files(&o, Format::Pcap, &p).unwrap();
     gen::write_files(&o, Format::Itch, &i).unwrap();
+    gen::write_files(&o, Format::Itch, &z).unwrap();
     let (from_pcap, _) = decode_clean(&p);
-    let cap = Capture::open(&i).unwrap();
-    assert_eq!(cap.kind(), Kind::Itch);
-    let mut it = cap.itch_messages().unwrap();
-    let mut from_itch = Vec::new();
-    while let Some(m) = it.next_message() {
-        let m = m.unwrap();
-        assert!(Message::parse(m.data).is_ok());
-        from_itch.push(m.data.to_vec());
+    for (file, gz) in [(&i, false), (&z, true)] {
+        let cap = Capture::open(file).unwrap();
+        assert_eq!(cap.kind(), if gz { Kind::ItchGz } else { Kind::Itch });
+        let mut it = cap.itch_messages().unwrap();
+        let mut from_itch = Vec::new();
+        while let Some(m) = it.next_message() {
+            let m = m.unwrap();
+            assert!(Message::parse(m.data).is_ok());
+            from_itch.push(m.data.to_vec());
+        }
+        assert!(from_itch == from_pcap, "{}", file.display());
     }
-    assert_eq!(from_itch, from_pcap);
+    assert!(std::fs::metadata(&z).unwrap().len() * 2 < std::fs::metadata(&i).unwrap().len());
     let t: Value =
         serde_json::from_str(&std::fs::read_to_string(gen::truth_path(&i)).unwrap()).unwrap();
     assert_eq!(
