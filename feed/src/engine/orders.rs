@@ -229,6 +229,31 @@ impl OrderStore {
         self.index_of(reference).map(|i| &mut self.slots[i].order)
     }
 
+    /// Subtracts `shares` from a live order, removing it when nothing remains (one probe).
+    /// Returns the order as it was before, or `None` if the reference is not live.
+    #[inline]
+    pub fn reduce(&mut self, reference: u64, shares: u32) -> Option<Order> {
+        if reference == 0 {
+            let o = self.zero.as_mut()?;
+            let before = *o;
+            if shares >= o.shares {
+                self.zero = None;
+            } else {
+                o.shares -= shares;
+            }
+            return Some(before);
+        }
+        let i = self.index_of(reference)?;
+        let o = &mut self.slots[i].order;
+        let before = *o;
+        if shares >= o.shares {
+            self.remove_at(i);
+        } else {
+            o.shares -= shares;
+        }
+        Some(before)
+    }
+
     /// Removes and returns the live order with this reference.
     #[inline]
     pub fn remove(&mut self, reference: u64) -> Option<Order> {
@@ -339,6 +364,20 @@ mod tests {
         assert_eq!(s.remove(7).unwrap().shares, 5);
         assert!(s.get(7).is_none());
         assert!(s.remove(7).is_none());
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn reduce_subtracts_then_removes() {
+        let mut s = OrderStore::with_capacity(8);
+        for r in [0u64, 5] {
+            s.insert(r, order(10)).unwrap();
+            assert_eq!(s.reduce(r, 4).unwrap().shares, 10);
+            assert_eq!(s.get(r).unwrap().shares, 6);
+            assert_eq!(s.reduce(r, 9).unwrap().shares, 6);
+            assert!(s.get(r).is_none());
+            assert!(s.reduce(r, 1).is_none());
+        }
         assert!(s.is_empty());
     }
 
