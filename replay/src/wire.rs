@@ -522,7 +522,6 @@ where
         }
         flush(&mut sender, &mut pending, &mut deadlines, &mut rep)?;
     }
-    drop(flush);
     rep.elapsed = Duration::from_nanos(ns_since(origin) - first_deadline.unwrap_or(0));
     rep.send_calls = sender.send_calls;
     rep.retries = sender.retries;
