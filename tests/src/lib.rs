@@ -41,3 +41,5 @@ pub fn shared_specs() -> Option<PathBuf> {
     let d = workspace_root().join("../shared/specs");
     d.is_dir().then_some(d)
 }
+
+pub mod netns;
