@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
+
 use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
 
 use super::{CliError, CliResult};
@@ -92,6 +94,41 @@ pub struct Args {
     /// Receive-ring slots.
     #[arg(long, value_name = "N", default_value_t = 1 << 16)]
     pub slots: usize,
+    /// Benchmark floor: only a minimal receive loop (one datagram per `recvmmsg`, busy-poll,
+    /// no engine), reporting kernel timestamp → receive return latency.
+    #[arg(long)]
+    pub floor: bool,
+}
+
+/// Latency percentiles, ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Worst.
+    pub max: u64,
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> Self {
+        LatencySummary {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid")
 }
 
 /// The final figures of a `fh live` run.
@@ -111,6 +148,10 @@ pub struct LiveReport {
     pub captured: u64,
     /// Run time.
     pub elapsed: Duration,
+    /// What [`LiveReport::latency`] measures.
+    pub latency_label: &'static str,
+    /// Latency from the kernel's receive timestamp to the measured point.
+    pub latency: LatencySummary,
 }
 
 /// Runs `fh live`.
@@ -151,6 +192,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         iface: args.iface.unwrap_or(Ipv4Addr::UNSPECIFIED),
         rcvbuf: args.rcvbuf,
         slots: args.slots,
+        batch: if args.floor { 1 } else { 64 },
         ..LiveConfig::default()
     };
     let readers = 1 + usize::from(args.capture.is_some());
@@ -186,15 +228,26 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
     let readers_stop = Arc::new(AtomicBool::new(false));
     let processed = Arc::new(AtomicU64::new(0));
     let idle = args.idle;
-    let rx = spawn("fh-rx", args.cpus.first().copied(), {
-        let stop = rx_stop.clone();
-        move || rx_loop(agent, idle, &stop)
-    })?;
-    let engine = spawn("fh-engine", args.cpus.get(1).copied(), {
-        let stop = readers_stop.clone();
-        let processed = processed.clone();
-        move || engine_loop(engine_reader, idle, &stop, &processed)
-    })?;
+    let floor = args.floor;
+    let (rx, engine) = if floor {
+        let rx = spawn("fh-rx-floor", args.cpus.first().copied(), {
+            let stop = rx_stop.clone();
+            let processed = processed.clone();
+            move || floor_loop(agent, engine_reader, &stop, &processed)
+        })?;
+        (rx, None)
+    } else {
+        let rx = spawn("fh-rx", args.cpus.first().copied(), {
+            let stop = rx_stop.clone();
+            move || (rx_loop(agent, idle, &stop), new_histogram())
+        })?;
+        let engine = spawn("fh-engine", args.cpus.get(1).copied(), {
+            let stop = readers_stop.clone();
+            let processed = processed.clone();
+            move || engine_loop(engine_reader, idle, &stop, &processed)
+        })?;
+        (rx, Some(engine))
+    };
     let cap = match capture {
         Some(c) => {
             let stop = readers_stop.clone();
@@ -260,9 +313,22 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         }
     }
     rx_stop.store(true, Ordering::Release);
-    let agent = join(rx)?;
+    let (agent, floor_hist) = join(rx)?;
     readers_stop.store(true, Ordering::Release);
-    report.processed = join(engine)?;
+    let hist = match engine {
+        Some(e) => {
+            let (n, h) = join(e)?;
+            report.processed = n;
+            report.latency_label = "kernel receive -> engine";
+            h
+        }
+        None => {
+            report.processed = processed.load(Ordering::Relaxed);
+            report.latency_label = "kernel receive -> recvmmsg return (floor)";
+            floor_hist
+        }
+    };
+    report.latency = LatencySummary::of(&hist);
     if let Some(c) = cap {
         report.captured = join(c)??;
     }
@@ -290,7 +356,13 @@ fn write_report(out: &mut dyn Write, r: &LiveReport) -> std::io::Result<()> {
         r.silences,
         r.captured
     )?;
-    writeln!(out, "packets per group: {:?}", r.group_packets)
+    writeln!(out, "packets per group: {:?}", r.group_packets)?;
+    let l = &r.latency;
+    writeln!(
+        out,
+        "latency {}, ns: count {} p50 {} p99 {} p99.9 {} max {}",
+        r.latency_label, l.count, l.p50, l.p99, l.p999, l.max
+    )
 }
 
 type Job<T> = std::thread::JoinHandle<T>;
@@ -350,23 +422,56 @@ fn rx_loop(mut agent: RxAgent, kind: IdleKind, stop: &AtomicBool) -> RxAgent {
     agent
 }
 
-fn engine_loop(mut c: RxConsumer, kind: IdleKind, stop: &AtomicBool, processed: &AtomicU64) -> u64 {
+fn engine_loop(
+    mut c: RxConsumer,
+    kind: IdleKind,
+    stop: &AtomicBool,
+    processed: &AtomicU64,
+) -> (u64, Histogram<u64>) {
     let mut misses = 0;
     let mut n = 0u64;
+    let mut hist = new_histogram();
     loop {
         let stopping = stop.load(Ordering::Acquire);
         let b = c.poll(256);
         let k = b.len();
-        for _p in b.iter() {
+        for p in b.iter() {
             n += 1;
+            let now = live::realtime_ns();
+            hist.saturating_record(now.saturating_sub(p.meta.kernel_ns).max(1));
         }
         drop(b);
         processed.store(n, Ordering::Relaxed);
         if k == 0 && stopping {
-            return n;
+            return (n, hist);
         }
         idle(kind, &mut misses, k);
     }
+}
+
+/// The benchmark floor: receive (busy-poll) and release each datagram on the same thread,
+/// recording kernel timestamp → `recvmmsg` return.
+fn floor_loop(
+    mut agent: RxAgent,
+    mut c: RxConsumer,
+    stop: &AtomicBool,
+    processed: &AtomicU64,
+) -> (RxAgent, Histogram<u64>) {
+    let mut hist = new_histogram();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Acquire) {
+        if agent.do_work() == 0 {
+            continue;
+        }
+        let b = c.poll(usize::MAX);
+        for p in b.iter() {
+            hist.saturating_record(p.meta.agent_ns.saturating_sub(p.meta.kernel_ns).max(1));
+        }
+        n += b.len() as u64;
+        drop(b);
+        processed.store(n, Ordering::Relaxed);
+    }
+    (agent, hist)
 }
 
 mod capture {
