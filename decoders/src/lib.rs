@@ -30,6 +30,7 @@
 
 pub mod deep;
 pub mod fields;
+pub mod iex_common;
 pub mod iextp;
 pub mod itch50;
 pub mod moldudp64;

@@ -498,3 +498,6 @@ impl<'b> PacketBuilder<'b> {
         &self.buf[..self.len]
     }
 }
+
+#[cfg(test)]
+mod tests;
