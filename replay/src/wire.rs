@@ -24,10 +24,14 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::capture::Capture;
+use crate::frame;
 
 /// One datagram to send: its capture timestamp, its captured destination and its payload.
 #[derive(Clone, Copy, Debug)]
@@ -254,6 +258,10 @@ pub struct SendReport {
     pub retries: u64,
     /// Wall time from the first deadline to the last send.
     pub elapsed: Duration,
+    /// Captured frames that held no UDP datagram (skipped, per pass).
+    pub skipped_frames: u64,
+    /// Byte offset where the capture is cut off, if it is (every complete record was sent).
+    pub truncated_at: Option<u64>,
     /// Pacing error percentiles (`None` at top speed).
     pub pacing: Option<PacingErrors>,
 }
@@ -289,6 +297,12 @@ impl fmt::Display for SendReport {
             self.send_calls,
             self.retries
         )?;
+        if self.skipped_frames > 0 {
+            write!(f, "; {} frames without UDP skipped", self.skipped_frames)?;
+        }
+        if let Some(o) = self.truncated_at {
+            write!(f, "; capture cut off at offset {o}")?;
+        }
         if let Some(p) = self.pacing {
             write!(
                 f,
@@ -533,6 +547,49 @@ where
             max_ns: hist.max(),
         });
     }
+    Ok(rep)
+}
+
+/// Sends the UDP payloads of a pcap or pcapng capture as `cfg` says (`fh replay FILE --to …`).
+///
+/// The file is checked in a first pass (a broken record is an error naming the offset, before
+/// anything is sent; a capture cut off at its end is sent up to the cut and reported in
+/// [`SendReport::truncated_at`]); frames without a UDP datagram are skipped and counted.
+pub fn send_capture(path: &Path, cfg: &WireConfig) -> Result<SendReport, WireError> {
+    let cap = Capture::open(path).map_err(|e| WireError(e.to_string()))?;
+    let mut skipped = 0u64;
+    let mut truncated_at = None;
+    let mut datagrams = 0u64;
+    for r in cap.records().map_err(|e| WireError(e.to_string()))? {
+        match r {
+            Ok(r) => match frame::udp_payload(r.link, r.data) {
+                Ok(_) => datagrams += 1,
+                Err(_) => skipped += 1,
+            },
+            Err(e) if e.is_truncation() => truncated_at = Some(e.offset),
+            Err(e) => return Err(WireError(e.to_string())),
+        }
+    }
+    if datagrams == 0 {
+        return Err(WireError(format!(
+            "{}: no UDP datagram to send",
+            path.display()
+        )));
+    }
+    let mut rep = send_datagrams(cfg, || {
+        let recs = cap.records().map_err(|e| WireError(e.to_string()))?;
+        Ok(recs.map_while(Result::ok).filter_map(|r| {
+            frame::udp_payload(r.link, r.data)
+                .ok()
+                .map(|d| WireDatagram {
+                    ts_ns: r.ts_ns,
+                    dst: d.dst,
+                    payload: d.payload,
+                })
+        }))
+    })?;
+    rep.skipped_frames = skipped;
+    rep.truncated_at = truncated_at;
     Ok(rep)
 }
 

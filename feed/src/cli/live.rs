@@ -92,7 +92,7 @@ pub struct Args {
     #[arg(long, value_name = "S")]
     pub until_quiet: Option<f64>,
     /// Receive-ring slots.
-    #[arg(long, value_name = "N", default_value_t = 1 << 16)]
+    #[arg(long, value_name = "N", default_value_t = 1 << 14)]
     pub slots: usize,
     /// Benchmark floor: only a minimal receive loop (one datagram per `recvmmsg`, busy-poll,
     /// no engine), reporting kernel timestamp → receive return latency.
@@ -213,6 +213,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         Some(path) => Some(capture::Writer::create(
             path,
             cons.pop().expect("capture reader"),
+            args.groups.clone(),
         )?),
         None => None,
     };
@@ -475,25 +476,76 @@ fn floor_loop(
 }
 
 mod capture {
-    //! `--capture`: a reader of the receive ring that writes every datagram, as an
-    //! Ethernet/IPv4/UDP frame with the kernel's timestamp, to a nanosecond pcap.
+    //! `--capture`: a reader of the receive ring, on its own thread, that writes every datagram
+    //! as an Ethernet/IPv4/UDP frame (sender's address, joined group) with the kernel's receive
+    //! timestamp to a nanosecond pcap. It holds the ring back only when it falls a whole ring
+    //! behind; the receive thread never writes files.
     use super::*;
+    use fh_replay::frame::LinkType;
+    use fh_replay::writer::{PcapWriter, TsPrecision, UdpFrame};
+    use std::fs::File;
+    use std::io::BufWriter;
 
-    pub(super) struct Writer;
+    pub(super) struct Writer {
+        path: PathBuf,
+        reader: RxConsumer,
+        groups: Vec<SocketAddrV4>,
+        pcap: PcapWriter<BufWriter<File>>,
+    }
 
     impl Writer {
         pub(super) fn create(
             path: &std::path::Path,
-            _reader: RxConsumer,
+            reader: RxConsumer,
+            groups: Vec<SocketAddrV4>,
         ) -> Result<Self, CliError> {
-            Err(CliError::new(format!(
-                "--capture {}: the pcap writer is not merged into this build yet",
-                path.display()
-            )))
+            let e = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
+            let f = File::create(path).map_err(e)?;
+            let pcap = PcapWriter::new(
+                BufWriter::with_capacity(1 << 20, f),
+                LinkType::Ethernet,
+                TsPrecision::Nano,
+            )
+            .map_err(e)?;
+            Ok(Writer {
+                path: path.to_path_buf(),
+                reader,
+                groups,
+                pcap,
+            })
         }
 
-        pub(super) fn run(self, _stop: &AtomicBool) -> Result<u64, CliError> {
-            Ok(0)
+        /// Writes until `stop` and the ring is drained; returns the datagrams written.
+        pub(super) fn run(mut self, stop: &AtomicBool) -> Result<u64, CliError> {
+            let e = |p: &PathBuf, e: std::io::Error| CliError::new(format!("{}: {e}", p.display()));
+            let mut frame = Vec::with_capacity(70_000);
+            let mut n = 0u64;
+            loop {
+                let stopping = stop.load(Ordering::Acquire);
+                let b = self.reader.poll(1024);
+                for p in b.iter() {
+                    let dst = self.groups[p.meta.group as usize];
+                    let mut f = UdpFrame::new(p.meta.src, dst);
+                    f.ttl = 0;
+                    f.build_into(p.bytes, &mut frame)
+                        .map_err(|x| e(&self.path, x))?;
+                    self.pcap
+                        .write_packet(p.meta.kernel_ns, &frame)
+                        .map_err(|x| e(&self.path, x))?;
+                    n += 1;
+                }
+                let k = b.len();
+                drop(b);
+                if k == 0 {
+                    if stopping {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            let mut w = self.pcap.finish().map_err(|x| e(&self.path, x))?;
+            w.flush().map_err(|x| e(&self.path, x))?;
+            Ok(n)
         }
     }
 }

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! ## Invariants
-//! - Everything (slot bytes, metadata, the `mmsghdr`/`iovec`/address/control arrays, one set per
+//! - Everything (slot bytes, pre-faulted, metadata, the `mmsghdr`/`iovec`/address/control arrays, one set per
 //!   slot) is allocated by [`rx_ring`]; receiving and consuming allocate nothing.
 //! - Slot `s` (position `p`, `s = p % n`) is written only by the producer while
 //!   `p >= tail` and `p < min(head_i) + n`, and read only by consumer `i` while
@@ -172,7 +172,12 @@ pub fn rx_ring(
     let n = slots.max(2).next_power_of_two();
     let slot_size = slot_size.clamp(64, 65_536);
     let data_len = n * slot_size;
-    let data = Box::into_raw(vec![0u8; data_len].into_boxed_slice()).cast::<u8>();
+    let mut bytes = vec![0u8; data_len].into_boxed_slice();
+    // Touch every page now, so the kernel's first copy into a slot never takes a page fault.
+    for i in (0..data_len).step_by(4096) {
+        *std::hint::black_box(&mut bytes[i]) = 0;
+    }
+    let data = Box::into_raw(bytes).cast::<u8>();
     let shared = Arc::new(Shared {
         data,
         data_len,
