@@ -35,4 +35,5 @@ pub mod iextp;
 pub mod itch50;
 pub mod moldudp64;
 pub mod price;
+pub mod sniff;
 pub mod tops;
