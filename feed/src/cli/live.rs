@@ -20,7 +20,12 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::engine::digest::Digest;
+use crate::engine::seq::SeqStats;
+use crate::engine::{DatagramMeta, Engine, EngineConfig, UpdateSink};
+use crate::latency::{Clock, IntervalRecorder, LatencyArgs, LatencyRun, Stage};
 use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
+use crate::update::{flags, BookUpdate};
 
 use super::{CliError, CliResult};
 
@@ -94,6 +99,9 @@ pub struct Args {
     /// Receive-ring slots.
     #[arg(long, value_name = "N", default_value_t = 1 << 14)]
     pub slots: usize,
+    /// Latency outputs (table always; --hgrm, --hlog, --plot on demand).
+    #[command(flatten)]
+    pub latency: LatencyArgs,
     /// Benchmark floor: only a minimal receive loop (one datagram per `recvmmsg`, busy-poll,
     /// no engine), reporting kernel timestamp → receive return latency.
     #[arg(long)]
@@ -116,7 +124,8 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
-    fn of(h: &Histogram<u64>) -> Self {
+    /// The percentiles of `h`.
+    pub fn of(h: &Histogram<u64>) -> Self {
         LatencySummary {
             count: h.len(),
             p50: h.value_at_quantile(0.5),
@@ -127,8 +136,111 @@ impl LatencySummary {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid")
+/// Decoding and sequencing counters of the engine thread (summed over MoldUDP64 and IEX-TP
+/// streams), shared with the stats line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqCounters {
+    /// Datagrams given to the engine.
+    pub datagrams: u64,
+    /// Messages decoded.
+    pub messages: u64,
+    /// Book updates published.
+    pub updates: u64,
+    /// Updates flagged stale (published while a gap was open).
+    pub stale_updates: u64,
+    /// Gap events.
+    pub gaps: u64,
+    /// Messages missing over all gaps.
+    pub gap_messages: u64,
+    /// Packets seen twice.
+    pub duplicate_packets: u64,
+    /// Packets that arrived after a later one (reordered), filling a gap.
+    pub reordered: u64,
+    /// Session changes.
+    pub session_changes: u64,
+    /// End-of-session indications.
+    pub end_of_session: u64,
+    /// Heartbeat packets.
+    pub heartbeats: u64,
+    /// Malformed packets and messages.
+    pub malformed: u64,
+}
+
+const SEQ_FIELDS: usize = 12;
+
+impl SeqCounters {
+    fn of(e: &Engine, updates: u64, stale: u64) -> Self {
+        let (a, b) = (&e.mold_seq.stats, &e.iex_seq.stats);
+        let sum = |f: fn(&SeqStats) -> u64| f(a) + f(b);
+        let st = &e.stats;
+        SeqCounters {
+            datagrams: st.datagrams,
+            messages: st.itch_messages() + st.iex_messages(),
+            updates,
+            stale_updates: stale,
+            gaps: sum(|s| s.gaps),
+            gap_messages: sum(|s| s.gap_messages),
+            duplicate_packets: sum(|s| s.duplicate_packets),
+            reordered: sum(|s| s.out_of_order_packets),
+            session_changes: sum(|s| s.session_changes),
+            end_of_session: sum(|s| s.end_of_session),
+            heartbeats: sum(|s| s.heartbeats),
+            malformed: st.mold_malformed
+                + st.iextp_malformed
+                + st.itch_malformed
+                + st.iex_malformed,
+        }
+    }
+
+    fn to_array(self) -> [u64; SEQ_FIELDS] {
+        [
+            self.datagrams,
+            self.messages,
+            self.updates,
+            self.stale_updates,
+            self.gaps,
+            self.gap_messages,
+            self.duplicate_packets,
+            self.reordered,
+            self.session_changes,
+            self.end_of_session,
+            self.heartbeats,
+            self.malformed,
+        ]
+    }
+
+    fn from_array(a: [u64; SEQ_FIELDS]) -> Self {
+        SeqCounters {
+            datagrams: a[0],
+            messages: a[1],
+            updates: a[2],
+            stale_updates: a[3],
+            gaps: a[4],
+            gap_messages: a[5],
+            duplicate_packets: a[6],
+            reordered: a[7],
+            session_changes: a[8],
+            end_of_session: a[9],
+            heartbeats: a[10],
+            malformed: a[11],
+        }
+    }
+}
+
+/// [`SeqCounters`] in atomics: written (`Relaxed`) by the engine thread after each batch.
+#[derive(Debug, Default)]
+struct SharedSeq([AtomicU64; SEQ_FIELDS]);
+
+impl SharedSeq {
+    fn store(&self, c: SeqCounters) {
+        for (a, v) in self.0.iter().zip(c.to_array()) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+
+    fn load(&self) -> SeqCounters {
+        SeqCounters::from_array(std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed)))
+    }
 }
 
 /// The final figures of a `fh live` run.
@@ -140,8 +252,12 @@ pub struct LiveReport {
     pub group_packets: Vec<u64>,
     /// Receive buffer granted per group, bytes.
     pub rcvbuf_granted: Vec<usize>,
-    /// Datagrams the engine processed.
+    /// Datagrams the engine (or the floor loop) processed.
     pub processed: u64,
+    /// The engine's decoding and sequencing counters.
+    pub seq: SeqCounters,
+    /// Digest of the book updates, as `fh replay --digest` computes it.
+    pub digest: u64,
     /// Times a group went silent for longer than `--heartbeat`.
     pub silences: u64,
     /// Datagrams written to `--capture`.
@@ -224,30 +340,49 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         ..LiveReport::default()
     };
 
+    let mut lat = LatencyRun::start(&args.latency)?;
+    let clock = lat.clock();
+    let rec = |lat: &mut LatencyRun| lat.enabled().then(|| lat.recorder());
+    let shared = Arc::new(SharedSeq::default());
+
     live::signal::install();
     let rx_stop = Arc::new(AtomicBool::new(false));
     let readers_stop = Arc::new(AtomicBool::new(false));
     let processed = Arc::new(AtomicU64::new(0));
     let idle = args.idle;
-    let floor = args.floor;
-    let (rx, engine) = if floor {
+    let (rx, engine) = if args.floor {
+        let r = rec(&mut lat);
         let rx = spawn("fh-rx-floor", args.cpus.first().copied(), {
             let stop = rx_stop.clone();
             let processed = processed.clone();
-            move || floor_loop(agent, engine_reader, &stop, &processed)
+            move || floor_loop(agent, engine_reader, clock, r, &stop, &processed)
         })?;
         (rx, None)
     } else {
         let rx = spawn("fh-rx", args.cpus.first().copied(), {
             let stop = rx_stop.clone();
-            move || (rx_loop(agent, idle, &stop), new_histogram())
+            move || (rx_loop(agent, idle, &stop), None)
         })?;
-        let engine = spawn("fh-engine", args.cpus.get(1).copied(), {
+        let r = rec(&mut lat);
+        let engine = Engine::new(&EngineConfig::default());
+        let e = spawn("fh-engine", args.cpus.get(1).copied(), {
             let stop = readers_stop.clone();
             let processed = processed.clone();
-            move || engine_loop(engine_reader, idle, &stop, &processed)
+            let shared = shared.clone();
+            move || {
+                engine_loop(
+                    engine_reader,
+                    engine,
+                    clock,
+                    r,
+                    idle,
+                    &stop,
+                    &processed,
+                    &shared,
+                )
+            }
         })?;
-        (rx, Some(engine))
+        (rx, Some(e))
     };
     let cap = match capture {
         Some(c) => {
@@ -258,12 +393,13 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
     };
 
     let t0 = Instant::now();
-    let mut last = (t0, RxCounters::default(), 0u64);
+    let mut last = (t0, RxCounters::default(), SeqCounters::default());
     let mut silent_now: Vec<bool> = vec![false; cfg.groups.len()];
     let mut next_stats = t0 + stats_every;
     let mut last_arrival = (0u64, t0);
     loop {
         std::thread::sleep(Duration::from_millis(10));
+        lat.poll()?;
         let now = Instant::now();
         let s = stats.snapshot();
         if s.packets != last_arrival.0 {
@@ -287,22 +423,24 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         silent_now = silent;
         if !stats_every.is_zero() && now >= next_stats {
             next_stats += stats_every;
+            let q = shared.load();
             let p = processed.load(Ordering::Relaxed);
             let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
             writeln!(
                 out,
-                "t={:.1}s packets/s {:.0} bytes/s {:.0} kernel-drops {} ring-lag {} ring-full {} truncated {} silent {}",
+                "t={:.1}s packets/s {:.0} messages/s {:.0} gaps {} duplicates {} reordered {} kernel-drops {} ring-lag {} silent {}",
                 now.duration_since(t0).as_secs_f64(),
                 (s.packets - last.1.packets) as f64 / dt,
-                (s.bytes - last.1.bytes) as f64 / dt,
+                (q.messages - last.2.messages) as f64 / dt,
+                q.gaps,
+                q.duplicate_packets,
+                q.reordered,
                 s.kernel_drops,
                 s.packets.saturating_sub(p),
-                s.ring_full,
-                s.truncated,
                 silent_now.iter().filter(|&&x| x).count(),
             )
             .map_err(w)?;
-            last = (now, s, p);
+            last = (now, s, q);
         }
         let done = live::signal::requested()
             || duration.is_some_and(|d| now.duration_since(t0) >= d)
@@ -314,22 +452,26 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         }
     }
     rx_stop.store(true, Ordering::Release);
-    let (agent, floor_hist) = join(rx)?;
+    let (agent, floor_rec) = join(rx)?;
     readers_stop.store(true, Ordering::Release);
-    let hist = match engine {
+    let mut lasts = Vec::new();
+    let stage = match engine {
         Some(e) => {
-            let (n, h) = join(e)?;
-            report.processed = n;
-            report.latency_label = "kernel receive -> engine";
-            h
+            let o = join(e)?;
+            report.processed = o.processed;
+            report.seq = o.seq;
+            report.digest = o.digest;
+            lasts.extend(o.last);
+            report.latency_label = "kernel receive -> strategy";
+            Stage::EndToEnd
         }
         None => {
             report.processed = processed.load(Ordering::Relaxed);
+            lasts.extend(floor_rec);
             report.latency_label = "kernel receive -> recvmmsg return (floor)";
-            floor_hist
+            Stage::Receive
         }
     };
-    report.latency = LatencySummary::of(&hist);
     if let Some(c) = cap {
         report.captured = join(c)??;
     }
@@ -337,6 +479,28 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
     report.rx = agent.stats().snapshot();
     report.group_packets = agent.stats().group_packets();
     write_report(out, &report).map_err(w)?;
+    if args.digest {
+        writeln!(out, "digest: {:016x}", report.digest).map_err(w)?;
+    }
+    let title = format!(
+        "fh live {}",
+        args.groups
+            .iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if lat.enabled() {
+        let total = lat.finish(lasts, &title, out)?;
+        report.latency = LatencySummary::of(total.histogram(stage));
+        let l = &report.latency;
+        writeln!(
+            out,
+            "latency {}, ns: count {} p50 {} p99 {} p99.9 {} max {}",
+            report.latency_label, l.count, l.p50, l.p99, l.p999, l.max
+        )
+        .map_err(w)?;
+    }
     Ok(report)
 }
 
@@ -358,11 +522,21 @@ fn write_report(out: &mut dyn Write, r: &LiveReport) -> std::io::Result<()> {
         r.captured
     )?;
     writeln!(out, "packets per group: {:?}", r.group_packets)?;
-    let l = &r.latency;
+    let q = &r.seq;
     writeln!(
         out,
-        "latency {}, ns: count {} p50 {} p99 {} p99.9 {} max {}",
-        r.latency_label, l.count, l.p50, l.p99, l.p999, l.max
+        "sequencing: messages {} updates {} gaps {} gap-messages {} duplicates {} reordered {} session-changes {} end-of-session {} heartbeats {} malformed {} stale-updates {}",
+        q.messages,
+        q.updates,
+        q.gaps,
+        q.gap_messages,
+        q.duplicate_packets,
+        q.reordered,
+        q.session_changes,
+        q.end_of_session,
+        q.heartbeats,
+        q.malformed,
+        q.stale_updates
     )
 }
 
@@ -423,56 +597,132 @@ fn rx_loop(mut agent: RxAgent, kind: IdleKind, stop: &AtomicBool) -> RxAgent {
     agent
 }
 
+/// What the engine thread hands back at the end.
+struct EngineOut {
+    processed: u64,
+    seq: SeqCounters,
+    digest: u64,
+    last: Option<Box<crate::latency::StageRecorder>>,
+}
+
+/// The strategy callback: digest and counts of the updates, `consume` and `end_to_end`
+/// latency (kernel receive timestamp → this call).
+struct Strategy<'a> {
+    digest: &'a mut Digest,
+    updates: &'a mut u64,
+    stale: &'a mut u64,
+    rec: Option<&'a mut IntervalRecorder>,
+    clock: &'a Clock,
+}
+
+impl UpdateSink for Strategy<'_> {
+    #[inline]
+    fn publish(&mut self, u: &BookUpdate) {
+        if let Some(r) = self.rec.as_deref_mut() {
+            let t = self.clock.now();
+            r.record(Stage::Consume, t.saturating_sub(u.engine_ts));
+            r.record(
+                Stage::EndToEnd,
+                t.saturating_sub(self.clock.from_realtime(u.recv_ts)),
+            );
+        }
+        self.digest.add(u);
+        *self.updates += 1;
+        *self.stale += u64::from(u.flags & flags::STALE != 0);
+    }
+}
+
+/// The engine agent: decodes each datagram in place in its ring slot with the same
+/// `Engine::on_datagram` as `fh replay`, the kernel timestamp as the receive time.
+#[allow(clippy::too_many_arguments)]
 fn engine_loop(
     mut c: RxConsumer,
+    mut engine: Engine,
+    clock: Clock,
+    mut rec: Option<IntervalRecorder>,
     kind: IdleKind,
     stop: &AtomicBool,
     processed: &AtomicU64,
-) -> (u64, Histogram<u64>) {
+    shared: &SharedSeq,
+) -> EngineOut {
     let mut misses = 0;
     let mut n = 0u64;
-    let mut hist = new_histogram();
+    let mut digest = Digest::new();
+    let (mut updates, mut stale) = (0u64, 0u64);
     loop {
         let stopping = stop.load(Ordering::Acquire);
         let b = c.poll(256);
         let k = b.len();
         for p in b.iter() {
-            n += 1;
-            let now = live::realtime_ns();
-            hist.saturating_record(now.saturating_sub(p.meta.kernel_ns).max(1));
+            let now = clock.now();
+            if let Some(r) = rec.as_mut() {
+                r.record(
+                    Stage::Receive,
+                    p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
+                );
+            }
+            let meta = DatagramMeta {
+                recv_ts: p.meta.kernel_ns,
+            };
+            let mut s = Strategy {
+                digest: &mut digest,
+                updates: &mut updates,
+                stale: &mut stale,
+                rec: rec.as_mut(),
+                clock: &clock,
+            };
+            engine.on_datagram(now, &meta, p.bytes, &mut s);
         }
         drop(b);
-        processed.store(n, Ordering::Relaxed);
-        if k == 0 && stopping {
-            return (n, hist);
+        if k > 0 {
+            n += k as u64;
+            processed.store(n, Ordering::Relaxed);
+            shared.store(SeqCounters::of(&engine, updates, stale));
+            if let Some(r) = rec.as_mut() {
+                r.tick(clock.now());
+            }
+        } else if stopping {
+            return EngineOut {
+                processed: n,
+                seq: SeqCounters::of(&engine, updates, stale),
+                digest: digest.value(),
+                last: rec.map(|r| r.finish(clock.now())),
+            };
         }
         idle(kind, &mut misses, k);
     }
 }
 
-/// The benchmark floor: receive (busy-poll) and release each datagram on the same thread,
-/// recording kernel timestamp → `recvmmsg` return.
+/// The benchmark floor: receive (busy-poll, one datagram per `recvmmsg`) and release each
+/// datagram on the same thread, recording kernel timestamp → `recvmmsg` return.
 fn floor_loop(
     mut agent: RxAgent,
     mut c: RxConsumer,
+    clock: Clock,
+    mut rec: Option<IntervalRecorder>,
     stop: &AtomicBool,
     processed: &AtomicU64,
-) -> (RxAgent, Histogram<u64>) {
-    let mut hist = new_histogram();
+) -> (RxAgent, Option<Box<crate::latency::StageRecorder>>) {
     let mut n = 0u64;
     while !stop.load(Ordering::Acquire) {
         if agent.do_work() == 0 {
             continue;
         }
         let b = c.poll(usize::MAX);
-        for p in b.iter() {
-            hist.saturating_record(p.meta.agent_ns.saturating_sub(p.meta.kernel_ns).max(1));
+        if let Some(r) = rec.as_mut() {
+            for p in b.iter() {
+                r.record(
+                    Stage::Receive,
+                    p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
+                );
+            }
+            r.tick(clock.now());
         }
         n += b.len() as u64;
         drop(b);
         processed.store(n, Ordering::Relaxed);
     }
-    (agent, hist)
+    (agent, rec.map(|r| r.finish(clock.now())))
 }
 
 mod capture {
