@@ -12,13 +12,15 @@
 #
 # Usage: benches/live_latency.sh [MESSAGES] [CPU_RX CPU_ENGINE CPU_STRATEGY CPU_FLOOR]
 #   MESSAGES defaults to 2000000. Run as root (or where `unshare -r -n` works).
-#   Builds with --release (fat LTO) first. Figures are printed, one block per rate.
+#   Builds with --release (fat LTO) first, or with the cargo profile in $FH_PROFILE (e.g. ci).
+#   Figures are printed, one block per rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PROFILE=${FH_PROFILE:-release}
 if [ "${FH_BENCH_NETNS:-}" != 1 ]; then
-    cargo build --release -q -p fh-feed --bin fh
-    cargo build --release -q -p fh-replay --example wire_send
+    cargo build --profile "$PROFILE" -q -p fh-feed --bin fh
+    cargo build --profile "$PROFILE" -q -p fh-replay --example wire_send
     for u in "-n" "-r -n"; do
         # shellcheck disable=SC2086
         if unshare $u true 2>/dev/null; then
@@ -40,15 +42,17 @@ fi
 
 MESSAGES=${1:-2000000}
 CPU_RX=${2:-0}; CPU_ENGINE=${3:-1}; CPU_STRAT=${4:-1}; CPU_FLOOR=${5:-0}
-FH=target/release/fh
-SEND=target/release/examples/wire_send
+IDLE=${FH_IDLE:-spin}   # spin on dedicated cores; backoff on a shared, small machine
+FH=target/$PROFILE/fh
+SEND=target/$PROFILE/examples/wire_send
 GROUP=239.77.0.1:40001
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+[ -n "${FH_KEEP:-}" ] || trap 'rm -rf "$TMP"' EXIT
 
+echo "== $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), idle strategy $IDLE"
 echo "== generating $MESSAGES ITCH messages"
-$FH gen --out "$TMP/feed.pcap" --messages "$MESSAGES" --group "$GROUP" >/dev/null
-PACKETS=$(tshark -r "$TMP/feed.pcap" -T fields -e frame.number 2>/dev/null | wc -l)
+$FH gen --out "$TMP/feed.pcap" --messages "$MESSAGES" --group "$GROUP" | tee "$TMP/gen.txt"
+PACKETS=$(sed -n 's/.* messages, \([0-9]*\) packets .*/\1/p' "$TMP/gen.txt")
 echo "capture: $PACKETS packets, $MESSAGES messages ($(awk "BEGIN{printf \"%.1f\", $MESSAGES/$PACKETS}") messages/packet)"
 
 wait_joined() { # GROUP USERS
@@ -63,7 +67,7 @@ wait_joined() { # GROUP USERS
 
 # run PPS-ARGS...: one send with fh live and the floor listening; prints both reports.
 run() {
-    timeout 600 $FH live --protocol itch --group "$GROUP" --iface 127.0.0.1 --idle spin \
+    timeout 600 $FH live --protocol itch --group "$GROUP" --iface 127.0.0.1 --idle "$IDLE" \
         --cpu "$CPU_RX" --cpu "$CPU_ENGINE" --cpu "$CPU_STRAT" \
         --stats-every 0 --until-quiet 1 >"$TMP/live.txt" 2>&1 &
     local live=$!
@@ -74,8 +78,10 @@ run() {
     timeout 600 $SEND "$TMP/feed.pcap" --to "$GROUP" --iface 127.0.0.1 "$@" >"$TMP/send.txt"
     wait "$live" "$floor" || true
     echo "-- sender: $(cat "$TMP/send.txt")"
-    echo "-- fh live:"; grep -E "^(received|latency|sequencing)" "$TMP/live.txt" | sed 's/^/   /'
-    echo "-- floor:";   grep -E "^(received|latency)" "$TMP/floor.txt" | sed 's/^/   /'
+    echo "-- fh live:"
+    grep -E "^(received|sequencing|stage|receive |consume|end_to_end|latency kernel)" "$TMP/live.txt" | sed 's/^/   /' || true
+    echo "-- floor:"
+    grep -E "^(received|stage|receive |latency kernel)" "$TMP/floor.txt" | sed 's/^/   /' || true
 }
 
 MPP=$(awk "BEGIN{print $MESSAGES/$PACKETS}")

@@ -42,20 +42,26 @@ fn finish(mut c: Child, limit: Duration) -> (bool, String) {
     (status.success(), out)
 }
 
-/// Waits until `fh live` has joined `g` (visible in /proc/net/igmp as the group in hex).
-fn wait_joined(g: SocketAddrV4) {
+/// Waits until `users` sockets have joined `g` (/proc/net/igmp: the group in hex, then users).
+fn wait_joined_by(g: SocketAddrV4, users: u32) {
     let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(20) {
-        if std::fs::read_to_string("/proc/net/igmp")
-            .unwrap_or_default()
-            .contains(&hex)
-        {
+        let igmp = std::fs::read_to_string("/proc/net/igmp").unwrap_or_default();
+        let joined = igmp.lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(hex.as_str())).then(|| it.next()?.parse::<u32>().ok())?
+        });
+        if joined.is_some_and(|n| n >= users) {
             return;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("fh live never joined {g}");
+    panic!("{users} sockets never joined {g}");
+}
+
+fn wait_joined(g: SocketAddrV4) {
+    wait_joined_by(g, 1)
 }
 
 fn send(g: SocketAddrV4, n: u64, pps: u64) {
@@ -104,11 +110,18 @@ fn fh_live_receives_everything_and_stops_on_packets() {
         "--stats-every",
         "0.1",
     ]);
-    wait_joined(g);
+    // The benchmark floor on the same traffic: a second socket joined to the same group.
+    let floor = fh_live(&["--group", "239.3.0.1:32001", "--packets", "4000", "--floor"]);
+    wait_joined_by(g, 2);
     send(g, 4000, 8_000);
     let (ok, out) = finish(child, Duration::from_secs(60));
     print!("{out}");
     assert!(ok);
+    let (fok, fout) = finish(floor, Duration::from_secs(60));
+    print!("{fout}");
+    assert!(fok, "the floor loop exits cleanly");
+    assert_eq!(field(&fout, "received "), 4000);
+    assert_eq!(field(&fout, "(floor), ns: count "), 4000);
     assert!(out.contains("joined 239.3.0.1:32001 on 127.0.0.1: SO_RCVBUF granted"));
     assert_eq!(field(&out, "received "), 4000);
     assert_eq!(field(&out, "processed "), 4000);

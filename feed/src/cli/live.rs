@@ -311,6 +311,9 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         batch: if args.floor { 1 } else { 64 },
         ..LiveConfig::default()
     };
+    // Calibrate the clock before joining: nothing queues in the sockets meanwhile.
+    let mut lat = LatencyRun::start(&args.latency)?;
+    let clock = lat.clock();
     let readers = 1 + usize::from(args.capture.is_some());
     let (agent, mut cons) = live::open(&cfg, readers).map_err(CliError::new)?;
     let w = |e: std::io::Error| CliError::new(format!("fh live: stdout: {e}"));
@@ -340,8 +343,6 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         ..LiveReport::default()
     };
 
-    let mut lat = LatencyRun::start(&args.latency)?;
-    let clock = lat.clock();
     let rec = |lat: &mut LatencyRun| lat.enabled().then(|| lat.recorder());
     let shared = Arc::new(SharedSeq::default());
 

@@ -429,7 +429,7 @@ impl RxConsumer {
         if self.cached_tail == self.head {
             self.cached_tail = self.shared.tail.0.load(Ordering::Acquire);
         }
-        let end = self.cached_tail.min(self.head + max as u64);
+        let end = self.cached_tail.min(self.head.saturating_add(max as u64));
         RxBatch { c: self, end }
     }
 }
