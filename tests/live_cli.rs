@@ -144,7 +144,7 @@ fn fh_live_stops_cleanly_on_ctrl_c_and_reports_silence() {
         "0",
     ]);
     wait_joined(g);
-    send(g, 500, 50_000);
+    send(g, 500, 500_000);
     // Quiet for longer than the heartbeat interval: reported once.
     std::thread::sleep(Duration::from_millis(900));
     // SAFETY-free: a plain kill(2) of our own child by its pid.
