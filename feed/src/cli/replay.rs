@@ -273,6 +273,14 @@ pub fn replay_capture<S: UpdateSink>(
     Ok(st)
 }
 
+/// CPU time consumed by the calling thread, ns (Linux `/proc/thread-self/schedstat`), if
+/// known. Rates are also given per CPU second because on a shared, loaded machine wall time
+/// says more about the neighbours than about the code.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 /// Peak resident memory of this process, bytes (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -324,12 +332,14 @@ pub fn run(args: Args) -> CliResult {
     }
     let mut engine = Engine::new(&cfg);
     let start = Instant::now();
+    let cpu0 = thread_cpu_ns();
     match &args.bbo_csv {
         None => {
             let mut sink = ReplaySink::<NoBbo>::default();
             let st = replay_capture(&cap, &mut engine, &mut sink, progress)?;
             let elapsed = start.elapsed();
-            print!("{}", report(&args, &cap, &engine, &st, &sink, elapsed));
+            let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
+            print!("{}", report(&args, &cap, &engine, &st, &sink, elapsed, cpu));
         }
         Some(csv) => {
             let f = std::fs::File::create(csv)
@@ -344,7 +354,8 @@ pub fn run(args: Args) -> CliResult {
             };
             let st = replay_capture(&cap, &mut engine, &mut sink, progress)?;
             let elapsed = start.elapsed();
-            print!("{}", report(&args, &cap, &engine, &st, &sink, elapsed));
+            let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
+            print!("{}", report(&args, &cap, &engine, &st, &sink, elapsed, cpu));
             let rows = sink.bbo.rows;
             sink.bbo
                 .finish()
@@ -360,6 +371,7 @@ pub fn run(args: Args) -> CliResult {
 fn run_decode_only(args: &Args, cap: &Capture, mut progress: impl FnMut(f64)) -> CliResult {
     use fh_decoders::{deep, iextp, itch50, moldudp64};
     let start = Instant::now();
+    let cpu0 = thread_cpu_ns();
     let mut types = [0u64; 256];
     let mut bad = 0u64;
     let mut on_payload = |p: &[u8]| {
@@ -420,12 +432,13 @@ fn run_decode_only(args: &Args, cap: &Capture, mut progress: impl FnMut(f64)) ->
     }
     progress(1.0);
     let elapsed = start.elapsed();
+    let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
     let n: u64 = types.iter().sum();
     let mut out = String::new();
     let _ = writeln!(out, "fh replay --decode-only {}", cap.path().display());
     let _ = writeln!(out, "records: {records}, messages: {n}, malformed: {bad}");
     let _ = writeln!(out, "messages by type: {}", by_type(&types));
-    let _ = writeln!(out, "{}", speed_line(n, elapsed));
+    let _ = writeln!(out, "{}", speed_line(n, elapsed, cpu));
     let _ = args;
     print!("{out}");
     Ok(())
@@ -447,7 +460,7 @@ fn by_type(types: &[u64; 256]) -> String {
     s.trim_end().to_string()
 }
 
-fn speed_line(messages: u64, elapsed: Duration) -> String {
+fn speed_line(messages: u64, elapsed: Duration, cpu_ns: Option<u64>) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         messages as f64 / secs
@@ -455,6 +468,15 @@ fn speed_line(messages: u64, elapsed: Duration) -> String {
         0.0
     };
     let mut s = format!("elapsed: {:.3} s, {:.2} M messages/s", secs, rate / 1e6);
+    if let Some(cpu) = cpu_ns.filter(|&c| c > 0) {
+        let c = cpu as f64 / 1e9;
+        let _ = write!(
+            s,
+            " (CPU time {:.3} s, {:.2} M messages per CPU second)",
+            c,
+            messages as f64 / c / 1e6
+        );
+    }
     if let Some(p) = peak_rss_bytes() {
         let _ = write!(s, ", peak memory {:.1} MiB", p as f64 / (1 << 20) as f64);
     }
@@ -473,6 +495,7 @@ pub fn report<B: BboOut>(
     st: &ShellStats,
     sink: &ReplaySink<B>,
     elapsed: Duration,
+    cpu_ns: Option<u64>,
 ) -> String {
     let mut o = String::new();
     let s = &e.stats;
@@ -636,7 +659,7 @@ pub fn report<B: BboOut>(
     if !active.is_empty() {
         o.push('\n');
     }
-    let _ = writeln!(o, "{}", speed_line(itch_n + iex_n, elapsed));
+    let _ = writeln!(o, "{}", speed_line(itch_n + iex_n, elapsed, cpu_ns));
     if args.digest {
         let _ = writeln!(o, "digest: {:016x}", sink.digest.value());
     }

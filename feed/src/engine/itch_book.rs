@@ -308,23 +308,19 @@ impl ItchBooks {
         if !self.keeps(locate) {
             return None;
         }
-        let Some(o) = self.orders.get_mut(reference) else {
+        let Some(before) = self.orders.reduce(reference, shares) else {
             self.anomalies.unknown_ref += 1;
             return None;
         };
-        let before = *o;
-        let (removed, gone) = if shares >= o.shares {
-            if shares > o.shares {
+        let gone = shares >= before.shares;
+        let removed = if gone {
+            if shares > before.shares {
                 self.anomalies.over_execution += 1;
             }
-            (o.shares, true)
+            before.shares
         } else {
-            o.shares -= shares;
-            (shares, false)
+            shares
         };
-        if gone {
-            self.orders.remove(reference);
-        }
         if before.locate != locate {
             self.anomalies.locate_mismatch += 1;
         }

