@@ -22,4 +22,5 @@
 pub mod capture;
 pub mod frame;
 pub mod gen;
+pub mod wire;
 pub mod writer;
