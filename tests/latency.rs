@@ -411,3 +411,58 @@ fn fh_report_errors_name_the_file_and_line() {
     assert!(run(&missing, None).starts_with(&format!("{}: ", missing.display())));
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The reference implementation reads our interval log: Java HdrHistogram's
+/// `HistogramLogProcessor` (Debian's `libhdrhistogram-java`) turns it into a percentile
+/// distribution identical, line for line, to the `.hgrm` file fh writes for the same data.
+#[test]
+fn java_hdrhistogram_reads_our_log_and_agrees_with_our_hgrm() {
+    let jar = std::path::Path::new("/usr/share/java/hdrhistogram.jar");
+    let java_ok = std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !jar.is_file() || !java_ok {
+        eprintln!(
+            "SKIP: java_hdrhistogram_reads_our_log_and_agrees_with_our_hgrm: needs java and \
+             {} (apt-get install libhdrhistogram-java)",
+            jar.display()
+        );
+        return;
+    }
+    let dir = tmpdir("java");
+    let (path, total) = write_sample_log(&dir);
+    output::write_hgrm_dir(&dir, &total.series()).unwrap();
+    for tag in ["decode", "end_to_end"] {
+        let prefix = dir.join(format!("java_{tag}"));
+        let out = std::process::Command::new("java")
+            .arg("-cp")
+            .arg(jar)
+            .arg("org.HdrHistogram.HistogramLogProcessor")
+            .arg("-i")
+            .arg(&path)
+            .args(["-tag", tag, "-outputValueUnitRatio", "1000", "-o"])
+            .arg(&prefix)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let java = fs::read_to_string(prefix.with_extension("hgrm")).unwrap();
+        let ours = fs::read_to_string(dir.join(format!("{tag}.hgrm"))).unwrap();
+        let body = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| !l.starts_with("#[Overall") && !l.starts_with("#[StartTime"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(body(&java), body(&ours), "{tag}");
+        assert!(java.contains(&format!(
+            "Total count    = {:>12}]",
+            total.histogram(Stage::from_name(tag).unwrap()).len()
+        )));
+    }
+    let _ = fs::remove_dir_all(&dir);
+}

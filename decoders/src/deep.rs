@@ -285,10 +285,22 @@ impl<'a> Message<'a> {
 }
 
 impl Fields for Message<'_> {
+    #[inline]
     fn type_byte(&self) -> u8 {
-        match self {
-            Message::Unknown(t) => *t,
-            m => m.as_fields().map_or(0, |f| f.type_byte()),
+        match *self {
+            Message::SystemEvent(m) => m.message_type,
+            Message::SecurityDirectory(m) => m.message_type,
+            Message::TradingStatus(m) => m.message_type,
+            Message::RetailLiquidityIndicator(m) => m.message_type,
+            Message::OperationalHaltStatus(m) => m.message_type,
+            Message::ShortSalePriceTestStatus(m) => m.message_type,
+            Message::SecurityEvent(m) => m.message_type,
+            Message::PriceLevelUpdate(m) => m.message_type,
+            Message::TradeReport(m) => m.message_type,
+            Message::OfficialPrice(m) => m.message_type,
+            Message::TradeBreak(m) => m.message_type,
+            Message::AuctionInformation(m) => m.message_type,
+            Message::Unknown(t) => t,
         }
     }
     fn visit_fields(&self, v: &mut dyn FieldVisitor) {
@@ -328,7 +340,9 @@ impl<'a> Iterator for Messages<'a, '_> {
                         Message::Unknown(_) => bump(&mut self.counters.unknown_types),
                         _ => {
                             bump(&mut self.counters.messages);
-                            if spec_len(m.type_byte()).is_some_and(|l| data.len() > l) {
+                            if spec_len(data.first().copied().unwrap_or(0))
+                                .is_some_and(|l| data.len() > l)
+                            {
                                 bump(&mut self.counters.oversized);
                             }
                         }

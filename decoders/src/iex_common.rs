@@ -12,8 +12,10 @@
 //!
 //! ## Field names ([`Fields`]) and the oracle decode
 //! Every view visits its fields in wire order (the type byte excepted) under its spec name in
-//! `snake_case`; with underscores removed these equal the keys of the OMI Wireshark dissector
-//! decodes in `shared/pcaps/real/*/oracle/`. The differences, all in how values are printed:
+//! `snake_case`, except the two bytes the spec just calls "Flags", which take the dissector's
+//! specific name (`security_directory_flags`, `quote_update_flags`). With underscores removed
+//! the names equal the keys of the OMI Wireshark dissector decodes in
+//! `shared/pcaps/real/*/oracle/`. The differences are in how values are printed:
 //!
 //! | visited name | spec field | oracle key(s) and format |
 //! |---|---|---|

@@ -26,4 +26,7 @@ pub mod engine;
 pub mod latency;
 pub mod live;
 pub mod ring;
+pub mod strategy;
+mod sync;
+pub mod topbook;
 pub mod update;

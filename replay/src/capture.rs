@@ -469,7 +469,7 @@ impl<'a> Records<'a> {
     }
 
     /// Packets yielded so far.
-    pub fn count(&self) -> u64 {
+    pub fn yielded(&self) -> u64 {
         self.index
     }
 
@@ -835,7 +835,7 @@ impl<'a> ItchMessages<'a> {
     }
 
     /// Messages yielded so far.
-    pub fn count(&self) -> u64 {
+    pub fn yielded(&self) -> u64 {
         self.index
     }
 

@@ -80,3 +80,5 @@ where
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+pub mod netns;

@@ -2,7 +2,7 @@
 //!
 //! Every one of the 23 message types is a `#[repr(C)]` struct of alignment 1 whose fields are
 //! the wire fields in wire order (`u8` for `char`, `[u8; N]` for `alpha(N)`, big-endian
-//! [`U16`]/[`U32`]/[`U64`] for integers and prices, `[u8; 6]` for the 48-bit timestamp). Each
+//! [`U16`](zerocopy::byteorder::big_endian::U16)/[`U32`]/[`U64`] for integers and prices, `[u8; 6]` for the 48-bit timestamp). Each
 //! derives `FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned`, so a message is read by
 //! casting a prefix of the packet's bytes and written by filling the `pub` fields and calling
 //! `as_bytes()`. Each struct's size is asserted at compile time against the spec's length.
@@ -157,15 +157,16 @@ pub fn price8(p: Price8) -> U64 {
     U64::new(p.0.max(0) as u64)
 }
 
-/// Casts the prefix of `b` to `T`, or reports the message as truncated.
+/// Casts the prefix of `b` (a message of type `t`) to `T`, or reports it as truncated.
 #[inline]
 fn view<T: FromBytes + zerocopy::KnownLayout + zerocopy::Immutable>(
+    t: u8,
     b: &[u8],
 ) -> Result<&T, MsgError> {
     match T::ref_from_prefix(b) {
         Ok((m, _rest)) => Ok(m),
         Err(_) => Err(MsgError::Truncated {
-            msg_type: b[0],
+            msg_type: t,
             len: b.len(),
         }),
     }
@@ -209,7 +210,7 @@ macro_rules! message_enum {
                     return Err(MsgError::Empty);
                 };
                 match t {
-                    $( $variant::TYPE => view::<$variant>(b).map(Message::$variant), )*
+                    $( $variant::TYPE => view::<$variant>(t, b).map(Message::$variant), )*
                     _ => Ok(Message::Unknown(t)),
                 }
             }

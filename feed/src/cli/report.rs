@@ -27,7 +27,7 @@ pub struct Args {
     /// Draw the percentile curves of all tags into FILE (SVG).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Write each tag's percentile distribution to DIR/<tag>.hgrm (values in µs).
+    /// Write each tag's percentile distribution to DIR/TAG.hgrm (values in µs).
     #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
 }

@@ -33,6 +33,47 @@ pub fn sub_bucket_count(sigfig: u8) -> u64 {
     largest_single_unit.next_power_of_two()
 }
 
+/// The rows of the percentile table: `(value, percentile level in %, cumulative count)`,
+/// exactly as HdrHistogram's Java `PercentileIterator` yields them (the crate's
+/// `iter_quantiles` differs when a count lands exactly on a tick: Java reports the value that
+/// reaches the tick, the crate the next one). Levels start at 0 % and advance by
+/// `100 / (ticks · 2^(⌊log2(100 / (100 − level))⌋ + 1))`; several levels may be reported at
+/// one value; once the last value is reached, one more row at 100 % ends the table.
+pub fn percentile_rows(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Vec<(u64, f64, u64)> {
+    let total = h.len();
+    let mut rows = Vec::new();
+    if total == 0 {
+        return rows;
+    }
+    let mut level = 0.0f64;
+    let mut cum = 0u64;
+    for v in h.iter_recorded() {
+        let count = v.count_at_value();
+        if count == 0 {
+            continue;
+        }
+        cum += count;
+        let value = v.value_iterated_to();
+        // Java's `hasNext()` allows another row only while counts remain beyond this one,
+        // so the last value yields a single row before the final 100 % row.
+        while (100.0 * cum as f64) / total as f64 >= level {
+            rows.push((value, level, cum));
+            let halvings = ((100.0 / (100.0 - level)).ln() / 2f64.ln()) as i64 + 1;
+            let ticks =
+                i64::from(ticks_per_half_distance).saturating_mul(1i64 << halvings.clamp(0, 62));
+            level += 100.0 / ticks as f64;
+            if cum >= total {
+                break;
+            }
+        }
+        if cum >= total {
+            rows.push((value, 100.0, cum));
+            break;
+        }
+    }
+    rows
+}
+
 /// Renders `h` in the `.hgrm` format.
 pub fn render(h: &Histogram<u64>) -> String {
     let digits = usize::from(h.sigfig());
@@ -42,21 +83,17 @@ pub fn render(h: &Histogram<u64>) -> String {
         "{:>12} {:>14} {:>10} {:>14}\n\n",
         "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
     );
-    if !h.is_empty() {
-        let mut total = 0u64;
-        for v in h.iter_quantiles(TICKS_PER_HALF_DISTANCE) {
-            total += v.count_since_last_iteration();
-            let value = v.value_iterated_to() as f64 / SCALING_RATIO;
-            let q = v.quantile_iterated_to();
-            if q < 1.0 {
-                let _ = writeln!(
-                    out,
-                    "{value:>12.digits$} {q:>2.12} {total:>10} {:>14.2}",
-                    1.0 / (1.0 - q)
-                );
-            } else {
-                let _ = writeln!(out, "{value:>12.digits$} {q:>2.12} {total:>10}");
-            }
+    for (value, level, count) in percentile_rows(h, TICKS_PER_HALF_DISTANCE) {
+        let value = value as f64 / SCALING_RATIO;
+        let q = level / 100.0;
+        if level < 100.0 {
+            let _ = writeln!(
+                out,
+                "{value:>12.digits$} {q:>2.12} {count:>10} {:>14.2}",
+                1.0 / (1.0 - q)
+            );
+        } else {
+            let _ = writeln!(out, "{value:>12.digits$} {q:>2.12} {count:>10}");
         }
     }
     let mean = if h.is_empty() { 0.0 } else { h.mean() } / SCALING_RATIO;

@@ -148,6 +148,9 @@ impl LogSummary {
     }
 }
 
+/// Java's threshold for telling delta timestamps from absolute ones.
+const YEAR_SECS: f64 = 365.25 * 24.0 * 3600.0;
+
 /// 1-based line of byte `offset` in `bytes`.
 fn line_of(bytes: &[u8], offset: usize) -> usize {
     bytes[..offset.min(bytes.len())]
@@ -158,7 +161,7 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 }
 
 /// Reads an interval log and merges, per tag, the intervals starting in `[from, to)` seconds
-/// after the log's start (`StartTime`/`BaseTime` when present, else the first interval).
+/// after the log's start (its `StartTime`, else `BaseTime`, else the first interval).
 /// Errors are one line with the 1-based line number (the caller adds the file name).
 pub fn read(bytes: &[u8], from: Option<f64>, to: Option<f64>) -> Result<LogSummary, String> {
     let mut sum = LogSummary::default();
@@ -184,15 +187,18 @@ pub fn read(bytes: &[u8], from: Option<f64>, to: Option<f64>) -> Result<LogSumma
         };
         let enc = ih.encoded_histogram();
         let line = line_of(bytes, enc.as_ptr() as usize - bytes.as_ptr() as usize);
-        // Absolute seconds of the interval start, then relative to the log's start.
+        // Seconds of the interval start after the log's start, as Java's HistogramLogReader
+        // reads them: with a BaseTime, timestamps are deltas from it (and the start is the
+        // StartTime if given, else the BaseTime); with only a StartTime, timestamps more than
+        // a year below it are deltas from it, others absolute; with neither, they are
+        // absolute and the first interval is the start.
         let ts = ih.start_timestamp().as_secs_f64();
-        let abs = ts + base_time.map_or(0.0, |b| b.as_secs_f64());
-        let origin = match (base_time, start_time) {
-            (Some(b), _) => b.as_secs_f64(),
-            (None, Some(s)) if abs >= s.as_secs_f64() => s.as_secs_f64(),
-            _ => *first_abs.get_or_insert(abs),
+        let rel = match (base_time, start_time) {
+            (Some(b), s) => b.as_secs_f64() + ts - s.unwrap_or(b).as_secs_f64(),
+            (None, Some(s)) if ts < s.as_secs_f64() - YEAR_SECS => ts,
+            (None, Some(s)) => ts - s.as_secs_f64(),
+            (None, None) => ts - *first_abs.get_or_insert(ts),
         };
-        let rel = abs - origin;
         let end = rel + ih.duration().as_secs_f64();
         if from.is_some_and(|f| rel < f) || to.is_some_and(|t| rel >= t) {
             sum.skipped += 1;
@@ -306,6 +312,63 @@ mod tests {
         assert_eq!(mid.hists["decode"].len(), 2000);
         assert!(mid.hists["decode"].equivalent(mid.hists["decode"].max(), 3000));
         assert_eq!(mid.span, Some((1.0, 3.0)));
+    }
+
+    /// Three 1 s intervals (1, 2 and 3 values) starting at `first_s` seconds on a log whose
+    /// StartTime/BaseTime is `t0` and whose clock origin is `origin_s`.
+    fn three_intervals(t0: u64, origin_s: u64, first_s: u64) -> String {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(t0);
+        let mut w = HlogWriter::new(Vec::new(), start, origin_s * 1_000_000_000).unwrap();
+        for i in 0..3u64 {
+            let vals: Vec<(Stage, u64)> = (0..=i).map(|v| (Stage::Book, 10 + v)).collect();
+            let s = (first_s + i) * 1_000_000_000;
+            w.write_interval(&interval(s, s + 1_000_000_000, &vals))
+                .unwrap();
+        }
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    fn picked(text: &str) -> (u64, Option<(f64, f64)>) {
+        let s = read(text.as_bytes(), Some(1.0), Some(2.0)).unwrap();
+        (s.hists.get("book").map_or(0, Histogram::len), s.span)
+    }
+
+    #[test]
+    fn time_range_follows_javas_timestamp_rules() {
+        let t0 = 1_700_000_000;
+        // BaseTime = StartTime, delta timestamps 0, 1, 2 (what fh writes).
+        let ours = three_intervals(t0, 0, 0);
+        assert_eq!(picked(&ours), (2, Some((1.0, 2.0))));
+        // StartTime only, delta timestamps (more than a year below it): still deltas.
+        let no_base: String = ours
+            .lines()
+            .filter(|l| !l.starts_with("#[BaseTime"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(picked(&no_base), (2, Some((1.0, 2.0))));
+        // StartTime only, absolute timestamps t0+5, t0+6, t0+7: relative to StartTime.
+        let abs: String = three_intervals(t0, 0, t0 + 5)
+            .lines()
+            .filter(|l| !l.starts_with("#[BaseTime"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let s = read(abs.as_bytes(), Some(6.0), Some(7.0)).unwrap();
+        assert_eq!(s.hists["book"].len(), 2);
+        // Neither: the first interval is the start.
+        let bare: String = abs
+            .lines()
+            .filter(|l| !l.starts_with("#[StartTime"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(picked(&bare), (2, Some((1.0, 2.0))));
+        // BaseTime 10 s after StartTime: deltas from BaseTime, range relative to StartTime.
+        let shifted = ours.replacen(
+            "#[BaseTime: 1700000000.000",
+            "#[BaseTime: 1700000010.000",
+            1,
+        );
+        let s = read(shifted.as_bytes(), Some(11.0), Some(12.0)).unwrap();
+        assert_eq!(s.hists["book"].len(), 2);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::cli::{CliError, CliResult};
 /// Latency options; `#[command(flatten)]` them into a subcommand's `Args`.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct LatencyArgs {
-    /// Write each stage's percentile distribution to DIR/<stage>.hgrm (HdrHistogram text
+    /// Write each stage's percentile distribution to DIR/STAGE.hgrm (HdrHistogram text
     /// format, values in µs).
     #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
@@ -71,13 +71,34 @@ impl LatencyArgs {
     }
 }
 
-/// Writes `DIR/<name>.hgrm` for every series; returns the paths written.
+/// The file stem for series `name`: letters, digits, `_` and `-` kept, anything else (such as
+/// `/` or `.` in a tag read from a log) replaced by `_`, so files stay inside the directory.
+pub fn file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "_".to_string()
+    } else {
+        s
+    }
+}
+
+/// Writes `DIR/<name>.hgrm` for every series (name through [`file_stem`]); returns the paths
+/// written.
 pub fn write_hgrm_dir(dir: &Path, series: &[Series<'_>]) -> Result<Vec<PathBuf>, CliError> {
     fs::create_dir_all(dir)
         .map_err(|e| CliError::new(format!("{}: cannot create directory: {e}", dir.display())))?;
     let mut written = Vec::new();
     for s in series {
-        let path = dir.join(format!("{}.hgrm", s.name));
+        let path = dir.join(format!("{}.hgrm", file_stem(s.name)));
         fs::write(&path, hgrm::render(s.hist))
             .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
         written.push(path);
@@ -252,6 +273,22 @@ mod tests {
     }
 
     #[test]
+    fn hgrm_file_names_stay_in_the_directory() {
+        assert_eq!(file_stem("end_to_end"), "end_to_end");
+        assert_eq!(file_stem("../../etc/x"), "______etc_x");
+        assert_eq!(file_stem(""), "_");
+    }
+
+    #[test]
+    fn pieces_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<LatencyRun>();
+        send::<IntervalRecorder>();
+        send::<IntervalCollector>();
+        send::<Clock>();
+    }
+
+    #[test]
     fn validate_names_the_bad_value() {
         let mut a = LatencyArgs::default();
         assert!(a.validate().is_ok());
@@ -284,19 +321,19 @@ mod tests {
         let clock = run.clock();
         let mut rec = run.recorder();
         let mut n = 0u64;
-        let until = clock.now() + 5_000_000;
-        loop {
+        let mut intervals = 0;
+        // Until 4 intervals were handed over (bounded: 10 s, however loaded the machine).
+        let give_up = clock.now() + 10_000_000_000;
+        while intervals < 4 {
             let t0 = clock.now();
             let t1 = clock.now();
             rec.record_span(Stage::Decode, t0, t1);
             rec.record(Stage::Book, 100 + n % 50);
             n += 1;
             if rec.tick(t1) {
-                run.poll().unwrap();
+                intervals += run.poll().unwrap();
             }
-            if t1 > until {
-                break;
-            }
+            assert!(t1 < give_up, "only {intervals} intervals in 10 s");
         }
         let last = rec.finish(clock.now());
         let mut out = Vec::new();

@@ -219,6 +219,31 @@ mod tests {
     }
 
     #[test]
+    fn empty_and_flat_inputs_still_draw_axes() {
+        let svg = render("nothing", &[]);
+        assert_eq!(svg.matches("class=\"curve\"").count(), 0);
+        assert!(svg.contains(">99%<") && svg.ends_with("</svg>\n"));
+        let mut flat = HistConfig::default().histogram();
+        flat.record_n(500, 10).unwrap();
+        let empty = HistConfig::default().histogram();
+        let s = [
+            Series {
+                name: "flat",
+                hist: &flat,
+                over: 0,
+            },
+            Series {
+                name: "empty",
+                hist: &empty,
+                over: 0,
+            },
+        ];
+        let svg = render("flat", &s);
+        assert_eq!(svg.matches("class=\"curve\"").count(), 1);
+        assert!(svg.contains(">100ns<") && svg.contains(">1µs<"));
+    }
+
+    #[test]
     fn curves_rise_and_output_is_deterministic() {
         let mut a = HistConfig::default().histogram();
         for v in 1..=10_000u64 {

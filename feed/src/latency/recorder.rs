@@ -458,6 +458,25 @@ mod tests {
     }
 
     #[test]
+    fn merge_across_different_bounds_re_records() {
+        let mut wide = StageRecorder::new(HistConfig::default());
+        let mut narrow = StageRecorder::new(HistConfig {
+            lowest_ns: 1,
+            highest_ns: 1_000,
+            sigfig: 2,
+        });
+        for v in [5u64, 50, 500] {
+            wide.record(Stage::Decode, v);
+        }
+        wide.record(Stage::Decode, 1_000_000);
+        narrow.merge(&wide);
+        let h = narrow.histogram(Stage::Decode);
+        assert_eq!(h.len(), 4);
+        assert!(h.equivalent(h.max(), 1_000), "clamped to the narrow bound");
+        assert!(h.equivalent(h.value_at_quantile(0.5), 50));
+    }
+
+    #[test]
     fn stage_names_round_trip() {
         for s in Stage::ALL {
             assert_eq!(Stage::from_name(s.name()), Some(s));

@@ -694,12 +694,14 @@ fn reading_allocates_nothing_per_record() {
     let before = allocs();
     let mut st = FrameStats::default();
     let mut bytes = 0usize;
-    for r in Records::new(p, &pcap).unwrap() {
+    let mut recs = Records::new(p, &pcap).unwrap();
+    for r in &mut recs {
         let r = r.unwrap();
         if let Some(d) = st.count(udp_payload(r.link, r.data)) {
             bytes += d.payload.len();
         }
     }
+    assert_eq!((recs.yielded(), recs.offset()), (2000, pcap.len() as u64));
     let pcap_allocs = allocs() - before;
     // The pcapng reader allocates its interface list at the first IDB only.
     let mut ng_recs = Records::new(p, &ng).unwrap();
@@ -716,6 +718,7 @@ fn reading_allocates_nothing_per_record() {
     while let Some(m) = it.next_message() {
         n_itch += m.unwrap().data.len();
     }
+    assert_eq!(it.yielded(), 2001);
     assert_eq!(pcap_allocs, 0);
     assert_eq!(ng_allocs, 0);
     assert_eq!(allocs() - after_first, 0, "plain ITCH file");

@@ -4,14 +4,15 @@
 //! ```text
 //! 09:29:55  S O, V, R (every symbol), H T (every symbol), L, K, O
 //! 09:29:56.5 S S   (1.5 s of silence before it: the packetizer sends a heartbeat)
-//! 09:29:58  pre-open adds: per symbol a crossing buy/sell pair and one resting order a side
+//! 09:29:58  pre-open adds: per symbol two orders at the touch and one resting order a side
 //! 09:29:59.5 I (opening NOII, every symbol)
-//! 09:30:00  S Q, then per symbol the opening cross: C C (printable N) and Q (cross type O)
+//! 09:30:00  S Q, then per symbol the opening cross: C C (printable N: the two touch orders,
+//!           filled against non-displayed on-open interest) and Q (cross type O)
 //!           continuous trading (A F E C X D U P N, price moves), with special events placed
-//!           at fixed fractions of the session: Y, a LULD pause (H P, J) and its reopening
+//!           at fixed fractions of the session: N, Y, a LULD pause (H P, J) and its reopening
 //!           cross (H Q, I, Q type H, H T), an operational halt and lift (h H, h T), a broken
 //!           trade (B), a level-1 market-wide circuit breaker (W, H H MWC1 for every symbol,
-//!           2.5 s of silence, H T for every symbol)
+//!           2.5 s of silence, H T for every symbol; only the W when the day is too short)
 //! close     I (closing NOII), S M, per symbol C C (printable N) and Q (type C), S E, S C
 //! ```
 //! The day is compressed (continuous trading lasts as long as the requested messages need, or
@@ -22,7 +23,8 @@
 //!   it has left; an order whose shares reach zero is gone. Order reference numbers and match
 //!   numbers are unique for the day (both only ever increase).
 //! - Live orders never cross the touch: buys at or below the symbol's bid touch, sells at or
-//!   above its ask touch (one tick higher). A price move first executes the orders it crosses.
+//!   above its ask touch (one tick higher). A price move first removes the orders it crosses
+//!   (executions, then deletes). The displayed book is never crossed or locked.
 //! - At most [`MAX_LIVE_PER_SYMBOL`] live orders per symbol, so memory stays bounded however
 //!   many messages are generated.
 //! - With [`Stop::Messages`] the day has exactly that many messages (the closing sequence has a
@@ -164,6 +166,7 @@ enum Phase {
 
 #[derive(Debug, Clone, Copy)]
 enum Special {
+    Rpii,
     RegSho,
     LuldPause,
     LuldResume,
@@ -173,8 +176,28 @@ enum Special {
     Mwcb,
 }
 
+// Event mix of continuous trading: cumulative upper bounds of a draw in 0..1000, close to
+// Nasdaq's (adds and deletes dominate; executions a few percent).
+/// Add (`A`, or `F` with an MPID): 45 %.
+const ADD: u64 = 450;
+/// Delete (`D`): 34 %.
+const DELETE: u64 = 790;
+/// Partial cancel (`X`): 3 %.
+const CANCEL: u64 = 820;
+/// Replace (`U`): 7 %.
+const REPLACE: u64 = 890;
+/// Execution at the best (`E`): 5 %.
+const EXEC: u64 = 940;
+/// Execution with price improvement (`C`, printable): 0.6 %.
+const EXEC_PRICE: u64 = 946;
+/// Non-displayed trade (`P`): 2.6 %.
+const TRADE: u64 = 972;
+/// Retail price improvement indicator (`N`): 0.4 %; the rest (2.4 %) moves the touch.
+const RPII: u64 = 976;
+
 /// Special events and the progress (per mille of the session) at which they happen.
-const SPECIALS: [(u64, Special); 7] = [
+const SPECIALS: [(u64, Special); 8] = [
+    (50, Special::Rpii),
     (100, Special::RegSho),
     (200, Special::LuldPause),
     (250, Special::LuldResume),
@@ -280,7 +303,7 @@ impl Generator {
         let odds = Odds {
             burst_continue: Chance::new(23.0 / 24.0),
             same_symbol: Chance::new(0.7),
-            distance: Chance::new(0.5),
+            distance: Chance::new(0.65),
             full_fill: Chance::new(0.6),
             odd_lot: Chance::new(0.1),
             attributed: Chance::new(0.2),
@@ -419,8 +442,8 @@ impl Generator {
 
     fn progress_permille(&self) -> u64 {
         match self.cfg.stop {
-            Stop::Messages(m) => self.emitted * 1000 / m,
-            Stop::Seconds(s) => (self.clock.saturating_sub(OPEN_NS)) / (s * 1_000_000),
+            Stop::Messages(m) => (u128::from(self.emitted) * 1000 / u128::from(m)) as u64,
+            Stop::Seconds(s) => self.clock.saturating_sub(OPEN_NS) / s.saturating_mul(1_000_000),
         }
     }
 
@@ -574,24 +597,24 @@ impl Generator {
         let n_orders = self.syms[i].orders.len();
         let halted = self.syms[i].halted;
         let mut r = self.rng.below(1000);
-        if n_orders == 0 && (400..935).contains(&r) {
+        if n_orders == 0 && (ADD..EXEC_PRICE).contains(&r) {
             r = 0; // nothing to act on: add instead
         }
-        if n_orders >= MAX_LIVE_PER_SYMBOL && r < 400 {
-            r = 400; // book full: delete instead
+        if n_orders >= MAX_LIVE_PER_SYMBOL && r < ADD {
+            r = ADD; // book full: delete instead
         }
-        if halted && r >= 800 && !(975..980).contains(&r) {
+        if halted && r >= REPLACE && !(TRADE..RPII).contains(&r) {
             r = 0; // no trading while halted: orders may still be entered
         }
         match r {
-            0..400 => {
+            0..ADD => {
                 let side = if self.rng.below(2) == 0 { b'B' } else { b'S' };
                 let price = self.near_touch(i, side);
                 let shares = self.lot();
                 let mpid = self.mpid();
                 self.add(i, side, price, shares, mpid);
             }
-            400..620 => {
+            ADD..DELETE => {
                 let k = self.rng.below(n_orders as u64) as usize;
                 let o = self.syms[i].orders.swap_remove(k);
                 self.push(
@@ -601,7 +624,7 @@ impl Generator {
                     },
                 );
             }
-            620..700 => {
+            DELETE..CANCEL => {
                 let k = self.rng.below(n_orders as u64) as usize;
                 let o = self.syms[i].orders[k];
                 if o.shares == 1 {
@@ -624,7 +647,7 @@ impl Generator {
                     );
                 }
             }
-            700..800 => {
+            CANCEL..REPLACE => {
                 let k = self.rng.below(n_orders as u64) as usize;
                 let old = self.syms[i].orders[k];
                 let price = self.near_touch(i, old.side);
@@ -646,7 +669,7 @@ impl Generator {
                     },
                 );
             }
-            800..935 => {
+            REPLACE..EXEC_PRICE => {
                 let side = if self.rng.below(2) == 0 { b'B' } else { b'S' };
                 let Some(k) = self.best(i, side).or_else(|| self.best(i, opposite(side))) else {
                     return;
@@ -657,7 +680,7 @@ impl Generator {
                 } else {
                     self.rng.range(1, u64::from(have - 1)) as u32
                 };
-                if r < 920 {
+                if r < EXEC {
                     self.execute(i, k, shares, None);
                 } else {
                     // Executed at a price other than the display price (price improvement).
@@ -670,7 +693,7 @@ impl Generator {
                     self.execute(i, k, shares, Some((price, true)));
                 }
             }
-            935..975 => {
+            EXEC_PRICE..TRADE => {
                 let s = &self.syms[i];
                 let (stock, price) = (
                     s.stock,
@@ -692,7 +715,7 @@ impl Generator {
                     },
                 );
             }
-            975..980 => {
+            TRADE..RPII => {
                 let flag = b"BSAN"[self.rng.below(4) as usize];
                 let stock = self.syms[i].stock;
                 self.push(i as u16 + 1, Body::Rpii { stock, flag });
@@ -701,8 +724,9 @@ impl Generator {
         }
     }
 
-    /// Moves symbol `i`'s touch one tick up or down, first executing (E) the resting orders the
-    /// move crosses; does nothing if that would take more than `max` messages.
+    /// Moves symbol `i`'s touch one tick up or down, first removing the resting orders the move
+    /// would cross (the first few executed, `E`, the rest deleted, `D`); does nothing if that
+    /// would take more than `max` messages.
     fn move_price(&mut self, i: usize, max: u64) {
         let bid = self.syms[i].bid;
         let up = if bid <= MIN_BID {
@@ -722,11 +746,25 @@ impl Generator {
         if crossed as u64 > max {
             return;
         }
+        // The level goes: the first few orders are executed, the rest are cancelled.
+        let mut fills = 1 + self.rng.geometric(self.odds.more_lots, 8);
         let mut k = 0;
         while k < self.syms[i].orders.len() {
             let o = self.syms[i].orders[k];
             if o.side == side && o.price == at {
-                self.execute(i, k, o.shares, None); // swap_remove: index k now holds another
+                // Both remove index k (swap_remove): index k now holds another order.
+                if fills > 0 {
+                    fills -= 1;
+                    self.execute(i, k, o.shares, None);
+                } else {
+                    self.syms[i].orders.swap_remove(k);
+                    self.push(
+                        i as u16 + 1,
+                        Body::Delete {
+                            order_ref: o.order_ref,
+                        },
+                    );
+                }
             } else {
                 k += 1;
             }
@@ -741,13 +779,21 @@ impl Generator {
             }
             self.next_special += 1;
             let n = self.syms.len() as u64;
+            let free = room.saturating_sub(self.pending.len() as u64);
+            // The market-wide halt needs two messages per symbol; when the day is too short
+            // for that, only the breach (W) is sent.
+            let full_mwcb = 2 * n < free;
             let cost = match sp {
-                Special::RegSho | Special::OpHalt | Special::OpLift | Special::Broken => 1,
+                Special::RegSho
+                | Special::Rpii
+                | Special::OpHalt
+                | Special::OpLift
+                | Special::Broken => 1,
                 Special::LuldPause => 2,
                 Special::LuldResume => 4,
-                Special::Mwcb => 1 + 2 * n,
+                Special::Mwcb => 1,
             };
-            if cost > room.saturating_sub(self.pending.len() as u64) {
+            if cost > free {
                 continue;
             }
             self.clock += 1_000;
@@ -859,8 +905,15 @@ impl Generator {
                     let match_no = self.last_match;
                     self.push(0, Body::BrokenTrade { match_no });
                 }
+                Special::Rpii => {
+                    let stock = self.syms[0].stock;
+                    self.push(1, Body::Rpii { stock, flag: b'A' });
+                }
                 Special::Mwcb => {
                     self.push(0, Body::MwcbStatus { level: b'1' });
+                    if !full_mwcb {
+                        continue;
+                    }
                     for i in 0..self.syms.len() {
                         let stock = self.syms[i].stock;
                         self.push(
@@ -986,44 +1039,47 @@ impl Generator {
         );
         self.clock = OPEN_NS - 3_500_000_000;
         self.push(0, Body::SystemEvent { code: b'S' });
-        // Pre-open: a crossing pair (equal shares, executed in full at the open) and one
-        // resting order a side.
+        // Pre-open: two orders at one touch (bids for even symbols, asks for odd ones), executed
+        // in full by the opening cross against non-displayed on-open interest, and one resting
+        // order a side. The displayed book is never crossed or locked.
         self.clock = OPEN_NS - 2 * SEC;
-        let mut pairs = Vec::with_capacity(n);
+        let mut opening = Vec::with_capacity(n);
         for i in 0..n {
             self.clock += 2_000;
-            let bid = self.syms[i].bid;
-            let shares = 100 * (1 + self.rng.below(20) as u32);
-            self.add(i, b'B', bid + TICK, shares, None);
-            let buy = self.next_ref;
-            self.add(i, b'S', bid, shares, None);
-            let sell = self.next_ref;
-            pairs.push((buy, sell, shares));
+            let (side, price) = if i % 2 == 0 {
+                (b'B', self.syms[i].bid)
+            } else {
+                (b'S', self.syms[i].bid + TICK)
+            };
+            let mut fill = [(0u64, 0u32); 2];
+            for f in &mut fill {
+                let shares = 100 * (1 + self.rng.below(20) as u32);
+                self.add(i, side, price, shares, None);
+                *f = (self.next_ref, shares);
+            }
+            opening.push((fill, side, price));
             let (p, s, m) = (self.near_touch(i, b'B'), self.lot(), self.mpid());
             self.add(i, b'B', p, s, m);
             let (p, s, m) = (self.near_touch(i, b'S'), self.lot(), self.mpid());
             self.add(i, b'S', p, s, m);
         }
         self.clock = OPEN_NS - 500_000_000;
-        for (i, &(_, _, shares)) in pairs.iter().enumerate() {
+        for (i, &(fill, side, price)) in opening.iter().enumerate() {
             self.clock += 1_000;
+            let paired = u64::from(fill[0].1 + fill[1].1);
             let imbalance = 100 * self.rng.below(10);
-            let direction = if imbalance == 0 {
-                b'N'
-            } else {
-                b"BS"[self.rng.below(2) as usize]
-            };
-            let (stock, bid) = (self.syms[i].stock, self.syms[i].bid);
+            let direction = if imbalance == 0 { b'N' } else { side };
+            let stock = self.syms[i].stock;
             self.push(
                 i as u16 + 1,
                 Body::Noii {
-                    paired: u64::from(shares),
+                    paired,
                     imbalance,
                     direction,
                     stock,
-                    far: bid,
-                    near: bid,
-                    reference: bid,
+                    far: price,
+                    near: price,
+                    reference: price,
                     cross_type: b'O',
                     variation: b'L',
                 },
@@ -1031,22 +1087,21 @@ impl Generator {
         }
         self.clock = OPEN_NS;
         self.push(0, Body::SystemEvent { code: b'Q' });
-        for (i, &(buy, sell, shares)) in pairs.iter().enumerate() {
+        for (i, &(fill, _, price)) in opening.iter().enumerate() {
             self.clock += 500;
-            let bid = self.syms[i].bid;
-            for r in [buy, sell] {
+            for (r, shares) in fill {
                 let k = self.syms[i].orders.iter().position(|o| o.order_ref == r);
                 if let Some(k) = k {
-                    self.execute(i, k, shares, Some((bid, false)));
+                    self.execute(i, k, shares, Some((price, false)));
                 }
             }
             let (stock, match_no) = (self.syms[i].stock, self.new_match());
             self.push(
                 i as u16 + 1,
                 Body::Cross {
-                    shares: u64::from(shares),
+                    shares: u64::from(fill[0].1 + fill[1].1),
                     stock,
-                    price: bid,
+                    price,
                     match_no,
                     cross_type: b'O',
                 },
@@ -1269,7 +1324,19 @@ mod tests {
             stop: Stop::Messages(50_000),
         })
         .unwrap();
-        let msgs: Vec<Msg> = std::iter::from_fn(|| g.next_event()).collect();
+        let mut msgs = Vec::new();
+        while let Some(m) = g.next_event() {
+            msgs.push(m);
+            // No symbol's displayed book is ever crossed or locked.
+            if msgs.len() % 100 == 0 {
+                for loc in 1..=7 {
+                    let (bids, asks) = g.levels(loc);
+                    if let (Some(b), Some(a)) = (bids.first(), asks.first()) {
+                        assert!(b.price < a.price, "symbol {loc} crossed at {}", msgs.len());
+                    }
+                }
+            }
+        }
         let live = check_lifecycle(&msgs);
         let mut ours: Vec<(u64, u16, u8, u32, u32)> = g
             .live_orders()
@@ -1377,6 +1444,34 @@ mod tests {
         let min = opening_cost(10) + closing_cost(10) + 1;
         assert!(c(10, Stop::Messages(min)).is_none());
         assert_eq!(day(10, 1, min).len() as u64, min);
+    }
+
+    #[test]
+    fn all_types_for_any_symbol_count_at_100k() {
+        for symbols in [1, 2, 5, 500, 5_000, 7_000] {
+            let msgs = day(symbols, 2, 100_000);
+            assert_eq!(msgs.len(), 100_000);
+            for t in super::super::msg::ALL_TYPES {
+                assert!(
+                    msgs.iter().any(|m| m.body.type_byte() == t),
+                    "type {} missing with {symbols} symbols",
+                    t as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_lengths_do_not_overflow() {
+        for stop in [Stop::Seconds(u64::MAX), Stop::Messages(u64::MAX)] {
+            let mut g = Generator::new(Config {
+                symbols: 3,
+                seed: 1,
+                stop,
+            })
+            .unwrap();
+            assert_eq!((0..10_000).filter_map(|_| g.next_event()).count(), 10_000);
+        }
     }
 
     #[test]

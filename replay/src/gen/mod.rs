@@ -22,6 +22,25 @@
 //!   the capture as `FILE.truth.json`.
 //! - **Bounded memory**: live orders per symbol are capped, so 100 million messages need no
 //!   more memory than ten thousand.
+//!
+//! ## Using the generator directly (e.g. to check a book builder)
+//! ```
+//! use fh_replay::gen::{Config, Generator, Stop};
+//! let mut g = Generator::new(Config { symbols: 5, seed: 7, stop: Stop::Messages(5_000) }).unwrap();
+//! let mut buf = [0u8; fh_replay::gen::msg::MAX_LEN];
+//! let mut n = 0;
+//! while let Some((_ts_ns, len)) = g.next_message(&mut buf) {
+//!     n += 1; // buf[..len] is one ITCH 5.0 message
+//! }
+//! assert_eq!(n, 5_000);
+//! // The generator's own final book: every live order, and per symbol the levels best first.
+//! let (bids, asks) = g.levels(1);
+//! if let (Some(b), Some(a)) = (bids.first(), asks.first()) {
+//!     assert!(b.price < a.price);
+//! }
+//! assert!(g.live_orders().all(|o| o.shares > 0));
+//! ```
+//! Files: [`write_files`] (what `fh gen` calls); packets into any sink: [`run_packets`].
 
 pub mod faults;
 pub mod flow;

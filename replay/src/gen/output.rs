@@ -27,7 +27,8 @@ pub const SOURCE: Ipv4Addr = Ipv4Addr::new(10, 54, 12, 1);
 pub enum Format {
     /// Nanosecond pcap of Ethernet/IPv4/UDP frames carrying MoldUDP64.
     Pcap,
-    /// Nasdaq's historical file format: `u16` length + message, no packets.
+    /// Nasdaq's historical file format: `u16` length + message, no packets; gzip'd when the
+    /// file name ends in `.gz`.
     Itch,
 }
 
@@ -100,24 +101,19 @@ pub fn write_files(opts: &Options, format: Format, out: &Path) -> Result<Summary
             GenError::Io(e) => FileError::Io(p.clone(), e),
         }
     };
-    let file = File::create(out).map_err(io_err(out))?;
     let summary = match format {
         Format::Pcap => {
+            let file = File::create(out).map_err(io_err(out))?;
             let sink = PcapFrames::new(file, opts).map_err(io_err(out))?;
             let (sink, summary) = run_packets(opts, sink).map_err(gen_err(out))?;
-            sink.finish()
-                .map_err(io_err(out))?
-                .sync_all()
-                .map_err(io_err(out))?;
+            sink.finish().map_err(io_err(out))?;
             summary
         }
         Format::Itch => {
-            let mut w = ItchFileWriter::new(file);
+            // gzip'd when the name ends in `.gz`.
+            let mut w = ItchFileWriter::create(out).map_err(io_err(out))?;
             let summary = run_itch(opts, |m| w.write_message(m)).map_err(gen_err(out))?;
-            w.finish()
-                .map_err(io_err(out))?
-                .sync_all()
-                .map_err(io_err(out))?;
+            w.close().map_err(io_err(out))?;
             summary
         }
     };

@@ -1,0 +1,365 @@
+//! The publication ring against crossbeam bounded channels and `std::sync::mpsc`, in one run:
+//!
+//! - `ring_throughput/*`: one producer thread, one consumer thread, 64-byte `BookUpdate`s;
+//!   `single` publishes (sends) every update on its own, `batch64` publishes 64 updates at a
+//!   time (the ring: 64 in-place claims then one publish; the channels: one `[BookUpdate; 64]`
+//!   message). Criterion reports updates/s.
+//! - `ring_hop/*`: ping-pong of single updates between two threads (the echo thread answers
+//!   each update on a second queue of the same kind); criterion's time is a round trip.
+//! - Before criterion runs, the same ping-pong is done `FH_HOP_ROUNDS` times (default 200,000)
+//!   per transport, each hop timed one way (sender's clock read in `engine_ts`, receiver's clock
+//!   read on arrival, same monotonic clock) into an HdrHistogram, and p50 / p99 / p99.9 are
+//!   printed for the ring, crossbeam and mpsc side by side.
+//!
+//! Every receiver busy-polls (`try_recv` loops for the channels, which is their fastest mode),
+//! and the two threads are pinned to cores 0 and 1 when there are two.
+//!
+//! `cargo bench -p fh-benches --bench ring`
+
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use fh_feed::agent::{Idle, MonotonicClock, SpinYield};
+use fh_feed::ring::{ring, Policy, RingConfig};
+use fh_feed::update::BookUpdate;
+use hdrhistogram::Histogram;
+use std::hint::spin_loop;
+use std::time::{Duration, Instant};
+
+const CAPACITY: usize = 4096;
+const BATCH: usize = 64;
+
+fn pin(core: usize) {
+    if core_affinity::get_core_ids().is_some_and(|ids| ids.len() > core) {
+        core_affinity::set_for_current(core_affinity::CoreId { id: core });
+    }
+}
+
+fn update(i: u64) -> BookUpdate {
+    BookUpdate {
+        seq: i,
+        price: i as i64,
+        shares: 100,
+        ..BookUpdate::default()
+    }
+}
+
+fn ring_config(policy: Policy) -> RingConfig {
+    RingConfig {
+        producer_idle: Idle::SpinYield(SpinYield::new(10_000)),
+        ..RingConfig::new(CAPACITY, 1, policy)
+    }
+}
+
+// ---------------------------------------------------------------- throughput
+
+/// Moves `n` updates from this thread to a consumer thread; returns the elapsed time once the
+/// consumer has seen them all (and checks it saw them all, in order).
+fn ring_throughput(n: u64, batch: usize) -> Duration {
+    let (mut p, mut cs) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
+    let mut c = cs.pop().unwrap();
+    let consumer = std::thread::spawn(move || {
+        pin(1);
+        let mut sum = 0u64;
+        let mut seen = 0u64;
+        while seen < n {
+            if let Some(mut b) = c.poll() {
+                while let Some(ev) = b.next() {
+                    sum = sum.wrapping_add(ev.update.seq);
+                    seen += 1;
+                }
+            } else {
+                spin_loop();
+            }
+        }
+        sum
+    });
+    pin(0);
+    let start = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let k = (batch as u64).min(n - i);
+        for _ in 0..k {
+            let mut claim = p.claim();
+            claim.seq = i;
+            claim.price = i as i64;
+            claim.shares = 100;
+            i += 1;
+        }
+        p.publish();
+    }
+    let sum = consumer.join().unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(sum, n * (n - 1) / 2);
+    elapsed
+}
+
+fn crossbeam_throughput(n: u64, batch: usize) -> Duration {
+    if batch == 1 {
+        let (tx, rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
+        let consumer = std::thread::spawn(move || {
+            pin(1);
+            let mut sum = 0u64;
+            for _ in 0..n {
+                sum = sum.wrapping_add(rx.recv().unwrap().seq);
+            }
+            sum
+        });
+        pin(0);
+        let start = Instant::now();
+        for i in 0..n {
+            tx.send(update(i)).unwrap();
+        }
+        assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
+        start.elapsed()
+    } else {
+        let (tx, rx) = crossbeam_channel::bounded::<[BookUpdate; BATCH]>(CAPACITY / BATCH);
+        let msgs = n / BATCH as u64;
+        let consumer = std::thread::spawn(move || {
+            pin(1);
+            let mut sum = 0u64;
+            for _ in 0..msgs {
+                for u in &rx.recv().unwrap() {
+                    sum = sum.wrapping_add(u.seq);
+                }
+            }
+            sum
+        });
+        pin(0);
+        let start = Instant::now();
+        for m in 0..msgs {
+            tx.send(core::array::from_fn(|k| {
+                update(m * BATCH as u64 + k as u64)
+            }))
+            .unwrap();
+        }
+        let total = msgs * BATCH as u64;
+        assert_eq!(consumer.join().unwrap(), total * (total - 1) / 2);
+        start.elapsed()
+    }
+}
+
+fn mpsc_throughput(n: u64, batch: usize) -> Duration {
+    if batch == 1 {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
+        let consumer = std::thread::spawn(move || {
+            pin(1);
+            let mut sum = 0u64;
+            for _ in 0..n {
+                sum = sum.wrapping_add(rx.recv().unwrap().seq);
+            }
+            sum
+        });
+        pin(0);
+        let start = Instant::now();
+        for i in 0..n {
+            tx.send(update(i)).unwrap();
+        }
+        assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
+        start.elapsed()
+    } else {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<[BookUpdate; BATCH]>(CAPACITY / BATCH);
+        let msgs = n / BATCH as u64;
+        let consumer = std::thread::spawn(move || {
+            pin(1);
+            let mut sum = 0u64;
+            for _ in 0..msgs {
+                for u in &rx.recv().unwrap() {
+                    sum = sum.wrapping_add(u.seq);
+                }
+            }
+            sum
+        });
+        pin(0);
+        let start = Instant::now();
+        for m in 0..msgs {
+            tx.send(core::array::from_fn(|k| {
+                update(m * BATCH as u64 + k as u64)
+            }))
+            .unwrap();
+        }
+        let total = msgs * BATCH as u64;
+        assert_eq!(consumer.join().unwrap(), total * (total - 1) / 2);
+        start.elapsed()
+    }
+}
+
+fn bench_throughput(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ring_throughput");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    // Each criterion iteration moves this many updates (amortising the thread start).
+    const PER_ITER: u64 = 16 * 1024;
+    for (name, batch) in [("single", 1usize), ("batch64", BATCH)] {
+        g.throughput(Throughput::Elements(PER_ITER));
+        g.bench_function(BenchmarkId::new("ring", name), |b| {
+            b.iter_custom(|iters| ring_throughput(iters * PER_ITER, batch))
+        });
+        g.bench_function(BenchmarkId::new("crossbeam", name), |b| {
+            b.iter_custom(|iters| crossbeam_throughput(iters * PER_ITER, batch))
+        });
+        g.bench_function(BenchmarkId::new("mpsc", name), |b| {
+            b.iter_custom(|iters| mpsc_throughput(iters * PER_ITER, batch))
+        });
+    }
+    g.finish();
+}
+
+// ---------------------------------------------------------------- one-hop latency
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    Ring,
+    Crossbeam,
+    Mpsc,
+}
+
+/// `rounds` ping-pongs: returns (one-way hop histogram recorded by the echo side, total round
+/// trip time measured by the sender).
+fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
+    let clock = MonotonicClock::new();
+    let hist = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
+    // Each side: a "send" and a "receive" closure over the transport, run in a tight loop.
+    macro_rules! run {
+        ($send_ping:expr, $recv_ping:expr, $send_pong:expr, $recv_pong:expr) => {{
+            let echo = std::thread::spawn(move || {
+                pin(1);
+                let mut hist = hist;
+                for _ in 0..rounds {
+                    let u: BookUpdate = loop {
+                        if let Some(u) = $recv_ping() {
+                            break u;
+                        }
+                        spin_loop();
+                    };
+                    hist.saturating_record(clock.now().saturating_sub(u.engine_ts));
+                    $send_pong(u.seq);
+                }
+                hist
+            });
+            pin(0);
+            let start = Instant::now();
+            for i in 0..rounds {
+                $send_ping(BookUpdate {
+                    seq: i,
+                    engine_ts: clock.now(),
+                    ..BookUpdate::default()
+                });
+                loop {
+                    if let Some(back) = $recv_pong() {
+                        assert_eq!(back, i);
+                        break;
+                    }
+                    spin_loop();
+                }
+            }
+            let rtt = start.elapsed();
+            (echo.join().unwrap(), rtt)
+        }};
+    }
+    match t {
+        Transport::Ring => {
+            let (mut ping_p, mut ping_c) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
+            let (mut pong_p, mut pong_c) =
+                ring::<u64>(RingConfig::new(CAPACITY, 1, Policy::NoLoss)).unwrap();
+            let mut ping_c = ping_c.pop().unwrap();
+            let mut pong_c = pong_c.pop().unwrap();
+            run!(
+                |u: BookUpdate| {
+                    let mut claim = ping_p.claim();
+                    claim.seq = u.seq;
+                    claim.engine_ts = u.engine_ts;
+                    drop(claim);
+                    ping_p.publish();
+                },
+                || ping_c
+                    .poll()
+                    .and_then(|mut b| b.next().map(|ev| *ev.update)),
+                |seq: u64| {
+                    pong_p.push(seq);
+                },
+                || pong_c
+                    .poll()
+                    .and_then(|mut b| b.next().map(|ev| *ev.update))
+            )
+        }
+        Transport::Crossbeam => {
+            let (ping_tx, ping_rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
+            let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
+            run!(
+                |u: BookUpdate| ping_tx.send(u).unwrap(),
+                || ping_rx.try_recv().ok(),
+                |seq: u64| pong_tx.send(seq).unwrap(),
+                || pong_rx.try_recv().ok()
+            )
+        }
+        Transport::Mpsc => {
+            let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
+            let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(CAPACITY);
+            run!(
+                |u: BookUpdate| ping_tx.send(u).unwrap(),
+                || ping_rx.try_recv().ok(),
+                |seq: u64| pong_tx.send(seq).unwrap(),
+                || pong_rx.try_recv().ok()
+            )
+        }
+    }
+}
+
+fn print_hop_percentiles() {
+    let rounds = std::env::var("FH_HOP_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000u64);
+    println!("one-hop latency, {rounds} ping-pongs per transport, ns (one way, receiver clock - sender clock):");
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>10}",
+        "transport", "p50", "p90", "p99", "p99.9", "rtt/2 mean"
+    );
+    let mut p50 = [0u64; 3];
+    for (k, t) in [Transport::Ring, Transport::Crossbeam, Transport::Mpsc]
+        .into_iter()
+        .enumerate()
+    {
+        ping_pong(t, rounds / 10); // warm-up
+        let (h, rtt) = ping_pong(t, rounds);
+        p50[k] = h.value_at_quantile(0.5);
+        println!(
+            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>10.1}",
+            format!("{t:?}"),
+            h.value_at_quantile(0.50),
+            h.value_at_quantile(0.90),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            rtt.as_nanos() as f64 / rounds as f64 / 2.0
+        );
+    }
+    println!(
+        "ring p50 / crossbeam p50 = {:.2}",
+        p50[0] as f64 / p50[1].max(1) as f64
+    );
+}
+
+fn bench_hop(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ring_hop");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    const PER_ITER: u64 = 1_000;
+    for t in [Transport::Ring, Transport::Crossbeam, Transport::Mpsc] {
+        g.bench_function(format!("{t:?}").to_lowercase(), |b| {
+            // Reported time: one round trip (two hops).
+            b.iter_custom(|iters| ping_pong(t, iters * PER_ITER).1 / PER_ITER as u32)
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_throughput, bench_hop);
+
+fn main() {
+    if !std::env::args().any(|a| a == "--list") {
+        print_hop_percentiles();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,269 @@
+//! Single-threaded and small threaded tests of the ring protocol (the loom models are in
+//! `loom.rs`, the multi-million-update stress tests in `feed/tests/ring_stress.rs`).
+
+use super::*;
+use crate::update::flags;
+
+fn nl(cap: usize, consumers: usize) -> (Producer<u64>, Vec<Consumer<u64>>) {
+    ring(RingConfig::new(cap, consumers, Policy::NoLoss)).unwrap()
+}
+
+fn nw(cap: usize, consumers: usize) -> (Producer<u64>, Vec<Consumer<u64>>) {
+    ring(RingConfig::new(cap, consumers, Policy::NeverWait)).unwrap()
+}
+
+/// Drains everything available: (seq, value, end_of_batch, missed_before) per event.
+fn drain(c: &mut Consumer<u64>) -> Vec<(u64, u64, bool, u64)> {
+    let mut out = Vec::new();
+    while let Some(mut b) = c.poll() {
+        while let Some(ev) = b.next() {
+            out.push((ev.seq, *ev.update, ev.end_of_batch, ev.missed_before));
+        }
+    }
+    out
+}
+
+#[test]
+fn rejects_bad_configs() {
+    for cap in [0, 1, 3, 12] {
+        assert_eq!(
+            ring::<u64>(RingConfig::new(cap, 1, Policy::NoLoss)).unwrap_err(),
+            RingError::Capacity(cap)
+        );
+    }
+    assert_eq!(
+        ring::<u64>(RingConfig::new(4, 0, Policy::NoLoss)).unwrap_err(),
+        RingError::NoConsumers
+    );
+    assert_eq!(
+        RingError::Capacity(3).to_string(),
+        "ring capacity 3 is not a power of two >= 2"
+    );
+}
+
+#[test]
+fn no_loss_reads_in_place_in_order_with_batch_ends() {
+    let (mut p, mut cs) = nl(8, 2);
+    for v in [10, 11, 12] {
+        let mut claim = p.claim();
+        *claim = v;
+    }
+    assert!(
+        cs[0].poll().is_none(),
+        "claimed but unpublished updates are invisible"
+    );
+    assert_eq!(p.publish(), 3);
+    p.push(13);
+    assert_eq!(
+        drain(&mut cs[0]),
+        [
+            (0, 10, false, 0),
+            (1, 11, false, 0),
+            (2, 12, false, 0),
+            (3, 13, true, 0)
+        ]
+    );
+    assert_eq!(drain(&mut cs[1]).len(), 4);
+    // The reference handed out is the slot itself: same address as the producer wrote.
+    let written = {
+        let mut claim = p.claim();
+        *claim = 99;
+        &*claim as *const u64
+    };
+    p.publish();
+    let mut b = cs[0].poll().unwrap();
+    assert_eq!(b.next().unwrap().update as *const u64, written);
+}
+
+#[test]
+fn no_loss_producer_is_held_by_the_slowest_consumer_only_until_it_releases() {
+    let (mut p, mut cs) = nl(4, 2);
+    for v in 0..4 {
+        p.push(v);
+    }
+    assert!(
+        p.try_claim().is_none(),
+        "full: no consumer has read anything"
+    );
+    assert_eq!(drain(&mut cs[0]).len(), 4);
+    assert!(p.try_claim().is_none(), "consumer 1 still holds every slot");
+    {
+        let mut b = cs[1].poll_max(1).unwrap();
+        assert_eq!(b.remaining(), 1);
+        let ev = b.next().unwrap();
+        assert_eq!((ev.seq, ev.end_of_batch), (0, true));
+        assert!(b.next().is_none());
+    }
+    *p.try_claim().expect("slot 0 released") = 4;
+    assert!(p.try_claim().is_none(), "exactly one slot was released");
+    p.publish();
+    // A partly read batch releases only what was read.
+    {
+        let mut b = cs[1].poll().unwrap();
+        // 1..4: the consumer reloads the published cursor only once it has read up to the
+        // value it cached.
+        assert_eq!(b.remaining(), 3);
+        b.next().unwrap();
+    }
+    assert_eq!(p.monitor().consumer_stats(1).unwrap().cursor, 2);
+    assert!(p.try_claim().is_some());
+    // Dropping a consumer stops it gating the producer.
+    let c1 = cs.pop().unwrap();
+    drop(c1);
+    assert_eq!(p.monitor().consumer_stats(1).unwrap().cursor, u64::MAX);
+    p.publish();
+    assert_eq!(drain(&mut cs[0]).len(), 2);
+    for v in 0..4 {
+        *p.try_claim().expect("only consumer 0 gates now") = v;
+    }
+    assert_eq!(p.stats().waits, 0);
+}
+
+#[test]
+fn no_loss_wait_is_measured() {
+    let (mut p, mut cs) = nl(2, 1);
+    let mut c = cs.pop().unwrap();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut got = Vec::new();
+        while !c.is_finished() {
+            got.extend(drain(&mut c).into_iter().map(|e| e.1));
+            std::thread::yield_now();
+        }
+        got
+    });
+    for v in 0..100 {
+        p.push(v);
+    }
+    let stats = p.stats();
+    drop(p);
+    assert_eq!(reader.join().unwrap(), (0..100).collect::<Vec<_>>());
+    assert_eq!(stats.published, 100);
+    assert!(stats.waits >= 1);
+    assert!(
+        stats.wait_ns >= 10_000_000,
+        "waited for the sleeping consumer: {stats:?}"
+    );
+}
+
+#[test]
+fn never_wait_counts_a_whole_lap_exactly() {
+    let (mut p, mut cs) = nw(8, 2);
+    for v in 0..20 {
+        p.push(v * 10);
+    }
+    // 20 published, ring of 8: resync to 20 - 8/2 = 16; 0..16 missed.
+    let got = drain(&mut cs[0]);
+    assert_eq!(
+        got,
+        [
+            (16, 160, false, 16),
+            (17, 170, false, 0),
+            (18, 180, false, 0),
+            (19, 190, true, 0)
+        ]
+    );
+    assert_eq!(cs[0].missed(), 16);
+    let stats = p.monitor().consumer_stats(0).unwrap();
+    assert_eq!((stats.cursor, stats.missed, stats.laps), (20, 16, 1));
+    assert!(p.try_claim().is_some(), "never-wait never refuses a claim");
+}
+
+#[test]
+fn never_wait_detects_a_lap_in_the_middle_of_a_batch() {
+    let (mut p, mut cs) = nw(8, 1);
+    for v in 0..6 {
+        p.push(v * 10);
+    }
+    let c = &mut cs[0];
+    let mut b = c.poll().unwrap();
+    assert_eq!(b.next().unwrap().seq, 0);
+    assert_eq!(b.next().unwrap().seq, 1);
+    // The producer runs on while the batch is open (the guard borrows the consumer only).
+    for v in 6..16 {
+        p.push(v * 10);
+    }
+    // Slot of seq 2 now holds seq 10: t = 10, to = max(3, 10 + 1 - 8, 16 - 4) = 12, and the
+    // batch end moves to the new published cursor.
+    let ev = b.next().unwrap();
+    assert_eq!((ev.seq, *ev.update, ev.missed_before), (12, 120, 10));
+    assert_eq!(b.missed(), 10);
+    let mut rest = Vec::new();
+    while let Some(ev) = b.next() {
+        rest.push((ev.seq, ev.end_of_batch));
+    }
+    assert_eq!(rest, [(13, false), (14, false), (15, true)]);
+    drop(b);
+    assert_eq!(c.missed(), 10);
+}
+
+#[test]
+fn never_wait_detects_slots_overwritten_by_unpublished_claims() {
+    let (mut p, mut cs) = nw(4, 1);
+    for v in 0..4 {
+        p.push(v);
+    }
+    // Claims 4 and 5 overwrite slots 0 and 1 before being published.
+    *p.claim() = 4;
+    *p.claim() = 5;
+    let got = drain(&mut cs[0]);
+    // Seq 0's slot shows seq 4: to = max(1, 4 + 1 - 4, 4 - 2) = 2; 0 and 1 missed.
+    assert_eq!(got, [(2, 2, false, 2), (3, 3, true, 0)]);
+    p.publish();
+    assert_eq!(drain(&mut cs[0]), [(4, 4, false, 0), (5, 5, true, 0)]);
+    assert_eq!(cs[0].missed(), 2);
+}
+
+#[test]
+fn consumers_finish_when_the_producer_is_gone() {
+    let (mut p, mut cs) = nl(4, 1);
+    p.push(1);
+    *p.claim() = 2; // claimed, published by the producer's drop
+    assert!(!cs[0].is_finished());
+    drop(p);
+    assert!(!cs[0].is_finished(), "two updates still to read");
+    assert_eq!(drain(&mut cs[0]).len(), 2);
+    assert!(cs[0].is_finished());
+}
+
+#[test]
+fn book_update_round_trips_through_words() {
+    use crate::update::{Side, UpdateKind};
+    let kinds = [
+        UpdateKind::AddLevel,
+        UpdateKind::ChangeLevel,
+        UpdateKind::DeleteLevel,
+        UpdateKind::Trade,
+        UpdateKind::Status,
+    ];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        for side in [Side::Bid, Side::Ask, Side::None] {
+            let u = BookUpdate {
+                seq: u64::MAX - i as u64,
+                exch_ts: 1,
+                recv_ts: 2,
+                engine_ts: 3,
+                price: -1_234_500 - i as i64,
+                shares: 77,
+                order_count: u32::MAX,
+                instrument: 0x8000_0001,
+                kind,
+                side,
+                flags: flags::BEST_CHANGED | flags::STALE | 0x8000,
+            };
+            assert_eq!(BookUpdate::from_words(&u.to_words()), u);
+        }
+    }
+    // And through a never-wait ring.
+    let (mut p, mut cs) = ring::<BookUpdate>(RingConfig::new(2, 1, Policy::NeverWait)).unwrap();
+    let u = BookUpdate {
+        seq: 5,
+        price: -3,
+        kind: UpdateKind::Trade,
+        side: Side::Ask,
+        flags: 7,
+        ..Default::default()
+    };
+    p.push(u);
+    assert_eq!(*cs[0].poll().unwrap().next().unwrap().update, u);
+}
