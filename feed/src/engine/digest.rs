@@ -57,10 +57,7 @@ impl Default for Digest {
 impl Digest {
     /// The digest of the empty stream.
     pub const fn new() -> Self {
-        Digest {
-            h: P[7],
-            count: 0,
-        }
+        Digest { h: P[7], count: 0 }
     }
 
     /// Folds one update in.
