@@ -54,6 +54,9 @@ pub struct Args {
     /// Decode and sequence only: count messages, build no books (a speed baseline).
     #[arg(long)]
     pub decode_only: bool,
+    /// Pipeline mode (`--pipeline` and its options, see [`super::replay_pipeline`]).
+    #[command(flatten)]
+    pub pipe: super::replay_pipeline::PipelineArgs,
 }
 
 impl Default for Args {
@@ -68,6 +71,7 @@ impl Default for Args {
             orders: 1 << 18,
             first_seq: None,
             decode_only: false,
+            pipe: Default::default(),
         }
     }
 }
@@ -329,6 +333,9 @@ pub fn run(args: Args) -> CliResult {
     let progress = progress_bar(big && std::io::stderr().is_terminal());
     if args.decode_only {
         return run_decode_only(&args, &cap, progress);
+    }
+    if args.pipe.pipeline {
+        return super::replay_pipeline::run(&args, &cap, Engine::new(&cfg), progress);
     }
     let mut engine = Engine::new(&cfg);
     let start = Instant::now();
