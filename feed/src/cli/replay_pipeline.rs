@@ -17,7 +17,7 @@
 //! the digest consumer folds the very stream `fh replay --digest` folds and prints the same
 //! `digest:` (local times are not part of the digest). Each consumer runs as a
 //! [`StrategyAgent`] on its own thread (pinned with `--cpu`), draining whole batches through the
-//! ring's guard; its lag (published − read, sampled at each batch end) is tracked.
+//! ring's guard; its lag (published − read, sampled as each batch starts) is tracked.
 //!
 //! ## Invariants
 //! - Every consumer reads each published update once or counts it as missed (never-wait):
@@ -197,17 +197,17 @@ impl Role {
     }
 }
 
-/// A role with the per-consumer measurements of the pipeline: lag at batch ends, missed count,
+/// A role with the per-consumer measurements of the pipeline: lag at batch starts, missed count,
 /// optional deliberate slowness.
 #[derive(Debug)]
 pub struct PipeStrategy {
     /// What it does.
     pub role: Role,
     monitor: RingMonitor<BookUpdate>,
-    next_seq: u64,
-    /// Largest lag seen at a batch end (published − read), updates.
+    batch_start: bool,
+    /// Largest lag seen at a batch start (published − the batch's first sequence), updates.
     pub max_lag: u64,
-    /// Sum of the lags seen at batch ends.
+    /// Sum of the lags seen at batch starts.
     pub lag_sum: u64,
     /// Updates missed (never-wait), as announced by the ring.
     pub missed: u64,
@@ -217,7 +217,13 @@ pub struct PipeStrategy {
 impl Strategy for PipeStrategy {
     #[inline]
     fn on_update(&mut self, u: &BookUpdate, seq: u64, _end_of_batch: bool) {
-        self.next_seq = seq + 1;
+        if self.batch_start {
+            // One Acquire load per batch: how far behind the producer this batch starts.
+            let lag = self.monitor.producer_stats().published.saturating_sub(seq);
+            self.max_lag = self.max_lag.max(lag);
+            self.lag_sum += lag;
+            self.batch_start = false;
+        }
         match &mut self.role {
             Role::Digest(s) => s.publish(u),
             Role::Bbo {
@@ -278,13 +284,7 @@ impl Strategy for PipeStrategy {
 
     #[inline]
     fn on_batch_end(&mut self) {
-        let lag = self
-            .monitor
-            .producer_stats()
-            .published
-            .saturating_sub(self.next_seq);
-        self.max_lag = self.max_lag.max(lag);
-        self.lag_sum += lag;
+        self.batch_start = true;
     }
 
     fn on_missed(&mut self, count: u64) {
@@ -303,9 +303,9 @@ pub struct ConsumerReport {
     pub batches: u64,
     /// Updates it lost to laps (never-wait).
     pub missed: u64,
-    /// Largest lag at a batch end.
+    /// Largest lag at a batch start (published − first sequence of the batch).
     pub max_lag: u64,
-    /// Mean lag at batch ends.
+    /// Mean lag at batch starts.
     pub mean_lag: u64,
     /// What the role found, one line.
     pub detail: String,
@@ -379,7 +379,7 @@ pub fn run(args: &Args, cap: &Capture, mut engine: Engine, progress: impl FnMut(
         let strat = PipeStrategy {
             role,
             monitor: c.monitor(),
-            next_seq: 0,
+            batch_start: true,
             max_lag: 0,
             lag_sum: 0,
             missed: 0,
@@ -543,4 +543,61 @@ pub fn run(args: &Args, cap: &Capture, mut engine: Engine, progress: impl FnMut(
 
 fn fixed4(p: i64) -> String {
     fh_decoders::price::Fixed::<4>(p).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(i: u64, last: bool) -> BookUpdate {
+        BookUpdate {
+            seq: i,
+            flags: if last { flags::LAST_IN_EVENT } else { 0 },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sink_publishes_at_event_ends_and_splits_only_a_ring_sized_event() {
+        // Never-wait so that this single thread can overfill the ring without waiting.
+        let (mut p, mut cs) =
+            ring::ring::<BookUpdate>(RingConfig::new(4, 1, Policy::NeverWait)).unwrap();
+        let mut c = cs.pop().unwrap();
+        let mut sink = PipeSink::<false> {
+            out: &mut p,
+            top: None,
+            capacity: 4,
+            pending: 0,
+            split_events: 0,
+            top_outside: 0,
+        };
+        sink.publish(&update(0, false));
+        sink.publish(&update(1, true));
+        assert_eq!(sink.out.stats().published, 2, "published at the event end");
+        for i in 2..6 {
+            sink.publish(&update(i, false));
+        }
+        assert_eq!(
+            sink.out.stats().published,
+            2,
+            "an open event is not published"
+        );
+        assert_eq!(sink.split_events, 0);
+        sink.publish(&update(6, false));
+        assert_eq!(
+            sink.out.stats().published,
+            6,
+            "a full ring pending is published"
+        );
+        assert_eq!(sink.split_events, 1);
+        sink.publish(&update(7, true));
+        assert_eq!(sink.out.stats().published, 8);
+        let mut seen = Vec::new();
+        while let Some(mut b) = c.poll() {
+            while let Some(ev) = b.next() {
+                seen.push(ev.update.seq);
+            }
+        }
+        assert_eq!(*seen.last().unwrap(), 7);
+    }
 }
