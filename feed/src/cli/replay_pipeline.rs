@@ -19,6 +19,12 @@
 //! [`StrategyAgent`] on its own thread (pinned with `--cpu`), draining whole batches through the
 //! ring's guard; its lag (published − read, sampled as each batch starts) is tracked.
 //!
+//! The `bbo` and `imbalance` strategies read the lock-free top-of-book table
+//! ([`crate::topbook`]), which the producer fills only when such a strategy runs
+//! (`--consumers` >= 2). The engine reports a BBO change after the event's updates, so a
+//! strategy may read the table a moment before that event's change lands (or after later
+//! ones): it sees the latest consistent BBO, not one tied to the update in hand.
+//!
 //! ## Invariants
 //! - Every consumer reads each published update once or counts it as missed (never-wait):
 //!   `consumed + missed == published`, reported per consumer.
