@@ -242,7 +242,7 @@ pub enum Unit<'a> {
 impl Unit<'_> {
     /// Hands the unit to the engine, `ts` as both `now` and `recv_ts` (deterministic).
     #[inline(always)]
-    fn apply<K: UpdateSink>(self, engine: &mut Engine, ts: u64, sink: &mut K) {
+    pub fn apply<K: UpdateSink>(self, engine: &mut Engine, ts: u64, sink: &mut K) {
         let meta = DatagramMeta { recv_ts: ts };
         match self {
             Unit::Datagram(p) => engine.on_datagram(ts, &meta, p, sink),
