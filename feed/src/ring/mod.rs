@@ -256,8 +256,9 @@ struct Shared<T> {
 
 // SAFETY: the slot cells are only accessed under the cursor protocol described in the module
 // doc (a slot is written only by the single producer and only while no consumer may read it);
-// every other field is atomic. `T: Send` lets records cross threads.
-unsafe impl<T: Send> Sync for Shared<T> {}
+// every other field is atomic. `T: Send` lets records cross threads, and `T: Sync` lets several
+// consumers hold `&T` to the same slot at once.
+unsafe impl<T: Send + Sync> Sync for Shared<T> {}
 
 /// Creates a ring: one producer and `config.consumers` consumers (index order), all slots
 /// allocated here and never again.
@@ -698,7 +699,8 @@ impl<T: Record> Consumer<T> {
         self.poll_max(u64::MAX)
     }
 
-    /// Like [`Self::poll`], at most `max` updates (at least 1).
+    /// Like [`Self::poll`], at most `max` updates (at least 1). A never-wait batch that is
+    /// lapped jumps ahead and may then run on to the published cursor of that moment.
     #[inline]
     pub fn poll_max(&mut self, max: u64) -> Option<Batch<'_, T>> {
         if self.pos >= self.cached_published {
