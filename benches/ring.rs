@@ -14,7 +14,7 @@
 //!   printed for the ring, crossbeam and mpsc side by side.
 //!
 //! Every receiver busy-polls (`try_recv` loops for the channels, which is their fastest mode;
-//! after 10,000 empty polls in a row it yields, so a loaded machine cannot wedge the run), and
+//! after 200 empty polls in a row it yields, so a loaded machine cannot wedge the run), and
 //! the two threads are pinned to cores 0 and 1 when there are two. Blocking `recv` is used by
 //! the channel consumers of the throughput benches, where the queue is rarely empty.
 //!
@@ -37,12 +37,12 @@ fn pin(core: usize) {
     }
 }
 
-/// Waits one step while polling an empty queue: spins, and after 10,000 empty polls in a row
+/// Waits one step while polling an empty queue: spins, and after 200 empty polls in a row
 /// yields the core (on a loaded 2-core machine the peer thread may be descheduled).
 #[inline]
 fn backoff(empty_polls: &mut u32) {
     *empty_polls += 1;
-    if *empty_polls < 10_000 {
+    if *empty_polls < 200 {
         spin_loop();
     } else {
         *empty_polls = 0;
