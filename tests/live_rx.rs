@@ -309,7 +309,7 @@ fn loops_and_maps_rewrite_what_is_sent() {
     assert_eq!(rep.packets, 120);
     assert!(rep.pacing.is_none(), "no pacing errors at top speed");
     let mut c0 = cons.remove(0);
-    let mut seen = vec![Vec::new(), Vec::new()];
+    let mut seen = [Vec::new(), Vec::new()];
     let got = receive(&mut agent, &mut c0, 120, Duration::from_secs(10), |p| {
         seen[p.meta.group as usize].push(u64::from_le_bytes(p.bytes[..8].try_into().unwrap()))
     });
