@@ -5,9 +5,10 @@
 //! ## Structure and rationale
 //! - **Symbols** map to dense slots through an open-addressing table keyed by the 8 symbol bytes
 //!   read as a `u64` (linear probing, power-of-two size fixed at start-up, load ≤ 1/2): O(1)
-//!   expected per message, no string hashing, no allocation. A new symbol takes the next slot
-//!   (its level vectors are reserved then, cold path); beyond the configured number of symbols
-//!   the table doubles on a cold path, counted.
+//!   expected per message, no string hashing, no allocation. A new symbol takes the next slot;
+//!   its level vectors are reserved at its first Price Level Update (cold path; most of the
+//!   ~11 000 symbols of a DEEP day never get one); beyond the configured number of symbols the
+//!   table doubles on a cold path, counted.
 //! - **Levels** in sorted [`Ladder`]s (worst cases in `levels`).
 //! - **Events**: rule 3/4 of the spec. A PLU with Event Flags `0` opens (or continues) a
 //!   transaction; `1` closes it. PLUs are applied to the ladders at once, but the *published*
@@ -18,7 +19,7 @@
 //! - Ladders hold only levels with size > 0; order counts are 0 (DEEP has none).
 //! - `in_event` is true exactly between a flag-0 PLU and the next flag-1 PLU of that symbol.
 
-use super::levels::{Bbo, Ladder, LevelChange, INITIAL_LEVELS};
+use super::levels::{Bbo, Ladder, LevelChange};
 use crate::update::Side;
 
 /// One IEX symbol's book and state.
@@ -180,7 +181,7 @@ impl DeepBooks {
     #[inline(never)]
     fn create(&mut self, at: usize, symbol: &[u8; 8]) -> u32 {
         let keep = self.filter.as_ref().is_none_or(|f| f.contains(symbol));
-        let mut d = DeepInstrument {
+        let d = DeepInstrument {
             symbol: *symbol,
             keep,
             bids: Ladder::new(Side::Bid),
@@ -192,10 +193,6 @@ impl DeepBooks {
             security_event: 0,
             activity: 0,
         };
-        if keep {
-            d.bids.reserve_initial(INITIAL_LEVELS);
-            d.asks.reserve_initial(INITIAL_LEVELS);
-        }
         let slot = self.instruments.len() as u32;
         self.instruments.push(d);
         self.table[at] = slot + 1;
@@ -241,6 +238,7 @@ impl DeepBooks {
         } else {
             &mut d.bids
         };
+        ladder.ensure_reserved();
         let c = ladder.set(price, u64::from(size));
         if c.is_none() {
             self.anomalies.noop_updates += 1;

@@ -107,6 +107,14 @@ impl Ladder {
         }
     }
 
+    /// Reserves [`INITIAL_LEVELS`] levels if nothing is reserved yet (first use; cold).
+    #[inline]
+    pub fn ensure_reserved(&mut self) {
+        if self.levels.capacity() == 0 {
+            self.reserve_initial(INITIAL_LEVELS);
+        }
+    }
+
     /// Which side this is.
     #[inline]
     pub fn side(&self) -> Side {
