@@ -81,10 +81,17 @@ fn sent_datagrams_arrive_byte_identical_with_kernel_timestamps() {
         source: None,
     };
     let (mut agent, mut cons) = live::open(&cfg(&[spec], 32 << 20), 1).expect("open");
-    assert!(
-        agent.sockets()[0].rcvbuf_granted >= 32 << 20,
-        "root may force SO_RCVBUF"
-    );
+    let sock = &agent.sockets()[0];
+    if sock.rcvbuf_forced {
+        assert!(
+            sock.rcvbuf_granted >= 32 << 20,
+            "SO_RCVBUFFORCE grants the request"
+        );
+    } else {
+        // A user namespace: SO_RCVBUF, capped by net.core.rmem_max.
+        assert!(sock.rcvbuf_granted > 0);
+        eprintln!("note: SO_RCVBUF capped at {} bytes", sock.rcvbuf_granted);
+    }
     let n = 3000u64;
     let payloads: Vec<Vec<u8>> = (0..n).map(payload).collect();
     let p2 = payloads.clone();
