@@ -58,7 +58,7 @@ fn receive(
     let t0 = Instant::now();
     let mut got = 0;
     while got < n && t0.elapsed() < limit {
-        if agent.do_work() == 0 {
+        if agent.receive() == 0 {
             std::thread::sleep(Duration::from_micros(50));
         }
         let b = cons.poll(256);
@@ -246,7 +246,7 @@ fn a_full_ring_holds_back_the_receiver_and_loses_nothing_it_took() {
     send(g, Pacing::TopSpeed, &ps);
     // The reader does not read: the agent fills 64 slots, then reports a full ring.
     for _ in 0..20 {
-        agent.do_work();
+        agent.receive();
     }
     assert_eq!(agent.producer().published(), 64);
     assert!(agent.stats().snapshot().ring_full > 0);

@@ -272,6 +272,7 @@ pub struct Segment<'a> {
 
 impl<'a> Segment<'a> {
     /// Parses one UDP payload: it must hold exactly one segment.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, SegmentError> {
         let (seg, rest) = Self::parse_prefix(bytes)?;
         if rest.is_empty() {
@@ -283,6 +284,7 @@ impl<'a> Segment<'a> {
 
     /// Parses the segment at the start of `bytes` and returns it with the bytes after it
     /// (for a TCP gap-fill byte stream, where segments follow each other).
+    #[inline]
     pub fn parse_prefix(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), SegmentError> {
         let (header, after) = Header::ref_from_prefix(bytes).map_err(|_| SegmentError::TooShort)?;
         if header.version != VERSION {

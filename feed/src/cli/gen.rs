@@ -16,7 +16,8 @@ pub struct Args {
     /// Output file (the truth goes to FILE.truth.json).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// `pcap` (Ethernet/IPv4/UDP/MoldUDP64, ns timestamps) or `itch` (NASDAQ_ITCH50 file).
+    /// `pcap` (Ethernet/IPv4/UDP/MoldUDP64, ns timestamps) or `itch` (NASDAQ_ITCH50 file,
+    /// gzip'd if FILE ends in .gz).
     #[arg(long, default_value = "pcap")]
     pub format: String,
     /// Exactly this many ITCH messages (default 1000000 unless --seconds is given).

@@ -1,15 +1,21 @@
-//! `fh live`: receive a multicast feed, decode it with the engine, publish book updates, report.
+//! `fh live`: receive a multicast feed, decode it with the engine, publish book updates to a
+//! strategy through the publication ring, report.
 //!
 //! ```text
-//!  rx thread      RxAgent: recvmmsg ──► rx ring ─┬─► engine thread: decode in place, sequence,
-//!  (--cpu 1st)                                  │     books, publish (--cpu 2nd)
-//!                                               └─► capture thread (--capture): ns pcap
-//!  main thread    stats line every --stats-every; stops on Ctrl-C, --duration, --packets,
-//!                 --until-quiet; then stops the receiver, lets the readers drain, joins, reports
+//!  fh-rx (--cpu 1st)        RxAgent: recvmmsg straight into rx-ring slots
+//!        │ rx ring ─────────────────────────────────┐
+//!  fh-engine (--cpu 2nd)    EngineAgent: Engine::on_datagram in place ──► publication ring
+//!  fh-strategy (--cpu 3rd)  StrategyAgent<LiveStrategy>: latency, digest ◄──┘
+//!  fh-capture (--capture)   second rx-ring reader: ns pcap, off the hot threads
+//!  main thread              stats line every --stats-every, silence reports, latency intervals;
+//!                           stops on Ctrl-C, --duration, --packets, --until-quiet
 //! ```
 //!
-//! Shutdown is ordered: the receive agent stops first, so everything it took from the kernel
-//! reaches the engine and the capture file before the final report.
+//! Every thread is an agent (`crate::agent`) run with the `--idle` strategy. Shutdown is
+//! ordered: the receiver stops first, the engine drains the rx ring, the strategy drains the
+//! publication ring, the capture writer drains its reader; then the final report (counters,
+//! sequencing, `digest:` with `--digest`, the latency table) is printed. With `--floor` only
+//! a minimal receive loop runs (the benchmark's floor).
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -20,12 +26,16 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::engine::digest::Digest;
-use crate::engine::seq::SeqStats;
-use crate::engine::{DatagramMeta, Engine, EngineConfig, UpdateSink};
-use crate::latency::{Clock, IntervalRecorder, LatencyArgs, LatencyRun, Stage};
+use crate::agent::{
+    self, AgentHandle, Backoff, BusySpin, Idle, MonotonicClock, SpinYield, ThreadConfig,
+};
+use crate::engine::{Engine, EngineConfig};
+use crate::latency::{LatencyArgs, LatencyRun, Stage};
+use crate::live::pipeline::{EngineAgent, FloorAgent, LiveStrategy, SeqCounters, SharedSeq};
 use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
-use crate::update::{flags, BookUpdate};
+use crate::ring::{self, Policy, RingConfig, RingMonitor};
+use crate::strategy::StrategyAgent;
+use crate::update::BookUpdate;
 
 use super::{CliError, CliResult};
 
@@ -136,113 +146,6 @@ impl LatencySummary {
     }
 }
 
-/// Decoding and sequencing counters of the engine thread (summed over MoldUDP64 and IEX-TP
-/// streams), shared with the stats line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SeqCounters {
-    /// Datagrams given to the engine.
-    pub datagrams: u64,
-    /// Messages decoded.
-    pub messages: u64,
-    /// Book updates published.
-    pub updates: u64,
-    /// Updates flagged stale (published while a gap was open).
-    pub stale_updates: u64,
-    /// Gap events.
-    pub gaps: u64,
-    /// Messages missing over all gaps.
-    pub gap_messages: u64,
-    /// Packets seen twice.
-    pub duplicate_packets: u64,
-    /// Packets that arrived after a later one (reordered), filling a gap.
-    pub reordered: u64,
-    /// Session changes.
-    pub session_changes: u64,
-    /// End-of-session indications.
-    pub end_of_session: u64,
-    /// Heartbeat packets.
-    pub heartbeats: u64,
-    /// Malformed packets and messages.
-    pub malformed: u64,
-}
-
-const SEQ_FIELDS: usize = 12;
-
-impl SeqCounters {
-    fn of(e: &Engine, updates: u64, stale: u64) -> Self {
-        let (a, b) = (&e.mold_seq.stats, &e.iex_seq.stats);
-        let sum = |f: fn(&SeqStats) -> u64| f(a) + f(b);
-        let st = &e.stats;
-        SeqCounters {
-            datagrams: st.datagrams,
-            messages: st.itch_messages() + st.iex_messages(),
-            updates,
-            stale_updates: stale,
-            gaps: sum(|s| s.gaps),
-            gap_messages: sum(|s| s.gap_messages),
-            duplicate_packets: sum(|s| s.duplicate_packets),
-            reordered: sum(|s| s.out_of_order_packets),
-            session_changes: sum(|s| s.session_changes),
-            end_of_session: sum(|s| s.end_of_session),
-            heartbeats: sum(|s| s.heartbeats),
-            malformed: st.mold_malformed
-                + st.iextp_malformed
-                + st.itch_malformed
-                + st.iex_malformed,
-        }
-    }
-
-    fn to_array(self) -> [u64; SEQ_FIELDS] {
-        [
-            self.datagrams,
-            self.messages,
-            self.updates,
-            self.stale_updates,
-            self.gaps,
-            self.gap_messages,
-            self.duplicate_packets,
-            self.reordered,
-            self.session_changes,
-            self.end_of_session,
-            self.heartbeats,
-            self.malformed,
-        ]
-    }
-
-    fn from_array(a: [u64; SEQ_FIELDS]) -> Self {
-        SeqCounters {
-            datagrams: a[0],
-            messages: a[1],
-            updates: a[2],
-            stale_updates: a[3],
-            gaps: a[4],
-            gap_messages: a[5],
-            duplicate_packets: a[6],
-            reordered: a[7],
-            session_changes: a[8],
-            end_of_session: a[9],
-            heartbeats: a[10],
-            malformed: a[11],
-        }
-    }
-}
-
-/// [`SeqCounters`] in atomics: written (`Relaxed`) by the engine thread after each batch.
-#[derive(Debug, Default)]
-struct SharedSeq([AtomicU64; SEQ_FIELDS]);
-
-impl SharedSeq {
-    fn store(&self, c: SeqCounters) {
-        for (a, v) in self.0.iter().zip(c.to_array()) {
-            a.store(v, Ordering::Relaxed);
-        }
-    }
-
-    fn load(&self) -> SeqCounters {
-        SeqCounters::from_array(std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed)))
-    }
-}
-
 /// The final figures of a `fh live` run.
 #[derive(Clone, Debug, Default)]
 pub struct LiveReport {
@@ -262,6 +165,8 @@ pub struct LiveReport {
     pub silences: u64,
     /// Datagrams written to `--capture`.
     pub captured: u64,
+    /// Updates the strategy lost to the publication ring (0: the ring is no-loss).
+    pub missed_updates: u64,
     /// Run time.
     pub elapsed: Duration,
     /// What [`LiveReport::latency`] measures.
@@ -342,55 +247,86 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         rcvbuf_granted: agent.sockets().iter().map(|s| s.rcvbuf_granted).collect(),
         ..LiveReport::default()
     };
-
+    let readers_stop = Arc::new(AtomicBool::new(false));
     let rec = |lat: &mut LatencyRun| lat.enabled().then(|| lat.recorder());
-    let shared = Arc::new(SharedSeq::default());
+    let thread = |name: &str, k: usize, idle: Idle| ThreadConfig {
+        name: Some(name.to_string()),
+        core: args.cpus.get(k).copied(),
+        idle,
+    };
+    let idle = match args.idle {
+        IdleKind::Spin => Idle::BusySpin(BusySpin),
+        IdleKind::Yield => Idle::SpinYield(SpinYield::default()),
+        IdleKind::Backoff => Idle::Backoff(Backoff::default()),
+    };
+    let mono = MonotonicClock::new();
+    let ag = |e: std::io::Error| CliError::new(format!("fh live: starting a thread: {e}"));
 
     live::signal::install();
-    let rx_stop = Arc::new(AtomicBool::new(false));
-    let readers_stop = Arc::new(AtomicBool::new(false));
-    let processed = Arc::new(AtomicU64::new(0));
-    let idle = args.idle;
-    let (rx, engine) = if args.floor {
-        let r = rec(&mut lat);
-        let rx = spawn("fh-rx-floor", args.cpus.first().copied(), {
-            let stop = rx_stop.clone();
-            let processed = processed.clone();
-            move || floor_loop(agent, engine_reader, clock, r, &stop, &processed)
-        })?;
-        (rx, None)
+    enum Running {
+        Floor(AgentHandle<FloorAgent>, Arc<AtomicU64>),
+        Full {
+            rx: AgentHandle<RxAgent>,
+            engine: AgentHandle<EngineAgent>,
+            strategy: AgentHandle<StrategyAgent<LiveStrategy>>,
+            upstream_done: Arc<AtomicBool>,
+            shared: Arc<SharedSeq>,
+            monitor: RingMonitor<BookUpdate>,
+        },
+    }
+    let running = if args.floor {
+        let f = FloorAgent::new(agent, engine_reader, clock, rec(&mut lat));
+        let processed = f.processed();
+        let h = agent::spawn(f, thread("fh-rx-floor", 0, Idle::BusySpin(BusySpin)), mono)
+            .map_err(ag)?;
+        Running::Floor(h, processed)
     } else {
-        let rx = spawn("fh-rx", args.cpus.first().copied(), {
-            let stop = rx_stop.clone();
-            move || (rx_loop(agent, idle, &stop), None)
-        })?;
-        let r = rec(&mut lat);
-        let engine = Engine::new(&EngineConfig::default());
-        let e = spawn("fh-engine", args.cpus.get(1).copied(), {
-            let stop = readers_stop.clone();
-            let processed = processed.clone();
-            let shared = shared.clone();
-            move || {
-                engine_loop(
-                    engine_reader,
-                    engine,
-                    clock,
-                    r,
-                    idle,
-                    &stop,
-                    &processed,
-                    &shared,
-                )
-            }
-        })?;
-        (rx, Some(e))
+        let (producer, mut consumers) =
+            ring::ring::<BookUpdate>(RingConfig::new(1 << 16, 1, Policy::NoLoss))
+                .map_err(|e| CliError::new(format!("fh live: publication ring: {e:?}")))?;
+        let monitor = producer.monitor();
+        let strat = StrategyAgent::new(
+            "fh-strategy",
+            consumers.pop().expect("one consumer"),
+            LiveStrategy::new(clock, rec(&mut lat)),
+        );
+        let eng = EngineAgent::new(
+            engine_reader,
+            Engine::new(&EngineConfig::default()),
+            producer,
+            clock,
+            rec(&mut lat),
+        );
+        let (shared, upstream_done) = (eng.shared(), eng.upstream_done());
+        let strategy = agent::spawn(strat, thread("fh-strategy", 2, idle), mono).map_err(ag)?;
+        let engine = agent::spawn(eng, thread("fh-engine", 1, idle), mono).map_err(ag)?;
+        let rx = agent::spawn(agent, thread("fh-rx", 0, idle), mono).map_err(ag)?;
+        Running::Full {
+            rx,
+            engine,
+            strategy,
+            upstream_done,
+            shared,
+            monitor,
+        }
     };
     let cap = match capture {
         Some(c) => {
             let stop = readers_stop.clone();
-            Some(spawn("fh-capture", None, move || c.run(&stop))?)
+            Some(spawn("fh-capture", move || c.run(&stop))?)
         }
         None => None,
+    };
+    let progress = || match &running {
+        Running::Floor(_, p) => (p.load(Ordering::Relaxed), SeqCounters::default(), 0),
+        Running::Full {
+            shared, monitor, ..
+        } => {
+            let q = shared.load();
+            let published = monitor.producer_stats().published;
+            let read = monitor.consumer_stats(0).map_or(published, |c| c.cursor);
+            (q.datagrams, q, published.saturating_sub(read))
+        }
     };
 
     let t0 = Instant::now();
@@ -424,12 +360,11 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         silent_now = silent;
         if !stats_every.is_zero() && now >= next_stats {
             next_stats += stats_every;
-            let q = shared.load();
-            let p = processed.load(Ordering::Relaxed);
+            let (p, q, pub_lag) = progress();
             let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
             writeln!(
                 out,
-                "t={:.1}s packets/s {:.0} messages/s {:.0} gaps {} duplicates {} reordered {} kernel-drops {} ring-lag {} silent {}",
+                "t={:.1}s packets/s {:.0} messages/s {:.0} gaps {} duplicates {} reordered {} kernel-drops {} rx-ring-lag {} pub-ring-lag {} silent {}",
                 now.duration_since(t0).as_secs_f64(),
                 (s.packets - last.1.packets) as f64 / dt,
                 (q.messages - last.2.messages) as f64 / dt,
@@ -438,6 +373,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
                 q.reordered,
                 s.kernel_drops,
                 s.packets.saturating_sub(p),
+                pub_lag,
                 silent_now.iter().filter(|&&x| x).count(),
             )
             .map_err(w)?;
@@ -452,27 +388,40 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
             break;
         }
     }
-    rx_stop.store(true, Ordering::Release);
-    let (agent, floor_rec) = join(rx)?;
-    readers_stop.store(true, Ordering::Release);
+    let joined = |e: String| CliError::new(format!("fh live: {e}"));
     let mut lasts = Vec::new();
-    let stage = match engine {
-        Some(e) => {
-            let o = join(e)?;
-            report.processed = o.processed;
-            report.seq = o.seq;
-            report.digest = o.digest;
-            lasts.extend(o.last);
-            report.latency_label = "kernel receive -> strategy";
-            Stage::EndToEnd
-        }
-        None => {
+    let (agent, stage) = match running {
+        Running::Floor(h, processed) => {
+            let (agent, r) = h.stop_and_join().map_err(joined)?.finish();
             report.processed = processed.load(Ordering::Relaxed);
-            lasts.extend(floor_rec);
+            lasts.extend(r);
             report.latency_label = "kernel receive -> recvmmsg return (floor)";
-            Stage::Receive
+            (agent, Stage::Receive)
+        }
+        Running::Full {
+            rx,
+            engine,
+            strategy,
+            upstream_done,
+            ..
+        } => {
+            // Receiver first; the engine drains the rx ring, then the strategy the
+            // publication ring (it is done once the engine's producer is dropped).
+            let agent = rx.stop_and_join().map_err(joined)?;
+            upstream_done.store(true, Ordering::Release);
+            let (seq, r) = engine.join().map_err(joined)?.finish();
+            lasts.extend(r);
+            let (digest, missed, r) = strategy.join().map_err(joined)?.into_strategy().finish();
+            lasts.extend(r);
+            report.processed = seq.datagrams;
+            report.seq = seq;
+            report.digest = digest.value();
+            report.missed_updates = missed;
+            report.latency_label = "kernel receive -> strategy";
+            (agent, Stage::EndToEnd)
         }
     };
+    readers_stop.store(true, Ordering::Release);
     if let Some(c) = cap {
         report.captured = join(c)??;
     }
@@ -545,17 +494,11 @@ type Job<T> = std::thread::JoinHandle<T>;
 
 fn spawn<T: Send + 'static>(
     name: &str,
-    cpu: Option<usize>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<Job<T>, CliError> {
     std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || {
-            if let Some(c) = cpu {
-                let _ = core_affinity::set_for_current(core_affinity::CoreId { id: c });
-            }
-            f()
-        })
+        .spawn(f)
         .map_err(|e| CliError::new(format!("fh live: thread {name}: {e}")))
 }
 
@@ -563,167 +506,6 @@ fn join<T>(j: Job<T>) -> Result<T, CliError> {
     let name = j.thread().name().unwrap_or("?").to_string();
     j.join()
         .map_err(|_| CliError::new(format!("fh live: thread {name} panicked")))
-}
-
-/// A small idle strategy until the agent runner is used.
-fn idle(kind: IdleKind, misses: &mut u32, work: usize) {
-    if work > 0 {
-        *misses = 0;
-        return;
-    }
-    *misses = misses.saturating_add(1);
-    match kind {
-        IdleKind::Spin => std::hint::spin_loop(),
-        IdleKind::Yield => std::thread::yield_now(),
-        IdleKind::Backoff => {
-            if *misses < 100 {
-                std::hint::spin_loop()
-            } else if *misses < 200 {
-                std::thread::yield_now()
-            } else {
-                std::thread::sleep(Duration::from_micros(
-                    ((*misses - 200).min(10) as u64 + 1) * 50,
-                ))
-            }
-        }
-    }
-}
-
-fn rx_loop(mut agent: RxAgent, kind: IdleKind, stop: &AtomicBool) -> RxAgent {
-    let mut misses = 0;
-    while !stop.load(Ordering::Acquire) {
-        let n = agent.do_work();
-        idle(kind, &mut misses, n);
-    }
-    agent
-}
-
-/// What the engine thread hands back at the end.
-struct EngineOut {
-    processed: u64,
-    seq: SeqCounters,
-    digest: u64,
-    last: Option<Box<crate::latency::StageRecorder>>,
-}
-
-/// The strategy callback: digest and counts of the updates, `consume` and `end_to_end`
-/// latency (kernel receive timestamp → this call).
-struct Strategy<'a> {
-    digest: &'a mut Digest,
-    updates: &'a mut u64,
-    stale: &'a mut u64,
-    rec: Option<&'a mut IntervalRecorder>,
-    clock: &'a Clock,
-}
-
-impl UpdateSink for Strategy<'_> {
-    #[inline]
-    fn publish(&mut self, u: &BookUpdate) {
-        if let Some(r) = self.rec.as_deref_mut() {
-            let t = self.clock.now();
-            r.record(Stage::Consume, t.saturating_sub(u.engine_ts));
-            r.record(
-                Stage::EndToEnd,
-                t.saturating_sub(self.clock.from_realtime(u.recv_ts)),
-            );
-        }
-        self.digest.add(u);
-        *self.updates += 1;
-        *self.stale += u64::from(u.flags & flags::STALE != 0);
-    }
-}
-
-/// The engine agent: decodes each datagram in place in its ring slot with the same
-/// `Engine::on_datagram` as `fh replay`, the kernel timestamp as the receive time.
-#[allow(clippy::too_many_arguments)]
-fn engine_loop(
-    mut c: RxConsumer,
-    mut engine: Engine,
-    clock: Clock,
-    mut rec: Option<IntervalRecorder>,
-    kind: IdleKind,
-    stop: &AtomicBool,
-    processed: &AtomicU64,
-    shared: &SharedSeq,
-) -> EngineOut {
-    let mut misses = 0;
-    let mut n = 0u64;
-    let mut digest = Digest::new();
-    let (mut updates, mut stale) = (0u64, 0u64);
-    loop {
-        let stopping = stop.load(Ordering::Acquire);
-        let b = c.poll(256);
-        let k = b.len();
-        for p in b.iter() {
-            let now = clock.now();
-            if let Some(r) = rec.as_mut() {
-                r.record(
-                    Stage::Receive,
-                    p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
-                );
-            }
-            let meta = DatagramMeta {
-                recv_ts: p.meta.kernel_ns,
-            };
-            let mut s = Strategy {
-                digest: &mut digest,
-                updates: &mut updates,
-                stale: &mut stale,
-                rec: rec.as_mut(),
-                clock: &clock,
-            };
-            engine.on_datagram(now, &meta, p.bytes, &mut s);
-        }
-        drop(b);
-        if k > 0 {
-            n += k as u64;
-            processed.store(n, Ordering::Relaxed);
-            shared.store(SeqCounters::of(&engine, updates, stale));
-            if let Some(r) = rec.as_mut() {
-                r.tick(clock.now());
-            }
-        } else if stopping {
-            return EngineOut {
-                processed: n,
-                seq: SeqCounters::of(&engine, updates, stale),
-                digest: digest.value(),
-                last: rec.map(|r| r.finish(clock.now())),
-            };
-        }
-        idle(kind, &mut misses, k);
-    }
-}
-
-/// The benchmark floor: receive (busy-poll, one datagram per `recvmmsg`) and release each
-/// datagram on the same thread, recording kernel timestamp → `recvmmsg` return.
-fn floor_loop(
-    mut agent: RxAgent,
-    mut c: RxConsumer,
-    clock: Clock,
-    mut rec: Option<IntervalRecorder>,
-    stop: &AtomicBool,
-    processed: &AtomicU64,
-) -> (RxAgent, Option<Box<crate::latency::StageRecorder>>) {
-    let mut n = 0u64;
-    while !stop.load(Ordering::Acquire) {
-        if agent.do_work() == 0 {
-            continue;
-        }
-        let b = c.poll(usize::MAX);
-        if let Some(r) = rec.as_mut() {
-            for p in b.iter() {
-                r.record(
-                    Stage::Receive,
-                    p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
-                );
-            }
-            r.tick(clock.now());
-        }
-        n += b.len() as u64;
-        drop(b);
-        processed.store(n, Ordering::Relaxed);
-    }
-    (agent, rec.map(|r| r.finish(clock.now())))
 }
 
 mod capture {

@@ -19,6 +19,7 @@
 //!   heartbeat interval is reported by [`RxStats::silent_groups`] (heartbeats keep a healthy
 //!   feed from ever going that quiet).
 
+pub mod pipeline;
 pub mod rx;
 pub mod signal;
 pub mod socket;
@@ -230,7 +231,7 @@ impl RxAgent {
     }
 
     /// One duty cycle: one `recvmmsg` per socket. Returns the datagrams received.
-    pub fn do_work(&mut self) -> usize {
+    pub fn receive(&mut self) -> usize {
         let mut got = 0usize;
         for g in 0..self.sockets.len() {
             let fd = self.sockets[g].fd();
@@ -278,5 +279,16 @@ impl RxAgent {
         s.group_drops[g].store(self.drops[g], Ordering::Relaxed);
         s.group_packets[g].store(self.group_packets[g], Ordering::Relaxed);
         s.group_last_ns[g].store(b.agent_ns, Ordering::Relaxed);
+    }
+}
+
+impl crate::agent::Agent for RxAgent {
+    fn name(&self) -> &str {
+        "fh-rx"
+    }
+
+    #[inline]
+    fn do_work(&mut self, _now: crate::agent::Nanos) -> usize {
+        self.receive()
     }
 }
