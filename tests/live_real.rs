@@ -140,6 +140,7 @@ fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() 
         IEX_GROUP,
         "--packets",
         "5000",
+        "--digest",
         "--capture",
         out_pcap.to_str().unwrap(),
     ]);
@@ -159,6 +160,19 @@ fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() 
     if let Some(n) = tshark_count(&out_pcap) {
         assert_eq!(n, 5000, "tshark reads the capture back");
     }
+    // The book-update digest of the live run is the in-process replay's, and fh replay of
+    // what fh live captured gives it too.
+    let live_digest = digest_line(&out);
+    assert_eq!(
+        live_digest,
+        replay_digest(&pcap),
+        "live digest = replay digest"
+    );
+    assert_eq!(
+        replay_digest(&out_pcap),
+        live_digest,
+        "replay of the live capture"
+    );
     // fh decode of what fh live captured: the same messages as decoding the original.
     let a = decode_messages(&pcap);
     let b = decode_messages(&out_pcap);
@@ -171,6 +185,29 @@ fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() 
     assert_eq!(field(&out, "sequencing: messages "), 48_325);
     assert_eq!(field(&out, " gaps "), 0);
     let _ = std::fs::remove_file(&out_pcap);
+}
+
+fn digest_line(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("digest: "))
+        .unwrap_or_else(|| panic!("no digest line in:\n{out}"))
+        .to_string()
+}
+
+/// `fh replay --digest FILE`'s digest.
+fn replay_digest(path: &Path) -> String {
+    let out = Command::new(netns::fh_bin())
+        .args(["replay", "--digest"])
+        .arg(path)
+        .output()
+        .expect("fh replay");
+    assert!(
+        out.status.success(),
+        "fh replay {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    digest_line(&String::from_utf8(out.stdout).unwrap())
 }
 
 /// `fh decode FILE` lines without the capture-timestamp column (the live capture carries
