@@ -30,8 +30,10 @@
 
 pub mod deep;
 pub mod fields;
+pub mod iex_common;
 pub mod iextp;
 pub mod itch50;
 pub mod moldudp64;
 pub mod price;
+pub mod sniff;
 pub mod tops;

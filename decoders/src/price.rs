@@ -81,19 +81,19 @@ mod tests {
 
     #[test]
     fn display_is_exact() {
-        assert_eq!(Price4(805200).to_string(), "80.5200");
-        assert_eq!(Price4(0).to_string(), "0.0000");
-        assert_eq!(Price4(-15000).to_string(), "-1.5000");
-        assert_eq!(Price8(12_345_678_901).to_string(), "123.45678901");
-        assert_eq!(Price4(i64::MIN).to_string(), "-922337203685477.5808");
+        assert_eq!(Fixed::<4>(805200).to_string(), "80.5200");
+        assert_eq!(Fixed::<4>(0).to_string(), "0.0000");
+        assert_eq!(Fixed::<4>(-15000).to_string(), "-1.5000");
+        assert_eq!(Fixed::<8>(12_345_678_901).to_string(), "123.45678901");
+        assert_eq!(Fixed::<4>(i64::MIN).to_string(), "-922337203685477.5808");
     }
 
     #[test]
     fn parse_round_trips() {
-        assert_eq!(Price4::parse("80.52"), Some(Price4(805200)));
-        assert_eq!(Price4::parse("357.33"), Some(Price4(3573300)));
-        assert_eq!(Price4::parse("12"), Some(Price4(120000)));
-        assert_eq!(Price4::parse("-0.0001"), Some(Price4(-1)));
+        assert_eq!(Price4::parse("80.52"), Some(Fixed::<4>(805200)));
+        assert_eq!(Price4::parse("357.33"), Some(Fixed::<4>(3573300)));
+        assert_eq!(Price4::parse("12"), Some(Fixed::<4>(120000)));
+        assert_eq!(Price4::parse("-0.0001"), Some(Fixed::<4>(-1)));
         assert_eq!(Price4::parse("1.23456"), None);
         assert_eq!(Price4::parse("1e5"), None);
         assert_eq!(Price4::parse(""), None);

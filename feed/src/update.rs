@@ -30,8 +30,12 @@ pub enum UpdateKind {
     DeleteLevel = 2,
     /// A trade printed (`price`, `shares` are the trade's; no book change).
     Trade = 3,
-    /// Trading status / security event changed (`price` carries the status code).
+    /// Trading status / security event changed: `price` carries the status code byte, `shares`
+    /// the type byte of the message that set it (ITCH `H` `h` `S`, IEX `H` `O` `E` `S`).
     Status = 4,
+    /// A trade was broken (ITCH `B`, IEX `B`): `shares`/`price` of the broken trade when the
+    /// venue says them (IEX), 0 otherwise (ITCH gives only the match number).
+    TradeBreak = 5,
 }
 
 /// Flag bits of [`BookUpdate::flags`].
@@ -42,6 +46,11 @@ pub mod flags {
     pub const LAST_IN_EVENT: u16 = 1 << 1;
     /// The book may be stale: a gap was seen on its feed and not yet recovered.
     pub const STALE: u16 = 1 << 2;
+    /// A trade that must not be counted in volume or time-and-sales (ITCH `C` with
+    /// `Printable = N`, IEX trades flagged extended-hours or odd-lot are *not* marked).
+    pub const NON_PRINTABLE: u16 = 1 << 3;
+    /// A cross (auction) trade (ITCH `Q`).
+    pub const CROSS: u16 = 1 << 4;
 }
 
 /// One change to a book, 64 bytes, `Copy`, written once into a ring slot.

@@ -3,7 +3,7 @@
 //! Reads captured market data where it lies and writes captures of our own.
 //!
 //! ```text
-//!   file ──mmap──► capture::Reader (pcap | pcapng | NASDAQ_ITCH50[.gz])
+//!   file ──mmap──► capture::Capture (pcap | pcapng | NASDAQ_ITCH50[.gz])
 //!                      │  Record { ts_ns, link, data: &[u8] }   (a slice of the mapping)
 //!                      ▼
 //!                  frame::udp_payload (Ethernet/802.1Q/QinQ, SLL, SLL2, raw IPv4 → IPv4 → UDP)
@@ -22,4 +22,6 @@
 pub mod capture;
 pub mod frame;
 pub mod gen;
+pub mod pace;
+pub mod wire;
 pub mod writer;

@@ -41,3 +41,44 @@ pub fn shared_specs() -> Option<PathBuf> {
     let d = workspace_root().join("../shared/specs");
     d.is_dir().then_some(d)
 }
+pub mod oracle;
+
+/// The `fh` binary of the same build profile as the running test (`target/<profile>/fh`).
+///
+/// `cargo test --workspace` builds it (it is a target of the `fh-feed` package). Panics with
+/// the command to run when it is missing.
+pub fn fh_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test-binary> → target/<profile>/fh
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = dir.join(format!("fh{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first (`cargo test --workspace --profile ci` builds it; or `cargo build -p fh-feed --profile ci`)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `fh` with `args`, returning (exit code, stdout, stderr). Never inherits stdin.
+pub fn run_fh<I, S>(args: I) -> (i32, Vec<u8>, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = std::process::Command::new(fh_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn fh");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub mod netns;

@@ -1,0 +1,216 @@
+//! Engine throughput over a generated ITCH day held in memory (MoldUDP64 packets from
+//! `fh_replay::gen`, 10 M messages by default; `FH_BENCH_MESSAGES` overrides):
+//!
+//! - `decode_only`: MoldUDP64 framing check + ITCH message views of every block (no state);
+//! - `decode_books`: `Engine::on_datagram` — sequencing, L3 order store, L2 levels, book
+//!   updates into a digest sink;
+//! - `books_l3`: the same through `Engine::on_itch_stream_message` (no MoldUDP64 layer).
+//!
+//! Throughput is reported in messages (criterion `Elements`). Each `decode_books` iteration
+//! starts from a fresh engine (built outside the timed region) since a replayed session would
+//! otherwise be all duplicates.
+//!
+//! Time is the benchmark thread's **CPU time** (`/proc/thread-self/schedstat`), not wall time:
+//! on a shared machine (2 cores, many builds) wall time measures the neighbours. CPU time
+//! still includes cache and memory-bandwidth interference from them, so figures are a lower
+//! bound of what an idle, isolated core gives. Set `FH_BENCH_WALL=1` for wall time.
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{black_box, BatchSize, Criterion, Throughput};
+use fh_decoders::{itch50, moldudp64};
+use fh_feed::engine::digest::Digest;
+use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
+use fh_replay::gen::flow::{Config, Generator, Stop};
+use fh_replay::gen::packet::{Packet, PacketSink, Packetizer};
+use fh_replay::gen::DEFAULT_SESSION;
+use std::io;
+
+/// CPU time of the calling thread, ns.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .expect("/proc/thread-self/schedstat (Linux)")
+}
+
+/// Criterion measurement: thread CPU time in ns.
+struct CpuTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, i: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(i)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats CPU ns as ms, throughput per CPU second.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, _typical: f64, values: &mut [f64]) -> &'static str {
+        for v in values.iter_mut() {
+            *v /= 1e6;
+        }
+        "ms (CPU)"
+    }
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let n = match t {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
+                *n as f64
+            }
+        };
+        for v in values.iter_mut() {
+            *v = n * 1e9 / *v / 1e6;
+        }
+        "M messages per CPU s"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns (CPU)"
+    }
+}
+
+/// A generated day: every UDP payload back to back in one buffer.
+struct Day {
+    data: Vec<u8>,
+    /// (send time, start, end) of each packet in `data`.
+    packets: Vec<(u64, usize, usize)>,
+    /// (start, end) of each ITCH message (inside the packets' blocks).
+    messages: Vec<(usize, usize)>,
+}
+
+impl PacketSink for Day {
+    fn packet(&mut self, p: &Packet<'_>) -> io::Result<()> {
+        let start = self.data.len();
+        self.data.extend_from_slice(p.bytes);
+        self.packets.push((p.ts, start, self.data.len()));
+        if p.is_data() {
+            let mut off = start + moldudp64::HEADER_LEN;
+            for _ in 0..p.count {
+                let len = usize::from(u16::from_be_bytes([self.data[off], self.data[off + 1]]));
+                self.messages.push((off + 2, off + 2 + len));
+                off += 2 + len;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn generate(messages: u64) -> Day {
+    let mut gen = Generator::new(Config {
+        symbols: 100,
+        seed: 7,
+        stop: Stop::Messages(messages),
+    })
+    .expect("generator config");
+    let mut day = Day {
+        data: Vec::with_capacity(messages as usize * 34),
+        packets: Vec::new(),
+        messages: Vec::with_capacity(messages as usize),
+    };
+    let mut pk = Packetizer::new(DEFAULT_SESSION);
+    let mut buf = [0u8; fh_replay::gen::msg::MAX_LEN];
+    while let Some((ts, len)) = gen.next_message(&mut buf) {
+        pk.push(ts, &buf[..len], &mut day).expect("in memory");
+    }
+    pk.finish(&mut day).expect("in memory");
+    day
+}
+
+fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
+    let n: u64 = std::env::var("FH_BENCH_MESSAGES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
+    let day = generate(n);
+    let msgs = day.messages.len() as u64;
+    eprintln!(
+        "generated day: {msgs} messages in {} packets, {:.1} MB",
+        day.packets.len(),
+        day.data.len() as f64 / 1e6
+    );
+    let mut g = c.benchmark_group("books");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(msgs));
+
+    g.bench_function("decode_only", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for &(_, s, e) in &day.packets {
+                if let Ok(moldudp64::Packet::Data(d)) = moldudp64::Packet::parse(&day.data[s..e]) {
+                    for (_, m) in d.blocks() {
+                        if let Ok(m) = itch50::Message::parse(m) {
+                            n += u64::from(black_box(m).stock_locate().is_some());
+                        }
+                    }
+                }
+            }
+            assert_eq!(n, msgs);
+        })
+    });
+
+    let cfg = EngineConfig::default();
+    g.bench_function("decode_books", |b| {
+        b.iter_batched(
+            || Engine::new(&cfg),
+            |mut e| {
+                let mut d = Digest::new();
+                for &(ts, s, end) in &day.packets {
+                    e.on_datagram(ts, &DatagramMeta { recv_ts: ts }, &day.data[s..end], &mut d);
+                }
+                assert_eq!(e.stats.itch_messages(), msgs);
+                black_box(d.value());
+                e
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    g.bench_function("books_l3", |b| {
+        b.iter_batched(
+            || Engine::new(&cfg),
+            |mut e| {
+                let mut d = Digest::new();
+                let meta = DatagramMeta::default();
+                for &(s, end) in &day.messages {
+                    e.on_itch_stream_message(0, &meta, &day.data[s..end], &mut d);
+                }
+                black_box(d.value());
+                e
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn main() {
+    if std::env::var_os("FH_BENCH_WALL").is_some() {
+        let mut c = Criterion::default()
+            .with_measurement(WallTime)
+            .configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default()
+            .with_measurement(CpuTime)
+            .configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    }
+}

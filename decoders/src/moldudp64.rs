@@ -1,1 +1,0 @@
-//! TODO(issue 2): see ../../shared/specs.

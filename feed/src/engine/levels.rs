@@ -1,0 +1,522 @@
+//! L2 price levels of one side of one book: aggregated shares and order count per price.
+//!
+//! ## Structure and rationale
+//! A side is a `Vec<Level>` kept **sorted from the worst price to the best** (bids ascending,
+//! asks descending), so the best level is the *last* element. Market activity concentrates at
+//! the top of the book, and with this orientation the common operations touch the tail:
+//!
+//! | operation | cost | worst case |
+//! |---|---|---|
+//! | best level, top-N depth | read the tail | O(N) |
+//! | find a price | linear scan of the last [`LINEAR_SCAN`] levels, then binary search | O(log n) |
+//! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one | O(d) moves, d = distance from the best (O(n) for a level below all others) |
+//! | remove a level | find + `Vec::remove`: shifts only the better levels | O(d), as above |
+//! | change a level's shares / count | find + in-place write | O(log n) |
+//!
+//! n is the number of levels on the side (tens to a few hundred in practice); a `Level` is
+//! 24 bytes, so even shifting 100 levels is a 2.4 KB `memmove` over a contiguous, cached array.
+//! A price-indexed ladder would make every operation O(1) but needs a price range fixed in
+//! advance and costs memory per tick per instrument; sorted arrays need neither.
+//!
+//! ## Memory
+//! Capacity is reserved when the side is first used ([`Ladder::reserve_initial`]). Inserting
+//! beyond it grows the vector on a cold path and increments [`Ladder::growths`]; nothing else
+//! allocates.
+//!
+//! ## Invariants
+//! - Prices are strictly ordered worst → best; no two levels share a price.
+//! - Every stored level has `shares > 0` (L3-derived levels also have `orders > 0`); a level
+//!   whose shares reach zero is removed in the same call.
+
+use crate::update::Side;
+
+/// How many levels from the best end are scanned linearly before switching to binary search.
+pub const LINEAR_SCAN: usize = 8;
+
+/// Levels reserved per side on first use.
+pub const INITIAL_LEVELS: usize = 32;
+
+/// One price level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Level {
+    /// Price, 4 implied decimals.
+    pub price: i64,
+    /// Aggregated displayed shares (> 0 for a stored level).
+    pub shares: u64,
+    /// Number of orders (0 when the venue does not say, as in IEX DEEP).
+    pub orders: u32,
+}
+
+/// What one change did to a level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelOp {
+    /// The level is new.
+    Added,
+    /// The level existed and still exists.
+    Changed,
+    /// The level was removed.
+    Deleted,
+}
+
+/// The result of a change: the level after it, and whether it is (or was) the best level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelChange {
+    /// Operation performed.
+    pub op: LevelOp,
+    /// The level after the change (`shares == 0 && orders == 0` when deleted).
+    pub level: Level,
+    /// The changed level is the best of its side (or was, for a deletion): the side's best
+    /// price or best size changed.
+    pub at_best: bool,
+}
+
+/// An anomaly met while changing a level; the change is not applied (or clamped, see each
+/// method). Counted by the caller, never fatal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelError {
+    /// A reduction named a price with no level.
+    NoSuchLevel,
+    /// A reduction removed more shares or orders than the level held (clamped to remove it).
+    Underflow,
+}
+
+/// One side of a book.
+#[derive(Clone, Debug)]
+pub struct Ladder {
+    /// Sorted worst → best.
+    levels: Vec<Level>,
+    bid: bool,
+    /// Times the level vector had to grow past its reserved capacity.
+    pub growths: u64,
+}
+
+impl Ladder {
+    /// An empty side; allocates nothing until [`Ladder::reserve_initial`] or the first insert.
+    pub const fn new(side: Side) -> Self {
+        Ladder {
+            levels: Vec::new(),
+            bid: matches!(side, Side::Bid),
+            growths: 0,
+        }
+    }
+
+    /// Reserves [`INITIAL_LEVELS`] levels (call at instrument creation, off the hot path).
+    pub fn reserve_initial(&mut self, n: usize) {
+        if self.levels.capacity() < n {
+            self.levels.reserve_exact(n - self.levels.len());
+        }
+    }
+
+    /// Reserves [`INITIAL_LEVELS`] levels if nothing is reserved yet (first use; cold).
+    #[inline]
+    pub fn ensure_reserved(&mut self) {
+        if self.levels.capacity() == 0 {
+            self.reserve_initial(INITIAL_LEVELS);
+        }
+    }
+
+    /// Which side this is.
+    #[inline]
+    pub fn side(&self) -> Side {
+        if self.bid {
+            Side::Bid
+        } else {
+            Side::Ask
+        }
+    }
+
+    /// Number of levels.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// No level at all.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// The best level.
+    #[inline]
+    pub fn best(&self) -> Option<&Level> {
+        self.levels.last()
+    }
+
+    /// Levels from the best outwards.
+    #[inline]
+    pub fn iter_best_first(&self) -> impl Iterator<Item = &Level> + '_ {
+        self.levels.iter().rev()
+    }
+
+    /// The level at `price`, if any.
+    pub fn get(&self, price: i64) -> Option<&Level> {
+        self.find(price).ok().map(|i| &self.levels[i])
+    }
+
+    /// Removes every level (keeps the capacity).
+    pub fn clear(&mut self) {
+        self.levels.clear();
+    }
+
+    /// `a` is a strictly better price than `b` on this side.
+    #[inline(always)]
+    fn better(&self, a: i64, b: i64) -> bool {
+        if self.bid {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
+    #[inline]
+    fn find(&self, price: i64) -> Result<usize, usize> {
+        let n = self.levels.len();
+        let lim = n.saturating_sub(LINEAR_SCAN);
+        let mut i = n;
+        while i > lim {
+            let q = self.levels[i - 1].price;
+            if q == price {
+                return Ok(i - 1);
+            }
+            if self.better(price, q) {
+                return Err(i);
+            }
+            i -= 1;
+        }
+        if lim == 0 {
+            return Err(0);
+        }
+        // `price` is worse than every level in [lim, n): binary search [0, lim).
+        let bid = self.bid;
+        self.levels[..lim].binary_search_by(|l| {
+            if l.price == price {
+                core::cmp::Ordering::Equal
+            } else if (l.price < price) == bid {
+                // l is worse than price: it sorts before.
+                core::cmp::Ordering::Less
+            } else {
+                core::cmp::Ordering::Greater
+            }
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        self.growths += 1;
+        let extra = self.levels.capacity().max(INITIAL_LEVELS);
+        self.levels.reserve(extra);
+    }
+
+    #[inline]
+    fn insert_at(&mut self, i: usize, level: Level) {
+        if self.levels.len() == self.levels.capacity() {
+            self.grow();
+        }
+        self.levels.insert(i, level);
+    }
+
+    /// Adds `shares` and `orders` at `price` (creating the level if needed).
+    #[inline]
+    pub fn add(&mut self, price: i64, shares: u64, orders: u32) -> LevelChange {
+        match self.find(price) {
+            Ok(i) => {
+                let at_best = i + 1 == self.levels.len();
+                let l = &mut self.levels[i];
+                l.shares = l.shares.saturating_add(shares);
+                l.orders = l.orders.saturating_add(orders);
+                LevelChange {
+                    op: LevelOp::Changed,
+                    level: *l,
+                    at_best,
+                }
+            }
+            Err(i) => {
+                let level = Level {
+                    price,
+                    shares,
+                    orders,
+                };
+                let at_best = i == self.levels.len();
+                self.insert_at(i, level);
+                LevelChange {
+                    op: LevelOp::Added,
+                    level,
+                    at_best,
+                }
+            }
+        }
+    }
+
+    /// Removes `shares` and `orders` from the level at `price`, deleting it when its shares
+    /// reach zero (an L3 level also disappears when its last order goes).
+    ///
+    /// Removing more than the level holds is an anomaly: the level is deleted and
+    /// `Err(Underflow)` is returned alongside in [`Ladder::reduce_checked`].
+    #[inline]
+    pub fn reduce(&mut self, price: i64, shares: u64, orders: u32) -> Option<LevelChange> {
+        self.reduce_checked(price, shares, orders).0
+    }
+
+    /// Like [`Ladder::reduce`], also reporting an anomaly.
+    #[inline]
+    pub fn reduce_checked(
+        &mut self,
+        price: i64,
+        shares: u64,
+        orders: u32,
+    ) -> (Option<LevelChange>, Option<LevelError>) {
+        let Ok(i) = self.find(price) else {
+            return (None, Some(LevelError::NoSuchLevel));
+        };
+        let at_best = i + 1 == self.levels.len();
+        let l = &mut self.levels[i];
+        let mut err = None;
+        if shares > l.shares || orders > l.orders {
+            err = Some(LevelError::Underflow);
+        }
+        l.shares = l.shares.saturating_sub(shares);
+        l.orders = l.orders.saturating_sub(orders);
+        if l.shares == 0 || (orders > 0 && l.orders == 0) {
+            self.levels.remove(i);
+            (
+                Some(LevelChange {
+                    op: LevelOp::Deleted,
+                    level: Level {
+                        price,
+                        shares: 0,
+                        orders: 0,
+                    },
+                    at_best,
+                }),
+                err,
+            )
+        } else {
+            (
+                Some(LevelChange {
+                    op: LevelOp::Changed,
+                    level: *l,
+                    at_best,
+                }),
+                err,
+            )
+        }
+    }
+
+    /// Sets the level at `price` to an absolute size (IEX DEEP); `shares == 0` removes it.
+    /// Returns `None` when nothing changed (a removal of an absent level, or the same size).
+    #[inline]
+    pub fn set(&mut self, price: i64, shares: u64) -> Option<LevelChange> {
+        match self.find(price) {
+            Ok(i) => {
+                let at_best = i + 1 == self.levels.len();
+                if shares == 0 {
+                    self.levels.remove(i);
+                    Some(LevelChange {
+                        op: LevelOp::Deleted,
+                        level: Level {
+                            price,
+                            shares: 0,
+                            orders: 0,
+                        },
+                        at_best,
+                    })
+                } else {
+                    let l = &mut self.levels[i];
+                    if l.shares == shares {
+                        return None;
+                    }
+                    l.shares = shares;
+                    Some(LevelChange {
+                        op: LevelOp::Changed,
+                        level: *l,
+                        at_best,
+                    })
+                }
+            }
+            Err(i) => {
+                if shares == 0 {
+                    return None;
+                }
+                let level = Level {
+                    price,
+                    shares,
+                    orders: 0,
+                };
+                let at_best = i == self.levels.len();
+                self.insert_at(i, level);
+                Some(LevelChange {
+                    op: LevelOp::Added,
+                    level,
+                    at_best,
+                })
+            }
+        }
+    }
+
+    /// Checks the ordering invariant (tests and debug assertions).
+    pub fn is_well_formed(&self) -> bool {
+        self.levels
+            .windows(2)
+            .all(|w| self.better(w[1].price, w[0].price))
+            && self.levels.iter().all(|l| l.shares > 0)
+    }
+}
+
+/// Best bid and offer of one instrument: `(price, shares)` per side, `None` for an empty side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bbo {
+    /// Best bid.
+    pub bid: Option<(i64, u64)>,
+    /// Best ask.
+    pub ask: Option<(i64, u64)>,
+}
+
+impl Bbo {
+    /// Reads the BBO of two sides.
+    #[inline]
+    pub fn of(bids: &Ladder, asks: &Ladder) -> Self {
+        Bbo {
+            bid: bids.best().map(|l| (l.price, l.shares)),
+            ask: asks.best().map(|l| (l.price, l.shares)),
+        }
+    }
+
+    /// Spread (ask − bid), when both sides exist.
+    pub fn spread(&self) -> Option<i64> {
+        Some(self.ask?.0 - self.bid?.0)
+    }
+
+    /// Bid at or above the ask.
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.bid, self.ask), (Some(b), Some(a)) if b.0 >= a.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prices(l: &Ladder) -> Vec<i64> {
+        l.iter_best_first().map(|l| l.price).collect()
+    }
+
+    #[test]
+    fn bids_best_is_highest_asks_best_is_lowest() {
+        let mut b = Ladder::new(Side::Bid);
+        let mut a = Ladder::new(Side::Ask);
+        for p in [100, 300, 200, 50, 250] {
+            b.add(p, 10, 1);
+            a.add(p, 10, 1);
+        }
+        assert_eq!(prices(&b), vec![300, 250, 200, 100, 50]);
+        assert_eq!(prices(&a), vec![50, 100, 200, 250, 300]);
+        assert!(b.is_well_formed() && a.is_well_formed());
+    }
+
+    #[test]
+    fn add_reports_best_and_op() {
+        let mut b = Ladder::new(Side::Bid);
+        let c = b.add(100, 5, 1);
+        assert_eq!((c.op, c.at_best), (LevelOp::Added, true));
+        let c = b.add(90, 5, 1);
+        assert_eq!((c.op, c.at_best), (LevelOp::Added, false));
+        let c = b.add(100, 7, 1);
+        assert_eq!((c.op, c.at_best), (LevelOp::Changed, true));
+        assert_eq!(
+            c.level,
+            Level {
+                price: 100,
+                shares: 12,
+                orders: 2
+            }
+        );
+        let c = b.add(90, 1, 1);
+        assert!(!c.at_best);
+    }
+
+    #[test]
+    fn reduce_deletes_at_zero_and_flags_underflow() {
+        let mut a = Ladder::new(Side::Ask);
+        a.add(100, 10, 2);
+        let (c, e) = a.reduce_checked(100, 4, 0);
+        assert_eq!(c.unwrap().op, LevelOp::Changed);
+        assert_eq!(e, None);
+        let (c, e) = a.reduce_checked(100, 6, 1);
+        // shares reached zero: deleted even though one order remains on paper
+        assert_eq!(c.unwrap().op, LevelOp::Deleted);
+        assert_eq!(e, None);
+        assert!(a.is_empty());
+        assert_eq!(
+            a.reduce_checked(100, 1, 1),
+            (None, Some(LevelError::NoSuchLevel))
+        );
+        a.add(100, 3, 1);
+        let (c, e) = a.reduce_checked(100, 5, 1);
+        assert_eq!(c.unwrap().op, LevelOp::Deleted);
+        assert_eq!(e, Some(LevelError::Underflow));
+    }
+
+    #[test]
+    fn set_is_absolute() {
+        let mut b = Ladder::new(Side::Bid);
+        assert_eq!(b.set(100, 0), None);
+        assert_eq!(b.set(100, 10).unwrap().op, LevelOp::Added);
+        assert_eq!(b.set(100, 10), None);
+        assert_eq!(b.set(100, 7).unwrap().level.shares, 7);
+        assert_eq!(b.set(100, 0).unwrap().op, LevelOp::Deleted);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn binary_search_region_is_consistent_with_linear() {
+        // Many levels so that finds go past the linear window.
+        for side in [Side::Bid, Side::Ask] {
+            let mut l = Ladder::new(side);
+            let mut model = std::collections::BTreeMap::new();
+            let mut x: u64 = 12345;
+            for _ in 0..5000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let p = (x % 200) as i64;
+                if x.is_multiple_of(3) {
+                    if let Some(c) = l.reduce(p, 1, 0) {
+                        let e: &mut u64 = model.get_mut(&p).unwrap();
+                        *e -= 1;
+                        if *e == 0 {
+                            model.remove(&p);
+                        }
+                        assert_eq!(c.level.price, p);
+                    } else {
+                        assert!(!model.contains_key(&p));
+                    }
+                } else {
+                    l.add(p, 1, 1);
+                    *model.entry(p).or_insert(0) += 1;
+                }
+                assert!(l.is_well_formed());
+            }
+            let mut want: Vec<(i64, u64)> = model.into_iter().collect();
+            if side == Side::Bid {
+                want.reverse();
+            }
+            let got: Vec<(i64, u64)> = l.iter_best_first().map(|v| (v.price, v.shares)).collect();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn growth_past_reserve_is_counted() {
+        let mut l = Ladder::new(Side::Ask);
+        l.reserve_initial(4);
+        for p in 0..4 {
+            l.add(p, 1, 1);
+        }
+        assert_eq!(l.growths, 0);
+        l.add(10, 1, 1);
+        assert_eq!(l.growths, 1);
+    }
+}

@@ -1,0 +1,852 @@
+//! The engine: decoded datagrams in, sequenced books and [`BookUpdate`]s out. No I/O, no
+//! threads, no clock — time is passed in, so live receive and replay call the same
+//! [`Engine::on_datagram`] and a replay reproduces a live run bit for bit.
+//!
+//! ```text
+//!  on_datagram(now, meta, bytes, sink)
+//!     ├─ IEX-TP (version 1, protocol 0x8002..=0x8004) ─► Sequencer<u64> ─► DEEP: DeepBooks (L2)
+//!     │                                                                 └► TOPS: counted, trades/status
+//!     └─ MoldUDP64 ───────────────────────────────────► Sequencer<[u8;10]> ─► ITCH: ItchBooks (L3 → L2)
+//!  on_itch_stream_message(now, meta, bytes, sink)   (bare *.NASDAQ_ITCH50 files: no sequencing)
+//!                                   │
+//!                                   ▼
+//!             sink.publish(&BookUpdate)   (monomorphized: a closure, a digest, a ring producer)
+//! ```
+//!
+//! ## Modules
+//! - [`seq`]: per-stream sequencing state machine (in order, duplicate, gap, late, session
+//!   change, end of session).
+//! - [`orders`]: the ITCH order store (open addressing, sized at start-up).
+//! - [`levels`]: L2 price levels (sorted arrays, best at the end) with the worst case of each
+//!   operation.
+//! - [`itch_book`]: ITCH L3 books (A F E C X D U exactly as the spec says).
+//! - [`deep_book`]: IEX DEEP L2 books with atomic events; `iex` (private): the IEX-TP /
+//!   DEEP / TOPS half of [`Engine`].
+//! - [`digest`]: the stable hash over the update stream.
+//!
+//! ## Invariants
+//! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
+//!   malformed packets and messages, unknown references, crossed books… are counted in
+//!   [`EngineStats`] and the anomaly counters of the books.
+//! - Every update carries [`flags::STALE`] while its stream has an open (unrecovered) gap.
+//! - ITCH: each message is one event; its last update carries [`flags::LAST_IN_EVENT`].
+//!   DEEP: updates of an event (flag-0 PLUs … flag-1 PLU) are held and published together
+//!   when the event completes, the last one with `LAST_IN_EVENT`.
+//! - [`flags::BEST_CHANGED`]: ITCH — set on each update that touched the best level of its
+//!   side (the BBO's price or size changed); DEEP — set on the last update of an event when
+//!   the published BBO differs from the one before the event.
+//! - Instrument ids: ITCH instruments are their stock locate (0..65 535); IEX symbols are
+//!   [`IEX_INSTRUMENT_BASE`] + their slot, so one engine can carry both without collisions.
+//! - With an instrument filter, books are kept only for the named symbols; every packet is
+//!   still sequenced and every message counted.
+
+pub mod deep_book;
+pub mod digest;
+mod iex;
+pub mod itch_book;
+pub mod levels;
+pub mod orders;
+pub mod seq;
+
+use crate::update::{flags, BookUpdate, InstrumentId, Side, UpdateKind};
+use deep_book::DeepBooks;
+use fh_decoders::{itch50, moldudp64};
+use itch_book::{ItchBooks, SideChange};
+use levels::{Bbo, LevelChange, LevelOp};
+use seq::{PacketClass, Sequencer};
+
+/// First instrument id of IEX symbols (ITCH locates use 0..65 535).
+pub const IEX_INSTRUMENT_BASE: InstrumentId = 1 << 16;
+
+/// Instrument id of IEX System Event status updates (ITCH ones use locate 0, as the spec does).
+pub const IEX_SYSTEM_INSTRUMENT: InstrumentId = InstrumentId::MAX;
+
+/// Where book updates go. Implemented for any `FnMut(&BookUpdate)`, for [`digest::Digest`],
+/// and by the publication ring's producer; always used through generics (no `dyn`).
+pub trait UpdateSink {
+    /// One update, in order.
+    fn publish(&mut self, u: &BookUpdate);
+
+    /// Set to `true` to receive [`UpdateSink::bbo_changed`] (costs a BBO read per message).
+    const WANTS_BBO: bool = false;
+
+    /// The published BBO of `instrument` changed with the event that ended at exchange time
+    /// `exch_ts` (called after the event's updates). Only called when `WANTS_BBO`.
+    #[inline]
+    fn bbo_changed(
+        &mut self,
+        _exch_ts: u64,
+        _instrument: InstrumentId,
+        _symbol: &[u8; 8],
+        _bbo: &Bbo,
+    ) {
+    }
+}
+
+impl<F: FnMut(&BookUpdate)> UpdateSink for F {
+    #[inline]
+    fn publish(&mut self, u: &BookUpdate) {
+        self(u)
+    }
+}
+
+/// Engine configuration (sizes are fixed at start-up; beyond them structures grow on a cold
+/// path and the growth is counted).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Expected live ITCH orders (the order store holds twice as many slots).
+    pub orders: usize,
+    /// Expected IEX symbols.
+    pub symbols: usize,
+    /// Keep books only for these symbols (`None`: all).
+    pub symbol_filter: Option<Vec<String>>,
+    /// First sequence number of a session, when known (a later first packet is a gap).
+    pub expect_first_seq: Option<u64>,
+    /// DEEP updates held while events are open.
+    pub pending_updates: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            orders: 1 << 18,
+            symbols: 16 << 10,
+            symbol_filter: None,
+            expect_first_seq: None,
+            pending_updates: 1024,
+        }
+    }
+}
+
+/// Per-datagram metadata supplied by the shell (capture reader or receiver).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramMeta {
+    /// Capture or kernel receive time, ns since the Unix epoch (copied into `recv_ts`).
+    pub recv_ts: u64,
+}
+
+/// Datagram- and message-level counters.
+#[derive(Clone, Debug)]
+pub struct EngineStats {
+    /// Datagrams given to the engine.
+    pub datagrams: u64,
+    /// MoldUDP64 packets rejected by the framing check.
+    pub mold_malformed: u64,
+    /// MoldUDP64 re-request packets seen (client → server; ignored).
+    pub mold_requests: u64,
+    /// IEX-TP segments rejected by the framing check.
+    pub iextp_malformed: u64,
+    /// ITCH messages by type byte (unknown types included).
+    pub itch_types: [u64; 256],
+    /// ITCH messages shorter than their type's length (or empty blocks).
+    pub itch_malformed: u64,
+    /// IEX messages by type byte (DEEP and TOPS, unknown types included).
+    pub iex_types: [u64; 256],
+    /// IEX messages shorter than their type's length (or empty blocks).
+    pub iex_malformed: u64,
+    /// IEX-TP segments of a protocol other than DEEP/TOPS.
+    pub iex_other_protocol: u64,
+    /// Book updates published.
+    pub updates: u64,
+    /// DEEP held-update buffer growths past its configured size.
+    pub pending_growths: u64,
+    /// Book resets (session changes, start of messages).
+    pub book_resets: u64,
+}
+
+impl Default for EngineStats {
+    fn default() -> Self {
+        EngineStats {
+            datagrams: 0,
+            mold_malformed: 0,
+            mold_requests: 0,
+            iextp_malformed: 0,
+            itch_types: [0; 256],
+            itch_malformed: 0,
+            iex_types: [0; 256],
+            iex_malformed: 0,
+            iex_other_protocol: 0,
+            updates: 0,
+            pending_growths: 0,
+            book_resets: 0,
+        }
+    }
+}
+
+impl EngineStats {
+    /// ITCH messages decoded.
+    pub fn itch_messages(&self) -> u64 {
+        self.itch_types.iter().sum()
+    }
+
+    /// IEX messages decoded.
+    pub fn iex_messages(&self) -> u64 {
+        self.iex_types.iter().sum()
+    }
+}
+
+/// Context of the message being applied (copied into every update).
+#[derive(Clone, Copy, Debug)]
+struct Ctx {
+    seq: u64,
+    exch_ts: u64,
+    recv_ts: u64,
+    now: u64,
+    stale: u16,
+}
+
+impl Ctx {
+    #[inline(always)]
+    fn update(&self, instrument: InstrumentId, side: Side, kind: UpdateKind) -> BookUpdate {
+        BookUpdate {
+            seq: self.seq,
+            exch_ts: self.exch_ts,
+            recv_ts: self.recv_ts,
+            engine_ts: self.now,
+            price: 0,
+            shares: 0,
+            order_count: 0,
+            instrument,
+            kind,
+            side,
+            flags: self.stale,
+        }
+    }
+
+    #[inline(always)]
+    fn level(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+        c: &LevelChange,
+        last: bool,
+    ) -> BookUpdate {
+        let mut u = self.update(instrument, side, kind_of(c.op));
+        u.price = c.level.price;
+        u.shares = c.level.shares;
+        u.order_count = c.level.orders;
+        if c.at_best {
+            u.flags |= flags::BEST_CHANGED;
+        }
+        if last {
+            u.flags |= flags::LAST_IN_EVENT;
+        }
+        u
+    }
+}
+
+#[inline(always)]
+fn kind_of(op: LevelOp) -> UpdateKind {
+    match op {
+        LevelOp::Added => UpdateKind::AddLevel,
+        LevelOp::Changed => UpdateKind::ChangeLevel,
+        LevelOp::Deleted => UpdateKind::DeleteLevel,
+    }
+}
+
+#[inline(always)]
+fn itch_side(b: u8) -> Side {
+    match b {
+        b'B' => Side::Bid,
+        b'S' => Side::Ask,
+        _ => Side::None,
+    }
+}
+
+/// The engine (see the module docs).
+#[derive(Debug)]
+pub struct Engine {
+    /// ITCH books.
+    pub itch: ItchBooks,
+    /// IEX DEEP books.
+    pub deep: DeepBooks,
+    /// MoldUDP64 sequencing.
+    pub mold_seq: Sequencer<[u8; 10]>,
+    /// IEX-TP sequencing (key: channel id << 32 | session id).
+    pub iex_seq: Sequencer<u64>,
+    /// Counters.
+    pub stats: EngineStats,
+    pending: Vec<BookUpdate>,
+    pending_cap: usize,
+    stream_seq: u64,
+}
+
+impl Engine {
+    /// An engine with everything allocated for `cfg`.
+    pub fn new(cfg: &EngineConfig) -> Self {
+        let filter = cfg.symbol_filter.as_deref();
+        Engine {
+            itch: ItchBooks::new(cfg.orders, filter),
+            deep: DeepBooks::new(cfg.symbols, filter),
+            mold_seq: Sequencer::new(cfg.expect_first_seq),
+            iex_seq: Sequencer::new(cfg.expect_first_seq),
+            stats: EngineStats::default(),
+            pending: Vec::with_capacity(cfg.pending_updates),
+            pending_cap: cfg.pending_updates,
+            stream_seq: 0,
+        }
+    }
+
+    /// Symbol of an instrument id (ITCH locate or IEX slot), if known.
+    pub fn symbol(&self, instrument: InstrumentId) -> Option<&[u8; 8]> {
+        if instrument >= IEX_INSTRUMENT_BASE {
+            let slot = instrument - IEX_INSTRUMENT_BASE;
+            (slot < self.deep.len() as u32).then(|| &self.deep.instrument(slot).symbol)
+        } else {
+            let i = self.itch.instrument(instrument as u16);
+            i.named.then_some(&i.symbol)
+        }
+    }
+
+    /// Published BBO of an instrument.
+    pub fn bbo(&self, instrument: InstrumentId) -> Bbo {
+        if instrument >= IEX_INSTRUMENT_BASE {
+            let slot = instrument - IEX_INSTRUMENT_BASE;
+            if slot < self.deep.len() as u32 {
+                return self.deep.instrument(slot).published_bbo();
+            }
+            Bbo::default()
+        } else {
+            let i = self.itch.instrument(instrument as u16);
+            Bbo::of(&i.bids, &i.asks)
+        }
+    }
+
+    /// One UDP payload (MoldUDP64/ITCH or IEX-TP/DEEP/TOPS, told apart by the header).
+    #[inline]
+    pub fn on_datagram<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        meta: &DatagramMeta,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        self.stats.datagrams += 1;
+        if is_iextp(bytes) {
+            self.on_iextp(now, meta, bytes, sink);
+        } else {
+            self.on_mold(now, meta, bytes, sink);
+        }
+    }
+
+    /// One message of an unsequenced ITCH stream (a bare `*.NASDAQ_ITCH50` file): numbered
+    /// 1, 2, 3… in arrival order, never stale.
+    #[inline]
+    pub fn on_itch_stream_message<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        meta: &DatagramMeta,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        self.stream_seq += 1;
+        let seq = self.stream_seq;
+        self.itch_message(now, meta.recv_ts, seq, 0, bytes, sink);
+    }
+
+    fn reset_itch(&mut self) {
+        self.stats.book_resets += 1;
+        self.itch.reset();
+    }
+
+    fn reset_deep(&mut self) {
+        self.stats.book_resets += 1;
+        self.deep.reset();
+        self.pending.clear();
+    }
+
+    #[inline]
+    fn on_mold<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        meta: &DatagramMeta,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        let p = match moldudp64::Packet::parse(bytes) {
+            Ok(p) => p,
+            Err(_) => {
+                self.stats.mold_malformed += 1;
+                return;
+            }
+        };
+        let h = p.header();
+        let (count, end) = match p {
+            moldudp64::Packet::Data(d) => (u64::from(d.message_count()), false),
+            moldudp64::Packet::Heartbeat(_) => (0, false),
+            moldudp64::Packet::EndOfSession(_) => (0, true),
+            moldudp64::Packet::Request(_) => {
+                self.stats.mold_requests += 1;
+                return;
+            }
+        };
+        let (class, changed) =
+            self.mold_seq
+                .on_packet(*h.session(), h.sequence_number(), count, end);
+        if changed {
+            self.reset_itch();
+        }
+        let moldudp64::Packet::Data(d) = p else {
+            return;
+        };
+        match class {
+            PacketClass::Duplicate | PacketClass::Empty => {}
+            PacketClass::InOrder { skip } => {
+                let stale = self.stale_flag_mold();
+                for (seq, msg) in d.blocks().skip(skip as usize) {
+                    self.itch_message(now, meta.recv_ts, seq, stale, msg, sink);
+                }
+            }
+            PacketClass::Gap { .. } => {
+                let stale = self.stale_flag_mold();
+                for (seq, msg) in d.blocks() {
+                    self.itch_message(now, meta.recv_ts, seq, stale, msg, sink);
+                }
+            }
+            PacketClass::Late => {
+                for (seq, msg) in d.blocks() {
+                    if self.mold_seq.take_late(seq) {
+                        let stale = self.stale_flag_mold();
+                        self.itch_message(now, meta.recv_ts, seq, stale, msg, sink);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn stale_flag_mold(&self) -> u16 {
+        if self.mold_seq.stale() {
+            flags::STALE
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn stale_flag_iex(&self) -> u16 {
+        if self.iex_seq.stale() {
+            flags::STALE
+        } else {
+            0
+        }
+    }
+
+    /// Applies one ITCH message.
+    #[inline]
+    fn itch_message<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        recv_ts: u64,
+        seq: u64,
+        stale: u16,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        let Some(&t) = bytes.first() else {
+            self.stats.itch_malformed += 1;
+            return;
+        };
+        let msg = match itch50::Message::parse(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.itch_malformed += 1;
+                return;
+            }
+        };
+        self.stats.itch_types[usize::from(t)] += 1;
+        let ctx = Ctx {
+            seq,
+            exch_ts: msg.timestamp().unwrap_or(0),
+            recv_ts,
+            now,
+            stale,
+        };
+        let locate = msg.stock_locate().unwrap_or(0);
+        let before = if S::WANTS_BBO && is_book_message(t) {
+            Some(self.bbo(InstrumentId::from(locate)))
+        } else {
+            None
+        };
+        use itch50::Message as M;
+        match msg {
+            M::AddOrder(m) => {
+                let c = self.itch.add(
+                    m.order_reference_number.get(),
+                    locate,
+                    itch_side(m.buy_sell_indicator),
+                    m.price.get(),
+                    m.shares.get(),
+                    [0; 4],
+                    &m.stock,
+                );
+                self.emit_change(&ctx, c, true, sink);
+            }
+            M::AddOrderMpid(m) => {
+                let c = self.itch.add(
+                    m.order_reference_number.get(),
+                    locate,
+                    itch_side(m.buy_sell_indicator),
+                    m.price.get(),
+                    m.shares.get(),
+                    m.attribution,
+                    &m.stock,
+                );
+                self.emit_change(&ctx, c, true, sink);
+            }
+            M::OrderExecuted(m) => {
+                let shares = m.executed_shares.get();
+                if let Some((o, c)) =
+                    self.itch
+                        .reduce(m.order_reference_number.get(), locate, shares)
+                {
+                    self.emit_change(&ctx, Some(c), false, sink);
+                    let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
+                    u.price = i64::from(o.price);
+                    u.shares = u64::from(shares);
+                    u.flags |= flags::LAST_IN_EVENT;
+                    self.publish(&u, sink);
+                }
+            }
+            M::OrderExecutedWithPrice(m) => {
+                let shares = m.executed_shares.get();
+                if let Some((o, c)) =
+                    self.itch
+                        .reduce(m.order_reference_number.get(), locate, shares)
+                {
+                    self.emit_change(&ctx, Some(c), false, sink);
+                    let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
+                    u.price = i64::from(m.execution_price.get());
+                    u.shares = u64::from(shares);
+                    u.flags |= flags::LAST_IN_EVENT;
+                    if m.printable == b'N' {
+                        u.flags |= flags::NON_PRINTABLE;
+                    }
+                    self.publish(&u, sink);
+                }
+            }
+            M::OrderCancel(m) => {
+                let r = self.itch.reduce(
+                    m.order_reference_number.get(),
+                    locate,
+                    m.cancelled_shares.get(),
+                );
+                self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
+            }
+            M::OrderDelete(m) => {
+                let r = self.itch.delete(m.order_reference_number.get(), locate);
+                self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
+            }
+            M::OrderReplace(m) => {
+                let (a, b) = self.itch.replace(
+                    m.original_order_reference_number.get(),
+                    m.new_order_reference_number.get(),
+                    locate,
+                    m.shares.get(),
+                    m.price.get(),
+                );
+                self.emit_change(&ctx, a, b.is_none(), sink);
+                self.emit_change(&ctx, b, true, sink);
+            }
+            M::Trade(m) if self.itch.keeps(locate) => {
+                let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
+                u.price = i64::from(m.price.get());
+                u.shares = u64::from(m.shares.get());
+                u.flags |= flags::LAST_IN_EVENT;
+                self.publish(&u, sink);
+            }
+            M::CrossTrade(m) if self.itch.keeps(locate) => {
+                let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
+                u.price = i64::from(m.cross_price.get());
+                u.shares = m.shares.get();
+                u.flags |= flags::LAST_IN_EVENT | flags::CROSS;
+                self.publish(&u, sink);
+            }
+            M::BrokenTrade(_) if self.itch.keeps(locate) => {
+                let mut u = ctx.update(
+                    InstrumentId::from(locate),
+                    Side::None,
+                    UpdateKind::TradeBreak,
+                );
+                u.flags |= flags::LAST_IN_EVENT;
+                self.publish(&u, sink);
+            }
+            M::StockDirectory(m) => {
+                self.itch.name(locate, m.stock);
+            }
+            M::StockTradingAction(m) => {
+                if !self.itch.instrument(locate).named {
+                    self.itch.name(locate, m.stock);
+                }
+                self.itch.set_trading_state(locate, m.trading_state);
+                if self.itch.keeps(locate) {
+                    self.status(
+                        &ctx,
+                        InstrumentId::from(locate),
+                        m.trading_state,
+                        b'H',
+                        sink,
+                    );
+                }
+            }
+            M::OperationalHalt(m) if self.itch.keeps(locate) => {
+                self.status(
+                    &ctx,
+                    InstrumentId::from(locate),
+                    m.operational_halt_action,
+                    b'h',
+                    sink,
+                );
+            }
+            M::SystemEvent(m) => {
+                self.status(&ctx, 0, m.event_code, b'S', sink);
+            }
+            _ => {}
+        }
+        if let Some(before) = before {
+            let i = self.itch.instrument(locate);
+            let after = Bbo::of(&i.bids, &i.asks);
+            if after != before {
+                sink.bbo_changed(ctx.exch_ts, InstrumentId::from(locate), &i.symbol, &after);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn publish<S: UpdateSink>(&mut self, u: &BookUpdate, sink: &mut S) {
+        self.stats.updates += 1;
+        sink.publish(u);
+    }
+
+    #[inline(always)]
+    fn emit_change<S: UpdateSink>(
+        &mut self,
+        ctx: &Ctx,
+        c: Option<SideChange>,
+        last: bool,
+        sink: &mut S,
+    ) {
+        if let Some(c) = c {
+            let u = ctx.level(InstrumentId::from(c.locate), c.side, &c.change, last);
+            self.publish(&u, sink);
+        }
+    }
+
+    fn status<S: UpdateSink>(
+        &mut self,
+        ctx: &Ctx,
+        instrument: InstrumentId,
+        code: u8,
+        msg_type: u8,
+        sink: &mut S,
+    ) {
+        let mut u = ctx.update(instrument, Side::None, UpdateKind::Status);
+        u.price = i64::from(code);
+        u.shares = u64::from(msg_type);
+        u.flags |= flags::LAST_IN_EVENT;
+        self.publish(&u, sink);
+    }
+
+    /// Anomalies of all books, summed (for reports).
+    pub fn anomaly_total(&self) -> u64 {
+        let a = &self.itch.anomalies;
+        let d = &self.deep.anomalies;
+        a.unknown_ref
+            + a.duplicate_ref
+            + a.over_execution
+            + a.locate_mismatch
+            + a.level_mismatch
+            + a.bad_side
+            + a.crossed
+            + d.crossed
+            + d.negative_price
+    }
+}
+
+/// ITCH message types that can change a book.
+#[inline(always)]
+fn is_book_message(t: u8) -> bool {
+    matches!(t, b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U')
+}
+
+/// An IEX-TP segment: version 1 and a known IEX message protocol id (a MoldUDP64 session
+/// starts with an ASCII character, never byte 1).
+#[inline]
+pub fn is_iextp(b: &[u8]) -> bool {
+    b.len() >= 40 && b[0] == 1 && matches!(u16::from_le_bytes([b[2], b[3]]), 0x8002..=0x8005)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fh_decoders::deep::PriceLevelUpdate;
+    use fh_decoders::iextp::Header;
+    use fh_decoders::itch50::{alpha, AddOrder};
+    use fh_decoders::moldudp64::PacketBuilder;
+    use zerocopy::byteorder::little_endian::{I64, U16, U32};
+    use zerocopy::IntoBytes;
+
+    /// An IEX-TP DEEP segment carrying `plus` (side byte, flags, price, size) for one symbol.
+    fn deep_segment(first_seq: i64, plus: &[(u8, u8, i64, u32)]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        for &(t, f, price, size) in plus {
+            let m = PriceLevelUpdate {
+                message_type: t,
+                event_flags: f,
+                timestamp: I64::new(1_000 + first_seq),
+                symbol: *b"ZIEXT   ",
+                size: U32::new(size),
+                price: I64::new(price),
+            };
+            payload.extend_from_slice(&(m.as_bytes().len() as u16).to_le_bytes());
+            payload.extend_from_slice(m.as_bytes());
+        }
+        let h = Header {
+            version: 1,
+            reserved: 0,
+            message_protocol_id: U16::new(0x8004),
+            channel_id: U32::new(1),
+            session_id: U32::new(77),
+            payload_length: U16::new(payload.len() as u16),
+            message_count: U16::new(plus.len() as u16),
+            stream_offset: I64::new(0),
+            first_message_sequence_number: I64::new(first_seq),
+            send_time: I64::new(5),
+        };
+        let mut out = h.as_bytes().to_vec();
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn deep_event_is_published_only_when_complete() {
+        let mut e = Engine::new(&EngineConfig::default());
+        let meta = DatagramMeta::default();
+        let mut got: Vec<BookUpdate> = Vec::new();
+        // Book: asks 25.10 / 25.20 / 25.30, bids 25.00 (single-PLU events).
+        let seg = deep_segment(
+            1,
+            &[
+                (b'5', 1, 251_000, 100),
+                (b'5', 1, 252_000, 100),
+                (b'5', 1, 253_000, 100),
+                (b'8', 1, 250_000, 100),
+            ],
+        );
+        e.on_datagram(0, &meta, &seg, &mut |u: &BookUpdate| got.push(*u));
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|u| u.flags & flags::LAST_IN_EVENT != 0));
+        got.clear();
+        // Event in two segments: flag 0 removes 25.10 …
+        e.on_datagram(
+            0,
+            &meta,
+            &deep_segment(5, &[(b'5', 0, 251_000, 0)]),
+            &mut |u: &BookUpdate| got.push(*u),
+        );
+        assert!(got.is_empty(), "nothing published while the event is open");
+        let id = IEX_INSTRUMENT_BASE;
+        assert_eq!(
+            e.bbo(id).ask,
+            Some((251_000, 100)),
+            "published BBO is the pre-event one"
+        );
+        // … flag 1 removes 25.20: both updates go out, the last flagged.
+        e.on_datagram(
+            0,
+            &meta,
+            &deep_segment(6, &[(b'5', 1, 252_000, 0)]),
+            &mut |u: &BookUpdate| got.push(*u),
+        );
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].seq, got[0].kind, got[0].flags & flags::LAST_IN_EVENT),
+            (5, UpdateKind::DeleteLevel, 0)
+        );
+        assert_eq!(got[1].seq, 6);
+        assert_ne!(got[1].flags & flags::LAST_IN_EVENT, 0);
+        assert_ne!(got[1].flags & flags::BEST_CHANGED, 0);
+        assert_eq!(got[1].exch_ts, 1_006);
+        assert_eq!(e.bbo(id).ask, Some((253_000, 100)));
+        assert_eq!(e.bbo(id).bid, Some((250_000, 100)));
+    }
+
+    fn mold_add(seq: u64, reference: u64) -> Vec<u8> {
+        let mut m = AddOrder::new(1, 0, 1);
+        m.order_reference_number = zerocopy::byteorder::big_endian::U64::new(reference);
+        m.buy_sell_indicator = b'B';
+        m.shares = zerocopy::byteorder::big_endian::U32::new(100);
+        m.stock = alpha(b"TEST");
+        m.price = zerocopy::byteorder::big_endian::U32::new(10_000 + reference as u32);
+        let mut buf = vec![0u8; 200];
+        let mut b = PacketBuilder::new(&mut buf, *b"SESSION001", seq).unwrap();
+        assert!(b.push(m.as_bytes()));
+        b.finish().to_vec()
+    }
+
+    #[test]
+    fn updates_are_flagged_stale_while_a_gap_is_open() {
+        let mut e = Engine::new(&EngineConfig::default());
+        let meta = DatagramMeta::default();
+        let mut got: Vec<BookUpdate> = Vec::new();
+        let feed = |e: &mut Engine, p: Vec<u8>, got: &mut Vec<BookUpdate>| {
+            e.on_datagram(0, &meta, &p, &mut |u: &BookUpdate| got.push(*u));
+        };
+        feed(&mut e, mold_add(1, 1), &mut got);
+        feed(&mut e, mold_add(3, 3), &mut got); // 2 missing
+        feed(&mut e, mold_add(2, 2), &mut got); // late: fills the gap
+        feed(&mut e, mold_add(4, 4), &mut got);
+        feed(&mut e, mold_add(4, 4), &mut got); // duplicate: dropped
+        let stale: Vec<(u64, bool)> = got
+            .iter()
+            .map(|u| (u.seq, u.flags & flags::STALE != 0))
+            .collect();
+        assert_eq!(stale, vec![(1, false), (3, true), (2, false), (4, false)]);
+        let q = e.mold_seq.stats;
+        assert_eq!(
+            (q.gaps, q.out_of_order_packets, q.duplicate_packets),
+            (1, 1, 1)
+        );
+        assert_eq!(e.itch.orders.len(), 4);
+    }
+
+    #[test]
+    fn mutated_packets_never_panic() {
+        // Valid ITCH and DEEP packets with random bytes overwritten, cut or extended: every
+        // outcome is counted, none panics (overflow checks are on in test builds).
+        let seeds = [
+            mold_add(1, 1),
+            mold_add(2, 2),
+            deep_segment(1, &[(b'8', 0, 100, 5), (b'5', 1, 200, 7)]),
+        ];
+        // (A mutated session id resets every book: keep the store small so resets are cheap.)
+        let mut e = Engine::new(&EngineConfig {
+            orders: 64,
+            ..EngineConfig::default()
+        });
+        let meta = DatagramMeta::default();
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut n = 0u64;
+        for round in 0..4_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut p = seeds[(round % 3) as usize].clone();
+            for k in 0..(1 + x % 4) {
+                let i = ((x >> (8 * k)) as usize) % p.len();
+                p[i] = (x >> (16 + 8 * k)) as u8;
+            }
+            match (x >> 40) % 4 {
+                0 => p.truncate(((x >> 44) as usize) % (p.len() + 1)),
+                1 => p.extend_from_slice(&x.to_le_bytes()),
+                _ => {}
+            }
+            e.on_datagram(round, &meta, &p, &mut |_: &BookUpdate| n += 1);
+        }
+        let s = &e.stats;
+        assert_eq!(s.datagrams, 4_000);
+        assert!(s.mold_malformed + s.iextp_malformed > 0);
+        assert!(s.itch_messages() + s.iex_messages() > 0);
+        assert_eq!(s.updates, n);
+    }
+}

@@ -1,0 +1,372 @@
+//! The latency options shared by `fh replay` and `fh live` ([`LatencyArgs`]) and a run's
+//! latency bookkeeping ([`LatencyRun`]): clock, per-thread interval recorders, the interval
+//! log, and at the end the table, `.hgrm` files and plot.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::{
+    hgrm, hlog::HlogWriter, interval_pair, plot, table, Clock, HistConfig, IntervalCollector,
+    IntervalRecorder, Series, StageRecorder,
+};
+use crate::cli::{CliError, CliResult};
+
+/// Latency options; `#[command(flatten)]` them into a subcommand's `Args`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct LatencyArgs {
+    /// Write each stage's percentile distribution to DIR/STAGE.hgrm (HdrHistogram text
+    /// format, values in µs).
+    #[arg(long, value_name = "DIR")]
+    pub hgrm: Option<PathBuf>,
+    /// Write interval histograms to FILE (HdrHistogram interval log, values in ns, one tag per
+    /// stage); `fh report FILE` reads it back.
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+    /// Seconds per interval of --hlog.
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub interval: f64,
+    /// Draw the percentile curves of all stages into FILE (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Take no stage timestamps (to measure what they cost).
+    #[arg(long)]
+    pub no_latency: bool,
+}
+
+impl Default for LatencyArgs {
+    fn default() -> Self {
+        LatencyArgs {
+            hgrm: None,
+            hlog: None,
+            interval: 1.0,
+            plot: None,
+            no_latency: false,
+        }
+    }
+}
+
+impl LatencyArgs {
+    /// Checks the values: `--interval` positive and finite (at least 1 ms), no output options
+    /// with `--no-latency`.
+    pub fn validate(&self) -> CliResult {
+        if !(self.interval.is_finite() && self.interval >= 0.001) {
+            return Err(CliError::new(format!(
+                "--interval {}: must be at least 0.001 seconds",
+                self.interval
+            )));
+        }
+        if self.no_latency && (self.hgrm.is_some() || self.hlog.is_some() || self.plot.is_some()) {
+            return Err(CliError::new(
+                "--no-latency: cannot be combined with --hgrm, --hlog or --plot",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--interval` in ns.
+    pub fn interval_ns(&self) -> u64 {
+        (self.interval * 1e9).round() as u64
+    }
+}
+
+/// The file stem for series `name`: letters, digits, `_` and `-` kept, anything else (such as
+/// `/` or `.` in a tag read from a log) replaced by `_`, so files stay inside the directory.
+pub fn file_stem(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "_".to_string()
+    } else {
+        s
+    }
+}
+
+/// Writes `DIR/<name>.hgrm` for every series (name through [`file_stem`]); returns the paths
+/// written.
+pub fn write_hgrm_dir(dir: &Path, series: &[Series<'_>]) -> Result<Vec<PathBuf>, CliError> {
+    fs::create_dir_all(dir)
+        .map_err(|e| CliError::new(format!("{}: cannot create directory: {e}", dir.display())))?;
+    let mut written = Vec::new();
+    for s in series {
+        let path = dir.join(format!("{}.hgrm", file_stem(s.name)));
+        fs::write(&path, hgrm::render(s.hist))
+            .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes the SVG plot of `series` to `path`.
+pub fn write_plot(path: &Path, title: &str, series: &[Series<'_>]) -> CliResult {
+    fs::write(path, plot::render(title, series))
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+}
+
+/// A run's latency bookkeeping (cold side). See the module docs of [`crate::latency`] for the
+/// integration recipe.
+#[derive(Debug)]
+pub struct LatencyRun {
+    args: LatencyArgs,
+    clock: Clock,
+    config: HistConfig,
+    origin_ns: u64,
+    hlog: Option<HlogWriter<BufWriter<File>>>,
+    collectors: Vec<IntervalCollector>,
+    total: StageRecorder,
+}
+
+impl LatencyRun {
+    /// Validates `args`, calibrates the clock (once per process), opens `--hlog` and notes the
+    /// run's start. Allocates: call before the hot loop.
+    pub fn start(args: &LatencyArgs) -> Result<LatencyRun, CliError> {
+        args.validate()?;
+        let clock = *Clock::global();
+        let config = HistConfig::default();
+        let start_wall = SystemTime::now();
+        let origin_ns = clock.now();
+        let hlog = match &args.hlog {
+            None => None,
+            Some(path) => {
+                let f = File::create(path)
+                    .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                Some(
+                    HlogWriter::new(BufWriter::new(f), start_wall, origin_ns)
+                        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?,
+                )
+            }
+        };
+        Ok(LatencyRun {
+            args: args.clone(),
+            clock,
+            config,
+            origin_ns,
+            hlog,
+            collectors: Vec::new(),
+            total: StageRecorder::new(config),
+        })
+    }
+
+    /// The run's clock (copy it into each thread).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Whether stage timestamps should be taken (`--no-latency` not given).
+    pub fn enabled(&self) -> bool {
+        !self.args.no_latency
+    }
+
+    /// The run's start on the clock, ns.
+    pub fn origin_ns(&self) -> u64 {
+        self.origin_ns
+    }
+
+    /// A recorder for one hot thread (allocated now), with intervals of `--interval` from the
+    /// run's start.
+    pub fn recorder(&mut self) -> IntervalRecorder {
+        let (rec, col) = interval_pair(self.config, self.origin_ns, self.args.interval_ns());
+        self.collectors.push(col);
+        rec
+    }
+
+    /// Cold side, call now and then (after a `tick` returned true in a single-threaded replay,
+    /// or every few ms on a monitoring thread in live): writes every finished interval to the
+    /// interval log and adds it to the run's totals. Returns the intervals collected.
+    pub fn poll(&mut self) -> Result<usize, CliError> {
+        let mut n = 0;
+        for c in &self.collectors {
+            if let Some(r) = c.take() {
+                if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.args.hlog.as_ref()) {
+                    w.write_interval(&r)
+                        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                }
+                self.total.merge(&r);
+                c.give_back(r);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Ends the run: collects what is left, adds the last partial intervals (`finish`ed
+    /// recorders of the hot threads), closes the interval log, writes `--hgrm` and `--plot`,
+    /// and prints the clock line and the table to `out`. Returns the merged totals.
+    pub fn finish(
+        mut self,
+        last: Vec<Box<StageRecorder>>,
+        title: &str,
+        out: &mut dyn Write,
+    ) -> Result<StageRecorder, CliError> {
+        self.poll()?;
+        for r in &last {
+            if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.args.hlog.as_ref()) {
+                if r.total_count() > 0 {
+                    w.write_interval(r)
+                        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                }
+            }
+            self.total.merge(r);
+        }
+        if let (Some(w), Some(path)) = (self.hlog.take(), self.args.hlog.as_ref()) {
+            w.finish()
+                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        }
+        let cost = self.clock.cost_ns(5, 10_000);
+        report(
+            &self.args,
+            &self.clock.describe(cost),
+            title,
+            &self.total,
+            out,
+        )?;
+        Ok(self.total)
+    }
+}
+
+/// Prints `clock_line` and the table of `total` to `out`, and writes `--hgrm` and `--plot`.
+/// For runs that merge their recorders themselves instead of using [`LatencyRun`].
+pub fn report(
+    args: &LatencyArgs,
+    clock_line: &str,
+    title: &str,
+    total: &StageRecorder,
+    out: &mut dyn Write,
+) -> CliResult {
+    let series = total.series();
+    let io = |e: std::io::Error| CliError::new(format!("writing the latency table: {e}"));
+    writeln!(out, "latency ({title})").map_err(io)?;
+    writeln!(out, "{clock_line}").map_err(io)?;
+    if series.is_empty() {
+        writeln!(out, "no latency recorded").map_err(io)?;
+    } else {
+        write!(out, "{}", table::render_series(&series)).map_err(io)?;
+    }
+    if let Some(dir) = &args.hgrm {
+        write_hgrm_dir(dir, &series)?;
+    }
+    if let Some(path) = &args.plot {
+        write_plot(path, &format!("fh latency: {title}"), &series)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::Stage;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("fh-latency-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn hgrm_file_names_stay_in_the_directory() {
+        assert_eq!(file_stem("end_to_end"), "end_to_end");
+        assert_eq!(file_stem("../../etc/x"), "______etc_x");
+        assert_eq!(file_stem(""), "_");
+    }
+
+    #[test]
+    fn pieces_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<LatencyRun>();
+        send::<IntervalRecorder>();
+        send::<IntervalCollector>();
+        send::<Clock>();
+    }
+
+    #[test]
+    fn validate_names_the_bad_value() {
+        let mut a = LatencyArgs::default();
+        assert!(a.validate().is_ok());
+        a.interval = 0.0;
+        assert_eq!(
+            a.validate().unwrap_err().0,
+            "--interval 0: must be at least 0.001 seconds"
+        );
+        a.interval = f64::NAN;
+        assert!(a.validate().is_err());
+        let b = LatencyArgs {
+            no_latency: true,
+            plot: Some("x.svg".into()),
+            ..LatencyArgs::default()
+        };
+        assert!(b.validate().is_err());
+    }
+
+    #[test]
+    fn a_run_writes_every_output() {
+        let dir = tmpdir("run");
+        let args = LatencyArgs {
+            hgrm: Some(dir.join("hgrm")),
+            hlog: Some(dir.join("run.hlog")),
+            interval: 0.001,
+            plot: Some(dir.join("run.svg")),
+            no_latency: false,
+        };
+        let mut run = LatencyRun::start(&args).unwrap();
+        let clock = run.clock();
+        let mut rec = run.recorder();
+        let mut n = 0u64;
+        let mut intervals = 0;
+        // Until 4 intervals were handed over (bounded: 10 s, however loaded the machine).
+        let give_up = clock.now() + 10_000_000_000;
+        while intervals < 4 {
+            let t0 = clock.now();
+            let t1 = clock.now();
+            rec.record_span(Stage::Decode, t0, t1);
+            rec.record(Stage::Book, 100 + n % 50);
+            n += 1;
+            if rec.tick(t1) {
+                intervals += run.poll().unwrap();
+            }
+            assert!(t1 < give_up, "only {intervals} intervals in 10 s");
+        }
+        let last = rec.finish(clock.now());
+        let mut out = Vec::new();
+        let total = run.finish(vec![last], "unit test", &mut out).unwrap();
+        assert_eq!(total.histogram(Stage::Decode).len(), n);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("latency (unit test)\nclock: "), "{text}");
+        assert!(
+            text.contains("\ndecode ") && text.contains("\nbook "),
+            "{text}"
+        );
+
+        let log = fs::read(dir.join("run.hlog")).unwrap();
+        let back = crate::latency::hlog::read(&log, None, None).unwrap();
+        assert_eq!(back.hists["decode"].len(), n);
+        assert_eq!(back.hists["book"].len(), n);
+        assert!(back.intervals >= 4, "{}", back.intervals);
+        for stage in ["decode", "book"] {
+            let t = fs::read_to_string(dir.join("hgrm").join(format!("{stage}.hgrm"))).unwrap();
+            assert_eq!(hgrm::parse(&t).unwrap().total_count, n);
+        }
+        let svg = fs::read_to_string(dir.join("run.svg")).unwrap();
+        assert_eq!(svg.matches("class=\"curve\"").count(), 2);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unwritable_outputs_name_the_path() {
+        let args = LatencyArgs {
+            hlog: Some("/nonexistent-dir/x.hlog".into()),
+            ..LatencyArgs::default()
+        };
+        let e = LatencyRun::start(&args).unwrap_err();
+        assert!(e.0.starts_with("/nonexistent-dir/x.hlog: "), "{}", e.0);
+    }
+}
