@@ -6,19 +6,23 @@
 //! iteration, twice in the same run: `untimed` (no stamps, what `--no-latency` runs) and
 //! `stamped` (four clock reads and five histogram records per datagram, updates held for the
 //! publish stage, intervals collected: what `fh replay` runs by default). The ratio of the two
-//! medians is the overhead. Measured as CPU time of the bench thread (on a shared machine wall
+//! medians is the overhead. Two more variants split it: `clock_reads_only` (the four clock
+//! reads) and `clock_reads_and_direct_records` (plus four histogram records per datagram made
+//! at once, between book changes, which is what `stamped` avoids by recording in batches). Measured as CPU time of the bench thread (on a shared machine wall
 //! time measures the neighbours).
 //!
 //! Run: `cargo bench -p fh-benches --bench replay_latency`.
 
+use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fh_feed::cli::replay::{NoBbo, ReplaySink};
-use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed, Untimed};
-use fh_feed::engine::{Engine, EngineConfig};
-use fh_feed::latency::{LatencyArgs, LatencyRun};
+use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed, Timing, Unit, Untimed};
+use fh_feed::cli::CliResult;
+use fh_feed::engine::{Engine, EngineConfig, UpdateSink};
+use fh_feed::latency::{Clock, HistConfig, LatencyArgs, LatencyRun, Stage, StageRecorder};
 use fh_replay::capture::Capture;
 use fh_replay::gen::{self, Config, Options, Stop};
 
@@ -42,6 +46,90 @@ fn capture() -> (PathBuf, Capture) {
 /// Thread CPU time, ns.
 fn cpu_ns() -> u64 {
     fh_feed::cli::replay::thread_cpu_ns().expect("/proc/thread-self/schedstat")
+}
+
+/// Replays `cap` `iters` times with `timing`, returning the CPU time.
+fn run<T: Timing>(cap: &Capture, cfg: &EngineConfig, iters: u64, timing: &mut T) -> Duration {
+    let clock = *Clock::global();
+    let mut cpu = 0;
+    for _ in 0..iters {
+        let mut e = Engine::new(cfg);
+        let mut sink = ReplaySink::<NoBbo>::default();
+        let t = cpu_ns();
+        replay_timed(
+            cap,
+            &mut e,
+            &mut sink,
+            &mut Pace::off(clock),
+            timing,
+            |_| {},
+        )
+        .expect("replay");
+        cpu += cpu_ns() - t;
+        assert_eq!(e.stats.itch_messages(), MESSAGES);
+    }
+    Duration::from_nanos(cpu)
+}
+
+/// Four clock reads per datagram, nothing recorded.
+struct ClockOnly {
+    clock: Clock,
+    sum: u64,
+}
+
+impl Timing for ClockOnly {
+    #[inline(always)]
+    fn start(&mut self, _: Option<(u64, u64)>) -> u64 {
+        self.clock.now()
+    }
+    #[inline(always)]
+    fn unit<S: UpdateSink>(
+        &mut self,
+        engine: &mut Engine,
+        sink: &mut S,
+        unit: Unit<'_>,
+        ts: u64,
+        t0: u64,
+    ) -> CliResult {
+        let t1 = self.clock.now();
+        unit.apply(engine, ts, sink);
+        let t2 = self.clock.now();
+        let t3 = self.clock.now();
+        self.sum = self.sum.wrapping_add(black_box(t0 ^ t1 ^ t2 ^ t3));
+        Ok(())
+    }
+}
+
+/// Four clock reads and four records per datagram, recorded at once.
+struct ClockAndRecords {
+    clock: Clock,
+    rec: StageRecorder,
+}
+
+impl Timing for ClockAndRecords {
+    #[inline(always)]
+    fn start(&mut self, _: Option<(u64, u64)>) -> u64 {
+        self.clock.now()
+    }
+    #[inline(always)]
+    fn unit<S: UpdateSink>(
+        &mut self,
+        engine: &mut Engine,
+        sink: &mut S,
+        unit: Unit<'_>,
+        ts: u64,
+        t0: u64,
+    ) -> CliResult {
+        let t1 = self.clock.now();
+        self.rec.record_span(Stage::Decode, t0, t1);
+        unit.apply(engine, ts, sink);
+        let t2 = self.clock.now();
+        self.rec.record_span(Stage::Book, t1, t2);
+        let t3 = self.clock.now();
+        self.rec.record_span(Stage::Publish, t2, t3);
+        self.rec.record_span(Stage::EndToEnd, t0, t3);
+        Ok(())
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -102,6 +190,18 @@ fn bench(c: &mut Criterion) {
             }
             Duration::from_nanos(cpu)
         })
+    });
+    // Where the stamps' cost goes: the four clock reads alone, then with four records per
+    // datagram made at once (no framing check, no held updates, no batching).
+    g.bench_function("clock_reads_only", |b| {
+        b.iter_custom(|iters| run(&cap, &cfg, iters, &mut ClockOnly { clock, sum: 0 }))
+    });
+    g.bench_function("clock_reads_and_direct_records", |b| {
+        let mut t = ClockAndRecords {
+            clock,
+            rec: StageRecorder::new(HistConfig::default()),
+        };
+        b.iter_custom(|iters| run(&cap, &cfg, iters, &mut t))
     });
     g.finish();
     let _ = std::fs::remove_file(&path);

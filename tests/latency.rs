@@ -610,6 +610,14 @@ fn fh_replay_paced_and_without_latency() {
             "--speed 0: must be a positive number",
         ),
         (
+            vec!["replay", s, "--to", "239.1.1.1:5000", "--plot", "x.svg"],
+            "--to: sends the capture; --hgrm, --hlog, --plot and --decode-only apply to in-process replay",
+        ),
+        (
+            vec!["replay", s, "--to", "127.0.0.1:5000"],
+            "destination 127.0.0.1:5000 is not a multicast group (224.0.0.0/4): the wire sender only sends to groups",
+        ),
+        (
             vec!["replay", s, "--decode-only", "--speed", "2"],
             "--decode-only: cannot be combined with --speed, --hgrm, --hlog or --plot",
         ),
