@@ -435,6 +435,14 @@ impl Sender {
         Ok(())
     }
 
+    /// The multicast TTL and loop flag of the socket, read back from the kernel.
+    pub fn multicast_ttl_loop(&self) -> std::io::Result<(u32, bool)> {
+        Ok((
+            self.sock.multicast_ttl_v4()?,
+            self.sock.multicast_loop_v4()?,
+        ))
+    }
+
     /// `sendmmsg` calls so far.
     pub fn send_calls(&self) -> u64 {
         self.send_calls
@@ -662,6 +670,18 @@ mod tests {
         cfg.pacing = Pacing::TopSpeed;
         cfg.ttl = 256;
         assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn the_socket_keeps_traffic_on_the_host_by_default() {
+        // Opening a socket sends nothing.
+        let s = Sender::new(&WireConfig::new(g("239.1.1.1:5000"))).unwrap();
+        assert_eq!(s.multicast_ttl_loop().unwrap(), (0, true));
+        let mut cfg = WireConfig::new(g("239.1.1.1:5000"));
+        cfg.ttl = 3;
+        cfg.multicast_loop = false;
+        let s = Sender::new(&cfg).unwrap();
+        assert_eq!(s.multicast_ttl_loop().unwrap(), (3, false));
     }
 
     #[test]

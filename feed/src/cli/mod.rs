@@ -10,6 +10,7 @@ pub mod gen;
 pub mod live;
 pub mod replay;
 pub mod replay_latency;
+pub mod replay_pipeline;
 pub mod report;
 
 /// A fatal command-line error: printed as one line, exit code 2.

@@ -61,6 +61,9 @@ pub struct Args {
     /// Onto the wire (--to …) instead of in-process; --speed also paces in-process replay.
     #[command(flatten)]
     pub wire: fh_replay::wire::WireArgs,
+    /// Pipeline mode (`--pipeline` and its options, see [`super::replay_pipeline`]).
+    #[command(flatten)]
+    pub pipe: super::replay_pipeline::PipelineArgs,
 }
 
 impl Default for Args {
@@ -77,6 +80,7 @@ impl Default for Args {
             decode_only: false,
             latency: crate::latency::LatencyArgs::default(),
             wire: fh_replay::wire::WireArgs::default(),
+            pipe: Default::default(),
         }
     }
 }
@@ -342,6 +346,9 @@ pub fn run(args: Args) -> CliResult {
     let progress = progress_bar(big && std::io::stderr().is_terminal());
     if args.decode_only {
         return run_decode_only(&args, &cap, progress);
+    }
+    if args.pipe.pipeline {
+        return super::replay_pipeline::run(&args, &cap, Engine::new(&cfg), progress);
     }
     let mut engine = Engine::new(&cfg);
     let start = Instant::now();
