@@ -2,7 +2,7 @@
 # Live latency benchmark, run inside a private network namespace (nothing leaves it: the
 # namespace has only its own loopback, and the sender's multicast TTL is 0).
 #
-# Measures, on a generated ITCH capture sent to multicast by the wire sender:
+# Measures, on a generated ITCH capture sent to multicast by `fh replay --to`:
 #   - fh live: latency from the kernel receive timestamp (SO_TIMESTAMPNS) to the strategy
 #     callback, p50 / p99 / p99.9 / max, at 100k and 1M messages/s;
 #   - the floor: `fh live --floor` (one recvmmsg per datagram, busy-poll, no engine) joined to
@@ -20,7 +20,6 @@ cd "$(dirname "$0")/.."
 PROFILE=${FH_PROFILE:-release}
 if [ "${FH_BENCH_NETNS:-}" != 1 ]; then
     cargo build --profile "$PROFILE" -q -p fh-feed --bin fh
-    cargo build --profile "$PROFILE" -q -p fh-replay --example wire_send
     for u in "-n" "-r -n"; do
         # shellcheck disable=SC2086
         if unshare $u true 2>/dev/null; then
@@ -44,7 +43,6 @@ MESSAGES=${1:-2000000}
 CPU_RX=${2:-0}; CPU_ENGINE=${3:-1}; CPU_STRAT=${4:-1}; CPU_FLOOR=${5:-0}
 IDLE=${FH_IDLE:-spin}   # spin on dedicated cores; backoff on a shared, small machine
 FH=target/$PROFILE/fh
-SEND=target/$PROFILE/examples/wire_send
 GROUP=239.77.0.1:40001
 TMP=$(mktemp -d)
 [ -n "${FH_KEEP:-}" ] || trap 'rm -rf "$TMP"' EXIT
@@ -75,7 +73,7 @@ run() {
         --cpu "$CPU_FLOOR" --stats-every 0 --until-quiet 1 >"$TMP/floor.txt" 2>&1 &
     local floor=$!
     wait_joined "$GROUP" 2
-    timeout 600 $SEND "$TMP/feed.pcap" --to "$GROUP" --iface 127.0.0.1 "$@" >"$TMP/send.txt"
+    timeout 600 $FH replay "$TMP/feed.pcap" --to "$GROUP" --iface 127.0.0.1 "$@" >"$TMP/send.txt"
     wait "$live" "$floor" || true
     echo "-- sender: $(cat "$TMP/send.txt")"
     echo "-- fh live:"

@@ -6,13 +6,17 @@
 //!   message). Criterion reports updates/s.
 //! - `ring_hop/*`: ping-pong of single updates between two threads (the echo thread answers
 //!   each update on a second queue of the same kind); criterion's time is a round trip.
-//! - Before criterion runs, the same ping-pong is done `FH_HOP_ROUNDS` times (default 200,000)
+//! - `ring_hop_same_thread/*`: send and receive one update on one thread: the per-hop
+//!   software cost without the cache-line transfer (and without the scheduler).
+//! - Before criterion runs, the same ping-pong is done `FH_HOP_ROUNDS` times (default 20,000)
 //!   per transport, each hop timed one way (sender's clock read in `engine_ts`, receiver's clock
 //!   read on arrival, same monotonic clock) into an HdrHistogram, and p50 / p99 / p99.9 are
 //!   printed for the ring, crossbeam and mpsc side by side.
 //!
-//! Every receiver busy-polls (`try_recv` loops for the channels, which is their fastest mode),
-//! and the two threads are pinned to cores 0 and 1 when there are two.
+//! Every receiver busy-polls (`try_recv` loops for the channels, which is their fastest mode;
+//! after 200 empty polls in a row it yields, so a loaded machine cannot wedge the run), and
+//! the two threads are pinned to cores 0 and 1 when there are two. Blocking `recv` is used by
+//! the channel consumers of the throughput benches, where the queue is rarely empty.
 //!
 //! `cargo bench -p fh-benches --bench ring`
 
@@ -30,6 +34,19 @@ const BATCH: usize = 64;
 fn pin(core: usize) {
     if core_affinity::get_core_ids().is_some_and(|ids| ids.len() > core) {
         core_affinity::set_for_current(core_affinity::CoreId { id: core });
+    }
+}
+
+/// Waits one step while polling an empty queue: spins, and after 200 empty polls in a row
+/// yields the core (on a loaded 2-core machine the peer thread may be descheduled).
+#[inline]
+fn backoff(empty_polls: &mut u32) {
+    *empty_polls += 1;
+    if *empty_polls < 200 {
+        spin_loop();
+    } else {
+        *empty_polls = 0;
+        std::thread::yield_now();
     }
 }
 
@@ -60,14 +77,16 @@ fn ring_throughput(n: u64, batch: usize) -> Duration {
         pin(1);
         let mut sum = 0u64;
         let mut seen = 0u64;
+        let mut empty = 0;
         while seen < n {
             if let Some(mut b) = c.poll() {
                 while let Some(ev) = b.next() {
                     sum = sum.wrapping_add(ev.update.seq);
                     seen += 1;
                 }
+                empty = 0;
             } else {
-                spin_loop();
+                backoff(&mut empty);
             }
         }
         sum
@@ -78,10 +97,9 @@ fn ring_throughput(n: u64, batch: usize) -> Duration {
     while i < n {
         let k = (batch as u64).min(n - i);
         for _ in 0..k {
-            let mut claim = p.claim();
-            claim.seq = i;
-            claim.price = i as i64;
-            claim.shares = 100;
+            // The whole record in one go (as the engine writes a full update): one full-line
+            // store instead of a read-for-ownership and a partial write.
+            *p.claim() = update(i);
             i += 1;
         }
         p.publish();
@@ -224,12 +242,13 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
             let echo = std::thread::spawn(move || {
                 pin(1);
                 let mut hist = hist;
+                let mut empty = 0;
                 for _ in 0..rounds {
                     let u: BookUpdate = loop {
                         if let Some(u) = $recv_ping() {
                             break u;
                         }
-                        spin_loop();
+                        backoff(&mut empty);
                     };
                     hist.saturating_record(clock.now().saturating_sub(u.engine_ts));
                     $send_pong(u.seq);
@@ -238,6 +257,7 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
             });
             pin(0);
             let start = Instant::now();
+            let mut empty = 0;
             for i in 0..rounds {
                 $send_ping(BookUpdate {
                     seq: i,
@@ -249,7 +269,7 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                         assert_eq!(back, i);
                         break;
                     }
-                    spin_loop();
+                    backoff(&mut empty);
                 }
             }
             let rtt = start.elapsed();
@@ -309,7 +329,7 @@ fn print_hop_percentiles() {
     let rounds = std::env::var("FH_HOP_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000u64);
+        .unwrap_or(20_000u64);
     println!("one-hop latency, {rounds} ping-pongs per transport, ns (one way, receiver clock - sender clock):");
     println!(
         "{:<10} {:>8} {:>8} {:>8} {:>8} {:>10}",
@@ -354,7 +374,64 @@ fn bench_hop(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_throughput, bench_hop);
+/// The software cost of one hop without the cross-core cache transfer: send one update and
+/// receive it on the same thread. Insensitive to scheduling, so it isolates what each transport
+/// executes per update (atomics, CAS, waker checks) from what the machine's load does.
+fn bench_same_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ring_hop_same_thread");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    g.throughput(Throughput::Elements(1));
+    let (mut p, mut cs) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
+    let mut rc = cs.pop().unwrap();
+    let mut i = 0u64;
+    g.bench_function("ring", |b| {
+        b.iter(|| {
+            let mut claim = p.claim();
+            claim.seq = i;
+            claim.price = i as i64;
+            drop(claim);
+            p.publish();
+            i += 1;
+            let mut batch = rc.poll().unwrap();
+            std::hint::black_box(batch.next().unwrap().update.price)
+        })
+    });
+    let (mut p, mut cs) = ring::<BookUpdate>(ring_config(Policy::NeverWait)).unwrap();
+    let mut rc = cs.pop().unwrap();
+    g.bench_function("ring_never_wait", |b| {
+        b.iter(|| {
+            let mut claim = p.claim();
+            claim.seq = i;
+            claim.price = i as i64;
+            drop(claim);
+            p.publish();
+            i += 1;
+            let mut batch = rc.poll().unwrap();
+            std::hint::black_box(batch.next().unwrap().update.price)
+        })
+    });
+    let (tx, rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
+    g.bench_function("crossbeam", |b| {
+        b.iter(|| {
+            tx.send(update(i)).unwrap();
+            i += 1;
+            std::hint::black_box(rx.try_recv().unwrap().price)
+        })
+    });
+    let (tx, rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
+    g.bench_function("mpsc", |b| {
+        b.iter(|| {
+            tx.send(update(i)).unwrap();
+            i += 1;
+            std::hint::black_box(rx.try_recv().unwrap().price)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_same_thread, bench_throughput, bench_hop);
 
 fn main() {
     if !std::env::args().any(|a| a == "--list") {

@@ -466,3 +466,187 @@ fn java_hdrhistogram_reads_our_log_and_agrees_with_our_hgrm() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The row of `stage` in a latency table printed by `fh`: its cells.
+fn table_row<'a>(text: &'a str, stage: &str) -> Option<Vec<&'a str>> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|c| c.len() >= 10 && c[0] == stage && c[1].parse::<u64>().is_ok())
+}
+
+/// `fh replay` of the bundled sample (issue 6, "must show"): the table after the report with
+/// one row per stage, the SVG plot with one curve per recorded stage, `.hgrm` files and the
+/// interval log read back with the same counts: one value per datagram and stage.
+#[test]
+fn fh_replay_of_the_sample_measures_every_stage() {
+    let dir = tmpdir("replay-sample");
+    let sample = fh_tests::workspace_root().join("pcaps/sample.pcap");
+    let (svg, hgrm_dir, hlog) = (dir.join("out.svg"), dir.join("hgrm"), dir.join("run.hlog"));
+    let (code, out, err) = fh_tests::run_fh([
+        "replay".as_ref(),
+        sample.as_os_str(),
+        "--plot".as_ref(),
+        svg.as_os_str(),
+        "--hgrm".as_ref(),
+        hgrm_dir.as_os_str(),
+        "--hlog".as_ref(),
+        hlog.as_os_str(),
+        "--interval".as_ref(),
+        "0.002".as_ref(),
+    ]);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{err}\n{text}");
+    // 11 541 data packets, 7 heartbeats, 1 end of session (pcaps/README.md).
+    assert!(
+        text.contains("frames: 11549 udp datagrams, 0 skipped"),
+        "{text}"
+    );
+    let datagrams = 11_549u64;
+    let at = text
+        .find("\nlatency (fh replay ")
+        .expect("latency table after the report");
+    assert!(text[..at].contains("messages/s"), "report first: {text}");
+    let table = &text[at..];
+    assert!(table.contains("\nclock: "), "{table}");
+    let stages = ["decode", "book", "publish", "end_to_end"];
+    for stage in stages {
+        let row = table_row(table, stage).unwrap_or_else(|| panic!("no {stage} row: {table}"));
+        assert_eq!(row[1], datagrams.to_string(), "{stage}: {table}");
+    }
+    for absent in ["behind_schedule", "receive", "consume"] {
+        assert!(table_row(table, absent).is_none(), "{absent}: {table}");
+    }
+    let curves = svg_curves(&fs::read_to_string(&svg).unwrap()).unwrap();
+    assert_eq!(curves, stages);
+    for stage in stages {
+        let t = fs::read_to_string(hgrm_dir.join(format!("{stage}.hgrm"))).unwrap();
+        assert_eq!(hgrm::parse(&t).unwrap().total_count, datagrams, "{stage}");
+    }
+    let back = fh_feed::latency::hlog::read(&fs::read(&hlog).unwrap(), None, None).unwrap();
+    assert_eq!(
+        back.hists.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["book", "decode", "end_to_end", "publish"]
+    );
+    for stage in stages {
+        assert_eq!(back.hists[stage].len(), datagrams, "{stage}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `--speed X` paces the in-process replay on the capture's timestamps and adds
+/// `behind_schedule`; `--no-latency` prints no table; stamps change no update (same digest and
+/// BBO CSV with and without them); bad combinations are one-line errors.
+#[test]
+fn fh_replay_paced_and_without_latency() {
+    let dir = tmpdir("replay-paced");
+    let sample = fh_tests::workspace_root().join("pcaps/sample.pcap");
+    let s = sample.to_str().unwrap();
+    let svg = dir.join("paced.svg");
+    let (csv_a, csv_b) = (dir.join("a.csv"), dir.join("b.csv"));
+    let t = std::time::Instant::now();
+    let (code, out, err) = fh_tests::run_fh([
+        "replay",
+        s,
+        "--speed",
+        "200",
+        "--digest",
+        "--bbo-csv",
+        csv_a.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    let paced_wall = t.elapsed();
+    let paced = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{err}\n{paced}");
+    assert!(paced.contains("\npaced: --speed 200 "), "{paced}");
+    let row = table_row(&paced, "behind_schedule").expect("behind_schedule row");
+    assert_eq!(row[1], "11549", "{paced}");
+    assert_eq!(
+        svg_curves(&fs::read_to_string(&svg).unwrap()).unwrap(),
+        ["decode", "book", "publish", "end_to_end", "behind_schedule"]
+    );
+    // The capture spans more than 10 s (pre-open, a halt, the close): paced at 200x the
+    // replay cannot take less than span / 200.
+    let ts: Vec<u64> = fh_replay::capture::Capture::open(&sample)
+        .unwrap()
+        .records()
+        .unwrap()
+        .map(|r| r.unwrap().ts_ns)
+        .collect();
+    let span = ts.last().unwrap() - ts.first().unwrap();
+    assert!(span > 10_000_000_000, "span {span} ns");
+    assert!(
+        paced_wall >= Duration::from_nanos(span / 200),
+        "{paced_wall:?} for a span of {span} ns at 200x"
+    );
+
+    let (code, out, err) = fh_tests::run_fh([
+        "replay",
+        s,
+        "--no-latency",
+        "--digest",
+        "--bbo-csv",
+        csv_b.to_str().unwrap(),
+    ]);
+    let plain = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(!plain.contains("latency ("), "{plain}");
+    let digest = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("digest: "))
+            .map(String::from)
+    };
+    assert!(digest(&plain).is_some());
+    assert_eq!(digest(&plain), digest(&paced));
+    assert_eq!(fs::read(&csv_a).unwrap(), fs::read(&csv_b).unwrap());
+
+    for (args, want) in [
+        (
+            vec!["replay", s, "--no-latency", "--plot", "x.svg"],
+            "--no-latency: cannot be combined with --hgrm, --hlog or --plot",
+        ),
+        (
+            vec!["replay", s, "--speed", "0"],
+            "--speed 0: must be a positive number",
+        ),
+        (
+            vec!["replay", s, "--to", "239.1.1.1:5000", "--plot", "x.svg"],
+            "--to: sends the capture; --hgrm, --hlog, --plot and --decode-only apply to in-process replay",
+        ),
+        (
+            vec!["replay", s, "--to", "127.0.0.1:5000"],
+            "destination 127.0.0.1:5000 is not a multicast group (224.0.0.0/4): the wire sender only sends to groups",
+        ),
+        (
+            vec!["replay", s, "--decode-only", "--speed", "2"],
+            "--decode-only: cannot be combined with --speed, --hgrm, --hlog or --plot",
+        ),
+    ] {
+        let (code, _, err) = fh_tests::run_fh(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert_eq!(err, format!("fh: {want}\n"), "{args:?}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `fh` with no arguments (what `cargo run --release` runs) replays the sample and ends with
+/// the latency table.
+#[test]
+fn fh_without_arguments_ends_with_the_latency_table() {
+    let (code, out, err) = fh_tests::run_fh::<[&str; 0], &str>([]);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("sample.pcap: processing time per stage"),
+        "{text}"
+    );
+    assert_eq!(table_row(&text, "end_to_end").unwrap()[1], "11549");
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("end_to_end "),
+        "{text}"
+    );
+}

@@ -1,5 +1,5 @@
 //! Generated ITCH feeds on the wire, inside a private network namespace: a million-message
-//! capture sent by the wire sender (what `fh replay --to` runs) reaches `fh live` whole, with
+//! capture sent by `fh replay --to` reaches `fh live` whole, with
 //! the same book-update digest as `fh replay --digest` of the file; and on a capture with
 //! dropped packets, the gaps `fh live` reports are exactly those of the generator's truth file.
 
@@ -164,9 +164,32 @@ fn a_million_itch_messages_arrive_whole_with_the_replay_digest() {
 
     let child = fh_live(&["--packets", &n.to_string(), "--digest"]);
     wait_joined(group());
-    let sent = send(&pcap, 50_000);
-    assert_eq!(sent.packets, n);
-    println!("{sent}");
+    // The sender is `fh replay --to`, as a user runs it.
+    let sent = Command::new(netns::fh_bin())
+        .arg("replay")
+        .arg(&pcap)
+        .args([
+            "--to",
+            &group().to_string(),
+            "--iface",
+            "127.0.0.1",
+            "--pps",
+            "50000",
+        ])
+        .output()
+        .unwrap();
+    let sent_out = String::from_utf8_lossy(&sent.stdout);
+    println!("{sent_out}");
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert_eq!(
+        field(&sent_out, "sent "),
+        n,
+        "fh replay --to sent every datagram"
+    );
     let out = finish(child);
     assert_eq!(field(&out, "received "), n, "every packet arrived");
     assert_eq!(field(&out, "kernel drops "), 0);

@@ -1,17 +1,16 @@
 //! Real captures on the wire, inside a private network namespace: the production IEX DEEP
-//! capture sent by the wire sender (what `fh replay --to` runs) or by tcpreplay (an independent
+//! capture sent by `fh replay --to` or by tcpreplay (an independent
 //! sender) is received whole by `fh live`, and `fh live --capture` writes a pcap whose
 //! datagrams are byte-identical to the original's, readable by tshark.
 
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fh_replay::capture::Capture;
 use fh_replay::frame;
-use fh_replay::wire::{self, Pacing, WireConfig};
 use fh_tests::netns;
 
 const IEX_GROUP: &str = "233.215.21.4:10378";
@@ -124,8 +123,8 @@ fn tshark_count(path: &Path) -> Option<usize> {
 }
 
 #[test]
-fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() {
-    const NAME: &str = "iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically";
+fn iex_deep_sent_by_fh_replay_to_arrives_whole_and_is_captured_identically() {
+    const NAME: &str = "iex_deep_sent_by_fh_replay_to_arrives_whole_and_is_captured_identically";
     let Some(pcap) = iex_deep(NAME) else { return };
     if !netns::enter(NAME) {
         return;
@@ -140,16 +139,26 @@ fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() 
         IEX_GROUP,
         "--packets",
         "5000",
+        "--digest",
         "--capture",
         out_pcap.to_str().unwrap(),
     ]);
-    let g: SocketAddrV4 = IEX_GROUP.parse().unwrap();
-    wait_joined(g);
-    let mut cfg = WireConfig::new(g);
-    cfg.iface = Some(Ipv4Addr::LOCALHOST);
-    cfg.pacing = Pacing::Pps(25_000);
-    let rep = wire::send_capture(&pcap, &cfg).expect("send");
-    assert_eq!(rep.packets, 5000);
+    wait_joined(IEX_GROUP.parse().unwrap());
+    // The sender is `fh replay --to`, as a user runs it.
+    let sent = Command::new(netns::fh_bin())
+        .arg("replay")
+        .arg(&pcap)
+        .args(["--to", IEX_GROUP, "--iface", "127.0.0.1", "--pps", "25000"])
+        .output()
+        .unwrap();
+    let sent_out = String::from_utf8_lossy(&sent.stdout);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert_eq!(field(&sent_out, "sent "), 5000);
+    assert!(sent_out.contains("pacing error p50"), "{sent_out}");
     let out = finish(child, Duration::from_secs(60));
     assert_eq!(field(&out, "received "), 5000, "every packet arrived");
     assert_eq!(field(&out, "kernel drops "), 0);
@@ -159,6 +168,19 @@ fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() 
     if let Some(n) = tshark_count(&out_pcap) {
         assert_eq!(n, 5000, "tshark reads the capture back");
     }
+    // The book-update digest of the live run is the in-process replay's, and fh replay of
+    // what fh live captured gives it too.
+    let live_digest = digest_line(&out);
+    assert_eq!(
+        live_digest,
+        replay_digest(&pcap),
+        "live digest = replay digest"
+    );
+    assert_eq!(
+        replay_digest(&out_pcap),
+        live_digest,
+        "replay of the live capture"
+    );
     // fh decode of what fh live captured: the same messages as decoding the original.
     let a = decode_messages(&pcap);
     let b = decode_messages(&out_pcap);
@@ -171,6 +193,29 @@ fn iex_deep_sent_by_the_wire_sender_arrives_whole_and_is_captured_identically() 
     assert_eq!(field(&out, "sequencing: messages "), 48_325);
     assert_eq!(field(&out, " gaps "), 0);
     let _ = std::fs::remove_file(&out_pcap);
+}
+
+fn digest_line(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("digest: "))
+        .unwrap_or_else(|| panic!("no digest line in:\n{out}"))
+        .to_string()
+}
+
+/// `fh replay --digest FILE`'s digest.
+fn replay_digest(path: &Path) -> String {
+    let out = Command::new(netns::fh_bin())
+        .args(["replay", "--digest"])
+        .arg(path)
+        .output()
+        .expect("fh replay");
+    assert!(
+        out.status.success(),
+        "fh replay {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    digest_line(&String::from_utf8(out.stdout).unwrap())
 }
 
 /// `fh decode FILE` lines without the capture-timestamp column (the live capture carries

@@ -230,3 +230,95 @@ fn steady_state_replay_allocates_nothing() {
     assert_eq!(allocs, 0, "{allocs} allocations replaying the DEEP capture");
     assert!(d2.count > 20_000);
 }
+
+/// Writes `packets` as an Ethernet/IPv4/UDP nanosecond pcap, 1 µs apart from `ts0`.
+fn write_pcap(path: &std::path::Path, packets: &[Vec<u8>], ts0: u64) {
+    use fh_replay::frame::LinkType;
+    use fh_replay::writer::{PcapWriter, TsPrecision, UdpFrame};
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = PcapWriter::new(f, LinkType::Ethernet, TsPrecision::Nano).unwrap();
+    let frame = UdpFrame::new(
+        "10.0.0.1:26477".parse().unwrap(),
+        "233.54.12.111:26477".parse().unwrap(),
+    );
+    for (i, p) in packets.iter().enumerate() {
+        w.write_packet(ts0 + i as u64 * 1_000, &frame.build(p).unwrap())
+            .unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// `fh replay`'s loop with stage timestamps on (clock reads, five records per datagram, held
+/// updates handed to the sink, interval hand-overs collected by `LatencyRun::poll`) allocates
+/// nothing in the steady state either.
+#[test]
+fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
+    use fh_feed::cli::replay::{NoBbo, ReplaySink};
+    use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed};
+    use fh_feed::latency::{LatencyArgs, LatencyRun, Stage};
+    let packets = itch_packets(400_000);
+    let (warm, steady) = packets.split_at(packets.len() / 4);
+    let dir = std::env::temp_dir().join(format!("fh-noalloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (warm_path, steady_path) = (dir.join("warm.pcap"), dir.join("steady.pcap"));
+    let ts0 = 1_763_770_000_000_000_000u64;
+    write_pcap(&warm_path, warm, ts0);
+    write_pcap(&steady_path, steady, ts0 + warm.len() as u64 * 1_000);
+    let warm_cap = fh_replay::capture::Capture::open(&warm_path).unwrap();
+    let steady_cap = fh_replay::capture::Capture::open(&steady_path).unwrap();
+
+    let args = LatencyArgs {
+        interval: 0.001,
+        ..LatencyArgs::default()
+    };
+    let mut lat = LatencyRun::start(&args).unwrap();
+    let clock = lat.clock();
+    let mut stamps = Stamps::new(clock, lat.recorder());
+    let mut e = Engine::new(&EngineConfig::default());
+    let mut sink = ReplaySink::<NoBbo>::default();
+    let mut pace = Pace::off(clock);
+    let intervals = Cell::new(0u64);
+    let mut timed = Timed {
+        stamps: &mut stamps,
+        on_interval: || {
+            intervals.set(intervals.get() + 1);
+            lat.poll().map(|_| ())
+        },
+    };
+    replay_timed(&warm_cap, &mut e, &mut sink, &mut pace, &mut timed, |_| {}).unwrap();
+    let before = e.stats.itch_messages();
+    let intervals_before = intervals.get();
+    let (st, allocs) = counted(|| {
+        replay_timed(
+            &steady_cap,
+            &mut e,
+            &mut sink,
+            &mut pace,
+            &mut timed,
+            |_| {},
+        )
+        .unwrap()
+    });
+    // The steady pass takes well over 1 ms: intervals were handed over while counting.
+    assert!(
+        intervals.get() > intervals_before,
+        "no interval handed over"
+    );
+    let replayed = e.stats.itch_messages() - before;
+    assert_eq!(st.records, steady.len() as u64);
+    assert!(replayed > 250_000, "replayed {replayed} messages");
+    assert_eq!(e.itch.anomalies.unknown_ref, 0, "the flow is valid");
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations while replaying {replayed} ITCH messages with stage timestamps"
+    );
+    let last = stamps.finish();
+    let total = lat.finish(vec![last], "no_alloc", &mut Vec::new()).unwrap();
+    assert_eq!(
+        total.histogram(Stage::EndToEnd).len(),
+        packets.len() as u64,
+        "one end-to-end value per datagram"
+    );
+    assert_eq!(sink.by_kind.iter().sum::<u64>(), e.stats.updates);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,5 +22,6 @@
 pub mod capture;
 pub mod frame;
 pub mod gen;
+pub mod pace;
 pub mod wire;
 pub mod writer;

@@ -32,6 +32,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::capture::Capture;
 use crate::frame;
+use crate::pace;
 
 /// One datagram to send: its capture timestamp, its captured destination and its payload.
 #[derive(Clone, Copy, Debug)]
@@ -115,7 +116,7 @@ impl WireConfig {
             ttl: 0,
             multicast_loop: true,
             batch: 64,
-            spin: Duration::from_micros(100),
+            spin: pace::DEFAULT_SPIN,
         }
     }
 
@@ -138,8 +139,8 @@ impl WireConfig {
             }
         }
         match self.pacing {
-            Pacing::Speed(x) if !(x.is_finite() && x > 0.0) => {
-                return Err(WireError(format!("--speed {x}: must be a positive number")))
+            Pacing::Speed(x) => {
+                pace::check_speed(x).map_err(WireError)?;
             }
             Pacing::Pps(0) => return Err(WireError("--pps 0: must be at least 1".into())),
             _ => {}
@@ -166,8 +167,10 @@ pub struct WireArgs {
     /// Local interface address to send multicast from.
     #[arg(long, value_name = "ADDR", requires = "to")]
     pub iface: Option<Ipv4Addr>,
-    /// Follow the capture's timestamps X times faster (default 1: as captured).
-    #[arg(long, value_name = "X", conflicts_with_all = ["pps", "topspeed"], requires = "to")]
+    /// Follow the capture's timestamps X times faster (1: as captured). With --to: the
+    /// sender's pacing (default 1). Without --to: paces the in-process replay too (default:
+    /// as fast as possible), and the latency report adds `behind_schedule`.
+    #[arg(long, value_name = "X", conflicts_with_all = ["pps", "topspeed"])]
     pub speed: Option<f64>,
     /// Send N datagrams per second, ignoring the capture's timestamps.
     #[arg(long, value_name = "N", conflicts_with = "topspeed", requires = "to")]
@@ -176,10 +179,10 @@ pub struct WireArgs {
     #[arg(long, requires = "to")]
     pub topspeed: bool,
     /// Send the whole capture N times.
-    #[arg(long = "loop", value_name = "N", default_value_t = 1)]
+    #[arg(long = "loop", value_name = "N", default_value_t = 1, requires = "to")]
     pub loops: u32,
     /// Multicast TTL (0: nothing leaves this host).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "to")]
     pub ttl: u32,
 }
 
@@ -432,6 +435,14 @@ impl Sender {
         Ok(())
     }
 
+    /// The multicast TTL and loop flag of the socket, read back from the kernel.
+    pub fn multicast_ttl_loop(&self) -> std::io::Result<(u32, bool)> {
+        Ok((
+            self.sock.multicast_ttl_v4()?,
+            self.sock.multicast_loop_v4()?,
+        ))
+    }
+
     /// `sendmmsg` calls so far.
     pub fn send_calls(&self) -> u64 {
         self.send_calls
@@ -452,18 +463,6 @@ fn sockaddr_in(a: SocketAddrV4) -> libc::sockaddr_in {
 /// Monotonic nanoseconds since `origin`.
 fn ns_since(origin: Instant) -> u64 {
     origin.elapsed().as_nanos() as u64
-}
-
-/// Waits until `deadline` (ns since `origin`): sleeps until `spin` before it, then spins.
-fn wait_until(origin: Instant, deadline: u64, spin: Duration) {
-    let spin_ns = spin.as_nanos() as u64;
-    let now = ns_since(origin);
-    if deadline > now + spin_ns {
-        std::thread::sleep(Duration::from_nanos(deadline - now - spin_ns));
-    }
-    while ns_since(origin) < deadline {
-        std::hint::spin_loop();
-    }
 }
 
 /// Sends the datagrams of `source` (called once per loop) as `cfg` says.
@@ -506,26 +505,23 @@ where
     for _ in 0..cfg.loops.max(1) {
         let loop_start = ns_since(origin);
         first_deadline.get_or_insert(loop_start);
-        let mut ts0: Option<u64> = None;
-        let mut last_deadline = loop_start;
+        // Timestamps that go backwards never move a deadline back (see `pace`).
+        let mut schedule = match cfg.pacing {
+            Pacing::Speed(x) => Some(pace::Schedule::new(x, loop_start)),
+            _ => None,
+        };
         for (i, d) in (source()?).enumerate() {
             let deadline = match cfg.pacing {
                 Pacing::TopSpeed => None,
                 Pacing::Pps(n) => Some(loop_start + (i as u128 * 1_000_000_000 / n as u128) as u64),
-                Pacing::Speed(x) => {
-                    let t0 = *ts0.get_or_insert(d.ts_ns);
-                    let off = (d.ts_ns.saturating_sub(t0) as f64 / x) as u64;
-                    // Timestamps that go backwards never move a deadline back.
-                    last_deadline = last_deadline.max(loop_start + off);
-                    Some(last_deadline)
-                }
+                Pacing::Speed(_) => schedule.as_mut().map(|s| s.deadline(d.ts_ns)),
             };
             if let Some(dl) = deadline {
                 if !pending.is_empty() && dl > ns_since(origin) {
                     flush(&mut sender, &mut pending, &mut deadlines, &mut rep)?;
                 }
                 if pending.is_empty() {
-                    wait_until(origin, dl, cfg.spin);
+                    pace::wait_until(dl, cfg.spin, || ns_since(origin));
                 }
                 deadlines.push(dl);
             }
@@ -653,6 +649,10 @@ mod tests {
             Cli::try_parse_from(["x", "--to", "239.1.1.1:1", "--pps", "5", "--topspeed"]).is_err()
         );
         assert!(Cli::try_parse_from(["x", "--pps", "5"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--loop", "2"]).is_err());
+        // One --speed for both: without --to it paces the in-process replay.
+        let c = Cli::parse_from(["x", "--speed", "2"]);
+        assert_eq!((c.wire.speed, c.wire.config().is_none()), (Some(2.0), true));
     }
 
     #[test]
@@ -673,11 +673,23 @@ mod tests {
     }
 
     #[test]
+    fn the_socket_keeps_traffic_on_the_host_by_default() {
+        // Opening a socket sends nothing.
+        let s = Sender::new(&WireConfig::new(g("239.1.1.1:5000"))).unwrap();
+        assert_eq!(s.multicast_ttl_loop().unwrap(), (0, true));
+        let mut cfg = WireConfig::new(g("239.1.1.1:5000"));
+        cfg.ttl = 3;
+        cfg.multicast_loop = false;
+        let s = Sender::new(&cfg).unwrap();
+        assert_eq!(s.multicast_ttl_loop().unwrap(), (3, false));
+    }
+
+    #[test]
     fn deadline_waits_are_never_early() {
         let origin = Instant::now();
         for k in 1..20u64 {
             let dl = ns_since(origin) + k * 50_000;
-            wait_until(origin, dl, Duration::from_micros(20));
+            pace::wait_until(dl, Duration::from_micros(20), || ns_since(origin));
             assert!(ns_since(origin) >= dl);
         }
     }

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod gen;
 pub mod live;
 pub mod replay;
+pub mod replay_latency;
 pub mod replay_pipeline;
 pub mod report;
 

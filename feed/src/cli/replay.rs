@@ -7,8 +7,9 @@
 //! with the record's capture time as both `now` and `recv_ts` (so a replay is deterministic);
 //! updates go to a [`ReplaySink`] (digest, per-kind counts, optional BBO CSV).
 //!
-//! Latency stages (issue 6) plug in at [`ReplaySink::publish`] (engine → sink boundary) and
-//! around the `on_datagram` call in [`replay_capture`] (decode + book stage).
+//! Latency per stage (issue 6), `--speed X` pacing and `--to` are in
+//! [`super::replay_latency`]: the replay runs through its `replay_timed` loop, and the latency
+//! table follows the report.
 //!
 //! With no arguments `fh` replays the bundled sample `pcaps/sample.pcap`.
 
@@ -54,6 +55,12 @@ pub struct Args {
     /// Decode and sequence only: count messages, build no books (a speed baseline).
     #[arg(long)]
     pub decode_only: bool,
+    /// Latency per stage (table always; --hgrm, --hlog, --plot on demand; --no-latency).
+    #[command(flatten)]
+    pub latency: crate::latency::LatencyArgs,
+    /// Onto the wire (--to …) instead of in-process; --speed also paces in-process replay.
+    #[command(flatten)]
+    pub wire: fh_replay::wire::WireArgs,
     /// Pipeline mode (`--pipeline` and its options, see [`super::replay_pipeline`]).
     #[command(flatten)]
     pub pipe: super::replay_pipeline::PipelineArgs,
@@ -71,6 +78,8 @@ impl Default for Args {
             orders: 1 << 18,
             first_seq: None,
             decode_only: false,
+            latency: crate::latency::LatencyArgs::default(),
+            wire: fh_replay::wire::WireArgs::default(),
             pipe: Default::default(),
         }
     }
@@ -322,6 +331,10 @@ fn progress_bar(enabled: bool) -> impl FnMut(f64) {
 /// Runs `fh replay`.
 pub fn run(args: Args) -> CliResult {
     let path = args.file.clone().unwrap_or_else(sample_path);
+    if let Some(cfg) = args.wire.config() {
+        return super::replay_latency::send_to_wire(&args, &path, &cfg);
+    }
+    let mut timing = super::replay_latency::ReplayTiming::start(&args)?;
     let cap = Capture::open(&path).map_err(CliError::new)?;
     let cfg = EngineConfig {
         orders: args.orders,
@@ -343,7 +356,7 @@ pub fn run(args: Args) -> CliResult {
     match &args.bbo_csv {
         None => {
             let mut sink = ReplaySink::<NoBbo>::default();
-            let st = replay_capture(&cap, &mut engine, &mut sink, progress)?;
+            let st = timing.replay(&cap, &mut engine, &mut sink, progress)?;
             let elapsed = start.elapsed();
             let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
             print!("{}", report(&args, &cap, &engine, &st, &sink, elapsed, cpu));
@@ -359,7 +372,7 @@ pub fn run(args: Args) -> CliResult {
                 stale: 0,
                 bbo: w,
             };
-            let st = replay_capture(&cap, &mut engine, &mut sink, progress)?;
+            let st = timing.replay(&cap, &mut engine, &mut sink, progress)?;
             let elapsed = start.elapsed();
             let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
             print!("{}", report(&args, &cap, &engine, &st, &sink, elapsed, cpu));
@@ -370,7 +383,7 @@ pub fn run(args: Args) -> CliResult {
             println!("bbo csv: {} rows -> {}", rows, csv.display());
         }
     }
-    Ok(())
+    timing.finish(&path, &mut std::io::stdout().lock())
 }
 
 /// `--decode-only`: frames, framing and message views only, counted by type; no sequencing

@@ -139,7 +139,9 @@ impl<K: Copy + Eq> Sequencer<K> {
 
     /// Messages still missing (sum of open gaps).
     pub fn open_gap_messages(&self) -> u64 {
-        self.gaps[..self.n_gaps].iter().map(|(a, b)| b - a).sum()
+        self.gaps[..self.n_gaps]
+            .iter()
+            .fold(0u64, |n, (a, b)| n.saturating_add(b - a))
     }
 
     /// The open gaps as half-open ranges, oldest first.
@@ -203,7 +205,7 @@ impl<K: Copy + Eq> Sequencer<K> {
         if first > next {
             // Gap (a heartbeat or end-of-session packet can reveal it too).
             self.stats.gaps += 1;
-            self.stats.gap_messages += first - next;
+            self.stats.gap_messages = self.stats.gap_messages.saturating_add(first - next);
             self.open_gap(next, first);
             set(self, last);
             self.stats.messages += count;
@@ -442,6 +444,17 @@ mod tests {
         assert_eq!(s.stats.session_changes, 1);
         assert!(!s.ended());
         assert!(!s.stale(), "a new session forgets the old gaps");
+    }
+
+    #[test]
+    fn absurd_sequence_numbers_do_not_overflow() {
+        let mut s = S::new(Some(1));
+        s.on_packet(1, u64::MAX - 1, 5, false);
+        s.on_packet(1, 1, 1, false);
+        s.on_packet(2, u64::MAX, 0, false);
+        s.on_packet(2, 1, 0, true);
+        assert!(s.stats.gap_messages >= u64::MAX - 2);
+        let _ = s.open_gap_messages();
     }
 
     #[test]

@@ -1,16 +1,20 @@
-//! The live multicast receiver: sockets, the receive ring and the receive agent.
+//! The live multicast receiver: sockets, the receive ring, the receive agent, and the agents
+//! of the live pipeline behind it ([`pipeline`]).
 //!
 //! ```text
 //!   GroupSocket (one per --group: bound, joined, SO_RCVBUF raised, non-blocking,
 //!        │       SO_TIMESTAMPNS, SO_RXQ_OVFL)
 //!        ▼ recvmmsg straight into free slots
-//!   RxAgent::do_work ──► rx ring ──► RxConsumer 0: engine agent (decodes in place)
+//!   RxAgent::do_work ──► rx ring ──► RxConsumer 0: EngineAgent (decodes in place) ──►
+//!                                │      publication ring ──► StrategyAgent<LiveStrategy>
 //!                                └─► RxConsumer 1: capture writer (optional, off the hot thread)
 //! ```
 //!
 //! ## Invariants
 //! - This folder holds all the socket and libc code of `fh-feed` (`socket`, `rx`, `signal`);
-//!   every `unsafe` block there has a `// SAFETY:` note.
+//!   every `unsafe` block there has a `// SAFETY:` note. `pipeline` has no `unsafe`.
+//! - The whole hot path (receive, engine, publish, strategy) allocates nothing after start-up;
+//!   `tests/live_noalloc.rs` checks it with a counting allocator on the real DEEP capture.
 //! - Sockets, slots and `recvmmsg` arrays are set up by [`open`]; the receive agent's duty
 //!   cycle makes no allocation and no syscall but `recvmmsg`, and reads only the vDSO clock.
 //! - Counters are plain per-thread integers copied to [`RxStats`] atomics with `Relaxed`

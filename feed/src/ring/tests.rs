@@ -267,3 +267,21 @@ fn book_update_round_trips_through_words() {
     p.push(u);
     assert_eq!(*cs[0].poll().unwrap().next().unwrap().update, u);
 }
+
+#[test]
+fn long_no_loss_batches_release_progressively() {
+    let (mut p, mut cs) = nl(16, 1);
+    for v in 0..16 {
+        p.push(v);
+    }
+    let monitor = p.monitor();
+    let mut b = cs[0].poll().unwrap();
+    for _ in 0..5 {
+        b.next().unwrap();
+    }
+    // A quarter ring (4 slots) read before the fifth: released while the batch is open.
+    assert_eq!(monitor.consumer_stats(0).unwrap().cursor, 4);
+    *p.try_claim().expect("released slot") = 16;
+    drop(b);
+    assert_eq!(monitor.consumer_stats(0).unwrap().cursor, 5);
+}

@@ -1,0 +1,678 @@
+//! Tail latency per stage of `fh replay` (issue 6), and in-process pacing (`--speed X`).
+//!
+//! ```text
+//!  capture record ─(--speed: wait for its deadline)─► t0 ─ frame → UDP payload, transport check
+//!     │ behind_schedule = t0 − deadline                 t1 ─ Engine::on_datagram into Holding
+//!     │                                                 t2 ─ held updates → the replay's sink
+//!     ▼                                                 t3
+//!  decode = t1 − t0, book = t2 − t1, publish = t3 − t2, end_to_end = t3 − t0
+//! ```
+//!
+//! Everything is measured on the replay's own clock (fh's latency [`Clock`]): processing time
+//! per stage of each datagram (one record of a bare ITCH file, where `decode` is the
+//! message's length/type check). With `--speed X` the replay is paced against the capture's
+//! timestamps ([`fh_replay::pace`], the wire sender's absolute deadlines: sleep, then spin) and
+//! `behind_schedule` is how late each datagram was handed over against its deadline.
+//!
+//! ## Stage boundaries
+//! - One [`Clock::now`] per boundary per datagram (four per datagram, none per message); the
+//!   end of one stage is the start of the next. Paced, the wait's last clock reading is `t0`.
+//!   The four readings are kept in a small batch and recorded together ([`Stamps`]).
+//! - `decode` covers the shell's part: frame → UDP payload ([`fh_replay::frame`]) and the
+//!   transport framing check (`moldudp64::Packet::parse` / `iextp::Segment::parse`; a failed
+//!   check is counted in [`Stamps::transport_malformed`] and the datagram still goes to the
+//!   engine, which counts it as it always does). The engine repeats that check (it takes
+//!   bytes, not a parsed packet): a header read and a walk over the block lengths, counted in
+//!   `book` with the messages' decode and the book changes, which the engine interleaves.
+//! - `publish`: to time it apart from the book, the engine publishes into [`Holding`], which
+//!   keeps the datagram's updates (and BBO changes, in order) in buffers allocated at start-up;
+//!   they are then handed to the real sink. A datagram with more updates than the buffer holds
+//!   hands the first ones over early (counted in [`Held::early_flushes`]; their publish time
+//!   then falls into `book`).
+//!
+//! ## Invariants
+//! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a
+//!   capture through [`replay_timed`] under a counting allocator); pacing sleeps by design.
+//! - The same loop runs with and without stamps (a const parameter), so `--no-latency`
+//!   measures exactly what the stamps cost (`benches/replay_latency.rs`).
+//! - The sink sees the same updates in the same order whether or not stamps are taken, so
+//!   digests are unchanged.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use fh_decoders::{iextp, itch50, moldudp64};
+use fh_replay::capture::{Capture, Kind};
+use fh_replay::frame;
+use fh_replay::pace::{self, Schedule};
+use fh_replay::wire::WireConfig;
+
+use super::replay::{Args, ShellStats};
+use super::{CliError, CliResult};
+use crate::engine::levels::Bbo;
+use crate::engine::{is_iextp, DatagramMeta, Engine, UpdateSink};
+use crate::latency::{Clock, IntervalRecorder, LatencyRun, Stage};
+use crate::update::{BookUpdate, InstrumentId};
+
+/// Updates (and BBO changes) [`Holding`] keeps per datagram before handing them over: 4096
+/// updates (256 KiB) cover a full 64 KiB MoldUDP64 datagram of the shortest book messages.
+pub const HELD_UPDATES: usize = 4096;
+
+/// A BBO change held with the number of updates published before it (to keep the order).
+#[derive(Clone, Copy, Debug)]
+struct HeldBbo {
+    after: usize,
+    exch_ts: u64,
+    instrument: InstrumentId,
+    symbol: [u8; 8],
+    bbo: Bbo,
+}
+
+/// The buffers of [`Holding`], allocated at start-up.
+#[derive(Debug)]
+pub struct Held {
+    updates: Vec<BookUpdate>,
+    bbos: Vec<HeldBbo>,
+    cap: usize,
+    /// Times a datagram's updates overflowed the buffers and were handed over early.
+    pub early_flushes: u64,
+}
+
+impl Held {
+    /// Buffers for `cap` updates and `cap` BBO changes.
+    pub fn new(cap: usize) -> Held {
+        let cap = cap.max(1);
+        Held {
+            updates: Vec::with_capacity(cap),
+            bbos: Vec::with_capacity(cap),
+            cap,
+            early_flushes: 0,
+        }
+    }
+
+    /// Hands everything held to `sink`, in the order the engine published it.
+    #[inline]
+    pub fn drain_into<S: UpdateSink>(&mut self, sink: &mut S) {
+        if S::WANTS_BBO && !self.bbos.is_empty() {
+            let mut next = 0;
+            for b in &self.bbos {
+                for u in &self.updates[next..b.after] {
+                    sink.publish(u);
+                }
+                next = b.after;
+                sink.bbo_changed(b.exch_ts, b.instrument, &b.symbol, &b.bbo);
+            }
+            for u in &self.updates[next..] {
+                sink.publish(u);
+            }
+            self.bbos.clear();
+        } else {
+            for u in &self.updates {
+                sink.publish(u);
+            }
+        }
+        self.updates.clear();
+    }
+}
+
+/// The engine's sink while stamps are taken: holds updates in [`Held`] until the `publish`
+/// stage hands them to `sink`.
+#[derive(Debug)]
+pub struct Holding<'h, S> {
+    /// The buffers.
+    pub held: &'h mut Held,
+    /// Where the updates go.
+    pub sink: &'h mut S,
+}
+
+impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
+    const WANTS_BBO: bool = S::WANTS_BBO;
+
+    #[inline]
+    fn publish(&mut self, u: &BookUpdate) {
+        if self.held.updates.len() == self.held.cap {
+            self.held.early_flushes += 1;
+            self.held.drain_into(self.sink);
+        }
+        self.held.updates.push(*u);
+    }
+
+    #[inline]
+    fn bbo_changed(&mut self, exch_ts: u64, instrument: InstrumentId, symbol: &[u8; 8], bbo: &Bbo) {
+        if self.held.bbos.len() == self.held.cap {
+            self.held.early_flushes += 1;
+            self.held.drain_into(self.sink);
+        }
+        let after = self.held.updates.len();
+        self.held.bbos.push(HeldBbo {
+            after,
+            exch_ts,
+            instrument,
+            symbol: *symbol,
+            bbo: *bbo,
+        });
+    }
+}
+
+/// Datagrams whose four timestamps [`Stamps`] keeps before recording them in one go.
+pub const STAMP_BATCH: usize = 256;
+
+/// Longest time timestamps wait in the batch (paced replays are slow: intervals stay exact).
+const STAMP_FLUSH_NS: u64 = 1_000_000;
+
+/// Stage timestamps of one replay thread: the clock, its interval recorder, the held updates,
+/// and a batch of per-datagram timestamps not yet recorded.
+///
+/// Recording is deferred: the hot loop stores each datagram's `t0..t3` (32 bytes, sequential)
+/// and every [`STAMP_BATCH`] datagrams (or 1 ms) the batch goes into the histograms in one
+/// tight loop, so their counters are touched while they are in cache instead of after the
+/// engine has evicted them (five scattered histogram updates per datagram between book
+/// changes cost several times more). Only then is the interval clock ticked, so every value
+/// lands in the interval of its flush.
+#[derive(Debug)]
+pub struct Stamps {
+    clock: Clock,
+    rec: IntervalRecorder,
+    /// The publish-stage buffers.
+    pub held: Held,
+    /// Datagrams whose transport framing check failed in the `decode` stage.
+    pub transport_malformed: u64,
+    batch: Box<[[u64; 4]]>,
+    n: usize,
+    flush_by: u64,
+}
+
+impl Stamps {
+    /// Stamps on `clock` recorded into `rec` (allocates the held buffers and the batch now).
+    pub fn new(clock: Clock, rec: IntervalRecorder) -> Stamps {
+        Stamps {
+            clock,
+            rec,
+            held: Held::new(HELD_UPDATES),
+            transport_malformed: 0,
+            batch: vec![[0u64; 4]; STAMP_BATCH].into_boxed_slice(),
+            n: 0,
+            flush_by: 0,
+        }
+    }
+
+    /// Keeps one datagram's timestamps; records the batch when it is full or 1 ms old.
+    /// Returns whether an interval was handed over (the caller collects it).
+    #[inline(always)]
+    fn push(&mut self, t: [u64; 4]) -> bool {
+        if self.n == 0 {
+            self.flush_by = t[3].saturating_add(STAMP_FLUSH_NS);
+        }
+        if let Some(slot) = self.batch.get_mut(self.n) {
+            *slot = t;
+            self.n += 1;
+        }
+        if self.n < self.batch.len() && t[3] < self.flush_by {
+            return false;
+        }
+        self.flush();
+        self.rec.tick(t[3])
+    }
+
+    /// Records the batch: decode, book, publish, end_to_end of each datagram.
+    #[inline(never)]
+    fn flush(&mut self) {
+        let batch = &self.batch[..self.n];
+        for (stage, from, to) in [
+            (Stage::Decode, 0, 1),
+            (Stage::Book, 1, 2),
+            (Stage::Publish, 2, 3),
+            (Stage::EndToEnd, 0, 3),
+        ] {
+            for t in batch {
+                self.rec.record_span(stage, t[from], t[to]);
+            }
+        }
+        self.n = 0;
+    }
+
+    /// The recorder (its active interval; a batch may still be pending).
+    pub fn recorder(&self) -> &IntervalRecorder {
+        &self.rec
+    }
+
+    /// Ends recording: records what is pending and returns the last, partial interval.
+    pub fn finish(mut self) -> Box<crate::latency::StageRecorder> {
+        self.flush();
+        let now = self.clock.now();
+        self.rec.finish(now)
+    }
+}
+
+/// In-process pacing: a schedule from the capture's timestamps, on `clock`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// The clock the deadlines are on.
+    pub clock: Clock,
+    /// `Some` with `--speed`.
+    pub schedule: Option<Schedule>,
+    /// How long before a deadline to stop sleeping and spin.
+    pub spin: Duration,
+}
+
+impl Pace {
+    /// No pacing (as fast as possible).
+    pub fn off(clock: Clock) -> Pace {
+        Pace {
+            clock,
+            schedule: None,
+            spin: pace::DEFAULT_SPIN,
+        }
+    }
+
+    /// `speed` times the capture's rate, the first record due now.
+    pub fn speed(clock: Clock, speed: f64) -> Pace {
+        Pace {
+            clock,
+            schedule: Some(Schedule::new(speed, clock.now())),
+            spin: pace::DEFAULT_SPIN,
+        }
+    }
+
+    /// Waits for the deadline of a record captured at `ts_ns`, if paced; returns
+    /// `(deadline, clock reading at or after it)`.
+    #[inline]
+    fn wait(&mut self, ts_ns: u64) -> Option<(u64, u64)> {
+        let s = self.schedule.as_mut()?;
+        let dl = s.deadline(ts_ns);
+        let clock = self.clock;
+        Some((dl, pace::wait_until(dl, self.spin, || clock.now())))
+    }
+}
+
+/// One unit of a capture handed to the engine.
+#[derive(Clone, Copy, Debug)]
+pub enum Unit<'a> {
+    /// A UDP payload (pcap, pcapng): [`Engine::on_datagram`].
+    Datagram(&'a [u8]),
+    /// A message of a bare ITCH file: [`Engine::on_itch_stream_message`].
+    ItchMessage(&'a [u8]),
+}
+
+impl Unit<'_> {
+    /// Hands the unit to the engine, `ts` as both `now` and `recv_ts` (deterministic).
+    #[inline(always)]
+    pub fn apply<K: UpdateSink>(self, engine: &mut Engine, ts: u64, sink: &mut K) {
+        let meta = DatagramMeta { recv_ts: ts };
+        match self {
+            Unit::Datagram(p) => engine.on_datagram(ts, &meta, p, sink),
+            Unit::ItchMessage(m) => engine.on_itch_stream_message(ts, &meta, m, sink),
+        }
+    }
+
+    /// The framing check of the `decode` stage (the engine repeats it): MoldUDP64 packet or
+    /// IEX-TP segment, or an ITCH message's type and length.
+    #[inline]
+    fn framing_ok(self) -> bool {
+        match self {
+            Unit::Datagram(p) if is_iextp(p) => iextp::Segment::parse(p).is_ok(),
+            Unit::Datagram(p) => moldudp64::Packet::parse(p).is_ok(),
+            Unit::ItchMessage(m) => itch50::Message::parse(m).is_ok(),
+        }
+    }
+}
+
+/// What the replay loop does around each unit: nothing ([`Untimed`]) or stage timestamps
+/// ([`Timed`]). Static dispatch: the untimed loop carries no trace of the timed one.
+pub trait Timing {
+    /// Called once the unit's record is in hand (after pacing: `waited` is the deadline and
+    /// the clock reading at or after it). Returns `t0`.
+    fn start(&mut self, waited: Option<(u64, u64)>) -> u64;
+
+    /// Decode check, engine, publish, starting at `t0`.
+    fn unit<S: UpdateSink>(
+        &mut self,
+        engine: &mut Engine,
+        sink: &mut S,
+        unit: Unit<'_>,
+        ts: u64,
+        t0: u64,
+    ) -> CliResult;
+}
+
+/// No stamps: the engine publishes straight into the sink.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Untimed;
+
+impl Timing for Untimed {
+    #[inline(always)]
+    fn start(&mut self, _waited: Option<(u64, u64)>) -> u64 {
+        0
+    }
+
+    #[inline(always)]
+    fn unit<S: UpdateSink>(
+        &mut self,
+        engine: &mut Engine,
+        sink: &mut S,
+        unit: Unit<'_>,
+        ts: u64,
+        _t0: u64,
+    ) -> CliResult {
+        unit.apply(engine, ts, sink);
+        Ok(())
+    }
+}
+
+/// Stage timestamps into `stamps`; `on_interval` is called when the recorder has handed an
+/// `--interval` over (single-threaded replay: the caller collects it there and then).
+#[derive(Debug)]
+pub struct Timed<'a, F> {
+    /// Clock, recorder, held updates.
+    pub stamps: &'a mut Stamps,
+    /// Collects a finished interval (`LatencyRun::poll`).
+    pub on_interval: F,
+}
+
+impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
+    #[inline(always)]
+    fn start(&mut self, waited: Option<(u64, u64)>) -> u64 {
+        match waited {
+            Some((deadline, t)) => {
+                self.stamps
+                    .rec
+                    .record_span(Stage::BehindSchedule, deadline, t);
+                t
+            }
+            None => self.stamps.clock.now(),
+        }
+    }
+
+    #[inline(always)]
+    fn unit<S: UpdateSink>(
+        &mut self,
+        engine: &mut Engine,
+        sink: &mut S,
+        unit: Unit<'_>,
+        ts: u64,
+        t0: u64,
+    ) -> CliResult {
+        let st = &mut *self.stamps;
+        st.transport_malformed += u64::from(!unit.framing_ok());
+        let t1 = st.clock.now();
+        unit.apply(
+            engine,
+            ts,
+            &mut Holding {
+                held: &mut st.held,
+                sink,
+            },
+        );
+        let t2 = st.clock.now();
+        st.held.drain_into(sink);
+        let t3 = st.clock.now();
+        if st.push([t0, t1, t2, t3]) {
+            (self.on_interval)()?;
+        }
+        Ok(())
+    }
+}
+
+/// Replays a whole capture into `engine` on one thread, paced by `pace`, with `timing` around
+/// every unit. With [`Untimed`] and no pacing this is what
+/// [`super::replay::replay_capture`] does. `progress` is called now and then with the
+/// fraction done (0.0–1.0).
+pub fn replay_timed<S: UpdateSink, T: Timing>(
+    cap: &Capture,
+    engine: &mut Engine,
+    sink: &mut S,
+    pace: &mut Pace,
+    timing: &mut T,
+    mut progress: impl FnMut(f64),
+) -> Result<ShellStats, CliError> {
+    let mut st = ShellStats::default();
+    let total = cap.bytes().len().max(1) as f64;
+    match cap.kind() {
+        Kind::Pcap | Kind::Pcapng => {
+            let records = cap.records().map_err(CliError::new)?;
+            for r in records {
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) if e.is_truncation() => {
+                        st.truncated = true;
+                        break;
+                    }
+                    Err(e) => return Err(CliError::new(e)),
+                };
+                st.records += 1;
+                if st.records & 0xFFFF == 0 {
+                    progress(r.offset as f64 / total);
+                }
+                let waited = pace.wait(r.ts_ns);
+                let t0 = timing.start(waited);
+                let Some(d) = st.frames.count(frame::udp_payload(r.link, r.data)) else {
+                    continue;
+                };
+                timing.unit(engine, sink, Unit::Datagram(d.payload), r.ts_ns, t0)?;
+            }
+        }
+        Kind::Itch | Kind::ItchGz => {
+            let mut msgs = cap.itch_messages().map_err(CliError::new)?;
+            while let Some(m) = msgs.next_message() {
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e) if e.is_truncation() => {
+                        st.truncated = true;
+                        break;
+                    }
+                    Err(e) => return Err(CliError::new(e)),
+                };
+                st.records += 1;
+                if st.records & 0xF_FFFF == 0 {
+                    progress(m.offset as f64 / total);
+                }
+                let ts = m.timestamp_ns().unwrap_or(0);
+                let waited = pace.wait(ts);
+                let t0 = timing.start(waited);
+                timing.unit(engine, sink, Unit::ItchMessage(m.data), ts, t0)?;
+            }
+        }
+    }
+    progress(1.0);
+    Ok(st)
+}
+
+/// `fh replay`'s latency side: the run's [`LatencyRun`], this thread's [`Stamps`] (none with
+/// `--no-latency`) and the pacing.
+#[derive(Debug)]
+pub struct ReplayTiming {
+    lat: LatencyRun,
+    stamps: Option<Stamps>,
+    speed: Option<f64>,
+}
+
+impl ReplayTiming {
+    /// Checks the latency and pacing options of `args` against each other and calibrates the
+    /// clock (before the replay's own timing starts).
+    pub fn start(args: &Args) -> Result<ReplayTiming, CliError> {
+        let l = &args.latency;
+        let outputs = l.hgrm.is_some() || l.hlog.is_some() || l.plot.is_some();
+        if args.decode_only && (outputs || args.wire.speed.is_some()) {
+            return Err(CliError::new(
+                "--decode-only: cannot be combined with --speed, --hgrm, --hlog or --plot",
+            ));
+        }
+        let speed = args
+            .wire
+            .speed
+            .map(pace::check_speed)
+            .transpose()
+            .map_err(CliError::new)?;
+        let mut lat = LatencyRun::start(l)?;
+        let stamps =
+            (lat.enabled() && !args.decode_only).then(|| Stamps::new(lat.clock(), lat.recorder()));
+        Ok(ReplayTiming { lat, stamps, speed })
+    }
+
+    /// Replays `cap` as [`replay_timed`] does, with this run's pacing and stamps.
+    pub fn replay<S: UpdateSink>(
+        &mut self,
+        cap: &Capture,
+        engine: &mut Engine,
+        sink: &mut S,
+        progress: impl FnMut(f64),
+    ) -> Result<ShellStats, CliError> {
+        let clock = self.lat.clock();
+        let mut pace = match self.speed {
+            Some(x) => Pace::speed(clock, x),
+            None => Pace::off(clock),
+        };
+        match self.stamps.as_mut() {
+            Some(stamps) => {
+                let lat = &mut self.lat;
+                let mut t = Timed {
+                    stamps,
+                    on_interval: || lat.poll().map(|_| ()),
+                };
+                replay_timed(cap, engine, sink, &mut pace, &mut t, progress)
+            }
+            None => replay_timed(cap, engine, sink, &mut pace, &mut Untimed, progress),
+        }
+    }
+
+    /// Prints the pacing line and the latency table (and writes `--hgrm`, `--hlog`, `--plot`)
+    /// after the replay's report. Nothing with `--no-latency` (or `--decode-only`).
+    pub fn finish(self, path: &Path, out: &mut dyn Write) -> CliResult {
+        let io = |e: std::io::Error| CliError::new(format!("fh replay: stdout: {e}"));
+        let Some(stamps) = self.stamps else {
+            return Ok(());
+        };
+        if let Some(x) = self.speed {
+            writeln!(
+                out,
+                "paced: --speed {x} (each datagram due at its capture time / {x}; behind_schedule: how late it was handed to the engine)"
+            )
+            .map_err(io)?;
+        }
+        if stamps.transport_malformed > 0 || stamps.held.early_flushes > 0 {
+            writeln!(
+                out,
+                "latency notes: {} units failed the decode-stage framing check; {} early hand-overs of held updates",
+                stamps.transport_malformed, stamps.held.early_flushes
+            )
+            .map_err(io)?;
+        }
+        let last = stamps.finish();
+        let title = format!(
+            "fh replay {}: processing time per stage on the replay's clock",
+            path.display()
+        );
+        self.lat.finish(vec![last], &title, out)?;
+        Ok(())
+    }
+}
+
+/// `fh replay FILE --to GROUP:PORT …`: sends the capture's UDP payloads to multicast with the
+/// wire sender ([`fh_replay::wire`], TTL 0 by default) instead of replaying in-process, and
+/// prints its report. The in-process options (books, latency outputs) do not apply.
+pub fn send_to_wire(args: &Args, path: &Path, cfg: &WireConfig) -> CliResult {
+    let l = &args.latency;
+    if l.hgrm.is_some() || l.hlog.is_some() || l.plot.is_some() || args.decode_only {
+        return Err(CliError::new(
+            "--to: sends the capture; --hgrm, --hlog, --plot and --decode-only apply to in-process replay",
+        ));
+    }
+    let rep = fh_replay::wire::send_capture(path, cfg).map_err(CliError::new)?;
+    println!("{rep}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upd(i: u64) -> BookUpdate {
+        BookUpdate {
+            seq: i,
+            ..BookUpdate::default()
+        }
+    }
+
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl UpdateSink for Log {
+        const WANTS_BBO: bool = true;
+        fn publish(&mut self, u: &BookUpdate) {
+            self.0.push(format!("u{}", u.seq));
+        }
+        fn bbo_changed(&mut self, exch_ts: u64, _: InstrumentId, _: &[u8; 8], _: &Bbo) {
+            self.0.push(format!("b{exch_ts}"));
+        }
+    }
+
+    #[test]
+    fn holding_keeps_the_order_of_updates_and_bbo_changes() {
+        let mut held = Held::new(8);
+        let mut log = Log::default();
+        let mut h = Holding {
+            held: &mut held,
+            sink: &mut log,
+        };
+        h.bbo_changed(1, 0, b"A       ", &Bbo::default());
+        h.publish(&upd(1));
+        h.publish(&upd(2));
+        h.bbo_changed(2, 0, b"A       ", &Bbo::default());
+        h.publish(&upd(3));
+        assert!(
+            log.0.is_empty(),
+            "nothing handed over before the publish stage"
+        );
+        held.drain_into(&mut log);
+        assert_eq!(log.0, ["b1", "u1", "u2", "b2", "u3"]);
+        assert!(held.updates.is_empty() && held.bbos.is_empty());
+    }
+
+    #[test]
+    fn batched_stamps_record_every_datagram_once_in_its_stage() {
+        use crate::latency::{interval_pair, HistConfig};
+        let clock = *Clock::global();
+        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+        let mut st = Stamps::new(clock, rec);
+        let n = STAMP_BATCH as u64 * 3 + 17;
+        for i in 0..n {
+            let t0 = 1_000 + i * 10;
+            st.push([t0, t0 + 1, t0 + 3, t0 + 6]);
+        }
+        // Three full batches recorded, 17 pending.
+        assert_eq!(st.recorder().active().histogram(Stage::Book).len(), n - 17);
+        // A datagram 1 ms after the batch's first one records the batch at once.
+        let late = 1_000 + n * 10 + STAMP_FLUSH_NS;
+        st.push([late, late + 1, late + 3, late + 6]);
+        assert_eq!(st.recorder().active().histogram(Stage::Book).len(), n + 1);
+        st.push([late, late + 1, late + 3, late + 6]);
+        let r = st.finish();
+        for (stage, v) in [
+            (Stage::Decode, 1),
+            (Stage::Book, 2),
+            (Stage::Publish, 3),
+            (Stage::EndToEnd, 6),
+        ] {
+            let h = r.histogram(stage);
+            assert_eq!((h.len(), h.min(), h.max()), (n + 2, v, v), "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn holding_hands_over_early_when_full_and_counts_it() {
+        let mut held = Held::new(2);
+        let mut log = Log::default();
+        let mut h = Holding {
+            held: &mut held,
+            sink: &mut log,
+        };
+        for i in 1..=5 {
+            h.publish(&upd(i));
+        }
+        assert_eq!(log.0, ["u1", "u2", "u3", "u4"]);
+        assert_eq!(held.early_flushes, 2);
+        held.drain_into(&mut log);
+        assert_eq!(log.0.len(), 5);
+    }
+}

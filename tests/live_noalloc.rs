@@ -1,0 +1,146 @@
+//! The live hot path allocates nothing: inside a private network namespace, with a counting
+//! global allocator, the receive agent (`recvmmsg` into ring slots), the engine agent (decode in
+//! place, publish into the publication ring) and the strategy agent (latency, digest) process
+//! the whole production IEX DEEP capture, received from the wire, with zero allocations once
+//! the engine has learnt the day's symbols and levels (as `tests/no_alloc.rs` warms it).
+//!
+//! Only allocations of this test's thread while counting is on are counted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fh_feed::agent::Agent;
+use fh_feed::engine::digest::Digest;
+use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
+use fh_feed::latency::{LatencyArgs, LatencyRun};
+use fh_feed::live::pipeline::{EngineAgent, LiveStrategy};
+use fh_feed::live::{self, GroupSpec, LiveConfig};
+use fh_feed::ring::{self, Policy, RingConfig};
+use fh_feed::strategy::StrategyAgent;
+use fh_feed::update::BookUpdate;
+use fh_replay::wire::{self, Pacing, WireConfig};
+use fh_tests::netns;
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn live_receive_decode_publish_consume_allocates_nothing() {
+    const NAME: &str = "live_receive_decode_publish_consume_allocates_nothing";
+    let Some(real) = fh_tests::real_pcaps_or_skip(NAME) else {
+        return;
+    };
+    if !netns::enter(NAME) {
+        return;
+    }
+    let pcap = real.join("iex-deep-20231002-sai271828/test.pcap");
+    // Warm the engine as a previous day would: every symbol and level learnt, then reset.
+    let cap = fh_replay::capture::Capture::open(&pcap).unwrap();
+    let mut e = Engine::new(&EngineConfig::default());
+    let mut d = Digest::new();
+    for r in cap.records().unwrap() {
+        let r = r.unwrap();
+        let p = fh_replay::frame::udp_payload(r.link, r.data)
+            .unwrap()
+            .payload;
+        e.on_datagram(r.ts_ns, &DatagramMeta { recv_ts: r.ts_ns }, p, &mut d);
+    }
+    e.deep.reset();
+    e.iex_seq = fh_feed::engine::seq::Sequencer::new(None);
+    let warm = e.stats.datagrams;
+    let warm_messages = e.stats.iex_messages();
+
+    let g: SocketAddrV4 = "233.215.21.4:10378".parse().unwrap();
+    let cfg = LiveConfig {
+        groups: vec![GroupSpec {
+            group: g,
+            source: None,
+        }],
+        iface: Ipv4Addr::LOCALHOST,
+        rcvbuf: 64 << 20,
+        slots: 1 << 12,
+        ..LiveConfig::default()
+    };
+    let (mut rx, mut readers) = live::open(&cfg, 1).unwrap();
+    let mut lat = LatencyRun::start(&LatencyArgs::default()).unwrap();
+    let clock = lat.clock();
+    let (producer, mut consumers) =
+        ring::ring::<BookUpdate>(RingConfig::new(1 << 16, 1, Policy::NoLoss)).unwrap();
+    let mut engine = EngineAgent::new(readers.remove(0), e, producer, clock, Some(lat.recorder()));
+    let mut strategy = StrategyAgent::new(
+        "s",
+        consumers.remove(0),
+        LiveStrategy::new(clock, Some(lat.recorder())),
+    );
+    // Everything is queued in the socket before counting starts.
+    let mut wc = WireConfig::new(g);
+    wc.iface = Some(Ipv4Addr::LOCALHOST);
+    wc.pacing = Pacing::TopSpeed;
+    assert_eq!(wire::send_capture(&pcap, &wc).unwrap().packets, 5000);
+
+    let shared = engine.shared();
+    ALLOCS.store(0, Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let t0 = Instant::now();
+    while shared.load().datagrams < warm + 5000 && t0.elapsed() < Duration::from_secs(30) {
+        let now = clock.now();
+        rx.do_work(now);
+        engine.do_work(now);
+        strategy.do_work(now);
+    }
+    while strategy.do_work(clock.now()) > 0 {}
+    COUNTING.with(|c| c.set(false));
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+
+    assert_eq!(
+        rx.stats().snapshot().packets,
+        5000,
+        "every datagram received"
+    );
+    let (seq, _) = engine.finish();
+    assert_eq!(seq.messages - warm_messages, 48_325);
+    let (digest, missed, _) = strategy.into_strategy().finish();
+    assert_eq!(missed, 0);
+    assert!(digest.count > 20_000, "updates reached the strategy");
+    assert_eq!(allocs, 0, "{allocs} allocations on the live hot path");
+}
