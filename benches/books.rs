@@ -4,6 +4,8 @@
 //! - `decode_only`: MoldUDP64 framing check + ITCH message views of every block (no state);
 //! - `decode_books`: `Engine::on_datagram` — sequencing, L3 order store, L2 levels, book
 //!   updates into a digest sink;
+//! - `decode_books_count`: the same into a sink that only counts updates (the engine's own
+//!   cost, without the digest's hashing);
 //! - `books_l3`: the same through `Engine::on_itch_stream_message` (no MoldUDP64 layer).
 //!
 //! Throughput is reported in messages (criterion `Elements`). Each `decode_books` iteration
@@ -20,6 +22,7 @@ use criterion::{black_box, BatchSize, Criterion, Throughput};
 use fh_decoders::{itch50, moldudp64};
 use fh_feed::engine::digest::Digest;
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
+use fh_feed::update::BookUpdate;
 use fh_replay::gen::flow::{Config, Generator, Stop};
 use fh_replay::gen::packet::{Packet, PacketSink, Packetizer};
 use fh_replay::gen::DEFAULT_SESSION;
@@ -175,6 +178,24 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
                 }
                 assert_eq!(e.stats.itch_messages(), msgs);
                 black_box(d.value());
+                e
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    g.bench_function("decode_books_count", |b| {
+        b.iter_batched(
+            || Engine::new(&cfg),
+            |mut e| {
+                let mut n = 0u64;
+                let mut count = |_: &BookUpdate| n += 1;
+                for &(ts, s, end) in &day.packets {
+                    let meta = DatagramMeta { recv_ts: ts };
+                    e.on_datagram(ts, &meta, &day.data[s..end], &mut count);
+                }
+                assert_eq!(e.stats.itch_messages(), msgs);
+                assert_eq!(black_box(n), e.stats.updates);
                 e
             },
             BatchSize::PerIteration,

@@ -127,7 +127,8 @@ pub struct SideChange {
 pub struct ItchBooks {
     /// Live orders.
     pub orders: OrderStore,
-    instruments: Box<[ItchInstrument]>,
+    /// Indexed by locate; a fixed-size array so that indexing by a `u16` needs no bounds check.
+    instruments: Box<[ItchInstrument; LOCATES]>,
     filter: Option<Vec<[u8; 8]>>,
     /// Anomaly counters.
     pub anomalies: ItchAnomalies,
@@ -146,12 +147,15 @@ impl ItchBooks {
     /// Books for up to `expected_orders` live orders (the store grows, counted, beyond that);
     /// `filter`: keep books only for these symbols (`None`: all).
     pub fn new(expected_orders: usize, filter: Option<&[String]>) -> Self {
-        let instruments: Vec<ItchInstrument> =
-            (0..LOCATES).map(|_| ItchInstrument::new()).collect();
+        let instruments: Box<[ItchInstrument; LOCATES]> = (0..LOCATES)
+            .map(|_| ItchInstrument::new())
+            .collect::<Box<[_]>>()
+            .try_into()
+            .expect("exactly LOCATES instruments");
         let filter = filter.map(|f| f.iter().map(|s| pad_symbol(s)).collect::<Vec<_>>());
         let mut b = ItchBooks {
             orders: OrderStore::with_capacity(expected_orders),
-            instruments: instruments.into_boxed_slice(),
+            instruments,
             filter,
             anomalies: ItchAnomalies::default(),
         };

@@ -90,6 +90,39 @@ pub struct Ladder {
     pub growths: u64,
 }
 
+/// [`Ladder::find`] for one side (`BID`: bids, sorted ascending; else asks, descending): a
+/// linear scan of the last [`LINEAR_SCAN`] levels from the best end, then a binary search of
+/// the rest.
+#[inline(always)]
+fn find_in<const BID: bool>(levels: &[Level], price: i64) -> Result<usize, usize> {
+    // `a` is a strictly better price than `b` on this side.
+    let better = |a: i64, b: i64| if BID { a > b } else { a < b };
+    let lim = levels.len().saturating_sub(LINEAR_SCAN);
+    let tail = &levels[lim..];
+    for (k, l) in tail.iter().enumerate().rev() {
+        if l.price == price {
+            return Ok(lim + k);
+        }
+        if better(price, l.price) {
+            return Err(lim + k + 1);
+        }
+    }
+    if lim == 0 {
+        return Err(0);
+    }
+    // `price` is worse than every level in [lim, n): binary search [0, lim).
+    levels[..lim].binary_search_by(|l| {
+        if l.price == price {
+            core::cmp::Ordering::Equal
+        } else if better(price, l.price) {
+            // l is worse than price: it sorts before.
+            core::cmp::Ordering::Less
+        } else {
+            core::cmp::Ordering::Greater
+        }
+    })
+}
+
 impl Ladder {
     /// An empty side; allocates nothing until [`Ladder::reserve_initial`] or the first insert.
     pub const fn new(side: Side) -> Self {
@@ -172,34 +205,12 @@ impl Ladder {
     /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
     #[inline]
     fn find(&self, price: i64) -> Result<usize, usize> {
-        let n = self.levels.len();
-        let lim = n.saturating_sub(LINEAR_SCAN);
-        let mut i = n;
-        while i > lim {
-            let q = self.levels[i - 1].price;
-            if q == price {
-                return Ok(i - 1);
-            }
-            if self.better(price, q) {
-                return Err(i);
-            }
-            i -= 1;
+        // One branch on the side, then a loop specialised for it (no side test per level).
+        if self.bid {
+            find_in::<true>(&self.levels, price)
+        } else {
+            find_in::<false>(&self.levels, price)
         }
-        if lim == 0 {
-            return Err(0);
-        }
-        // `price` is worse than every level in [lim, n): binary search [0, lim).
-        let bid = self.bid;
-        self.levels[..lim].binary_search_by(|l| {
-            if l.price == price {
-                core::cmp::Ordering::Equal
-            } else if (l.price < price) == bid {
-                // l is worse than price: it sorts before.
-                core::cmp::Ordering::Less
-            } else {
-                core::cmp::Ordering::Greater
-            }
-        })
     }
 
     #[cold]
