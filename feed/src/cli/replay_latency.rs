@@ -32,6 +32,13 @@
 //!   they are then handed to the real sink. A datagram with more updates than the buffer holds
 //!   hands the first ones over early (counted in [`Held::early_flushes`]; their publish time
 //!   then falls into `book`).
+//! - `--stamp-every N` ([`Stamps::every`], default 1): the breakdown above (four readings,
+//!   updates held) on 1 datagram in N, deterministically the 1st, (N+1)th, …; the others go
+//!   straight to the sink between two readings and give `end_to_end` only. The table's title
+//!   says so when N > 1: `decode`/`book`/`publish` counts are then about 1/N of `end_to_end`'s.
+//! - Cost (issue 6, target < 5 %): `benches/replay_latency.rs`; callgrind instruction counts
+//!   on a 2 M-message generated capture: `--no-latency` 1 086 M, default 1 281 M (the
+//!   histograms' records are most of it), `--stamp-every 8` 1 167 M.
 //!
 //! ## Invariants
 //! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a
