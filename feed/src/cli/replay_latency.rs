@@ -15,8 +15,12 @@
 //! `behind_schedule` is how late each datagram was handed over against its deadline.
 //!
 //! ## Stage boundaries
-//! - One raw [`Clock::ticks`] reading per boundary per datagram (four per datagram, none per
-//!   message); the end of one stage is the start of the next. Readings are plain `rdtsc`
+//! - One raw [`Clock::ticks`] reading per boundary per datagram (three per datagram, none per
+//!   message); the end of one stage is the start of the next, and unpaced, the end of one
+//!   datagram (`t3`) is the start (`t0`) of the next: `decode` then covers reading the capture
+//!   record(s) since the previous datagram too (a non-UDP record skipped in between counts in
+//!   the next datagram's `decode`). A fresh `t0` is read at the start, after each batch is
+//!   recorded (every [`STAMP_BATCH`] datagrams), after a progress report, and paced. Readings are plain `rdtsc`
 //!   (no fences): the CPU may move one by a few tens of cycles against the work around it,
 //!   which is the error of every stage value (a few ns; values out of order record as 0).
 //!   Ticks are converted to ns only when the batch is recorded ([`Stamps`]), not per reading.
@@ -32,9 +36,9 @@
 //!   they are then handed to the real sink. A datagram with more updates than the buffer holds
 //!   hands the first ones over early (counted in [`Held::early_flushes`]; their publish time
 //!   then falls into `book`).
-//! - `--stamp-every N` ([`Stamps::every`], default 1): the breakdown above (four readings,
-//!   updates held) on 1 datagram in N, deterministically the 1st, (N+1)th, …; the others go
-//!   straight to the sink between two readings and give `end_to_end` only. The table's title
+//! - `--stamp-every N` ([`Stamps::every`], default 1): the breakdown above (`t1`, `t2`, `t3`
+//!   read, updates held) on 1 datagram in N, deterministically the 1st, (N+1)th, …; the others go
+//!   straight to the sink and read only `t3`, giving `end_to_end` only. The table's title
 //!   says so when N > 1: `decode`/`book`/`publish` counts are then about 1/N of `end_to_end`'s.
 //! - Cost (issue 6, target < 5 %): `benches/replay_latency.rs`; callgrind instruction counts
 //!   on a 2 M-message generated capture: `--no-latency` 1 086 M, default 1 281 M (the
@@ -190,6 +194,9 @@ pub const STAMP_BATCH: usize = 256;
 /// never 0 (the TSC counts from reset, `CLOCK_MONOTONIC_RAW` from boot).
 const NOT_SAMPLED: u64 = 0;
 
+/// [`Stamps`] has no reading to reuse as the next `t0`.
+const NO_READING: u64 = 0;
+
 /// Longest time timestamps wait in the batch (paced replays are slow: intervals stay exact).
 const STAMP_FLUSH_NS: u64 = 1_000_000;
 
@@ -219,6 +226,9 @@ pub struct Stamps {
     every: u32,
     /// Datagrams to go until the next one with the per-stage breakdown.
     countdown: u32,
+    /// `t3` of the previous datagram, the next one's `t0` when they follow each other
+    /// unpaced ([`NO_READING`] after a batch record, a progress report or at the start).
+    last_end: u64,
 }
 
 impl Stamps {
@@ -234,6 +244,16 @@ impl Stamps {
             flush_ticks: clock.ns_to_ticks(STAMP_FLUSH_NS),
             every: 1,
             countdown: 0,
+            last_end: NO_READING,
+        }
+    }
+
+    /// After [`Stamps::push`]: if the batch was just recorded (and an interval perhaps
+    /// collected), that work is no datagram's: the next `t0` is a fresh reading.
+    #[inline(always)]
+    fn after_flush(&mut self) {
+        if self.n == 0 {
+            self.last_end = NO_READING;
         }
     }
 
@@ -373,6 +393,11 @@ pub trait Timing {
     /// the clock reading at or after it). Returns `t0`.
     fn start(&mut self, waited: Option<(u64, u64)>) -> u64;
 
+    /// The loop did something that is no datagram's processing (a progress report): the next
+    /// `t0` must be a fresh reading.
+    #[inline(always)]
+    fn gap(&mut self) {}
+
     /// Decode check, engine, publish, starting at `t0`.
     fn unit<S: UpdateSink>(
         &mut self,
@@ -421,12 +446,20 @@ pub struct Timed<'a, F> {
 impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
     #[inline(always)]
     fn start(&mut self, waited: Option<(u64, u64)>) -> u64 {
+        let st = &mut *self.stamps;
         if let Some((deadline, t)) = waited {
-            self.stamps
-                .rec
-                .record_span(Stage::BehindSchedule, deadline, t);
+            st.rec.record_span(Stage::BehindSchedule, deadline, t);
+            return st.clock.ticks();
         }
-        self.stamps.clock.ticks()
+        match st.last_end {
+            NO_READING => st.clock.ticks(),
+            t => t,
+        }
+    }
+
+    #[inline(always)]
+    fn gap(&mut self) {
+        self.stamps.last_end = NO_READING;
     }
 
     #[inline(always)]
@@ -443,9 +476,11 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
             st.countdown -= 1;
             unit.apply(engine, ts, sink);
             let t3 = st.clock.ticks();
+            st.last_end = t3;
             if st.push([t0, NOT_SAMPLED, NOT_SAMPLED, t3]) {
                 (self.on_interval)()?;
             }
+            st.after_flush();
             return Ok(());
         }
         st.countdown = st.every - 1;
@@ -461,9 +496,11 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
         let t2 = st.clock.ticks();
         st.held.drain_into(sink);
         let t3 = st.clock.ticks();
+        st.last_end = t3;
         if st.push([t0, t1, t2, t3]) {
             (self.on_interval)()?;
         }
+        st.after_flush();
         Ok(())
     }
 }
@@ -497,6 +534,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 st.records += 1;
                 if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
+                    timing.gap();
                 }
                 let waited = pace.wait(r.ts_ns);
                 let t0 = timing.start(waited);
@@ -520,6 +558,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 st.records += 1;
                 if st.records & 0xF_FFFF == 0 {
                     progress(m.offset as f64 / total);
+                    timing.gap();
                 }
                 let ts = m.timestamp_ns().unwrap_or(0);
                 let waited = pace.wait(ts);
@@ -746,6 +785,39 @@ mod tests {
             assert_eq!(r.histogram(stage).len(), 3, "{stage:?}");
         }
         assert_eq!(r.histogram(Stage::EndToEnd).len(), 10);
+    }
+
+    #[test]
+    fn back_to_back_datagrams_reuse_the_last_reading_until_a_gap_or_a_batch_record() {
+        use crate::engine::EngineConfig;
+        use crate::latency::{interval_pair, HistConfig};
+        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+        let mut stamps = Stamps::new(*Clock::global(), rec);
+        let mut engine = Engine::new(&EngineConfig::default());
+        let mut log = Log::default();
+        let mut t = Timed {
+            stamps: &mut stamps,
+            on_interval: || Ok(()),
+        };
+        let mut t0 = t.start(None);
+        for i in 0..STAMP_BATCH {
+            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+                .unwrap();
+            let next = t.start(None);
+            if i + 1 < STAMP_BATCH {
+                assert_eq!(next, t.stamps.batch[i][3], "t0 of {} is t3 of {i}", i + 1);
+            } else {
+                // The batch was just recorded: a fresh reading, after the last t3.
+                assert_eq!(t.stamps.n, 0);
+                assert_eq!(t.stamps.last_end, NO_READING);
+            }
+            t0 = next;
+        }
+        t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+            .unwrap();
+        assert_ne!(t.stamps.last_end, NO_READING);
+        t.gap();
+        assert_eq!(t.stamps.last_end, NO_READING);
     }
 
     #[test]
