@@ -40,9 +40,14 @@
 //!   read, updates held) on 1 datagram in N, deterministically the 1st, (N+1)th, …; the others go
 //!   straight to the sink and read only `t3`, giving `end_to_end` only. The table's title
 //!   says so when N > 1: `decode`/`book`/`publish` counts are then about 1/N of `end_to_end`'s.
-//! - Cost (issue 6, target < 5 %): `benches/replay_latency.rs`; callgrind instruction counts
-//!   on a 2 M-message generated capture: `--no-latency` 1 086 M, default 1 281 M (the
-//!   histograms' records are most of it), `--stamp-every 8` 1 167 M.
+//! - Cost (issue 6, target < 5 %), measured 2026-11-22 on the shared 2-core VM: CPU time of
+//!   `fh replay` (release) on a 10 M-message generated capture, least of 9 interleaved runs:
+//!   `--no-latency` 0.530 s, default 0.573 s (+8 %), `--stamp-every 8` 0.545 s (+3 %);
+//!   the first version took +16 % (0.606 s against 0.521 s). Instructions (callgrind, `ci`
+//!   profile, 2 M messages): `--no-latency` 1 086 M, default 1 263 M (+16 %; the four
+//!   histogram records per datagram are most of it), `--stamp-every 8` 1 155 M (+6 %); the
+//!   first version 1 349 M (+25 %). Every datagram's full breakdown stays over the target:
+//!   three `rdtsc` (~10 ns each here) and four records on ~470 ns of work.
 //!
 //! ## Invariants
 //! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a
