@@ -4,22 +4,25 @@
 //! faults) is written once to a temporary pcap and mapped (it stays in the page cache), then
 //! replayed through `fh replay`'s loop (`replay_latency::replay_timed`) into a fresh engine per
 //! iteration, three times in the same run: `untimed` (no stamps, what `--no-latency` runs),
-//! `stamped` (four raw `rdtsc` readings and four histogram records per datagram, updates held
-//! for the publish stage, intervals collected: what `fh replay` runs by default) and
-//! `stamped_every_8` (`--stamp-every 8`: the per-stage breakdown on 1 datagram in 8, two
-//! readings and the end_to_end record on the others). The ratio of a stamped median to the
+//! `stamped` (three raw `rdtsc` readings, the previous datagram's last one reused as `t0`,
+//! and four histogram records per datagram, updates held for the publish stage, intervals
+//! collected: what `fh replay` runs by default) and `stamped_every_8` (`--stamp-every 8`: the
+//! per-stage breakdown on 1 datagram in 8, one reading and the end_to_end record on the
+//! others). The ratio of a stamped median to the
 //! untimed one is the overhead. Measured as CPU time of the bench thread (on a shared machine
 //! wall time measures the neighbours).
 //!
 //! Run: `cargo bench -p fh-benches --bench replay_latency`.
 //!
-//! Measured 2026-11-22 on the shared 2-core VM (load 3–5, TSC clock), medians of CPU time per
-//! 1 M-message replay (≈ 113 k datagrams): untimed 53.5 ms, stamped 56.1 ms (+4.9 %),
-//! stamped_every_8 54.6 ms (+2.0 %). Before this version (a `Clock::now` conversion at every
-//! reading, the transport framing parsed twice, held updates pushed through an out-of-line
-//! `Vec::push`) stamped was 66.8 ms against untimed 53.2 ms (+25 %). Noise between runs on
-//! this machine is ±10 %, the same order as the overhead: treat one run as indicative and
-//! compare instruction counts (callgrind) for small changes.
+//! Measured 2026-11-22 on the shared 2-core VM (load 2–5, TSC clock), medians of CPU time per
+//! 1 M-message replay (≈ 113 k datagrams), two runs: untimed 52.5 / 53.5 ms, stamped 55.6 /
+//! 56.1 ms (+5.9 % / +4.9 %), stamped_every_8 52.3 / 54.6 ms (−0.4 % / +2.0 %); the second
+//! figure of each pair is from before `t0` reused the previous `t3` (four readings). Before
+//! this version (a `Clock::now` conversion at every reading, the transport framing parsed
+//! twice, held updates pushed through an out-of-line `Vec::push`) stamped was 66.8 ms against
+//! untimed 53.2 ms (+25 %). Noise between runs on this machine is ±10 %, the order of the
+//! overhead itself: treat one run as indicative, and compare instruction counts (callgrind)
+//! for small changes.
 
 use std::path::PathBuf;
 use std::time::Duration;
