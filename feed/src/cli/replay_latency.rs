@@ -1,7 +1,7 @@
 //! Tail latency per stage of `fh replay` (issue 6), and in-process pacing (`--speed X`).
 //!
 //! ```text
-//!  capture record ─(--speed: wait for its deadline)─► t0 ─ frame → UDP payload, transport check
+//!  capture record ─(--speed: wait for its deadline)─► t0 ─ frame → UDP payload
 //!     │ behind_schedule = t0 − deadline                 t1 ─ Engine::on_datagram into Holding
 //!     │                                                 t2 ─ held updates → the replay's sink
 //!     ▼                                                 t3
@@ -15,20 +15,39 @@
 //! `behind_schedule` is how late each datagram was handed over against its deadline.
 //!
 //! ## Stage boundaries
-//! - One [`Clock::now`] per boundary per datagram (four per datagram, none per message); the
-//!   end of one stage is the start of the next. Paced, the wait's last clock reading is `t0`.
-//!   The four readings are kept in a small batch and recorded together ([`Stamps`]).
-//! - `decode` covers the shell's part: frame → UDP payload ([`fh_replay::frame`]) and the
-//!   transport framing check (`moldudp64::Packet::parse` / `iextp::Segment::parse`; a failed
-//!   check is counted in [`Stamps::transport_malformed`] and the datagram still goes to the
-//!   engine, which counts it as it always does). The engine repeats that check (it takes
-//!   bytes, not a parsed packet): a header read and a walk over the block lengths, counted in
-//!   `book` with the messages' decode and the book changes, which the engine interleaves.
+//! - One raw [`Clock::ticks`] reading per boundary per datagram (three per datagram, none per
+//!   message); the end of one stage is the start of the next, and unpaced, the end of one
+//!   datagram (`t3`) is the start (`t0`) of the next: `decode` then covers reading the capture
+//!   record(s) since the previous datagram too (a non-UDP record skipped in between counts in
+//!   the next datagram's `decode`). A fresh `t0` is read at the start, after each batch is
+//!   recorded (every [`STAMP_BATCH`] datagrams), after a progress report, and paced. Readings are plain `rdtsc`
+//!   (no fences): the CPU may move one by a few tens of cycles against the work around it,
+//!   which is the error of every stage value (a few ns; values out of order record as 0).
+//!   Ticks are converted to ns only when the batch is recorded ([`Stamps`]), not per reading.
+//!   Paced, `t0` is read just after the wait (`behind_schedule` uses the wait's reading).
+//! - `decode` covers the shell's part: frame → UDP payload ([`fh_replay::frame`]). The
+//!   transport framing (MoldUDP64 / IEX-TP header and block lengths) is checked once, by the
+//!   engine (it takes bytes, not a parsed packet), so it is counted in `book` with the
+//!   messages' decode and the book changes, which the engine interleaves. (Checking it a
+//!   second time in the shell, as the first version did, cost ~3.5 M instructions per 200 k
+//!   messages under callgrind, more than the rest of the stamps.)
 //! - `publish`: to time it apart from the book, the engine publishes into [`Holding`], which
 //!   keeps the datagram's updates (and BBO changes, in order) in buffers allocated at start-up;
 //!   they are then handed to the real sink. A datagram with more updates than the buffer holds
 //!   hands the first ones over early (counted in [`Held::early_flushes`]; their publish time
 //!   then falls into `book`).
+//! - `--stamp-every N` ([`Stamps::every`], default 1): the breakdown above (`t1`, `t2`, `t3`
+//!   read, updates held) on 1 datagram in N, deterministically the 1st, (N+1)th, …; the others go
+//!   straight to the sink and read only `t3`, giving `end_to_end` only. The table's title
+//!   says so when N > 1: `decode`/`book`/`publish` counts are then about 1/N of `end_to_end`'s.
+//! - Cost (issue 6, target < 5 %), measured 2026-11-22 on the shared 2-core VM: CPU time of
+//!   `fh replay` (release) on a 10 M-message generated capture, least of 9 interleaved runs:
+//!   `--no-latency` 0.530 s, default 0.573 s (+8 %), `--stamp-every 8` 0.545 s (+3 %);
+//!   the first version took +16 % (0.606 s against 0.521 s). Instructions (callgrind, `ci`
+//!   profile, 2 M messages): `--no-latency` 1 086 M, default 1 263 M (+16 %; the four
+//!   histogram records per datagram are most of it), `--stamp-every 8` 1 155 M (+6 %); the
+//!   first version 1 349 M (+25 %). Every datagram's full breakdown stays over the target:
+//!   three `rdtsc` (~10 ns each here) and four records on ~470 ns of work.
 //!
 //! ## Invariants
 //! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a
@@ -42,7 +61,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use fh_decoders::{iextp, itch50, moldudp64};
 use fh_replay::capture::{Capture, Kind};
 use fh_replay::frame;
 use fh_replay::pace::{self, Schedule};
@@ -51,7 +69,7 @@ use fh_replay::wire::WireConfig;
 use super::replay::{Args, ShellStats};
 use super::{CliError, CliResult};
 use crate::engine::levels::Bbo;
-use crate::engine::{is_iextp, DatagramMeta, Engine, UpdateSink};
+use crate::engine::{DatagramMeta, Engine, UpdateSink};
 use crate::latency::{Clock, IntervalRecorder, LatencyRun, Stage};
 use crate::update::{BookUpdate, InstrumentId};
 
@@ -72,7 +90,10 @@ struct HeldBbo {
 /// The buffers of [`Holding`], allocated at start-up.
 #[derive(Debug)]
 pub struct Held {
-    updates: Vec<BookUpdate>,
+    /// Slots for the held updates (filled up to `n`; a fixed slice: a push is one bounds check
+    /// and one 64-byte copy).
+    updates: Box<[BookUpdate]>,
+    n: usize,
     bbos: Vec<HeldBbo>,
     cap: usize,
     /// Times a datagram's updates overflowed the buffers and were handed over early.
@@ -84,35 +105,49 @@ impl Held {
     pub fn new(cap: usize) -> Held {
         let cap = cap.max(1);
         Held {
-            updates: Vec::with_capacity(cap),
+            updates: vec![BookUpdate::default(); cap].into_boxed_slice(),
+            n: 0,
             bbos: Vec::with_capacity(cap),
             cap,
             early_flushes: 0,
         }
     }
 
+    /// The buffer is full: hands it over early (counted), then holds `u`.
+    #[cold]
+    #[inline(never)]
+    fn overflow<S: UpdateSink>(&mut self, sink: &mut S, u: &BookUpdate) {
+        self.early_flushes += 1;
+        self.drain_into(sink);
+        if let Some(slot) = self.updates.get_mut(0) {
+            *slot = *u;
+            self.n = 1;
+        }
+    }
+
     /// Hands everything held to `sink`, in the order the engine published it.
     #[inline]
     pub fn drain_into<S: UpdateSink>(&mut self, sink: &mut S) {
+        let updates = &self.updates[..self.n];
         if S::WANTS_BBO && !self.bbos.is_empty() {
             let mut next = 0;
             for b in &self.bbos {
-                for u in &self.updates[next..b.after] {
+                for u in &updates[next..b.after] {
                     sink.publish(u);
                 }
                 next = b.after;
                 sink.bbo_changed(b.exch_ts, b.instrument, &b.symbol, &b.bbo);
             }
-            for u in &self.updates[next..] {
+            for u in &updates[next..] {
                 sink.publish(u);
             }
             self.bbos.clear();
         } else {
-            for u in &self.updates {
+            for u in updates {
                 sink.publish(u);
             }
         }
-        self.updates.clear();
+        self.n = 0;
     }
 }
 
@@ -129,13 +164,15 @@ pub struct Holding<'h, S> {
 impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
     const WANTS_BBO: bool = S::WANTS_BBO;
 
-    #[inline]
+    #[inline(always)]
     fn publish(&mut self, u: &BookUpdate) {
-        if self.held.updates.len() == self.held.cap {
-            self.held.early_flushes += 1;
-            self.held.drain_into(self.sink);
+        let h = &mut *self.held;
+        if let Some(slot) = h.updates.get_mut(h.n) {
+            *slot = *u;
+            h.n += 1;
+        } else {
+            h.overflow(self.sink, u);
         }
-        self.held.updates.push(*u);
     }
 
     #[inline]
@@ -144,7 +181,7 @@ impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
             self.held.early_flushes += 1;
             self.held.drain_into(self.sink);
         }
-        let after = self.held.updates.len();
+        let after = self.held.n;
         self.held.bbos.push(HeldBbo {
             after,
             exch_ts,
@@ -157,6 +194,13 @@ impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
 
 /// Datagrams whose four timestamps [`Stamps`] keeps before recording them in one go.
 pub const STAMP_BATCH: usize = 256;
+
+/// `t1` of a datagram without the per-stage breakdown (`--stamp-every`): a real reading is
+/// never 0 (the TSC counts from reset, `CLOCK_MONOTONIC_RAW` from boot).
+const NOT_SAMPLED: u64 = 0;
+
+/// [`Stamps`] has no reading to reuse as the next `t0`.
+const NO_READING: u64 = 0;
 
 /// Longest time timestamps wait in the batch (paced replays are slow: intervals stay exact).
 const STAMP_FLUSH_NS: u64 = 1_000_000;
@@ -176,11 +220,20 @@ pub struct Stamps {
     rec: IntervalRecorder,
     /// The publish-stage buffers.
     pub held: Held,
-    /// Datagrams whose transport framing check failed in the `decode` stage.
-    pub transport_malformed: u64,
+    /// Raw [`Clock::ticks`] readings `t0..t3` of the datagrams not yet recorded.
     batch: Box<[[u64; 4]]>,
     n: usize,
+    /// Tick by which the batch is recorded ([`STAMP_FLUSH_NS`] after its first datagram).
     flush_by: u64,
+    /// [`STAMP_FLUSH_NS`] in ticks.
+    flush_ticks: u64,
+    /// `--stamp-every N`: the per-stage breakdown on 1 datagram in `every`.
+    every: u32,
+    /// Datagrams to go until the next one with the per-stage breakdown.
+    countdown: u32,
+    /// `t3` of the previous datagram, the next one's `t0` when they follow each other
+    /// unpaced ([`NO_READING`] after a batch record, a progress report or at the start).
+    last_end: u64,
 }
 
 impl Stamps {
@@ -190,19 +243,46 @@ impl Stamps {
             clock,
             rec,
             held: Held::new(HELD_UPDATES),
-            transport_malformed: 0,
             batch: vec![[0u64; 4]; STAMP_BATCH].into_boxed_slice(),
             n: 0,
             flush_by: 0,
+            flush_ticks: clock.ns_to_ticks(STAMP_FLUSH_NS),
+            every: 1,
+            countdown: 0,
+            last_end: NO_READING,
         }
     }
 
-    /// Keeps one datagram's timestamps; records the batch when it is full or 1 ms old.
-    /// Returns whether an interval was handed over (the caller collects it).
+    /// After [`Stamps::push`]: if the batch was just recorded (and an interval perhaps
+    /// collected), that work is no datagram's: the next `t0` is a fresh reading.
+    #[inline(always)]
+    fn after_flush(&mut self) {
+        if self.n == 0 {
+            self.last_end = NO_READING;
+        }
+    }
+
+    /// Takes the per-stage breakdown (`decode`, `book`, `publish`: four readings, updates
+    /// held) on 1 datagram in `n` (the 1st, the (n+1)th, …: deterministic), and only
+    /// `end_to_end` (two readings, updates straight to the sink) on the others. 1 (the
+    /// default): every datagram.
+    pub fn every(mut self, n: u32) -> Stamps {
+        self.every = n.max(1);
+        self.countdown = 0;
+        self
+    }
+
+    /// The `--stamp-every` value in force.
+    pub fn stamp_every(&self) -> u32 {
+        self.every
+    }
+
+    /// Keeps one datagram's raw readings ([`Clock::ticks`]); records the batch when it is
+    /// full or 1 ms old. Returns whether an interval was handed over (the caller collects it).
     #[inline(always)]
     fn push(&mut self, t: [u64; 4]) -> bool {
         if self.n == 0 {
-            self.flush_by = t[3].saturating_add(STAMP_FLUSH_NS);
+            self.flush_by = t[3].saturating_add(self.flush_ticks);
         }
         if let Some(slot) = self.batch.get_mut(self.n) {
             *slot = t;
@@ -212,21 +292,25 @@ impl Stamps {
             return false;
         }
         self.flush();
-        self.rec.tick(t[3])
+        self.rec.tick(self.clock.ticks_to_ns(t[3]))
     }
 
-    /// Records the batch: decode, book, publish, end_to_end of each datagram.
+    /// Records the batch: decode, book, publish, end_to_end of each datagram, each span
+    /// converted from ticks to ns here (one multiply per span), not at each reading.
     #[inline(never)]
     fn flush(&mut self) {
         let batch = &self.batch[..self.n];
+        let clock = self.clock;
+        for t in batch {
+            self.rec.record(Stage::EndToEnd, clock.span_ns(t[0], t[3]));
+        }
         for (stage, from, to) in [
             (Stage::Decode, 0, 1),
             (Stage::Book, 1, 2),
             (Stage::Publish, 2, 3),
-            (Stage::EndToEnd, 0, 3),
         ] {
-            for t in batch {
-                self.rec.record_span(stage, t[from], t[to]);
+            for t in batch.iter().filter(|t| t[1] != NOT_SAMPLED) {
+                self.rec.record(stage, clock.span_ns(t[from], t[to]));
             }
         }
         self.n = 0;
@@ -305,17 +389,6 @@ impl Unit<'_> {
             Unit::ItchMessage(m) => engine.on_itch_stream_message(ts, &meta, m, sink),
         }
     }
-
-    /// The framing check of the `decode` stage (the engine repeats it): MoldUDP64 packet or
-    /// IEX-TP segment, or an ITCH message's type and length.
-    #[inline]
-    fn framing_ok(self) -> bool {
-        match self {
-            Unit::Datagram(p) if is_iextp(p) => iextp::Segment::parse(p).is_ok(),
-            Unit::Datagram(p) => moldudp64::Packet::parse(p).is_ok(),
-            Unit::ItchMessage(m) => itch50::Message::parse(m).is_ok(),
-        }
-    }
 }
 
 /// What the replay loop does around each unit: nothing ([`Untimed`]) or stage timestamps
@@ -324,6 +397,11 @@ pub trait Timing {
     /// Called once the unit's record is in hand (after pacing: `waited` is the deadline and
     /// the clock reading at or after it). Returns `t0`.
     fn start(&mut self, waited: Option<(u64, u64)>) -> u64;
+
+    /// The loop did something that is no datagram's processing (a progress report): the next
+    /// `t0` must be a fresh reading.
+    #[inline(always)]
+    fn gap(&mut self) {}
 
     /// Decode check, engine, publish, starting at `t0`.
     fn unit<S: UpdateSink>(
@@ -373,15 +451,20 @@ pub struct Timed<'a, F> {
 impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
     #[inline(always)]
     fn start(&mut self, waited: Option<(u64, u64)>) -> u64 {
-        match waited {
-            Some((deadline, t)) => {
-                self.stamps
-                    .rec
-                    .record_span(Stage::BehindSchedule, deadline, t);
-                t
-            }
-            None => self.stamps.clock.now(),
+        let st = &mut *self.stamps;
+        if let Some((deadline, t)) = waited {
+            st.rec.record_span(Stage::BehindSchedule, deadline, t);
+            return st.clock.ticks();
         }
+        match st.last_end {
+            NO_READING => st.clock.ticks(),
+            t => t,
+        }
+    }
+
+    #[inline(always)]
+    fn gap(&mut self) {
+        self.stamps.last_end = NO_READING;
     }
 
     #[inline(always)]
@@ -394,8 +477,19 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
         t0: u64,
     ) -> CliResult {
         let st = &mut *self.stamps;
-        st.transport_malformed += u64::from(!unit.framing_ok());
-        let t1 = st.clock.now();
+        if st.countdown > 0 {
+            st.countdown -= 1;
+            unit.apply(engine, ts, sink);
+            let t3 = st.clock.ticks();
+            st.last_end = t3;
+            if st.push([t0, NOT_SAMPLED, NOT_SAMPLED, t3]) {
+                (self.on_interval)()?;
+            }
+            st.after_flush();
+            return Ok(());
+        }
+        st.countdown = st.every - 1;
+        let t1 = st.clock.ticks();
         unit.apply(
             engine,
             ts,
@@ -404,12 +498,14 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
                 sink,
             },
         );
-        let t2 = st.clock.now();
+        let t2 = st.clock.ticks();
         st.held.drain_into(sink);
-        let t3 = st.clock.now();
+        let t3 = st.clock.ticks();
+        st.last_end = t3;
         if st.push([t0, t1, t2, t3]) {
             (self.on_interval)()?;
         }
+        st.after_flush();
         Ok(())
     }
 }
@@ -443,6 +539,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 st.records += 1;
                 if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
+                    timing.gap();
                 }
                 let waited = pace.wait(r.ts_ns);
                 let t0 = timing.start(waited);
@@ -466,6 +563,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 st.records += 1;
                 if st.records & 0xF_FFFF == 0 {
                     progress(m.offset as f64 / total);
+                    timing.gap();
                 }
                 let ts = m.timestamp_ns().unwrap_or(0);
                 let waited = pace.wait(ts);
@@ -505,8 +603,8 @@ impl ReplayTiming {
             .transpose()
             .map_err(CliError::new)?;
         let mut lat = LatencyRun::start(l)?;
-        let stamps =
-            (lat.enabled() && !args.decode_only).then(|| Stamps::new(lat.clock(), lat.recorder()));
+        let stamps = (lat.enabled() && !args.decode_only)
+            .then(|| Stamps::new(lat.clock(), lat.recorder()).every(l.stamp_every));
         Ok(ReplayTiming { lat, stamps, speed })
     }
 
@@ -550,19 +648,27 @@ impl ReplayTiming {
             )
             .map_err(io)?;
         }
-        if stamps.transport_malformed > 0 || stamps.held.early_flushes > 0 {
+        if stamps.held.early_flushes > 0 {
             writeln!(
                 out,
-                "latency notes: {} units failed the decode-stage framing check; {} early hand-overs of held updates",
-                stamps.transport_malformed, stamps.held.early_flushes
+                "latency notes: {} early hand-overs of held updates (their publish time counted in book)",
+                stamps.held.early_flushes
             )
             .map_err(io)?;
         }
+        let every = stamps.stamp_every();
         let last = stamps.finish();
-        let title = format!(
-            "fh replay {}: processing time per stage on the replay's clock",
-            path.display()
-        );
+        let title = if every > 1 {
+            format!(
+                "fh replay {}: processing time per stage on the replay's clock; end_to_end on every datagram, decode/book/publish on 1 in {every} (--stamp-every {every})",
+                path.display()
+            )
+        } else {
+            format!(
+                "fh replay {}: processing time per stage on the replay's clock",
+                path.display()
+            )
+        };
         self.lat.finish(vec![last], &title, out)?;
         Ok(())
     }
@@ -626,13 +732,14 @@ mod tests {
         );
         held.drain_into(&mut log);
         assert_eq!(log.0, ["b1", "u1", "u2", "b2", "u3"]);
-        assert!(held.updates.is_empty() && held.bbos.is_empty());
+        assert!(held.n == 0 && held.bbos.is_empty());
     }
 
     #[test]
     fn batched_stamps_record_every_datagram_once_in_its_stage() {
         use crate::latency::{interval_pair, HistConfig};
-        let clock = *Clock::global();
+        // Raw readings are ns on this clock, so the spans are exact.
+        let clock = Clock::monotonic_raw();
         let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
         let mut st = Stamps::new(clock, rec);
         let n = STAMP_BATCH as u64 * 3 + 17;
@@ -657,6 +764,65 @@ mod tests {
             let h = r.histogram(stage);
             assert_eq!((h.len(), h.min(), h.max()), (n + 2, v, v), "{stage:?}");
         }
+    }
+
+    #[test]
+    fn stamp_every_n_breaks_down_1_in_n_datagrams_and_times_all_end_to_end() {
+        use crate::engine::EngineConfig;
+        use crate::latency::{interval_pair, HistConfig};
+        let clock = *Clock::global();
+        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+        let mut stamps = Stamps::new(clock, rec).every(4);
+        let mut engine = Engine::new(&EngineConfig::default());
+        let mut log = Log::default();
+        let mut t = Timed {
+            stamps: &mut stamps,
+            on_interval: || Ok(()),
+        };
+        for _ in 0..10 {
+            let t0 = t.start(None);
+            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+                .unwrap();
+        }
+        let r = stamps.finish();
+        // Datagrams 1, 5 and 9 carry the breakdown; all ten the end_to_end.
+        for stage in [Stage::Decode, Stage::Book, Stage::Publish] {
+            assert_eq!(r.histogram(stage).len(), 3, "{stage:?}");
+        }
+        assert_eq!(r.histogram(Stage::EndToEnd).len(), 10);
+    }
+
+    #[test]
+    fn back_to_back_datagrams_reuse_the_last_reading_until_a_gap_or_a_batch_record() {
+        use crate::engine::EngineConfig;
+        use crate::latency::{interval_pair, HistConfig};
+        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+        let mut stamps = Stamps::new(*Clock::global(), rec);
+        let mut engine = Engine::new(&EngineConfig::default());
+        let mut log = Log::default();
+        let mut t = Timed {
+            stamps: &mut stamps,
+            on_interval: || Ok(()),
+        };
+        let mut t0 = t.start(None);
+        for i in 0..STAMP_BATCH {
+            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+                .unwrap();
+            let next = t.start(None);
+            if i + 1 < STAMP_BATCH {
+                assert_eq!(next, t.stamps.batch[i][3], "t0 of {} is t3 of {i}", i + 1);
+            } else {
+                // The batch was just recorded: a fresh reading, after the last t3.
+                assert_eq!(t.stamps.n, 0);
+                assert_eq!(t.stamps.last_end, NO_READING);
+            }
+            t0 = next;
+        }
+        t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+            .unwrap();
+        assert_ne!(t.stamps.last_end, NO_READING);
+        t.gap();
+        assert_eq!(t.stamps.last_end, NO_READING);
     }
 
     #[test]

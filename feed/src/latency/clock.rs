@@ -224,6 +224,47 @@ impl Clock {
         }
     }
 
+    /// A raw reading for hot loops: TSC ticks (`rdtsc`, no conversion) or, on the fallback,
+    /// ns. Convert later, off the hot path, with [`Clock::span_ns`] and [`Clock::ticks_to_ns`].
+    /// Like [`Clock::now`], `rdtsc` is not serialising: a reading may move by a few tens of
+    /// cycles against the instructions around it (see the module docs).
+    #[inline(always)]
+    pub fn ticks(&self) -> u64 {
+        match self.source {
+            ClockSource::Tsc => rdtsc(),
+            ClockSource::MonotonicRaw => clock_gettime_ns(libc::CLOCK_MONOTONIC_RAW),
+        }
+    }
+
+    /// `end − start` of two [`Clock::ticks`] readings, in ns (0 if out of order).
+    #[inline]
+    pub fn span_ns(&self, start: u64, end: u64) -> u64 {
+        let d = end.saturating_sub(start);
+        match self.source {
+            ClockSource::Tsc => ((u128::from(d) * u128::from(self.mult)) >> SHIFT) as u64,
+            ClockSource::MonotonicRaw => d,
+        }
+    }
+
+    /// A [`Clock::ticks`] reading as [`Clock::now`] would have given it, ns.
+    #[inline]
+    pub fn ticks_to_ns(&self, ticks: u64) -> u64 {
+        match self.source {
+            ClockSource::Tsc => self.ns0 + self.span_ns(self.tsc0, ticks),
+            ClockSource::MonotonicRaw => ticks,
+        }
+    }
+
+    /// About how many [`Clock::ticks`] make `ns` (at least 1).
+    pub fn ns_to_ticks(&self, ns: u64) -> u64 {
+        match self.source {
+            ClockSource::Tsc if self.mult > 0 => {
+                ((u128::from(ns) << SHIFT) / u128::from(self.mult)).max(1) as u64
+            }
+            _ => ns.max(1),
+        }
+    }
+
     /// Where this clock reads time from.
     pub fn source(&self) -> ClockSource {
         self.source
@@ -429,6 +470,28 @@ mod tests {
         );
         assert!(map.error_ns() < 1_000_000);
         assert_eq!(map.to_clock(0), 0, "times before the origin clamp to 0");
+    }
+
+    #[test]
+    fn raw_ticks_convert_to_the_same_timeline_as_now() {
+        let c = Clock::global();
+        let a = c.now();
+        let t0 = c.ticks();
+        std::thread::sleep(Duration::from_millis(2));
+        let t1 = c.ticks();
+        let b = c.now();
+        let (n0, n1) = (c.ticks_to_ns(t0), c.ticks_to_ns(t1));
+        assert!(a <= n0 && n0 <= n1 && n1 <= b, "{a} {n0} {n1} {b}");
+        let span = c.span_ns(t0, t1);
+        assert!(span >= 2_000_000 && span <= b - a, "{span}");
+        assert_eq!(c.span_ns(t1, t0), 0);
+        let k = c.ns_to_ticks(1_000_000);
+        assert!(c.span_ns(0, k).abs_diff(1_000_000) < 1_000, "{k}");
+        let raw = Clock::monotonic_raw();
+        assert_eq!(
+            (raw.span_ns(10, 25), raw.ticks_to_ns(7), raw.ns_to_ticks(9)),
+            (15, 7, 9)
+        );
     }
 
     #[test]

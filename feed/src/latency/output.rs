@@ -33,6 +33,10 @@ pub struct LatencyArgs {
     /// Take no stage timestamps (to measure what they cost).
     #[arg(long)]
     pub no_latency: bool,
+    /// `fh replay`: take the per-stage breakdown (decode, book, publish) on 1 datagram in N,
+    /// end_to_end on every datagram (1: every datagram; `fh live` stamps every datagram).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub stamp_every: u32,
 }
 
 impl Default for LatencyArgs {
@@ -43,6 +47,7 @@ impl Default for LatencyArgs {
             interval: 1.0,
             plot: None,
             no_latency: false,
+            stamp_every: 1,
         }
     }
 }
@@ -316,6 +321,7 @@ mod tests {
             interval: 0.001,
             plot: Some(dir.join("run.svg")),
             no_latency: false,
+            stamp_every: 1,
         };
         let mut run = LatencyRun::start(&args).unwrap();
         let clock = run.clock();
