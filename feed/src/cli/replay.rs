@@ -16,7 +16,7 @@
 use super::{CliError, CliResult};
 use crate::engine::digest::Digest;
 use crate::engine::levels::Bbo;
-use crate::engine::{DatagramMeta, Engine, EngineConfig, UpdateSink, IEX_INSTRUMENT_BASE};
+use crate::engine::{Engine, EngineConfig, UpdateSink, IEX_INSTRUMENT_BASE};
 use crate::update::{BookUpdate, InstrumentId};
 use fh_decoders::price::Fixed;
 use fh_replay::capture::{Capture, Kind};
@@ -228,62 +228,18 @@ pub struct ShellStats {
     pub truncated: bool,
 }
 
-/// Replays a whole capture into `engine` (single thread, as fast as possible). `progress` is
+/// Replays a whole capture into `engine` (single thread, as fast as possible, no stage
+/// timestamps): [`super::replay_latency::replay_timed`] unpaced and untimed. `progress` is
 /// called now and then with the fraction done (0.0–1.0).
 pub fn replay_capture<S: UpdateSink>(
     cap: &Capture,
     engine: &mut Engine,
     sink: &mut S,
-    mut progress: impl FnMut(f64),
+    progress: impl FnMut(f64),
 ) -> Result<ShellStats, CliError> {
-    let mut st = ShellStats::default();
-    let total = cap.bytes().len().max(1) as f64;
-    match cap.kind() {
-        Kind::Pcap | Kind::Pcapng => {
-            let records = cap.records().map_err(CliError::new)?;
-            for r in records {
-                let r = match r {
-                    Ok(r) => r,
-                    Err(e) if e.is_truncation() => {
-                        st.truncated = true;
-                        break;
-                    }
-                    Err(e) => return Err(CliError::new(e)),
-                };
-                st.records += 1;
-                if st.records & 0xFFFF == 0 {
-                    progress(r.offset as f64 / total);
-                }
-                let Some(d) = st.frames.count(frame::udp_payload(r.link, r.data)) else {
-                    continue;
-                };
-                let meta = DatagramMeta { recv_ts: r.ts_ns };
-                engine.on_datagram(r.ts_ns, &meta, d.payload, sink);
-            }
-        }
-        Kind::Itch | Kind::ItchGz => {
-            let mut msgs = cap.itch_messages().map_err(CliError::new)?;
-            while let Some(m) = msgs.next_message() {
-                let m = match m {
-                    Ok(m) => m,
-                    Err(e) if e.is_truncation() => {
-                        st.truncated = true;
-                        break;
-                    }
-                    Err(e) => return Err(CliError::new(e)),
-                };
-                st.records += 1;
-                if st.records & 0xF_FFFF == 0 {
-                    progress(m.offset as f64 / total);
-                }
-                let ts = m.timestamp_ns().unwrap_or(0);
-                let meta = DatagramMeta { recv_ts: ts };
-                engine.on_itch_stream_message(ts, &meta, m.data, sink);
-            }
-        }
-    }
-    progress(1.0);
-    Ok(st)
+    use super::replay_latency::{replay_timed, Pace, Untimed};
+    let mut pace = Pace::off(*crate::latency::Clock::global());
+    replay_timed(cap, engine, sink, &mut pace, &mut Untimed, progress)
 }
 
 /// CPU time consumed by the calling thread, ns (Linux `/proc/thread-self/schedstat`), if
