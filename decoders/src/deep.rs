@@ -14,7 +14,7 @@
 //! - [`Messages`] yields `(sequence number, Message)` for each block of a validated segment;
 //!   it skips truncated messages and counts them, counts unknown types (yielded as
 //!   [`Message::Unknown`] so tools can show them) and longer-than-spec messages, in
-//!   [`Counters`].
+//!   [`Counters`](crate::iextp::Counters).
 
 use zerocopy::little_endian::{I64, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -23,7 +23,7 @@ pub use crate::iex_common::*;
 
 use crate::fields::{trim_alpha, FieldValue, FieldVisitor, Fields};
 use crate::iex_common::{symbol_accessors, timestamp_accessor, view, wire_consts};
-use crate::iextp::{bump, Blocks, Counters};
+use crate::iextp::{Family, MessagesOf};
 use crate::price::{Fixed, Price4};
 
 /// Book side.
@@ -313,55 +313,23 @@ impl Fields for Message<'_> {
 /// Iterator over the DEEP messages of one segment: `(sequence number, message)`.
 ///
 /// Built by [`crate::iextp::Segment::deep`]. Truncated messages are skipped; every outcome is
-/// counted in the borrowed [`Counters`].
-#[derive(Debug)]
-pub struct Messages<'a, 'c> {
-    blocks: Blocks<'a>,
-    counters: &'c mut Counters,
-}
+/// counted in the borrowed [`Counters`](crate::iextp::Counters).
+pub type Messages<'a, 'c> = MessagesOf<'a, 'c, Message<'a>>;
 
-impl<'a, 'c> Messages<'a, 'c> {
-    /// Decodes DEEP messages from `blocks`, counting into `counters`.
+impl<'a> Family<'a> for Message<'a> {
     #[inline]
-    pub fn new(blocks: Blocks<'a>, counters: &'c mut Counters) -> Self {
-        Messages { blocks, counters }
+    fn view(data: &'a [u8]) -> Option<Self> {
+        Message::parse(data).ok()
+    }
+    #[inline]
+    fn is_unknown(&self) -> bool {
+        matches!(self, Message::Unknown(_))
+    }
+    #[inline]
+    fn spec_len(message_type: u8) -> Option<usize> {
+        spec_len(message_type)
     }
 }
-
-impl<'a> Iterator for Messages<'a, '_> {
-    type Item = (u64, Message<'a>);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        for (seq, data) in self.blocks.by_ref() {
-            match Message::parse(data) {
-                Ok(m) => {
-                    match m {
-                        Message::Unknown(_) => bump(&mut self.counters.unknown_types),
-                        _ => {
-                            bump(&mut self.counters.messages);
-                            if spec_len(data.first().copied().unwrap_or(0))
-                                .is_some_and(|l| data.len() > l)
-                            {
-                                bump(&mut self.counters.oversized);
-                            }
-                        }
-                    }
-                    return Some((seq, m));
-                }
-                Err(_) => bump(&mut self.counters.truncated),
-            }
-        }
-        None
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.blocks.size_hint()
-    }
-}
-
-impl core::iter::FusedIterator for Messages<'_, '_> {}
 
 #[cfg(test)]
 mod tests {
@@ -369,6 +337,7 @@ mod tests {
     use super::*;
     use crate::fields::FieldValue;
     use crate::iex_common::testutil::*;
+    use crate::iextp::Counters;
     use crate::iextp::{Header, Segment, PROTOCOL_DEEP_1_0};
     use std::vec::Vec;
     use zerocopy::little_endian::U16;

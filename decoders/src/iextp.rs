@@ -768,3 +768,69 @@ mod tests {
         assert_eq!(seqs, [u64::MAX, 0]);
     }
 }
+
+/// A message family carried over IEX-TP (DEEP, TOPS): how [`MessagesOf`] views one block.
+pub trait Family<'a>: Sized {
+    /// Views one block; `None` when it is empty or shorter than its type's spec size.
+    fn view(data: &'a [u8]) -> Option<Self>;
+    /// Whether the block's type is one the family does not define.
+    fn is_unknown(&self) -> bool;
+    /// The spec size of a message type, `None` for unknown types.
+    fn spec_len(message_type: u8) -> Option<usize>;
+}
+
+/// Iterator over the messages of one segment in family `M`: `(sequence number, message)`.
+///
+/// Truncated messages are skipped; unknown types are yielded (as the family's `Unknown`) and
+/// counted; messages longer than their spec size are yielded and counted. Every outcome is
+/// counted in the borrowed [`Counters`]. `crate::deep::Messages` and `crate::tops::Messages` are
+/// this type.
+#[derive(Debug)]
+pub struct MessagesOf<'a, 'c, M> {
+    blocks: Blocks<'a>,
+    counters: &'c mut Counters,
+    family: core::marker::PhantomData<M>,
+}
+
+impl<'a, 'c, M> MessagesOf<'a, 'c, M> {
+    /// Decodes messages of family `M` from `blocks`, counting into `counters`.
+    #[inline]
+    pub fn new(blocks: Blocks<'a>, counters: &'c mut Counters) -> Self {
+        MessagesOf {
+            blocks,
+            counters,
+            family: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a, M: Family<'a>> Iterator for MessagesOf<'a, '_, M> {
+    type Item = (u64, M);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        for (seq, data) in self.blocks.by_ref() {
+            let Some(m) = M::view(data) else {
+                bump(&mut self.counters.truncated);
+                continue;
+            };
+            if m.is_unknown() {
+                bump(&mut self.counters.unknown_types);
+            } else {
+                bump(&mut self.counters.messages);
+                if M::spec_len(data.first().copied().unwrap_or(0)).is_some_and(|l| data.len() > l) {
+                    bump(&mut self.counters.oversized);
+                }
+            }
+            return Some((seq, m));
+        }
+        None
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.blocks.size_hint()
+    }
+}
+
+impl<'a, M: Family<'a>> core::iter::FusedIterator for MessagesOf<'a, '_, M> {}

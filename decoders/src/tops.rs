@@ -8,7 +8,7 @@
 //! ## TOPS 1.5
 //! TOPS 1.5 Trade Report and Trade Break carried 4 trailing reserved bytes (42 instead of 38
 //! bytes). Longer-than-spec messages decode normally (the tail is ignored), so a 1.5 stream
-//! decodes correctly; each such message is counted in [`Counters::oversized`].
+//! decodes correctly; each such message is counted in [`Counters::oversized`](crate::iextp::Counters::oversized).
 //!
 //! ## Invariants
 //! Same as [`crate::deep`]: [`Message::parse`] never panics, accepts messages longer than the
@@ -24,7 +24,7 @@ pub use crate::iex_common::*;
 
 use crate::fields::{trim_alpha, FieldValue, FieldVisitor, Fields};
 use crate::iex_common::{symbol_accessors, timestamp_accessor, view, wire_consts};
-use crate::iextp::{bump, Blocks, Counters};
+use crate::iextp::{Family, MessagesOf};
 use crate::price::{Fixed, Price4};
 
 /// `Q` Quote Update flag bits (spec table E4). Unlisted bits are ignored.
@@ -265,55 +265,23 @@ impl Fields for Message<'_> {
 /// Iterator over the TOPS messages of one segment: `(sequence number, message)`.
 ///
 /// Built by [`crate::iextp::Segment::tops`]. Truncated messages are skipped; every outcome is
-/// counted in the borrowed [`Counters`].
-#[derive(Debug)]
-pub struct Messages<'a, 'c> {
-    blocks: Blocks<'a>,
-    counters: &'c mut Counters,
-}
+/// counted in the borrowed [`Counters`](crate::iextp::Counters).
+pub type Messages<'a, 'c> = MessagesOf<'a, 'c, Message<'a>>;
 
-impl<'a, 'c> Messages<'a, 'c> {
-    /// Decodes TOPS messages from `blocks`, counting into `counters`.
+impl<'a> Family<'a> for Message<'a> {
     #[inline]
-    pub fn new(blocks: Blocks<'a>, counters: &'c mut Counters) -> Self {
-        Messages { blocks, counters }
+    fn view(data: &'a [u8]) -> Option<Self> {
+        Message::parse(data).ok()
+    }
+    #[inline]
+    fn is_unknown(&self) -> bool {
+        matches!(self, Message::Unknown(_))
+    }
+    #[inline]
+    fn spec_len(message_type: u8) -> Option<usize> {
+        spec_len(message_type)
     }
 }
-
-impl<'a> Iterator for Messages<'a, '_> {
-    type Item = (u64, Message<'a>);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        for (seq, data) in self.blocks.by_ref() {
-            match Message::parse(data) {
-                Ok(m) => {
-                    match m {
-                        Message::Unknown(_) => bump(&mut self.counters.unknown_types),
-                        _ => {
-                            bump(&mut self.counters.messages);
-                            if spec_len(data.first().copied().unwrap_or(0))
-                                .is_some_and(|l| data.len() > l)
-                            {
-                                bump(&mut self.counters.oversized);
-                            }
-                        }
-                    }
-                    return Some((seq, m));
-                }
-                Err(_) => bump(&mut self.counters.truncated),
-            }
-        }
-        None
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.blocks.size_hint()
-    }
-}
-
-impl core::iter::FusedIterator for Messages<'_, '_> {}
 
 #[cfg(test)]
 mod tests {
