@@ -423,11 +423,11 @@ fn java_hdrhistogram_reads_our_log_and_agrees_with_our_hgrm() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !jar.is_file() || !java_ok {
-        eprintln!(
-            "SKIP: java_hdrhistogram_reads_our_log_and_agrees_with_our_hgrm: needs java and \
+        fh_tests::skip(format_args!(
+            "java_hdrhistogram_reads_our_log_and_agrees_with_our_hgrm: needs java and \
              {} (apt-get install libhdrhistogram-java)",
             jar.display()
-        );
+        ));
         return;
     }
     let dir = tmpdir("java");

@@ -249,7 +249,9 @@ fn tcpreplay_onto_loopback_is_received_whole() {
     const NAME: &str = "tcpreplay_onto_loopback_is_received_whole";
     let Some(pcap) = iex_deep(NAME) else { return };
     if Command::new("tcpreplay").arg("--version").output().is_err() {
-        eprintln!("SKIP: {NAME}: tcpreplay is not installed (Debian package tcpreplay)");
+        fh_tests::skip(format_args!(
+            "{NAME}: tcpreplay is not installed (Debian package tcpreplay)"
+        ));
         return;
     }
     if !netns::enter(NAME) {

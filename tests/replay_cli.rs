@@ -155,10 +155,10 @@ fn bad_input_is_one_line_exit_2() {
 fn fh_alone_replays_the_bundled_sample() {
     let sample = workspace_root().join("pcaps/sample.pcap");
     if !sample.is_file() {
-        eprintln!(
-            "SKIP: fh_alone_replays_the_bundled_sample: {} not generated yet",
+        fh_tests::skip(format_args!(
+            "fh_alone_replays_the_bundled_sample: {} not generated yet",
             sample.display()
-        );
+        ));
         return;
     }
     let out = std::process::Command::new(fh_tests::fh_bin())

@@ -17,13 +17,21 @@ pub fn real_pcaps() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// Prints `SKIP: <msg>` straight to the process's stderr, past the test harness's output
+/// capture, so that a skipped test is visible in every run (an `eprintln!` would be swallowed
+/// for a passing test).
+pub fn skip(msg: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIP: {msg}");
+}
+
 /// Like [`real_pcaps`], but prints a `SKIP:` notice naming the test when absent.
 pub fn real_pcaps_or_skip(test: &str) -> Option<PathBuf> {
     let d = real_pcaps();
     if d.is_none() {
-        eprintln!(
-            "SKIP: {test}: real captures not found (set FH_REAL_PCAPS or put them in ../shared/pcaps/real)"
-        );
+        skip(format_args!(
+            "{test}: real captures not found (set FH_REAL_PCAPS or put them in ../shared/pcaps/real)"
+        ));
     }
     d
 }

@@ -104,7 +104,9 @@ pub fn enter_with_timeout(test: &str, limit: Duration) -> bool {
     let mode = match probe() {
         Ok(m) => m,
         Err(why) => {
-            eprintln!("SKIP: {test}: cannot create a private network namespace: {why}");
+            crate::skip(format_args!(
+                "{test}: cannot create a private network namespace: {why}"
+            ));
             return false;
         }
     };

@@ -38,7 +38,11 @@ fn real_pcaps() -> Option<std::path::PathBuf> {
 /// `SKIP:` notice when the captures are absent.
 fn udp_payloads(rel: &str, test: &str) -> Option<Vec<Vec<u8>>> {
     let Some(dir) = real_pcaps() else {
-        std::eprintln!("SKIP: {test}: real captures not found (set FH_REAL_PCAPS)");
+        // Straight to stderr, past the harness's capture, so the skip is visible.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("SKIP: {test}: real captures not found (set FH_REAL_PCAPS)\n"),
+        );
         return None;
     };
     let d = std::fs::read(dir.join(rel)).unwrap();

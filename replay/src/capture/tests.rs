@@ -50,9 +50,13 @@ fn shared(sub: &str, test: &str) -> Option<PathBuf> {
         .map(|a| a.join("shared").join(sub))
         .find(|p| p.exists());
     if found.is_none() {
-        eprintln!(
-            "SKIP: {test}: shared/{sub} not found above {}",
-            here.display()
+        // Straight to stderr, past the harness's capture, so the skip is visible.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "SKIP: {test}: shared/{sub} not found above {}\n",
+                here.display()
+            ),
         );
     }
     found
