@@ -6,10 +6,7 @@
 //!
 //! Only allocations of this test's thread while counting is on are counted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fh_feed::agent::Agent;
@@ -24,45 +21,8 @@ use fh_feed::update::BookUpdate;
 use fh_replay::wire::{self, Pacing, WireConfig};
 use fh_tests::netns;
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, n) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
 
 #[test]
 fn live_receive_decode_publish_consume_allocates_nothing() {
@@ -119,18 +79,16 @@ fn live_receive_decode_publish_consume_allocates_nothing() {
     assert_eq!(wire::send_capture(&pcap, &wc).unwrap().packets, 5000);
 
     let shared = engine.shared();
-    ALLOCS.store(0, Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    let t0 = Instant::now();
-    while shared.load().datagrams < warm + 5000 && t0.elapsed() < Duration::from_secs(30) {
-        let now = clock.now();
-        rx.do_work(now);
-        engine.do_work(now);
-        strategy.do_work(now);
-    }
-    while strategy.do_work(clock.now()) > 0 {}
-    COUNTING.with(|c| c.set(false));
-    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let ((), allocs) = fh_tests::alloc::counted(|| {
+        let t0 = Instant::now();
+        while shared.load().datagrams < warm + 5000 && t0.elapsed() < Duration::from_secs(30) {
+            let now = clock.now();
+            rx.do_work(now);
+            engine.do_work(now);
+            strategy.do_work(now);
+        }
+        while strategy.do_work(clock.now()) > 0 {}
+    });
 
     assert_eq!(
         rx.stats().snapshot().packets,

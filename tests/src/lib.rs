@@ -89,4 +89,5 @@ where
     )
 }
 
+pub mod alloc;
 pub mod netns;
