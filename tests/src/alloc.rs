@@ -7,22 +7,23 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Forwards to the system allocator, counting allocations of armed threads.
 #[derive(Debug)]
 pub struct Counting;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
+    /// Armed (counting) on this thread?
     static ARMED: Cell<bool> = const { Cell::new(false) };
+    /// This thread's allocations while armed: per thread, so tests running in parallel in one
+    /// binary cannot reset or add to each other's counts.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn note() {
     // `try_with`: the allocator may run while this thread's locals are being torn down.
     if ARMED.try_with(Cell::get).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -52,9 +53,9 @@ unsafe impl GlobalAlloc for Counting {
 /// Runs `f` with this thread's allocations counted; returns its result and the count.
 /// (Counts only when [`Counting`] is the global allocator.)
 pub fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    ALLOCS.store(0, Ordering::Relaxed);
+    ALLOCS.with(|n| n.set(0));
     ARMED.with(|c| c.set(true));
     let r = f();
     ARMED.with(|c| c.set(false));
-    (r, ALLOCS.load(Ordering::Relaxed))
+    (r, ALLOCS.with(Cell::get))
 }
