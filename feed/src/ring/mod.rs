@@ -711,6 +711,12 @@ impl<T: Record> Consumer<T> {
         if self.pos >= self.cached_published {
             self.cached_published = self.shared.producer.published.load(Ordering::Acquire);
             if self.pos >= self.cached_published {
+                // Nothing yet: ask for the line the next update will land in, so that when it
+                // is published the slot arrives alongside the cursor instead of after it (one
+                // cache-line transfer on the critical path instead of two). Only on an empty
+                // poll: a busy consumer never pulls a line the producer is still writing.
+                #[cfg(not(loom))]
+                self.prefetch_next();
                 return None;
             }
         }
@@ -736,6 +742,17 @@ impl<T: Record> Consumer<T> {
             pending_missed: missed,
             scratch: T::default(),
         })
+    }
+
+    /// Prefetches the slot of `self.pos` for reading (a hint: no architectural effect).
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn prefetch_next(&self) {
+        let i = (self.pos & self.shared.mask) as usize;
+        match self.shared.policy {
+            Policy::NoLoss => prefetch_read(&self.shared.slots[i]),
+            Policy::NeverWait => prefetch_read(&self.shared.words[i]),
+        }
     }
 
     /// Drains one batch into `strategy`: `on_missed` before any update that follows a lap,
@@ -794,6 +811,23 @@ fn prefetch_write<T>(slot: &Slot<T>) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = slot;
+}
+
+/// Asks the core to fetch the line at `at` for reading (`prefetcht0`). A hint only: it reads
+/// nothing the memory model sees, so it may race with the producer's writes of that slot.
+#[cfg(not(loom))]
+#[inline(always)]
+fn prefetch_read<S>(at: &S) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no architectural effect; the pointer is a live
+    // slot. SSE is part of the x86_64 baseline.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (at as *const S).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 /// How many slots a no-loss batch reads between progressive releases: a quarter of the ring,
