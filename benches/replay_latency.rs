@@ -3,26 +3,23 @@
 //! A generated day of 1 000 000 ITCH messages in MoldUDP64 packets (50 symbols, seed 1, no
 //! faults) is written once to a temporary pcap and mapped (it stays in the page cache), then
 //! replayed through `fh replay`'s loop (`replay_latency::replay_timed`) into a fresh engine per
-//! iteration, three times in the same run: `untimed` (no stamps, what `--no-latency` runs),
-//! `stamped` (three raw `rdtsc` readings, the previous datagram's last one reused as `t0`,
-//! and four histogram records per datagram, updates held for the publish stage, intervals
-//! collected: what `fh replay` runs by default) and `stamped_every_8` (`--stamp-every 8`: the
-//! per-stage breakdown on 1 datagram in 8, one reading and the end_to_end record on the
-//! others). The ratio of a stamped median to the
-//! untimed one is the overhead. Measured as CPU time of the bench thread (on a shared machine
-//! wall time measures the neighbours).
+//! replay, in four modes: `untimed` (no stamps, what `--no-latency` runs), `stamped` (what
+//! `fh replay` runs by default, `--stamp-every 4`: the per-stage breakdown, three raw `rdtsc`
+//! readings with updates held for the publish stage and four histogram records, on 1 datagram
+//! in 4; one reading and the end_to_end record on the others, each datagram's last reading
+//! reused as the next one's first), `stamped_every_1` (the breakdown on every datagram) and
+//! `stamped_every_8`. Time is the CPU time of the bench thread (on a shared machine wall time
+//! measures the neighbours).
+//!
+//! First, outside criterion, every mode is run once in turn for `FH_AB_ROUNDS` rounds (default
+//! 15) and the median of each mode is printed with its ratio to `untimed`: the overhead figure
+//! to quote, since load drifts hit every mode alike. Criterion then times each mode in a block.
 //!
 //! Run: `cargo bench -p fh-benches --bench replay_latency`.
 //!
-//! Measured 2026-11-22 on the shared 2-core VM (load 2–5, TSC clock), medians of CPU time per
-//! 1 M-message replay (≈ 113 k datagrams), two runs: untimed 52.5 / 53.5 ms, stamped 55.6 /
-//! 56.1 ms (+5.9 % / +4.9 %), stamped_every_8 52.3 / 54.6 ms (−0.4 % / +2.0 %); the second
-//! figure of each pair is from before `t0` reused the previous `t3` (four readings). Before
-//! this version (a `Clock::now` conversion at every reading, the transport framing parsed
-//! twice, held updates pushed through an out-of-line `Vec::push`) stamped was 66.8 ms against
-//! untimed 53.2 ms (+25 %). Noise between runs on this machine is ±10 %, the order of the
-//! overhead itself: treat one run as indicative, and compare instruction counts (callgrind)
-//! for small changes.
+//! Measured 2026-11-22 on the 2-core VM (quiet, TSC clock), interleaved medians: untimed
+//! 52.0 ms per 1 M messages (≈ 113 k datagrams), every datagram broken down +7.7 %, 1 in 8
+//! +0.2 %. See `feed/src/cli/replay_latency.rs` for where the cost goes.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,7 +28,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fh_feed::cli::replay::{NoBbo, ReplaySink};
 use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed, Untimed};
 use fh_feed::engine::{Engine, EngineConfig};
-use fh_feed::latency::{LatencyArgs, LatencyRun};
+use fh_feed::latency::{LatencyArgs, LatencyRun, DEFAULT_STAMP_EVERY};
 use fh_replay::capture::Capture;
 use fh_replay::gen::{self, Config, Options, Stop};
 
@@ -57,64 +54,110 @@ fn cpu_ns() -> u64 {
     fh_feed::cli::replay::thread_cpu_ns().expect("/proc/thread-self/schedstat")
 }
 
+/// One replay of `cap` into a fresh engine, untimed (`None`) or stamped with `--stamp-every
+/// N` (`Some(N)`); returns the CPU time of the replay itself, ns.
+fn replay_once(cap: &Capture, lat: &mut LatencyRun, every: Option<u32>) -> u64 {
+    let cfg = EngineConfig::default();
+    let clock = lat.clock();
+    let mut e = Engine::new(&cfg);
+    let mut sink = ReplaySink::<NoBbo>::default();
+    let cpu = match every {
+        None => {
+            let t = cpu_ns();
+            replay_timed(
+                cap,
+                &mut e,
+                &mut sink,
+                &mut Pace::off(clock),
+                &mut Untimed,
+                |_| {},
+            )
+            .expect("replay");
+            cpu_ns() - t
+        }
+        Some(every) => {
+            let mut stamps = Stamps::new(clock, lat.recorder()).every(every);
+            let t = cpu_ns();
+            let mut timed = Timed {
+                stamps: &mut stamps,
+                on_interval: || lat.poll().map(|_| ()),
+            };
+            replay_timed(
+                cap,
+                &mut e,
+                &mut sink,
+                &mut Pace::off(clock),
+                &mut timed,
+                |_| {},
+            )
+            .expect("replay");
+            cpu_ns() - t
+        }
+    };
+    assert_eq!(e.stats.itch_messages(), MESSAGES);
+    cpu
+}
+
+/// The modes compared: untimed (`--no-latency`), `fh replay`'s default (`--stamp-every 4`),
+/// every datagram broken down (`--stamp-every 1`), and 1 in 8.
+const MODES: [(&str, Option<u32>); 4] = [
+    ("untimed", None),
+    ("stamped", Some(DEFAULT_STAMP_EVERY)),
+    ("stamped_every_1", Some(1)),
+    ("stamped_every_8", Some(8)),
+];
+
+/// Before criterion: `FH_AB_ROUNDS` (default 15) rounds, each replaying once in every mode in
+/// turn (so drift in the machine's load hits every mode alike), then each mode's median CPU
+/// time and its ratio to the untimed median. This is the overhead figure to quote; criterion's
+/// blocks below run one mode after another and are more exposed to load changes.
+fn interleaved(cap: &Capture, lat: &mut LatencyRun) {
+    let rounds: usize = std::env::var("FH_AB_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let mut cpu = vec![Vec::with_capacity(rounds); MODES.len()];
+    for (_, every) in MODES {
+        replay_once(cap, lat, every); // warm-up
+    }
+    for _ in 0..rounds {
+        for (k, (_, every)) in MODES.into_iter().enumerate() {
+            cpu[k].push(replay_once(cap, lat, every));
+        }
+    }
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let base = median(&mut cpu[0]) as f64;
+    println!(
+        "interleaved A/B, {rounds} rounds of {MESSAGES} messages, median CPU time per replay:"
+    );
+    for (k, (name, _)) in MODES.into_iter().enumerate() {
+        let m = median(&mut cpu[k]) as f64;
+        println!(
+            "  {name:<16} {:>8.2} ms  {:+6.2} % vs untimed",
+            m / 1e6,
+            (m / base - 1.0) * 100.0
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let (path, cap) = capture();
     let mut g = c.benchmark_group("replay_latency");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
     g.throughput(Throughput::Elements(MESSAGES));
-    let cfg = EngineConfig::default();
     let mut lat = LatencyRun::start(&LatencyArgs::default()).expect("latency");
-    let clock = lat.clock();
+    interleaved(&cap, &mut lat);
 
-    g.bench_function("untimed", |b| {
-        b.iter_custom(|iters| {
-            let mut cpu = 0;
-            for _ in 0..iters {
-                let mut e = Engine::new(&cfg);
-                let mut sink = ReplaySink::<NoBbo>::default();
-                let t = cpu_ns();
-                replay_timed(
-                    &cap,
-                    &mut e,
-                    &mut sink,
-                    &mut Pace::off(clock),
-                    &mut Untimed,
-                    |_| {},
-                )
-                .expect("replay");
-                cpu += cpu_ns() - t;
-                assert_eq!(e.stats.itch_messages(), MESSAGES);
-            }
-            Duration::from_nanos(cpu)
-        })
-    });
-    // What `fh replay` runs by default (every datagram broken down), then with
-    // `--stamp-every 8` (breakdown on 1 datagram in 8, end_to_end on all).
-    for (name, every) in [("stamped", 1u32), ("stamped_every_8", 8)] {
+    for (name, every) in MODES {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut cpu = 0;
                 for _ in 0..iters {
-                    let mut e = Engine::new(&cfg);
-                    let mut sink = ReplaySink::<NoBbo>::default();
-                    let mut stamps = Stamps::new(clock, lat.recorder()).every(every);
-                    let t = cpu_ns();
-                    let mut timed = Timed {
-                        stamps: &mut stamps,
-                        on_interval: || lat.poll().map(|_| ()),
-                    };
-                    replay_timed(
-                        &cap,
-                        &mut e,
-                        &mut sink,
-                        &mut Pace::off(clock),
-                        &mut timed,
-                        |_| {},
-                    )
-                    .expect("replay");
-                    cpu += cpu_ns() - t;
-                    assert_eq!(e.stats.itch_messages(), MESSAGES);
+                    cpu += replay_once(&cap, &mut lat, every);
                 }
                 Duration::from_nanos(cpu)
             })

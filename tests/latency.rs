@@ -476,7 +476,8 @@ fn table_row<'a>(text: &'a str, stage: &str) -> Option<Vec<&'a str>> {
 
 /// `fh replay` of the bundled sample (issue 6, "must show"): the table after the report with
 /// one row per stage, the SVG plot with one curve per recorded stage, `.hgrm` files and the
-/// interval log read back with the same counts: one value per datagram and stage.
+/// interval log read back with the same counts: one end_to_end value per datagram, one value
+/// per stage on 1 datagram in `--stamp-every` (default 4).
 #[test]
 fn fh_replay_of_the_sample_measures_every_stage() {
     let dir = tmpdir("replay-sample");
@@ -509,9 +510,19 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     let table = &text[at..];
     assert!(table.contains("\nclock: "), "{table}");
     let stages = ["decode", "book", "publish", "end_to_end"];
+    // end_to_end on every datagram; the breakdown on the 1st, 5th, … (default --stamp-every).
+    let every = u64::from(fh_feed::latency::DEFAULT_STAMP_EVERY);
+    let count = |stage: &str| match stage {
+        "end_to_end" => datagrams,
+        _ => datagrams.div_ceil(every),
+    };
+    assert!(
+        table.contains(&format!("on 1 in {every} (--stamp-every {every})")),
+        "{table}"
+    );
     for stage in stages {
         let row = table_row(table, stage).unwrap_or_else(|| panic!("no {stage} row: {table}"));
-        assert_eq!(row[1], datagrams.to_string(), "{stage}: {table}");
+        assert_eq!(row[1], count(stage).to_string(), "{stage}: {table}");
     }
     for absent in ["behind_schedule", "receive", "consume"] {
         assert!(table_row(table, absent).is_none(), "{absent}: {table}");
@@ -520,7 +531,11 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     assert_eq!(curves, stages);
     for stage in stages {
         let t = fs::read_to_string(hgrm_dir.join(format!("{stage}.hgrm"))).unwrap();
-        assert_eq!(hgrm::parse(&t).unwrap().total_count, datagrams, "{stage}");
+        assert_eq!(
+            hgrm::parse(&t).unwrap().total_count,
+            count(stage),
+            "{stage}"
+        );
     }
     let back = fh_feed::latency::hlog::read(&fs::read(&hlog).unwrap(), None, None).unwrap();
     assert_eq!(
@@ -528,7 +543,7 @@ fn fh_replay_of_the_sample_measures_every_stage() {
         ["book", "decode", "end_to_end", "publish"]
     );
     for stage in stages {
-        assert_eq!(back.hists[stage].len(), datagrams, "{stage}");
+        assert_eq!(back.hists[stage].len(), count(stage), "{stage}");
     }
     let _ = fs::remove_dir_all(&dir);
 }

@@ -36,18 +36,19 @@
 //!   they are then handed to the real sink. A datagram with more updates than the buffer holds
 //!   hands the first ones over early (counted in [`Held::early_flushes`]; their publish time
 //!   then falls into `book`).
-//! - `--stamp-every N` ([`Stamps::every`], default 1): the breakdown above (`t1`, `t2`, `t3`
-//!   read, updates held) on 1 datagram in N, deterministically the 1st, (N+1)th, …; the others go
-//!   straight to the sink and read only `t3`, giving `end_to_end` only. The table's title
-//!   says so when N > 1: `decode`/`book`/`publish` counts are then about 1/N of `end_to_end`'s.
-//! - Cost (issue 6, target < 5 %), measured 2026-11-22 on the shared 2-core VM: CPU time of
-//!   `fh replay` (release) on a 10 M-message generated capture, least of 9 interleaved runs:
-//!   `--no-latency` 0.530 s, default 0.573 s (+8 %), `--stamp-every 8` 0.545 s (+3 %);
-//!   the first version took +16 % (0.606 s against 0.521 s). Instructions (callgrind, `ci`
-//!   profile, 2 M messages): `--no-latency` 1 086 M, default 1 263 M (+16 %; the four
-//!   histogram records per datagram are most of it), `--stamp-every 8` 1 155 M (+6 %); the
-//!   first version 1 349 M (+25 %). Every datagram's full breakdown stays over the target:
-//!   three `rdtsc` (~10 ns each here) and four records on ~470 ns of work.
+//! - `--stamp-every N` ([`Stamps::every`]; default [`crate::latency::DEFAULT_STAMP_EVERY`], 4): the breakdown
+//!   above (`t1`, `t2`, `t3` read, updates held) on 1 datagram in N, deterministically the 1st,
+//!   (N+1)th, …; the others go straight to the sink and read only `t3`, giving `end_to_end`
+//!   only. The table's title says so when N > 1: `decode`/`book`/`publish` counts are then
+//!   about 1/N of `end_to_end`'s.
+//! - Cost (issue 6, target < 5 %): `benches/replay_latency.rs` replays 1 M generated messages
+//!   in every mode in turn, 15 rounds, and prints median CPU time against the untimed replay.
+//!   On the 2-core VM (2026-11-22, quiet): every datagram broken down (`--stamp-every 1`)
+//!   +7.7 %, 1 in 8 +0.2 %. The full breakdown's cost is the clock, not the bookkeeping:
+//!   skipping the three stage records left it at +7.8 %; three `rdtsc` (~11 ns each on this
+//!   VM) on ~460 ns of work per datagram are 7 % by themselves. Hence the default of 1 in 4.
+//!   Instructions (callgrind, `ci` profile, 2 M messages, an earlier build): `--no-latency`
+//!   1 086 M, every datagram 1 263 M (+16 %), 1 in 8 1 155 M (+6 %).
 //!
 //! ## Invariants
 //! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a

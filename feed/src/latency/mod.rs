@@ -97,7 +97,7 @@ pub mod recorder;
 pub mod table;
 
 pub use clock::{now, Clock, ClockSource, RealtimeMap};
-pub use output::{LatencyArgs, LatencyRun};
+pub use output::{LatencyArgs, LatencyRun, DEFAULT_STAMP_EVERY};
 pub use recorder::{
     interval_pair, HistConfig, IntervalCollector, IntervalRecorder, Stage, StageRecorder,
 };
