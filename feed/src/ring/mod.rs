@@ -51,7 +51,7 @@
 //!   word's Release store, which follows the later write's odd stamp store, so the second
 //!   stamp load could not return `2(s+1)`.)
 //!
-//! The consumer decodes the validated words into a scratch record inside its [`Batch`] and
+//! The consumer decodes the validated words into a scratch record it owns and
 //! hands out `&BookUpdate` to that: **under never-wait an update is validated before it is
 //! used**, so a strategy never sees a torn or overwritten update. This costs one 64-byte copy
 //! on each side (the producer's [`Claim`] points at a staging record stored into the slot on
@@ -305,6 +305,7 @@ pub fn ring<T: Record>(config: RingConfig) -> Result<(Producer<T>, Vec<Consumer<
             pos: 0,
             cached_published: 0,
             missed: 0,
+            scratch: T::default(),
         })
         .collect();
     let producer = Producer {
@@ -652,6 +653,9 @@ pub struct Consumer<T: Record = BookUpdate> {
     cached_published: u64,
     /// Total missed (never-wait), mirrored into the shared counters.
     missed: u64,
+    /// Where a never-wait batch decodes each validated update (and loom's no-loss model
+    /// copies each one): made once with the consumer, not at every poll.
+    scratch: T,
 }
 
 impl<T: Record> core::fmt::Debug for Consumer<T> {
@@ -740,7 +744,6 @@ impl<T: Record> Consumer<T> {
             end,
             missed,
             pending_missed: missed,
-            scratch: T::default(),
         })
     }
 
@@ -862,8 +865,6 @@ pub struct Batch<'a, T: Record> {
     end: u64,
     missed: u64,
     pending_missed: u64,
-    /// The never-wait validated copy (and every read under loom).
-    scratch: T,
 }
 
 impl<T: Record> core::fmt::Debug for Batch<'_, T> {
@@ -920,6 +921,12 @@ impl<T: Record> Batch<'_, T> {
                 .store(seq, Ordering::Release);
             self.released = seq;
         }
+        #[cfg(not(loom))]
+        if seq + PREFETCH_AHEAD < self.end {
+            // Published already, so the producer is done with that line: fetching it now
+            // overlaps its transfer from the producer's cache with the reads before it.
+            prefetch_read(&shared.slots[((seq + PREFETCH_AHEAD) & shared.mask) as usize]);
+        }
         let slot = &shared.slots[(seq & shared.mask) as usize];
         #[cfg(not(loom))]
         // SAFETY: `seq` < the published cursor we Acquire-loaded, so its write happened-before;
@@ -929,8 +936,8 @@ impl<T: Record> Batch<'_, T> {
         #[cfg(loom)]
         let update = {
             // SAFETY: as above; loom checks it.
-            self.scratch = unsafe { slot.cell.read() };
-            &self.scratch
+            self.consumer.scratch = unsafe { slot.cell.read() };
+            &self.consumer.scratch
         };
         Some(Event {
             update,
@@ -958,11 +965,11 @@ impl<T: Record> Batch<'_, T> {
                 }
                 stamp = slot.stamp.load(Ordering::Relaxed);
                 if stamp == expect {
-                    self.scratch = T::from_words(&words);
+                    self.consumer.scratch = T::from_words(&words);
                     self.pos += 1;
                     let missed_before = core::mem::take(&mut self.pending_missed);
                     return Some(Event {
-                        update: &self.scratch,
+                        update: &self.consumer.scratch,
                         seq,
                         end_of_batch: self.pos == self.end,
                         missed_before,
