@@ -373,6 +373,51 @@ enum Transport {
     MpscBlocking,
 }
 
+/// Polls `recv` until it yields, with [`backoff`] between empty polls.
+#[inline]
+fn wait<T>(mut recv: impl FnMut() -> Option<T>, empty_polls: &mut u32) -> T {
+    loop {
+        if let Some(v) = recv() {
+            return v;
+        }
+        backoff(empty_polls);
+    }
+}
+
+/// A channel's receiving end, polled (`try_recv`) or blocking (`recv`).
+trait Receiver<T> {
+    fn try_recv(&self) -> Option<T>;
+    fn recv(&self) -> Option<T>;
+}
+
+impl<T> Receiver<T> for crossbeam_channel::Receiver<T> {
+    fn try_recv(&self) -> Option<T> {
+        crossbeam_channel::Receiver::try_recv(self).ok()
+    }
+    fn recv(&self) -> Option<T> {
+        crossbeam_channel::Receiver::recv(self).ok()
+    }
+}
+
+impl<T> Receiver<T> for std::sync::mpsc::Receiver<T> {
+    fn try_recv(&self) -> Option<T> {
+        std::sync::mpsc::Receiver::try_recv(self).ok()
+    }
+    fn recv(&self) -> Option<T> {
+        std::sync::mpsc::Receiver::recv(self).ok()
+    }
+}
+
+/// One receive: blocking as a channel is usually used, or a single poll.
+#[inline]
+fn recv<T>(rx: &impl Receiver<T>, block: bool) -> Option<T> {
+    if block {
+        rx.recv()
+    } else {
+        rx.try_recv()
+    }
+}
+
 /// `rounds` ping-pongs: returns (one-way hop histogram recorded by the echo side, total round
 /// trip time measured by the sender).
 fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
@@ -387,12 +432,7 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                 let mut hist = hist;
                 let mut empty = 0;
                 for _ in 0..rounds {
-                    let u: BookUpdate = loop {
-                        if let Some(u) = $recv_ping() {
-                            break u;
-                        }
-                        backoff(&mut empty);
-                    };
+                    let u: BookUpdate = wait(|| $recv_ping(), &mut empty);
                     hist.saturating_record(clock.span_ns(u.engine_ts, clock.ticks()));
                     $send_pong(u.seq);
                 }
@@ -407,13 +447,7 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                     engine_ts: clock.ticks(),
                     ..BookUpdate::default()
                 });
-                loop {
-                    if let Some(back) = $recv_pong() {
-                        assert_eq!(back, i);
-                        break;
-                    }
-                    backoff(&mut empty);
-                }
+                assert_eq!(wait(|| $recv_pong(), &mut empty), i);
             }
             let rtt = start.elapsed();
             (echo.join().unwrap(), rtt)
@@ -445,44 +479,26 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                     .and_then(|mut b| b.next().map(|ev| *ev.update))
             )
         }
-        Transport::Crossbeam => {
+        Transport::Crossbeam | Transport::CrossbeamBlocking => {
+            let block = t == Transport::CrossbeamBlocking;
             let (ping_tx, ping_rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
             let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
             run!(
                 |u: BookUpdate| ping_tx.send(u).unwrap(),
-                || ping_rx.try_recv().ok(),
+                || recv(&ping_rx, block),
                 |seq: u64| pong_tx.send(seq).unwrap(),
-                || pong_rx.try_recv().ok()
+                || recv(&pong_rx, block)
             )
         }
-        Transport::Mpsc => {
+        Transport::Mpsc | Transport::MpscBlocking => {
+            let block = t == Transport::MpscBlocking;
             let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
             let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(CAPACITY);
             run!(
                 |u: BookUpdate| ping_tx.send(u).unwrap(),
-                || ping_rx.try_recv().ok(),
+                || recv(&ping_rx, block),
                 |seq: u64| pong_tx.send(seq).unwrap(),
-                || pong_rx.try_recv().ok()
-            )
-        }
-        Transport::CrossbeamBlocking => {
-            let (ping_tx, ping_rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
-            let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
-            run!(
-                |u: BookUpdate| ping_tx.send(u).unwrap(),
-                || ping_rx.recv().ok(),
-                |seq: u64| pong_tx.send(seq).unwrap(),
-                || pong_rx.recv().ok()
-            )
-        }
-        Transport::MpscBlocking => {
-            let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
-            let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(CAPACITY);
-            run!(
-                |u: BookUpdate| ping_tx.send(u).unwrap(),
-                || ping_rx.recv().ok(),
-                |seq: u64| pong_tx.send(seq).unwrap(),
-                || pong_rx.recv().ok()
+                || recv(&pong_rx, block)
             )
         }
     }
@@ -503,12 +519,7 @@ fn paced(t: Transport, rounds: u64, gap_ns: u64) -> Histogram<u64> {
                 let mut hist = hist;
                 let mut empty = 0;
                 for i in 0..rounds {
-                    let u: BookUpdate = loop {
-                        if let Some(u) = $recv() {
-                            break u;
-                        }
-                        backoff(&mut empty);
-                    };
+                    let u: BookUpdate = wait(|| $recv(), &mut empty);
                     hist.saturating_record(clock.span_ns(u.engine_ts, clock.ticks()));
                     assert_eq!(u.seq, i);
                 }
@@ -541,21 +552,15 @@ fn paced(t: Transport, rounds: u64, gap_ns: u64) -> Histogram<u64> {
                 || c.poll().and_then(|mut b| b.next().map(|ev| *ev.update))
             )
         }
-        Transport::Crossbeam => {
+        Transport::Crossbeam | Transport::CrossbeamBlocking => {
+            let block = t == Transport::CrossbeamBlocking;
             let (tx, rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
-            run!(|u| tx.send(u).unwrap(), || rx.try_recv().ok())
+            run!(|u| tx.send(u).unwrap(), || recv(&rx, block))
         }
-        Transport::Mpsc => {
+        Transport::Mpsc | Transport::MpscBlocking => {
+            let block = t == Transport::MpscBlocking;
             let (tx, rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
-            run!(|u| tx.send(u).unwrap(), || rx.try_recv().ok())
-        }
-        Transport::CrossbeamBlocking => {
-            let (tx, rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
-            run!(|u| tx.send(u).unwrap(), || rx.recv().ok())
-        }
-        Transport::MpscBlocking => {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
-            run!(|u| tx.send(u).unwrap(), || rx.recv().ok())
+            run!(|u| tx.send(u).unwrap(), || recv(&rx, block))
         }
     }
 }
