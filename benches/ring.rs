@@ -17,7 +17,8 @@
 //!   read on arrival; fh's stage clock, the TSC when invariant) into an HdrHistogram, and p50 /
 //!   p99 / p99.9 are printed for the ring, crossbeam and mpsc side by side: both channels
 //!   busy-polled with `try_recv` (their fastest mode) and as usually used (blocking `recv`).
-//!   For the floor, a bare cache-line ping-pong in C on this VM takes 56-66 ns one way.
+//!   `Floor` is no queue at all: one cache line (sequence and timestamp) ping-ponged, the
+//!   transfer every transport pays at least (a C version of it: 56-66 ns one way on this VM).
 //!   Then the same transports one way at a feed's cadence (one update every 20 µs, sender
 //!   spinning to each deadline): a blocking channel's receiver is then asleep when an update
 //!   comes, as it is on a quiet feed, where ping-pong keeps it in its spin phase.
@@ -35,7 +36,10 @@ use fh_feed::latency::clock::Clock;
 use fh_feed::ring::{ring, Policy, RingConfig};
 use fh_feed::update::BookUpdate;
 use hdrhistogram::Histogram;
+use std::cell::Cell;
 use std::hint::spin_loop;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CAPACITY: usize = 4096;
@@ -371,6 +375,38 @@ enum Transport {
     CrossbeamBlocking,
     /// `std::sync::mpsc` with blocking `send`/`recv`.
     MpscBlocking,
+    /// No queue: the sender stores the timestamp and the sequence into one cache line, the
+    /// receiver spins on it. One line transfer per hop: the floor every transport pays.
+    Floor,
+}
+
+/// [`Transport::Floor`]'s line: a sequence (0: nothing yet) and the sender's timestamp.
+#[repr(align(64))]
+#[derive(Default)]
+struct Line {
+    seq: AtomicU64,
+    ts: AtomicU64,
+}
+
+impl Line {
+    /// Sends update `seq` (stamped `ts`).
+    fn send(&self, seq: u64, ts: u64) {
+        self.ts.store(ts, Ordering::Relaxed);
+        self.seq.store(seq + 1, Ordering::Release);
+    }
+
+    /// The update after `*seen`, if it is there.
+    fn recv(&self, seen: &Cell<u64>) -> Option<BookUpdate> {
+        let s = self.seq.load(Ordering::Acquire);
+        (s > seen.get()).then(|| {
+            seen.set(s);
+            BookUpdate {
+                seq: s - 1,
+                engine_ts: self.ts.load(Ordering::Relaxed),
+                ..BookUpdate::default()
+            }
+        })
+    }
 }
 
 /// Polls `recv` until it yields, with [`backoff`] between empty polls.
@@ -454,6 +490,17 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
         }};
     }
     match t {
+        Transport::Floor => {
+            let (ping, pong) = (Arc::new(Line::default()), Arc::new(Line::default()));
+            let (ping_rx, pong_tx) = (Arc::clone(&ping), Arc::clone(&pong));
+            let (seen_ping, seen_pong) = (Cell::new(0), Cell::new(0));
+            run!(
+                |u: BookUpdate| ping.send(u.seq, u.engine_ts),
+                || ping_rx.recv(&seen_ping),
+                |seq: u64| pong_tx.send(seq, 0),
+                || pong.recv(&seen_pong).map(|u| u.seq)
+            )
+        }
         Transport::Ring => {
             let (mut ping_p, mut ping_c) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
             let (mut pong_p, mut pong_c) =
@@ -562,6 +609,7 @@ fn paced(t: Transport, rounds: u64, gap_ns: u64) -> Histogram<u64> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
             run!(|u| tx.send(u).unwrap(), || recv(&rx, block))
         }
+        Transport::Floor => unreachable!("one line is not a queue"),
     }
 }
 
@@ -579,13 +627,14 @@ fn print_hop_percentiles() {
         "{:<18} {:>8} {:>8} {:>8} {:>8} {:>10}",
         "transport", "p50", "p90", "p99", "p99.9", "rtt/2 mean"
     );
-    let mut p50 = [0u64; 5];
+    let mut p50 = [0u64; 6];
     let all = [
         Transport::Ring,
         Transport::Crossbeam,
         Transport::Mpsc,
         Transport::CrossbeamBlocking,
         Transport::MpscBlocking,
+        Transport::Floor,
     ];
     for (k, t) in all.into_iter().enumerate() {
         ping_pong(t, rounds / 10); // warm-up
@@ -616,7 +665,12 @@ fn print_hop_percentiles() {
         "{:<18} {:>8} {:>8} {:>8} {:>8}",
         "transport", "p50", "p90", "p99", "p99.9"
     );
-    for (k, t) in all.into_iter().enumerate() {
+    // Not the floor: one line is not a queue, a late receiver would miss updates.
+    for (k, t) in all
+        .into_iter()
+        .enumerate()
+        .filter(|&(_, t)| t != Transport::Floor)
+    {
         let h = paced(t, paced_rounds, GAP_NS);
         p50[k] = h.value_at_quantile(0.5);
         println!(
