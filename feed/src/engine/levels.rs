@@ -203,7 +203,7 @@ impl Ladder {
     }
 
     /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
-    #[inline]
+    #[inline(always)]
     fn find(&self, price: i64) -> Result<usize, usize> {
         // One branch on the side, then a loop specialised for it (no side test per level).
         if self.bid {
@@ -221,7 +221,7 @@ impl Ladder {
         self.levels.reserve(extra);
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert_at(&mut self, i: usize, level: Level) {
         if self.levels.len() == self.levels.capacity() {
             self.grow();
@@ -230,7 +230,7 @@ impl Ladder {
     }
 
     /// Adds `shares` and `orders` at `price` (creating the level if needed).
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, price: i64, shares: u64, orders: u32) -> LevelChange {
         match self.find(price) {
             Ok(i) => {
@@ -272,7 +272,7 @@ impl Ladder {
     }
 
     /// Like [`Ladder::reduce`], also reporting an anomaly.
-    #[inline]
+    #[inline(always)]
     pub fn reduce_checked(
         &mut self,
         price: i64,
