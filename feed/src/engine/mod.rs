@@ -497,158 +497,157 @@ impl Engine {
                 }
             };
         }
-        let ctx = || Ctx {
-            seq,
-            exch_ts: message_ts(bytes),
-            recv_ts,
-            now,
-            stale,
-        };
+        macro_rules! ctx {
+            () => {
+                Ctx {
+                    seq,
+                    exch_ts: message_ts(bytes),
+                    recv_ts,
+                    now,
+                    stale,
+                }
+            };
+        }
         match t {
             b'A' => {
                 let m = view!(itch50::AddOrder);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let c = e.itch.add(
-                        m.order_reference_number.get(),
-                        locate,
-                        itch_side(m.buy_sell_indicator),
-                        m.price.get(),
-                        m.shares.get(),
-                        [0; 4],
-                        &m.stock,
-                    );
-                    e.emit_change(&ctx, c, true, sink);
-                    ctx.exch_ts
-                });
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let c = self.itch.add(
+                    m.order_reference_number.get(),
+                    locate,
+                    itch_side(m.buy_sell_indicator),
+                    m.price.get(),
+                    m.shares.get(),
+                    [0; 4],
+                    &m.stock,
+                );
+                self.emit_change(&ctx, c, true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             b'F' => {
                 let m = view!(itch50::AddOrderMpid);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let c = e.itch.add(
-                        m.order_reference_number.get(),
-                        locate,
-                        itch_side(m.buy_sell_indicator),
-                        m.price.get(),
-                        m.shares.get(),
-                        m.attribution,
-                        &m.stock,
-                    );
-                    e.emit_change(&ctx, c, true, sink);
-                    ctx.exch_ts
-                });
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let c = self.itch.add(
+                    m.order_reference_number.get(),
+                    locate,
+                    itch_side(m.buy_sell_indicator),
+                    m.price.get(),
+                    m.shares.get(),
+                    m.attribution,
+                    &m.stock,
+                );
+                self.emit_change(&ctx, c, true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             b'E' => {
                 let m = view!(itch50::OrderExecuted);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let shares = m.executed_shares.get();
-                    if let Some((o, c)) =
-                        e.itch
-                            .reduce(m.order_reference_number.get(), locate, shares)
-                    {
-                        e.emit_change(&ctx, Some(c), false, sink);
-                        let mut u =
-                            ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
-                        u.price = i64::from(o.price);
-                        u.shares = u64::from(shares);
-                        u.flags |= flags::LAST_IN_EVENT;
-                        e.publish(&u, sink);
-                    }
-                    ctx.exch_ts
-                });
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let shares = m.executed_shares.get();
+                if let Some((o, c)) =
+                    self.itch
+                        .reduce(m.order_reference_number.get(), locate, shares)
+                {
+                    self.emit_change(&ctx, Some(c), false, sink);
+                    let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
+                    u.price = i64::from(o.price);
+                    u.shares = u64::from(shares);
+                    u.flags |= flags::LAST_IN_EVENT;
+                    self.publish(&u, sink);
+                }
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             b'C' => {
                 let m = view!(itch50::OrderExecutedWithPrice);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let shares = m.executed_shares.get();
-                    if let Some((o, c)) =
-                        e.itch
-                            .reduce(m.order_reference_number.get(), locate, shares)
-                    {
-                        e.emit_change(&ctx, Some(c), false, sink);
-                        let mut u =
-                            ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
-                        u.price = i64::from(m.execution_price.get());
-                        u.shares = u64::from(shares);
-                        u.flags |= flags::LAST_IN_EVENT;
-                        if m.printable == b'N' {
-                            u.flags |= flags::NON_PRINTABLE;
-                        }
-                        e.publish(&u, sink);
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let shares = m.executed_shares.get();
+                if let Some((o, c)) =
+                    self.itch
+                        .reduce(m.order_reference_number.get(), locate, shares)
+                {
+                    self.emit_change(&ctx, Some(c), false, sink);
+                    let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
+                    u.price = i64::from(m.execution_price.get());
+                    u.shares = u64::from(shares);
+                    u.flags |= flags::LAST_IN_EVENT;
+                    if m.printable == b'N' {
+                        u.flags |= flags::NON_PRINTABLE;
                     }
-                    ctx.exch_ts
-                });
+                    self.publish(&u, sink);
+                }
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             b'X' => {
                 let m = view!(itch50::OrderCancel);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let r = e.itch.reduce(
-                        m.order_reference_number.get(),
-                        locate,
-                        m.cancelled_shares.get(),
-                    );
-                    e.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
-                    ctx.exch_ts
-                });
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let r = self.itch.reduce(
+                    m.order_reference_number.get(),
+                    locate,
+                    m.cancelled_shares.get(),
+                );
+                self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             b'D' => {
                 let m = view!(itch50::OrderDelete);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let r = e.itch.delete(m.order_reference_number.get(), locate);
-                    e.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
-                    ctx.exch_ts
-                });
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let r = self.itch.delete(m.order_reference_number.get(), locate);
+                self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             b'U' => {
                 let m = view!(itch50::OrderReplace);
                 let locate = m.stock_locate.get();
-                self.book_event(t, locate, sink, |e, sink| {
-                    let ctx = ctx();
-                    let (a, b) = e.itch.replace(
-                        m.original_order_reference_number.get(),
-                        m.new_order_reference_number.get(),
-                        locate,
-                        m.shares.get(),
-                        m.price.get(),
-                    );
-                    e.emit_change(&ctx, a, b.is_none(), sink);
-                    e.emit_change(&ctx, b, true, sink);
-                    ctx.exch_ts
-                });
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
+                let (a, b) = self.itch.replace(
+                    m.original_order_reference_number.get(),
+                    m.new_order_reference_number.get(),
+                    locate,
+                    m.shares.get(),
+                    m.price.get(),
+                );
+                self.emit_change(&ctx, a, b.is_none(), sink);
+                self.emit_change(&ctx, b, true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
             _ => self.itch_other(now, recv_ts, seq, stale, t, bytes, sink),
         }
     }
 
-    /// Counts a viewed book message of type `t` on `locate` and applies it with `apply`
-    /// (which returns the message's timestamp); with a sink that [`UpdateSink::WANTS_BBO`],
-    /// reports the BBO if the message moved it.
+    /// Starts a viewed book message of type `t` on `locate`: counts it and, for a sink that
+    /// [`UpdateSink::WANTS_BBO`], reads the BBO before it (see [`Engine::book_event_end`]).
     #[inline(always)]
-    fn book_event<S: UpdateSink>(
-        &mut self,
-        t: u8,
-        locate: u16,
-        sink: &mut S,
-        apply: impl FnOnce(&mut Self, &mut S) -> u64,
-    ) {
+    fn book_event_start<S: UpdateSink>(&mut self, t: u8, locate: u16) -> Option<Bbo> {
         self.stats.itch_types[usize::from(t)] += 1;
-        let before = if S::WANTS_BBO {
+        if S::WANTS_BBO {
             Some(self.bbo(InstrumentId::from(locate)))
         } else {
             None
-        };
-        let exch_ts = apply(self, sink);
+        }
+    }
+
+    /// Ends a book message: reports the BBO if the message moved it (`before` is `Some` only
+    /// for a sink that [`UpdateSink::WANTS_BBO`]).
+    #[inline(always)]
+    fn book_event_end<S: UpdateSink>(
+        &mut self,
+        before: Option<Bbo>,
+        locate: u16,
+        exch_ts: u64,
+        sink: &mut S,
+    ) {
         if let Some(before) = before {
             let i = self.itch.instrument(locate);
             let after = Bbo::of(&i.bids, &i.asks);
