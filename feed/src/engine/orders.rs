@@ -128,7 +128,7 @@ impl OrderStore {
 
     /// Inserts a new live order. A reference that is already live is an anomaly: the existing
     /// order is kept and `Err(Duplicate)` returned.
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, reference: u64, order: Order) -> Result<(), InsertError> {
         if reference == 0 {
             if self.zero.is_some() {
@@ -194,7 +194,7 @@ impl OrderStore {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn index_of(&self, reference: u64) -> Option<usize> {
         let mut i = self.home(reference);
         let mut d = 0usize;
@@ -231,7 +231,7 @@ impl OrderStore {
 
     /// Subtracts `shares` from a live order, removing it when nothing remains (one probe).
     /// Returns the order as it was before, or `None` if the reference is not live.
-    #[inline]
+    #[inline(always)]
     pub fn reduce(&mut self, reference: u64, shares: u32) -> Option<Order> {
         if reference == 0 {
             let o = self.zero.as_mut()?;
@@ -255,7 +255,7 @@ impl OrderStore {
     }
 
     /// Removes and returns the live order with this reference.
-    #[inline]
+    #[inline(always)]
     pub fn remove(&mut self, reference: u64) -> Option<Order> {
         if reference == 0 {
             return self.zero.take();
@@ -268,7 +268,7 @@ impl OrderStore {
 
     /// Backward-shift deletion: pull the rest of the run back one slot, stopping at an empty
     /// slot or at an entry already in its home slot (Robin Hood keeps runs sorted by home).
-    #[inline]
+    #[inline(always)]
     fn remove_at(&mut self, mut hole: usize) {
         loop {
             let j = (hole + 1) & self.mask;
