@@ -98,14 +98,15 @@ fn find_in<const BID: bool>(levels: &[Level], price: i64) -> Result<usize, usize
     // `a` is a strictly better price than `b` on this side.
     let better = |a: i64, b: i64| if BID { a > b } else { a < b };
     let lim = levels.len().saturating_sub(LINEAR_SCAN);
-    let tail = &levels[lim..];
-    for (k, l) in tail.iter().enumerate().rev() {
-        if l.price == price {
-            return Ok(lim + k);
+    // From the best end, step over the levels better than `price` (one comparison per
+    // level); the first that is not better is either `price` or the insertion point.
+    let mut i = levels.len();
+    while i > lim {
+        let Some(l) = levels.get(i - 1) else { break };
+        if !better(l.price, price) {
+            return if l.price == price { Ok(i - 1) } else { Err(i) };
         }
-        if better(price, l.price) {
-            return Err(lim + k + 1);
-        }
+        i -= 1;
     }
     if lim == 0 {
         return Err(0);
