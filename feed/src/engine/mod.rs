@@ -413,7 +413,15 @@ impl Engine {
                     // Drop the blocks already applied (a packet overlapping the last one).
                     blocks.nth(skip as usize - 1);
                 }
-                for (seq, msg) in blocks {
+                while let Some((seq, msg)) = blocks.next() {
+                    // The next block (2-byte length, then the message): A F E C X D U (and P)
+                    // carry an order reference at message offset 11. Load its order-store
+                    // slot now, so that a miss overlaps with applying this message.
+                    if let Some(r) = blocks.remainder().get(13..21) {
+                        if let Some(r) = r.first_chunk::<8>() {
+                            self.itch.orders.touch(u64::from_be_bytes(*r));
+                        }
+                    }
                     self.itch_message_inline(now, meta.recv_ts, seq, stale, msg, sink);
                 }
             }
