@@ -24,6 +24,14 @@
 //!   DEEP / TOPS half of [`Engine`].
 //! - [`digest`]: the stable hash over the update stream.
 //!
+//! ## The ITCH hot path
+//! One match on the type byte views and applies the seven book messages (`A F E C X D U`,
+//! nine in ten of a day) with the store, book and ladder operations inlined into each arm;
+//! every other type goes through the decoder's `parse`, out of line (a message is malformed
+//! exactly when `parse` rejects it). In-order packets apply their messages inline, and load
+//! the order-store slot of the next message's reference before applying the current one
+//! ([`orders::OrderStore::touch`]).
+//!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
 //!   malformed packets and messages, unknown references, crossed books… are counted in
