@@ -239,7 +239,7 @@ impl ItchBooks {
 
     /// `A` / `F`: a new order. Returns the level change, or `None` when the instrument is
     /// filtered out or the reference is already live (counted).
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
@@ -274,7 +274,7 @@ impl ItchBooks {
         )
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert_order(&mut self, reference: u64, o: Order) -> Option<SideChange> {
         if let Err(InsertError::Duplicate) = self.orders.insert(reference, o) {
             self.anomalies.duplicate_ref += 1;
@@ -302,7 +302,7 @@ impl ItchBooks {
 
     /// `E` / `C` / `X`: removes `shares` from a live order (the order goes at zero). Returns
     /// the order as it was before, and the level change.
-    #[inline]
+    #[inline(always)]
     pub fn reduce(
         &mut self,
         reference: u64,
@@ -349,7 +349,7 @@ impl ItchBooks {
     }
 
     /// `D`: removes a live order. Returns it and the level change.
-    #[inline]
+    #[inline(always)]
     pub fn delete(&mut self, reference: u64, locate: u16) -> Option<(Order, SideChange)> {
         if !self.keeps(locate) {
             return None;

@@ -18,6 +18,13 @@
 //! A price-indexed ladder would make every operation O(1) but needs a price range fixed in
 //! advance and costs memory per tick per instrument; sorted arrays need neither.
 //!
+//! The scan steps over the levels better than the price with one comparison each, and both
+//! sides share one code path: prices are compared as `price ^ flip` (`flip` = 0 for bids,
+//! −1 for asks, i.e. `!price` — order-reversing), which sorts either side ascending from the
+//! worst to the best. A branch on the side would mispredict on every other message of a
+//! mixed stream. (A branch-free count of the better levels over the whole scanned tail was
+//! measured slower: the scan usually stops after one or two levels.)
+//!
 //! ## Memory
 //! Capacity is reserved when the side is first used ([`Ladder::reserve_initial`]). Inserting
 //! beyond it grows the vector on a cold path and increments [`Ladder::growths`]; nothing else
@@ -90,37 +97,29 @@ pub struct Ladder {
     pub growths: u64,
 }
 
-/// [`Ladder::find`] for one side (`BID`: bids, sorted ascending; else asks, descending): a
-/// linear scan of the last [`LINEAR_SCAN`] levels from the best end, then a binary search of
-/// the rest.
+/// [`Ladder::find`]: a linear scan of the last [`LINEAR_SCAN`] levels from the best end, then a
+/// binary search of the rest. `flip` is [`Ladder::flip`]: prices are compared as `price ^ flip`,
+/// which orders both sides worst → best ascending, so one loop serves both without a branch on
+/// the side (a bid/ask branch mispredicts on every other message of a mixed stream).
 #[inline(always)]
-fn find_in<const BID: bool>(levels: &[Level], price: i64) -> Result<usize, usize> {
-    // `a` is a strictly better price than `b` on this side.
-    let better = |a: i64, b: i64| if BID { a > b } else { a < b };
+fn find_in(levels: &[Level], price: i64, flip: i64) -> Result<usize, usize> {
+    let key = price ^ flip;
     let lim = levels.len().saturating_sub(LINEAR_SCAN);
-    let tail = &levels[lim..];
-    for (k, l) in tail.iter().enumerate().rev() {
-        if l.price == price {
-            return Ok(lim + k);
+    // From the best end, step over the levels better than `price` (one comparison per
+    // level); the first that is not better is either `price` or the insertion point.
+    let mut i = levels.len();
+    while i > lim {
+        let Some(l) = levels.get(i - 1) else { break };
+        if l.price ^ flip <= key {
+            return if l.price == price { Ok(i - 1) } else { Err(i) };
         }
-        if better(price, l.price) {
-            return Err(lim + k + 1);
-        }
+        i -= 1;
     }
     if lim == 0 {
         return Err(0);
     }
     // `price` is worse than every level in [lim, n): binary search [0, lim).
-    levels[..lim].binary_search_by(|l| {
-        if l.price == price {
-            core::cmp::Ordering::Equal
-        } else if better(price, l.price) {
-            // l is worse than price: it sorts before.
-            core::cmp::Ordering::Less
-        } else {
-            core::cmp::Ordering::Greater
-        }
-    })
+    levels[..lim].binary_search_by(|l| (l.price ^ flip).cmp(&key))
 }
 
 impl Ladder {
@@ -192,25 +191,24 @@ impl Ladder {
         self.levels.clear();
     }
 
+    /// `0` for bids, `-1` (all ones) for asks: `price ^ flip` grows from the worst price to
+    /// the best on both sides (for asks it is `!price = -price - 1`, strictly decreasing in
+    /// the price).
+    #[inline(always)]
+    fn flip(&self) -> i64 {
+        -i64::from(!self.bid)
+    }
+
     /// `a` is a strictly better price than `b` on this side.
     #[inline(always)]
     fn better(&self, a: i64, b: i64) -> bool {
-        if self.bid {
-            a > b
-        } else {
-            a < b
-        }
+        a ^ self.flip() > b ^ self.flip()
     }
 
     /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
-    #[inline]
+    #[inline(always)]
     fn find(&self, price: i64) -> Result<usize, usize> {
-        // One branch on the side, then a loop specialised for it (no side test per level).
-        if self.bid {
-            find_in::<true>(&self.levels, price)
-        } else {
-            find_in::<false>(&self.levels, price)
-        }
+        find_in(&self.levels, price, self.flip())
     }
 
     #[cold]
@@ -221,7 +219,7 @@ impl Ladder {
         self.levels.reserve(extra);
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert_at(&mut self, i: usize, level: Level) {
         if self.levels.len() == self.levels.capacity() {
             self.grow();
@@ -230,7 +228,7 @@ impl Ladder {
     }
 
     /// Adds `shares` and `orders` at `price` (creating the level if needed).
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, price: i64, shares: u64, orders: u32) -> LevelChange {
         match self.find(price) {
             Ok(i) => {
@@ -272,7 +270,7 @@ impl Ladder {
     }
 
     /// Like [`Ladder::reduce`], also reporting an anomaly.
-    #[inline]
+    #[inline(always)]
     pub fn reduce_checked(
         &mut self,
         price: i64,

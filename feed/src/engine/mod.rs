@@ -24,6 +24,14 @@
 //!   DEEP / TOPS half of [`Engine`].
 //! - [`digest`]: the stable hash over the update stream.
 //!
+//! ## The ITCH hot path
+//! One match on the type byte views and applies the seven book messages (`A F E C X D U`,
+//! nine in ten of a day) with the store, book and ladder operations inlined into each arm;
+//! every other type goes through the decoder's `parse`, out of line (a message is malformed
+//! exactly when `parse` rejects it). In-order packets apply their messages inline, and load
+//! the order-store slot of the next message's reference before applying the current one
+//! ([`orders::OrderStore::touch`]).
+//!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
 //!   malformed packets and messages, unknown references, crossed books… are counted in
@@ -244,37 +252,19 @@ fn kind_of(op: LevelOp) -> UpdateKind {
     }
 }
 
-/// [`itch50::Message::parse`] with the book messages (nine in ten of a day) viewed here, in a
-/// match on the type byte the caller's own match can be merged with (the decoder's `parse` is
-/// too large to inline). Same results: `None` exactly when `parse` gives an error.
+/// Timestamp of the ITCH common header (`u48` at offset 5), read with one 8-byte load that
+/// also covers the tracking number (masked off).
 #[inline(always)]
-fn parse_itch(t: u8, b: &[u8]) -> Option<itch50::Message<'_>> {
-    use itch50::Message as M;
-    use zerocopy::FromBytes;
-    match t {
-        b'A' => itch50::AddOrder::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::AddOrder(m)),
-        b'F' => itch50::AddOrderMpid::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::AddOrderMpid(m)),
-        b'E' => itch50::OrderExecuted::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::OrderExecuted(m)),
-        b'C' => itch50::OrderExecutedWithPrice::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::OrderExecutedWithPrice(m)),
-        b'X' => itch50::OrderCancel::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::OrderCancel(m)),
-        b'D' => itch50::OrderDelete::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::OrderDelete(m)),
-        b'U' => itch50::OrderReplace::ref_from_prefix(b)
-            .ok()
-            .map(|(m, _)| M::OrderReplace(m)),
-        _ => itch50::Message::parse(b).ok(),
-    }
+fn header_ts(h: &[u8; itch50::COMMON_HEADER_LEN]) -> u64 {
+    u64::from_be_bytes([h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]]) & ((1 << 48) - 1)
+}
+
+/// Timestamp of a message whose view was checked (0 if `b` is shorter than the common header,
+/// which no checked book message is).
+#[inline(always)]
+fn message_ts(b: &[u8]) -> u64 {
+    b.first_chunk::<{ itch50::COMMON_HEADER_LEN }>()
+        .map_or(0, header_ts)
 }
 
 #[inline(always)]
@@ -426,8 +416,21 @@ impl Engine {
             PacketClass::Duplicate | PacketClass::Empty => {}
             PacketClass::InOrder { skip } => {
                 let stale = self.stale_flag_mold();
-                for (seq, msg) in d.blocks().skip(skip as usize) {
-                    self.itch_message(now, meta.recv_ts, seq, stale, msg, sink);
+                let mut blocks = d.blocks();
+                if skip > 0 {
+                    // Drop the blocks already applied (a packet overlapping the last one).
+                    blocks.nth(skip as usize - 1);
+                }
+                while let Some((seq, msg)) = blocks.next() {
+                    // The next block (2-byte length, then the message): A F E C X D U (and P)
+                    // carry an order reference at message offset 11. Load its order-store
+                    // slot now, so that a miss overlaps with applying this message.
+                    if let Some(r) = blocks.remainder().get(13..21) {
+                        if let Some(r) = r.first_chunk::<8>() {
+                            self.itch.orders.touch(u64::from_be_bytes(*r));
+                        }
+                    }
+                    self.itch_message_inline(now, meta.recv_ts, seq, stale, msg, sink);
                 }
             }
             PacketClass::Gap { .. } => {
@@ -465,8 +468,8 @@ impl Engine {
         }
     }
 
-    /// Applies one ITCH message.
-    #[inline]
+    /// Applies one ITCH message (out of line: the gap, late and stream paths).
+    #[inline(never)]
     fn itch_message<S: UpdateSink>(
         &mut self,
         now: u64,
@@ -476,40 +479,57 @@ impl Engine {
         bytes: &[u8],
         sink: &mut S,
     ) {
+        self.itch_message_inline(now, recv_ts, seq, stale, bytes, sink);
+    }
+
+    /// Applies one ITCH message. The book messages (nine in ten of a day) are viewed and
+    /// applied in one match on the type byte; every other type goes through the decoder's
+    /// `parse` in [`Engine::itch_other`] (same results: a message is malformed exactly when
+    /// `parse` rejects it).
+    #[inline(always)]
+    fn itch_message_inline<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        recv_ts: u64,
+        seq: u64,
+        stale: u16,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        use zerocopy::FromBytes;
         let Some(&t) = bytes.first() else {
             self.stats.itch_malformed += 1;
             return;
         };
-        let Some(msg) = parse_itch(t, bytes) else {
-            self.stats.itch_malformed += 1;
-            return;
-        };
-        self.stats.itch_types[usize::from(t)] += 1;
-        // Every known type starts with the common header (type, locate, tracking, timestamp),
-        // which the parse above checked: read it from the bytes instead of matching on the
-        // message enum twice more. Unknown types: locate 0, timestamp 0.
-        let (locate, exch_ts) = match (&msg, bytes.first_chunk::<{ itch50::COMMON_HEADER_LEN }>()) {
-            (itch50::Message::Unknown(_), _) | (_, None) => (0, 0),
-            (_, Some(h)) => (
-                u16::from_be_bytes([h[1], h[2]]),
-                itch50::read_u48(&[h[5], h[6], h[7], h[8], h[9], h[10]]),
-            ),
-        };
-        let ctx = Ctx {
-            seq,
-            exch_ts,
-            recv_ts,
-            now,
-            stale,
-        };
-        let before = if S::WANTS_BBO && is_book_message(t) {
-            Some(self.bbo(InstrumentId::from(locate)))
-        } else {
-            None
-        };
-        use itch50::Message as M;
-        match msg {
-            M::AddOrder(m) => {
+        // A view of the book message, or count it malformed and return.
+        macro_rules! view {
+            ($T:ty) => {
+                match <$T>::ref_from_prefix(bytes) {
+                    Ok((m, _)) => m,
+                    Err(_) => {
+                        self.stats.itch_malformed += 1;
+                        return;
+                    }
+                }
+            };
+        }
+        macro_rules! ctx {
+            () => {
+                Ctx {
+                    seq,
+                    exch_ts: message_ts(bytes),
+                    recv_ts,
+                    now,
+                    stale,
+                }
+            };
+        }
+        match t {
+            b'A' => {
+                let m = view!(itch50::AddOrder);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let c = self.itch.add(
                     m.order_reference_number.get(),
                     locate,
@@ -520,8 +540,13 @@ impl Engine {
                     &m.stock,
                 );
                 self.emit_change(&ctx, c, true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
-            M::AddOrderMpid(m) => {
+            b'F' => {
+                let m = view!(itch50::AddOrderMpid);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let c = self.itch.add(
                     m.order_reference_number.get(),
                     locate,
@@ -532,8 +557,13 @@ impl Engine {
                     &m.stock,
                 );
                 self.emit_change(&ctx, c, true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
-            M::OrderExecuted(m) => {
+            b'E' => {
+                let m = view!(itch50::OrderExecuted);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let shares = m.executed_shares.get();
                 if let Some((o, c)) =
                     self.itch
@@ -546,8 +576,13 @@ impl Engine {
                     u.flags |= flags::LAST_IN_EVENT;
                     self.publish(&u, sink);
                 }
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
-            M::OrderExecutedWithPrice(m) => {
+            b'C' => {
+                let m = view!(itch50::OrderExecutedWithPrice);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let shares = m.executed_shares.get();
                 if let Some((o, c)) =
                     self.itch
@@ -563,20 +598,35 @@ impl Engine {
                     }
                     self.publish(&u, sink);
                 }
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
-            M::OrderCancel(m) => {
+            b'X' => {
+                let m = view!(itch50::OrderCancel);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let r = self.itch.reduce(
                     m.order_reference_number.get(),
                     locate,
                     m.cancelled_shares.get(),
                 );
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
-            M::OrderDelete(m) => {
+            b'D' => {
+                let m = view!(itch50::OrderDelete);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let r = self.itch.delete(m.order_reference_number.get(), locate);
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
-            M::OrderReplace(m) => {
+            b'U' => {
+                let m = view!(itch50::OrderReplace);
+                let locate = m.stock_locate.get();
+                let before = self.book_event_start::<S>(t, locate);
+                let ctx = ctx!();
                 let (a, b) = self.itch.replace(
                     m.original_order_reference_number.get(),
                     m.new_order_reference_number.get(),
@@ -586,7 +636,76 @@ impl Engine {
                 );
                 self.emit_change(&ctx, a, b.is_none(), sink);
                 self.emit_change(&ctx, b, true, sink);
+                self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
+            _ => self.itch_other(now, recv_ts, seq, stale, t, bytes, sink),
+        }
+    }
+
+    /// Starts a viewed book message of type `t` on `locate`: counts it and, for a sink that
+    /// [`UpdateSink::WANTS_BBO`], reads the BBO before it (see [`Engine::book_event_end`]).
+    #[inline(always)]
+    fn book_event_start<S: UpdateSink>(&mut self, t: u8, locate: u16) -> Option<Bbo> {
+        self.stats.itch_types[usize::from(t)] += 1;
+        if S::WANTS_BBO {
+            Some(self.bbo(InstrumentId::from(locate)))
+        } else {
+            None
+        }
+    }
+
+    /// Ends a book message: reports the BBO if the message moved it (`before` is `Some` only
+    /// for a sink that [`UpdateSink::WANTS_BBO`]).
+    #[inline(always)]
+    fn book_event_end<S: UpdateSink>(
+        &mut self,
+        before: Option<Bbo>,
+        locate: u16,
+        exch_ts: u64,
+        sink: &mut S,
+    ) {
+        if let Some(before) = before {
+            let i = self.itch.instrument(locate);
+            let after = Bbo::of(&i.bids, &i.asks);
+            if after != before {
+                sink.bbo_changed(exch_ts, InstrumentId::from(locate), &i.symbol, &after);
+            }
+        }
+    }
+
+    /// Applies one ITCH message that is not a book message (`t` is its type byte).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn itch_other<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        recv_ts: u64,
+        seq: u64,
+        stale: u16,
+        t: u8,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        let Ok(msg) = itch50::Message::parse(bytes) else {
+            self.stats.itch_malformed += 1;
+            return;
+        };
+        self.stats.itch_types[usize::from(t)] += 1;
+        // Every known type starts with the common header (type, locate, tracking, timestamp),
+        // which the parse above checked. Unknown types: locate 0, timestamp 0.
+        let (locate, exch_ts) = match (&msg, bytes.first_chunk::<{ itch50::COMMON_HEADER_LEN }>()) {
+            (itch50::Message::Unknown(_), _) | (_, None) => (0, 0),
+            (_, Some(h)) => (u16::from_be_bytes([h[1], h[2]]), header_ts(h)),
+        };
+        let ctx = Ctx {
+            seq,
+            exch_ts,
+            recv_ts,
+            now,
+            stale,
+        };
+        use itch50::Message as M;
+        match msg {
             M::Trade(m) if self.itch.keeps(locate) => {
                 let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
                 u.price = i64::from(m.price.get());
@@ -642,13 +761,6 @@ impl Engine {
             }
             _ => {}
         }
-        if let Some(before) = before {
-            let i = self.itch.instrument(locate);
-            let after = Bbo::of(&i.bids, &i.asks);
-            if after != before {
-                sink.bbo_changed(ctx.exch_ts, InstrumentId::from(locate), &i.symbol, &after);
-            }
-        }
     }
 
     #[inline(always)]
@@ -700,12 +812,6 @@ impl Engine {
             + d.crossed
             + d.negative_price
     }
-}
-
-/// ITCH message types that can change a book.
-#[inline(always)]
-fn is_book_message(t: u8) -> bool {
-    matches!(t, b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U')
 }
 
 /// An IEX-TP segment: version 1 and a known IEX message protocol id (a MoldUDP64 session
@@ -811,9 +917,13 @@ mod tests {
     }
 
     #[test]
-    fn parse_itch_agrees_with_the_decoder() {
+    fn malformed_exactly_when_the_decoder_rejects() {
+        // The engine views book messages itself: it must count a message malformed exactly
+        // when the decoder's `parse` rejects it, and count its type otherwise.
         let mut types: Vec<u8> = itch50::ALL_TYPES.to_vec();
         types.extend([0, b'Z', b'z', 0xff]);
+        let mut e = Engine::new(&EngineConfig::default());
+        let mut sink = |_: &BookUpdate| {};
         for t in types {
             let len = itch50::len_of(t).unwrap_or(12);
             let mut buf = vec![0u8; len + 3];
@@ -823,9 +933,17 @@ mod tests {
             }
             for n in 1..=buf.len() {
                 let b = &buf[..n];
+                let (bad, typed) = (e.stats.itch_malformed, e.stats.itch_types[usize::from(t)]);
+                e.on_itch_stream_message(0, &DatagramMeta::default(), b, &mut sink);
+                let ok = itch50::Message::parse(b).is_ok();
                 assert_eq!(
-                    parse_itch(t, b),
-                    itch50::Message::parse(b).ok(),
+                    e.stats.itch_malformed - bad,
+                    u64::from(!ok),
+                    "type {t} len {n}"
+                );
+                assert_eq!(
+                    e.stats.itch_types[usize::from(t)] - typed,
+                    u64::from(ok),
                     "type {t} len {n}"
                 );
             }
