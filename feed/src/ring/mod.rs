@@ -715,12 +715,6 @@ impl<T: Record> Consumer<T> {
         if self.pos >= self.cached_published {
             self.cached_published = self.shared.producer.published.load(Ordering::Acquire);
             if self.pos >= self.cached_published {
-                // Nothing yet: ask for the line the next update will land in, so that when it
-                // is published the slot arrives alongside the cursor instead of after it (one
-                // cache-line transfer on the critical path instead of two). Only on an empty
-                // poll: a busy consumer never pulls a line the producer is still writing.
-                #[cfg(not(loom))]
-                self.prefetch_next();
                 return None;
             }
         }
@@ -745,17 +739,6 @@ impl<T: Record> Consumer<T> {
             missed,
             pending_missed: missed,
         })
-    }
-
-    /// Prefetches the slot of `self.pos` for reading (a hint: no architectural effect).
-    #[cfg(not(loom))]
-    #[inline(always)]
-    fn prefetch_next(&self) {
-        let i = (self.pos & self.shared.mask) as usize;
-        match self.shared.policy {
-            Policy::NoLoss => prefetch_read(&self.shared.slots[i]),
-            Policy::NeverWait => prefetch_read(&self.shared.words[i]),
-        }
     }
 
     /// Drains one batch into `strategy`: `on_missed` before any update that follows a lap,
@@ -814,23 +797,6 @@ fn prefetch_write<T>(slot: &Slot<T>) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = slot;
-}
-
-/// Asks the core to fetch the line at `at` for reading (`prefetcht0`). A hint only: it reads
-/// nothing the memory model sees, so it may race with the producer's writes of that slot.
-#[cfg(not(loom))]
-#[inline(always)]
-fn prefetch_read<S>(at: &S) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and has no architectural effect; the pointer is a live
-    // slot. SSE is part of the x86_64 baseline.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-            (at as *const S).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = at;
 }
 
 /// How many slots a no-loss batch reads between progressive releases: a quarter of the ring,
@@ -920,12 +886,6 @@ impl<T: Record> Batch<'_, T> {
                 .cursor
                 .store(seq, Ordering::Release);
             self.released = seq;
-        }
-        #[cfg(not(loom))]
-        if seq + PREFETCH_AHEAD < self.end {
-            // Published already, so the producer is done with that line: fetching it now
-            // overlaps its transfer from the producer's cache with the reads before it.
-            prefetch_read(&shared.slots[((seq + PREFETCH_AHEAD) & shared.mask) as usize]);
         }
         let slot = &shared.slots[(seq & shared.mask) as usize];
         #[cfg(not(loom))]
