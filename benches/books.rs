@@ -12,7 +12,7 @@
 //! starts from a fresh engine (built outside the timed region) since a replayed session would
 //! otherwise be all duplicates.
 //!
-//! Time is the benchmark thread's **CPU time** (`/proc/thread-self/schedstat`), not wall time:
+//! Time is the benchmark thread's **CPU time** (`CLOCK_THREAD_CPUTIME_ID`), not wall time:
 //! on a shared machine (2 cores, many builds) wall time measures the neighbours. CPU time
 //! still includes cache and memory-bandwidth interference from them, so figures are a lower
 //! bound of what an idle, isolated core gives. Set `FH_BENCH_WALL=1` for wall time.
@@ -30,10 +30,7 @@ use std::io;
 
 /// CPU time of the calling thread, ns.
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .expect("/proc/thread-self/schedstat (Linux)")
+    fh_feed::latency::clock::thread_cpu_ns()
 }
 
 /// Criterion measurement: thread CPU time in ns.

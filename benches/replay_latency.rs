@@ -4,12 +4,12 @@
 //! faults) is written once to a temporary pcap and mapped (it stays in the page cache), then
 //! replayed through `fh replay`'s loop (`replay_latency::replay_timed`) into a fresh engine per
 //! replay, in four modes: `untimed` (no stamps, what `--no-latency` runs), `stamped` (what
-//! `fh replay` runs by default, `--stamp-every 4`: the per-stage breakdown, three raw `rdtsc`
-//! readings with updates held for the publish stage and four histogram records, on 1 datagram
-//! in 4; one reading and the end_to_end record on the others, each datagram's last reading
-//! reused as the next one's first), `stamped_every_1` (the breakdown on every datagram) and
-//! `stamped_every_8`. Time is the CPU time of the bench thread (on a shared machine wall time
-//! measures the neighbours).
+//! `fh replay` runs by default, `--stamp-every 4`: 1 datagram in 4 timed, three raw `rdtsc`
+//! readings plus its `t0`, updates held for the publish stage, four histogram records; no
+//! reading on the others), `stamped_every_1` (every datagram timed) and `stamped_every_8`.
+//! Time is the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`; on a shared machine wall
+//! time measures the neighbours; `/proc/thread-self/schedstat`, used at first, only moves at
+//! scheduler ticks, 4 ms steps on a ~45 ms replay).
 //!
 //! First, outside criterion, every mode is run once in turn for `FH_AB_ROUNDS` rounds (default
 //! 15) and the median of each mode is printed with its ratio to `untimed`: the overhead figure
@@ -17,9 +17,8 @@
 //!
 //! Run: `cargo bench -p fh-benches --bench replay_latency`.
 //!
-//! Measured 2026-11-22 on the 2-core VM (quiet, TSC clock), interleaved medians: untimed
-//! 52.0 ms per 1 M messages (≈ 113 k datagrams), every datagram broken down +7.7 %, 1 in 8
-//! +0.2 %. See `feed/src/cli/replay_latency.rs` for where the cost goes.
+//! Figures: see `feed/src/cli/replay_latency.rs` and the closing note (medians move
+//! with the machine's load; the ratios in one run are what to compare).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +27,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fh_feed::cli::replay::{NoBbo, ReplaySink};
 use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed, Untimed};
 use fh_feed::engine::{Engine, EngineConfig};
-use fh_feed::latency::{LatencyArgs, LatencyRun, DEFAULT_STAMP_EVERY};
+use fh_feed::latency::{interval_pair, Clock, HistConfig, DEFAULT_STAMP_EVERY};
 use fh_replay::capture::Capture;
 use fh_replay::gen::{self, Config, Options, Stop};
 
@@ -51,14 +50,20 @@ fn capture() -> (PathBuf, Capture) {
 
 /// Thread CPU time, ns.
 fn cpu_ns() -> u64 {
-    fh_feed::cli::replay::thread_cpu_ns().expect("/proc/thread-self/schedstat")
+    fh_feed::latency::clock::thread_cpu_ns()
 }
 
 /// One replay of `cap` into a fresh engine, untimed (`None`) or stamped with `--stamp-every
 /// N` (`Some(N)`); returns the CPU time of the replay itself, ns.
-fn replay_once(cap: &Capture, lat: &mut LatencyRun, every: Option<u32>) -> u64 {
+///
+/// Each stamped replay records into its own recorder with `fh replay`'s 1 s intervals starting
+/// with it, as a run of its own would: a 1 M-message replay ends before its first hand-over.
+/// (Sharing one `LatencyRun` across replays, as this bench first did, put an interval
+/// hand-over, a merge of seven 200 KiB histograms, into some replays and not others,
+/// depending on where the run's 1 s boundaries fell: ±15 % between modes for nothing.)
+fn replay_once(cap: &Capture, every: Option<u32>) -> u64 {
     let cfg = EngineConfig::default();
-    let clock = lat.clock();
+    let clock = *Clock::global();
     let mut e = Engine::new(&cfg);
     let mut sink = ReplaySink::<NoBbo>::default();
     let cpu = match every {
@@ -76,11 +81,13 @@ fn replay_once(cap: &Capture, lat: &mut LatencyRun, every: Option<u32>) -> u64 {
             cpu_ns() - t
         }
         Some(every) => {
-            let mut stamps = Stamps::new(clock, lat.recorder()).every(every);
+            let (rec, _collector) =
+                interval_pair(HistConfig::default(), clock.now(), 1_000_000_000);
+            let mut stamps = Stamps::new(clock, rec).every(every);
             let t = cpu_ns();
             let mut timed = Timed {
                 stamps: &mut stamps,
-                on_interval: || lat.poll().map(|_| ()),
+                on_interval: || Ok(()),
             };
             replay_timed(
                 cap,
@@ -111,18 +118,18 @@ const MODES: [(&str, Option<u32>); 4] = [
 /// turn (so drift in the machine's load hits every mode alike), then each mode's median CPU
 /// time and its ratio to the untimed median. This is the overhead figure to quote; criterion's
 /// blocks below run one mode after another and are more exposed to load changes.
-fn interleaved(cap: &Capture, lat: &mut LatencyRun) {
+fn interleaved(cap: &Capture) {
     let rounds: usize = std::env::var("FH_AB_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
     let mut cpu = vec![Vec::with_capacity(rounds); MODES.len()];
     for (_, every) in MODES {
-        replay_once(cap, lat, every); // warm-up
+        replay_once(cap, every); // warm-up
     }
     for _ in 0..rounds {
         for (k, (_, every)) in MODES.into_iter().enumerate() {
-            cpu[k].push(replay_once(cap, lat, every));
+            cpu[k].push(replay_once(cap, every));
         }
     }
     let median = |v: &mut Vec<u64>| {
@@ -149,15 +156,14 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
     g.throughput(Throughput::Elements(MESSAGES));
-    let mut lat = LatencyRun::start(&LatencyArgs::default()).expect("latency");
-    interleaved(&cap, &mut lat);
+    interleaved(&cap);
 
     for (name, every) in MODES {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut cpu = 0;
                 for _ in 0..iters {
-                    cpu += replay_once(&cap, &mut lat, every);
+                    cpu += replay_once(&cap, every);
                 }
                 Duration::from_nanos(cpu)
             })

@@ -242,12 +242,11 @@ pub fn replay_capture<S: UpdateSink>(
     replay_timed(cap, engine, sink, &mut pace, &mut Untimed, progress)
 }
 
-/// CPU time consumed by the calling thread, ns (Linux `/proc/thread-self/schedstat`), if
-/// known. Rates are also given per CPU second because on a shared, loaded machine wall time
-/// says more about the neighbours than about the code.
+/// CPU time consumed by the calling thread, ns ([`crate::latency::clock::thread_cpu_ns`]),
+/// if known. Rates are also given per CPU second because on a shared, loaded machine wall
+/// time says more about the neighbours than about the code.
 pub fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    Some(crate::latency::clock::thread_cpu_ns()).filter(|&ns| ns > 0)
 }
 
 /// Peak resident memory of this process, bytes (Linux `VmHWM`), if known.

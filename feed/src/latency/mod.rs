@@ -99,7 +99,8 @@ pub mod table;
 pub use clock::{now, Clock, ClockSource, RealtimeMap};
 pub use output::{LatencyArgs, LatencyRun, DEFAULT_STAMP_EVERY};
 pub use recorder::{
-    interval_pair, HistConfig, IntervalCollector, IntervalRecorder, Stage, StageRecorder,
+    interval_pair, HistConfig, IntervalCollector, IntervalRecorder, Precount, Stage, StageRecorder,
+    PRECOUNT_LIMIT,
 };
 
 /// The hdrhistogram crate fh records with (same version for integrators and tests).

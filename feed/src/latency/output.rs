@@ -33,9 +33,8 @@ pub struct LatencyArgs {
     /// Take no stage timestamps (to measure what they cost).
     #[arg(long)]
     pub no_latency: bool,
-    /// `fh replay`: take the per-stage breakdown (decode, book, publish) on 1 datagram in N,
-    /// end_to_end on every datagram (1: every datagram, +7-8 % CPU; `fh live` always stamps
-    /// every datagram).
+    /// `fh replay`: time 1 datagram in N, every stage (1: every datagram, ~+10 % CPU;
+    /// `fh live` always times every datagram).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_STAMP_EVERY, value_parser = clap::value_parser!(u32).range(1..))]
     pub stamp_every: u32,
 }
@@ -53,11 +52,10 @@ impl Default for LatencyArgs {
     }
 }
 
-/// `fh replay`'s default `--stamp-every`: the per-stage breakdown on 1 datagram in 4 (the 1st,
-/// 5th, …), end_to_end on all. Every datagram's breakdown takes three `rdtsc` (~11 ns each
-/// here) plus the held-update hand-over on ~460 ns of work per datagram, +7-8 % CPU; 1 in 4
-/// keeps the cost of stamps under the 5 % budget (`benches/replay_latency.rs`) and still gives
-/// a quarter of the datagrams' values per stage.
+/// `fh replay`'s default `--stamp-every`: 1 datagram in 4 timed (the 1st, 5th, …), every
+/// stage. Timing every datagram takes three `rdtsc` (~11 ns each here) and the held-update
+/// hand-over on ~400 ns of work per datagram, ~+10 % CPU; 1 in 4 keeps the stamps under the
+/// 5 % budget (`benches/replay_latency.rs`) with a quarter of the datagrams' values.
 pub const DEFAULT_STAMP_EVERY: u32 = 4;
 
 impl LatencyArgs {
