@@ -477,7 +477,7 @@ fn table_row<'a>(text: &'a str, stage: &str) -> Option<Vec<&'a str>> {
 /// `fh replay` of the bundled sample (issue 6, "must show"): the table after the report with
 /// one row per stage, the SVG plot with one curve per recorded stage, `.hgrm` files and the
 /// interval log read back with the same counts: one value per stage on 1 datagram in
-/// `--stamp-every` (default 4).
+/// `--stamp-every` (default 8).
 #[test]
 fn fh_replay_of_the_sample_measures_every_stage() {
     let dir = tmpdir("replay-sample");
@@ -510,7 +510,7 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     let table = &text[at..];
     assert!(table.contains("\nclock: "), "{table}");
     let stages = ["decode", "book", "publish", "end_to_end"];
-    // The 1st, 5th, … datagram timed, every stage (default --stamp-every).
+    // The 1st, 9th, … datagram timed, every stage (default --stamp-every).
     let every = u64::from(fh_feed::latency::DEFAULT_STAMP_EVERY);
     let count = |_stage: &str| datagrams.div_ceil(every);
     assert!(
