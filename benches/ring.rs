@@ -99,8 +99,8 @@ enum Wait {
     /// `SpinYield(200)`, the channels' producers a `try_send` loop with [`backoff`].
     Spin,
     /// Each transport as normally used: the ring's consumer busy-polls and its producer waits
-    /// for room with the ring's default idle strategy (`Backoff`: spin, yield, then park); the
-    /// channels block in `recv` and `send`.
+    /// for room with the ring's default idle strategy (`SpinYield(200)`: it never parks, so
+    /// for the ring this is [`Wait::Spin`]); the channels block in `recv` and `send`.
     Usual,
     /// Both sides sleep when idle (the ring's consumer too uses `Backoff`).
     Park,
@@ -111,7 +111,8 @@ enum Wait {
 fn ring_throughput(n: u64, batch: usize, wait: Wait) -> Duration {
     let config = match wait {
         Wait::Spin => ring_config(Policy::NoLoss),
-        Wait::Usual | Wait::Park => RingConfig {
+        Wait::Usual => RingConfig::new(CAPACITY, 1, Policy::NoLoss),
+        Wait::Park => RingConfig {
             producer_idle: Idle::Backoff(Backoff::default()),
             ..RingConfig::new(CAPACITY, 1, Policy::NoLoss)
         },
