@@ -47,8 +47,8 @@
 //!   records are a small part (values under 2 µs are counted exactly in a
 //!   [`crate::latency::Precount`] and added at interval hand-over). Both kinds of datagram go
 //!   through one sink type ([`Holding`] with `hold` on or off), so the engine is compiled once
-//!   for a stamped replay (see [`Holding`] for why that matters). The figures measured are
-//!   in the module docs of the bench and in the closing note.
+//!   for a stamped replay (see [`Holding`] for why that matters). Measured figures: the
+//!   module docs of `benches/replay_latency.rs`.
 //!
 //! ## Invariants
 //! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a
