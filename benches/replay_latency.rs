@@ -19,7 +19,8 @@
 //!
 //! Measured 2026-11-22 on the shared 2-vCPU VM (TSC clock; untimed ≈ 40-45 ms per replay,
 //! ≈ 113 k datagrams), each line one run's interleaved medians against `untimed`:
-//! default 1 in 8: +1.3, +2.8, +3.2, +5.6 (45 rounds), +5.7, +6.5 %; 1 in 4: +6.2, +7.8,
+//! default 1 in 8: +1.3, +2.7, +3.2, +3.3, +4.8, +5.6 (45 rounds), +5.7, +6.5 % (median of
+//! the eight ≈ +4 %); 1 in 4: +6.2, +7.8,
 //! +8.0 %; every datagram: +7.2 … +11 %; 1 in 16: +2.7 % (one run). A timed datagram costs
 //! ~35 ns when all are timed but ~100-150 ns when 1 in 8 is (its buffers and counters are
 //! out of cache by then); holding its updates for the publish stage is about half of it

@@ -56,7 +56,7 @@ impl Default for LatencyArgs {
 /// stage. Timing a datagram takes four `rdtsc` (~11 ns each here), the held-update hand-over
 /// and four records; on ~400 ns of work per datagram that is +8-9 % CPU when every datagram is
 /// timed, and a sparsely timed datagram costs more each (its buffers are no longer in cache):
-/// 1 in 4 measured +6-8 %, 1 in 8 +1.3-6.5 % (median of six runs ≈ +4 %), 1 in 16 +2.7 %
+/// 1 in 4 measured +6-8 %, 1 in 8 +1.3-6.5 % (median of eight runs ≈ +4 %), 1 in 16 +2.7 %
 /// (`benches/replay_latency.rs`, interleaved medians).
 pub const DEFAULT_STAMP_EVERY: u32 = 8;
 
