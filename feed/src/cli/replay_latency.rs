@@ -504,33 +504,30 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
         t0: u64,
     ) -> CliResult {
         let st = &mut *self.stamps;
-        if st.countdown > 0 {
-            // Not sampled (`--stamp-every`): straight to the sink, no reading; the next
-            // sampled datagram reads a fresh `t0`.
-            st.countdown -= 1;
-            st.last_end = NO_READING;
+        let timed = st.countdown == 0;
+        // Both kinds of datagram through one sink type (see [`Holding`]).
+        let mut apply = |held: &mut Held, sink: &mut S| {
             unit.apply(
                 engine,
                 ts,
                 &mut Holding {
-                    held: &mut st.held,
+                    held,
                     sink,
-                    hold: false,
+                    hold: timed,
                 },
-            );
+            )
+        };
+        if !timed {
+            // Not sampled (`--stamp-every`): straight to the sink, no reading; the next
+            // sampled datagram reads a fresh `t0`.
+            st.countdown -= 1;
+            st.last_end = NO_READING;
+            apply(&mut st.held, sink);
             return Ok(());
         }
         st.countdown = st.every - 1;
         let t1 = st.clock.ticks();
-        unit.apply(
-            engine,
-            ts,
-            &mut Holding {
-                held: &mut st.held,
-                sink,
-                hold: true,
-            },
-        );
+        apply(&mut st.held, sink);
         let t2 = st.clock.ticks();
         st.held.drain_into(sink);
         let t3 = st.clock.ticks();
