@@ -19,7 +19,9 @@
 //!   panics, no syscalls but the receive itself. Everything is sized at start-up.
 //! - Bad input is counted and dropped, never fatal; every gap, duplicate, overrun and drop is
 //!   counted and reported.
-//! - `unsafe` lives only in the ring and the socket layer, every block with a `// SAFETY:` note.
+//! - `unsafe` lives only in the ring (`ring`, `sync`), the live layer (`live::{rx, socket,
+//!   signal}`), the clock (`latency::clock`: `rdtsc`, `clock_gettime`) and the interval hand-over
+//!   (`latency::recorder`), every block with a `// SAFETY:` note.
 pub mod agent;
 pub mod cli;
 pub mod engine;
