@@ -1,63 +1,15 @@
-//! The latency hot path allocates nothing: `Clock::now`, `record`, `record_span` and `tick`
-//! (including ticks that hand an interval over) run under a counting global allocator that
-//! counts this thread's allocations while armed.
+//! The latency hot path allocates nothing: `Clock::now`, `record`, `record_span`, the exact
+//! small-value counts (`Precount`, settled into the recorder) and `tick` (including ticks that
+//! hand an interval over) run under the counting global allocator of `fh_tests::alloc`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-use fh_feed::latency::{interval_pair, Clock, HistConfig, Stage, StageRecorder};
-
-struct Counting;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the thread-locals may be gone while a thread is torn down.
-    let _ = ARMED.try_with(|a| {
-        if a.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded with the caller's layout, which satisfies `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: `ptr`/`layout` come from this allocator (i.e. from `System`), as the caller
-        // guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use fh_feed::latency::{interval_pair, Clock, HistConfig, Precount, Stage, StageRecorder};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
 
 /// Allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> u64 {
-    COUNT.with(|c| c.set(0));
-    ARMED.with(|a| a.set(true));
-    f();
-    ARMED.with(|a| a.set(false));
-    COUNT.with(|c| c.get())
+    fh_tests::alloc::counted(f).1
 }
 
 #[test]
@@ -69,6 +21,7 @@ fn hot_path_never_allocates() {
     let clock = *Clock::global();
     let mut plain = StageRecorder::new(HistConfig::default());
     let (mut hot, cold) = interval_pair(HistConfig::default(), clock.now(), 1_000);
+    let mut pre = Precount::new(HistConfig::default());
 
     let mut handed = 0u64;
     for round in 0..50u64 {
@@ -81,7 +34,11 @@ fn hot_path_never_allocates() {
                 plain.record(Stage::EndToEnd, u64::MAX); // over-bound path too
                 hot.record_span(Stage::Publish, t0, t1);
                 hot.record(Stage::Consume, i * round);
-                // 1 µs intervals: boundaries pass constantly, with and without a spare.
+                pre.record(&mut hot, Stage::Book, i % 4096); // counted, or recorded above 2 µs
+                                                             // 1 µs intervals: boundaries pass constantly, with and without a spare.
+                if hot.due(t1) {
+                    pre.settle(&mut hot);
+                }
                 if hot.tick(t1) {
                     handed += 1;
                 }
