@@ -117,6 +117,28 @@ struct PipeSink<'a, const TOP: bool> {
     top_outside: u64,
 }
 
+/// Replays `cap` into `engine`, publishing into `out` (and the top-of-book table when `TOP`):
+/// the shell's stats, events split at a full ring, and BBO changes outside the table.
+fn produce<const TOP: bool>(
+    cap: &Capture,
+    engine: &mut Engine,
+    out: &mut Producer<BookUpdate>,
+    top: Option<&mut TopBookWriter>,
+    progress: impl FnMut(f64),
+) -> Result<(super::replay::ShellStats, u64, u64), CliError> {
+    let capacity = out.capacity() as u64;
+    let mut sink = PipeSink::<TOP> {
+        out,
+        top,
+        capacity,
+        pending: 0,
+        split_events: 0,
+        top_outside: 0,
+    };
+    let st = replay_capture(cap, engine, &mut sink, progress)?;
+    Ok((st, sink.split_events, sink.top_outside))
+}
+
 impl<const TOP: bool> UpdateSink for PipeSink<'_, TOP> {
     const WANTS_BBO: bool = TOP;
 
@@ -411,28 +433,9 @@ pub fn run(args: &Args, cap: &Capture, mut engine: Engine, progress: impl FnMut(
     let start = Instant::now();
     let cpu0 = thread_cpu_ns();
     let capacity = producer.capacity() as u64;
-    let produced = if let Some(w) = writer.as_mut() {
-        let mut sink = PipeSink::<true> {
-            out: &mut producer,
-            top: Some(w),
-            capacity,
-            pending: 0,
-            split_events: 0,
-            top_outside: 0,
-        };
-        let st = replay_capture(cap, &mut engine, &mut sink, progress);
-        st.map(|st| (st, sink.split_events, sink.top_outside))
-    } else {
-        let mut sink = PipeSink::<false> {
-            out: &mut producer,
-            top: None,
-            capacity,
-            pending: 0,
-            split_events: 0,
-            top_outside: 0,
-        };
-        let st = replay_capture(cap, &mut engine, &mut sink, progress);
-        st.map(|st| (st, sink.split_events, sink.top_outside))
+    let produced = match writer.as_mut() {
+        Some(w) => produce::<true>(cap, &mut engine, &mut producer, Some(w), progress),
+        None => produce::<false>(cap, &mut engine, &mut producer, None, progress),
     };
     producer.publish();
     let producer_elapsed = start.elapsed();
