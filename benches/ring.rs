@@ -160,175 +160,122 @@ fn ring_throughput(n: u64, batch: usize, wait: Wait) -> Duration {
     elapsed
 }
 
-fn crossbeam_throughput(n: u64, batch: usize, wait: Wait) -> Duration {
-    if batch == 1 {
-        let (tx, rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
-        let consumer = std::thread::spawn(move || {
-            pin(1);
-            let mut sum = 0u64;
-            let mut empty = 0;
-            for _ in 0..n {
-                let u = match wait {
-                    Wait::Usual | Wait::Park => rx.recv().unwrap(),
-                    Wait::Spin => loop {
-                        if let Ok(u) = rx.try_recv() {
-                            break u;
-                        }
-                        backoff(&mut empty);
-                    },
-                };
-                sum = sum.wrapping_add(u.seq);
-            }
-            sum
-        });
-        pin(0);
-        let start = Instant::now();
-        let mut full = 0;
-        for i in 0..n {
-            if wait == Wait::Spin {
-                let mut u = update(i);
-                while let Err(e) = tx.try_send(u) {
-                    u = e.into_inner();
-                    backoff(&mut full);
-                }
-            } else {
-                tx.send(update(i)).unwrap();
-            }
-        }
-        assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
-        start.elapsed()
-    } else {
-        let (tx, rx) = crossbeam_channel::bounded::<[BookUpdate; BATCH]>(CAPACITY / BATCH);
-        let msgs = n / BATCH as u64;
-        let consumer = std::thread::spawn(move || {
-            pin(1);
-            let mut sum = 0u64;
-            let mut empty = 0;
-            for _ in 0..msgs {
-                let m = match wait {
-                    Wait::Usual | Wait::Park => rx.recv().unwrap(),
-                    Wait::Spin => loop {
-                        if let Ok(m) = rx.try_recv() {
-                            break m;
-                        }
-                        backoff(&mut empty);
-                    },
-                };
-                for u in &m {
-                    sum = sum.wrapping_add(u.seq);
-                }
-            }
-            sum
-        });
-        pin(0);
-        let start = Instant::now();
-        let mut full = 0;
-        for m in 0..msgs {
-            let mut msg: [BookUpdate; BATCH] =
-                core::array::from_fn(|k| update(m * BATCH as u64 + k as u64));
-            if wait == Wait::Spin {
-                while let Err(e) = tx.try_send(msg) {
-                    msg = e.into_inner();
-                    backoff(&mut full);
-                }
-            } else {
-                tx.send(msg).unwrap();
-            }
-        }
-        let total = msgs * BATCH as u64;
-        assert_eq!(consumer.join().unwrap(), total * (total - 1) / 2);
-        start.elapsed()
+/// A channel's sending end, blocking (`send`) or not (`try_send`, which hands the value back).
+trait Sender<T>: Send + 'static {
+    fn send(&self, v: T);
+    fn try_send(&self, v: T) -> Result<(), T>;
+}
+
+impl<T: Send + 'static> Sender<T> for crossbeam_channel::Sender<T> {
+    fn send(&self, v: T) {
+        crossbeam_channel::Sender::send(self, v).unwrap();
+    }
+    fn try_send(&self, v: T) -> Result<(), T> {
+        crossbeam_channel::Sender::try_send(self, v).map_err(|e| e.into_inner())
     }
 }
 
-/// The value a `try_send` handed back.
-fn unsent<T>(e: std::sync::mpsc::TrySendError<T>) -> T {
-    match e {
-        std::sync::mpsc::TrySendError::Full(v) | std::sync::mpsc::TrySendError::Disconnected(v) => {
-            v
-        }
+impl<T: Send + 'static> Sender<T> for std::sync::mpsc::SyncSender<T> {
+    fn send(&self, v: T) {
+        std::sync::mpsc::SyncSender::send(self, v).unwrap();
+    }
+    fn try_send(&self, v: T) -> Result<(), T> {
+        use std::sync::mpsc::TrySendError::{Disconnected, Full};
+        std::sync::mpsc::SyncSender::try_send(self, v).map_err(|(Full(v) | Disconnected(v))| v)
     }
 }
 
-fn mpsc_throughput(n: u64, batch: usize, wait: Wait) -> Duration {
-    if batch == 1 {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
-        let consumer = std::thread::spawn(move || {
-            pin(1);
-            let mut sum = 0u64;
-            let mut empty = 0;
-            for _ in 0..n {
-                let u = match wait {
-                    Wait::Usual | Wait::Park => rx.recv().unwrap(),
-                    Wait::Spin => loop {
-                        if let Ok(u) = rx.try_recv() {
-                            break u;
-                        }
-                        backoff(&mut empty);
-                    },
-                };
-                sum = sum.wrapping_add(u.seq);
-            }
-            sum
-        });
-        pin(0);
-        let start = Instant::now();
-        let mut full = 0;
-        for i in 0..n {
-            if wait == Wait::Spin {
-                let mut u = update(i);
-                while let Err(e) = tx.try_send(u) {
-                    u = unsent(e);
-                    backoff(&mut full);
-                }
-            } else {
-                tx.send(update(i)).unwrap();
-            }
+/// Moves `msgs` messages made by `make(i)` through a channel to a consumer thread that sums
+/// `seqs(&msg)`; returns the elapsed time once it has seen them all, and that sum.
+fn channel_throughput<M: Send + 'static>(
+    (tx, rx): (impl Sender<M>, impl Receiver<M> + Send + 'static),
+    msgs: u64,
+    make: impl Fn(u64) -> M,
+    seqs: fn(&M) -> u64,
+    wait: Wait,
+) -> (Duration, u64) {
+    let consumer = std::thread::spawn(move || {
+        pin(1);
+        let mut sum = 0u64;
+        let mut empty = 0;
+        for _ in 0..msgs {
+            let m = match wait {
+                Wait::Usual | Wait::Park => rx.recv().unwrap(),
+                Wait::Spin => wait_for(|| rx.try_recv(), &mut empty),
+            };
+            sum = sum.wrapping_add(seqs(&m));
         }
-        assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
-        start.elapsed()
-    } else {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<[BookUpdate; BATCH]>(CAPACITY / BATCH);
-        let msgs = n / BATCH as u64;
-        let consumer = std::thread::spawn(move || {
-            pin(1);
-            let mut sum = 0u64;
-            let mut empty = 0;
-            for _ in 0..msgs {
-                let m = match wait {
-                    Wait::Usual | Wait::Park => rx.recv().unwrap(),
-                    Wait::Spin => loop {
-                        if let Ok(m) = rx.try_recv() {
-                            break m;
-                        }
-                        backoff(&mut empty);
-                    },
-                };
-                for u in &m {
-                    sum = sum.wrapping_add(u.seq);
-                }
+        sum
+    });
+    pin(0);
+    let start = Instant::now();
+    let mut full = 0;
+    for i in 0..msgs {
+        let mut m = make(i);
+        if wait == Wait::Spin {
+            while let Err(back) = tx.try_send(m) {
+                m = back;
+                backoff(&mut full);
             }
-            sum
-        });
-        pin(0);
-        let start = Instant::now();
-        let mut full = 0;
-        for m in 0..msgs {
-            let mut msg: [BookUpdate; BATCH] =
-                core::array::from_fn(|k| update(m * BATCH as u64 + k as u64));
-            if wait == Wait::Spin {
-                while let Err(e) = tx.try_send(msg) {
-                    msg = unsent(e);
-                    backoff(&mut full);
-                }
-            } else {
-                tx.send(msg).unwrap();
-            }
+        } else {
+            tx.send(m);
         }
-        let total = msgs * BATCH as u64;
-        assert_eq!(consumer.join().unwrap(), total * (total - 1) / 2);
-        start.elapsed()
     }
+    let sum = consumer.join().unwrap();
+    (start.elapsed(), sum)
+}
+
+/// One message of `BATCH` updates, the `m`th.
+fn batch_msg(m: u64) -> [BookUpdate; BATCH] {
+    core::array::from_fn(|k| update(m * BATCH as u64 + k as u64))
+}
+
+fn batch_seqs(m: &[BookUpdate; BATCH]) -> u64 {
+    m.iter().fold(0u64, |s, u| s.wrapping_add(u.seq))
+}
+
+/// `n` updates through `t`'s bounded channels, one per message or [`BATCH`] per message.
+fn chan_throughput(t: Transport, n: u64, batch: usize, wait: Wait) -> Duration {
+    let (elapsed, sum, total) = if batch == 1 {
+        let (d, sum) = match t {
+            Transport::Crossbeam => channel_throughput(
+                crossbeam_channel::bounded(CAPACITY),
+                n,
+                update,
+                |u| u.seq,
+                wait,
+            ),
+            _ => channel_throughput(
+                std::sync::mpsc::sync_channel(CAPACITY),
+                n,
+                update,
+                |u| u.seq,
+                wait,
+            ),
+        };
+        (d, sum, n)
+    } else {
+        let msgs = n / BATCH as u64;
+        let (d, sum) = match t {
+            Transport::Crossbeam => channel_throughput(
+                crossbeam_channel::bounded(CAPACITY / BATCH),
+                msgs,
+                batch_msg,
+                batch_seqs,
+                wait,
+            ),
+            _ => channel_throughput(
+                std::sync::mpsc::sync_channel(CAPACITY / BATCH),
+                msgs,
+                batch_msg,
+                batch_seqs,
+                wait,
+            ),
+        };
+        (d, sum, msgs * BATCH as u64)
+    };
+    assert_eq!(sum, total * (total - 1) / 2);
+    elapsed
 }
 
 fn bench_throughput(c: &mut Criterion) {
@@ -355,10 +302,14 @@ fn bench_throughput(c: &mut Criterion) {
                 continue; // the channels' usual mode already blocks on both sides
             }
             g.bench_function(BenchmarkId::new(format!("crossbeam{suffix}"), name), |b| {
-                b.iter_custom(|iters| crossbeam_throughput(iters * PER_ITER, batch, wait))
+                b.iter_custom(|iters| {
+                    chan_throughput(Transport::Crossbeam, iters * PER_ITER, batch, wait)
+                })
             });
             g.bench_function(BenchmarkId::new(format!("mpsc{suffix}"), name), |b| {
-                b.iter_custom(|iters| mpsc_throughput(iters * PER_ITER, batch, wait))
+                b.iter_custom(|iters| {
+                    chan_throughput(Transport::Mpsc, iters * PER_ITER, batch, wait)
+                })
             });
         }
     }
@@ -412,7 +363,7 @@ impl Line {
 
 /// Polls `recv` until it yields, with [`backoff`] between empty polls.
 #[inline]
-fn wait<T>(mut recv: impl FnMut() -> Option<T>, empty_polls: &mut u32) -> T {
+fn wait_for<T>(mut recv: impl FnMut() -> Option<T>, empty_polls: &mut u32) -> T {
     loop {
         if let Some(v) = recv() {
             return v;
@@ -469,7 +420,7 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                 let mut hist = hist;
                 let mut empty = 0;
                 for _ in 0..rounds {
-                    let u: BookUpdate = wait(|| $recv_ping(), &mut empty);
+                    let u: BookUpdate = wait_for(|| $recv_ping(), &mut empty);
                     hist.saturating_record(clock.span_ns(u.engine_ts, clock.ticks()));
                     $send_pong(u.seq);
                 }
@@ -484,7 +435,7 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                     engine_ts: clock.ticks(),
                     ..BookUpdate::default()
                 });
-                assert_eq!(wait(|| $recv_pong(), &mut empty), i);
+                assert_eq!(wait_for(|| $recv_pong(), &mut empty), i);
             }
             let rtt = start.elapsed();
             (echo.join().unwrap(), rtt)
@@ -567,7 +518,7 @@ fn paced(t: Transport, rounds: u64, gap_ns: u64) -> Histogram<u64> {
                 let mut hist = hist;
                 let mut empty = 0;
                 for i in 0..rounds {
-                    let u: BookUpdate = wait(|| $recv(), &mut empty);
+                    let u: BookUpdate = wait_for(|| $recv(), &mut empty);
                     hist.saturating_record(clock.span_ns(u.engine_ts, clock.ticks()));
                     assert_eq!(u.seq, i);
                 }
