@@ -665,35 +665,26 @@ fn bench_same_thread(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
     g.throughput(Throughput::Elements(1));
-    let (mut p, mut cs) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
-    let mut rc = cs.pop().unwrap();
     let mut i = 0u64;
-    g.bench_function("ring", |b| {
-        b.iter(|| {
-            let mut claim = p.claim();
-            claim.seq = i;
-            claim.price = i as i64;
-            drop(claim);
-            p.publish();
-            i += 1;
-            let mut batch = rc.poll().unwrap();
-            std::hint::black_box(batch.next().unwrap().update.price)
-        })
-    });
-    let (mut p, mut cs) = ring::<BookUpdate>(ring_config(Policy::NeverWait)).unwrap();
-    let mut rc = cs.pop().unwrap();
-    g.bench_function("ring_never_wait", |b| {
-        b.iter(|| {
-            let mut claim = p.claim();
-            claim.seq = i;
-            claim.price = i as i64;
-            drop(claim);
-            p.publish();
-            i += 1;
-            let mut batch = rc.poll().unwrap();
-            std::hint::black_box(batch.next().unwrap().update.price)
-        })
-    });
+    for (name, policy) in [
+        ("ring", Policy::NoLoss),
+        ("ring_never_wait", Policy::NeverWait),
+    ] {
+        let (mut p, mut cs) = ring::<BookUpdate>(ring_config(policy)).unwrap();
+        let mut rc = cs.pop().unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut claim = p.claim();
+                claim.seq = i;
+                claim.price = i as i64;
+                drop(claim);
+                p.publish();
+                i += 1;
+                let mut batch = rc.poll().unwrap();
+                std::hint::black_box(batch.next().unwrap().update.price)
+            })
+        });
+    }
     let (tx, rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
     g.bench_function("crossbeam", |b| {
         b.iter(|| {
