@@ -428,6 +428,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thread_cpu_time_advances_with_work_and_not_faster_than_wall_time() {
+        let (cpu0, wall0) = (thread_cpu_ns(), std::time::Instant::now());
+        let mut x = 1u64;
+        while wall0.elapsed() < std::time::Duration::from_millis(20) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let (cpu, wall) = (thread_cpu_ns() - cpu0, wall0.elapsed().as_nanos() as u64);
+        assert!(
+            cpu > 0 && cpu <= wall + 1_000_000,
+            "cpu {cpu} ns, wall {wall} ns"
+        );
+        // Finer than the scheduler tick that /proc/thread-self/schedstat moves by.
+        let a = thread_cpu_ns();
+        let mut b = a;
+        for _ in 0..100 {
+            b = std::hint::black_box(thread_cpu_ns());
+        }
+        assert!(b > a && b - a < 1_000_000, "{a} -> {b}");
+    }
+
+    #[test]
     fn global_clock_is_monotonic_and_tracks_monotonic_raw() {
         let c = Clock::global();
         let mut prev = now();

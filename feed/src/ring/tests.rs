@@ -12,6 +12,13 @@ fn nw(cap: usize, consumers: usize) -> (Producer<u64>, Vec<Consumer<u64>>) {
     ring(RingConfig::new(cap, consumers, Policy::NeverWait)).unwrap()
 }
 
+#[test]
+fn a_default_no_loss_producer_waits_without_parking() {
+    // The producer is the engine: it spins then yields for room, never sleeps (module docs).
+    let c = RingConfig::new(8, 1, Policy::NoLoss);
+    assert!(matches!(c.producer_idle, Idle::SpinYield(_)), "{c:?}");
+}
+
 /// Drains everything available: (seq, value, end_of_batch, missed_before) per event.
 fn drain(c: &mut Consumer<u64>) -> Vec<(u64, u64, bool, u64)> {
     let mut out = Vec::new();
