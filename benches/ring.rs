@@ -17,6 +17,9 @@
 //!   read on arrival; fh's stage clock, the TSC when invariant) into an HdrHistogram, and p50 /
 //!   p99 / p99.9 are printed for the ring, crossbeam and mpsc side by side: both channels
 //!   busy-polled with `try_recv` (their fastest mode) and as usually used (blocking `recv`).
+//!   The one-way figure carries any offset between the two cores' counters (a few ns on this
+//!   VM, either sign), so each round trip is also timed on the sender's clock alone: the
+//!   `rtt/2` columns (p50, p99 of half of each round trip) are offset-free.
 //!   `Floor` is no queue at all: one cache line (sequence and timestamp) ping-ponged, the
 //!   transfer every transport pays at least (a C version of it: 56-66 ns one way on this VM).
 //!   Then the same transports one way at a feed's cadence (one update every 20 µs, sender
@@ -361,6 +364,13 @@ impl Line {
     }
 }
 
+/// ns from a sender's `clock.ticks()` reading to now (0 when this core's counter reads behind
+/// the sender's: the two vCPUs' counters may be offset by a few ns).
+#[inline]
+fn since(clock: &Clock, sent: u64) -> u64 {
+    clock.span_ns(sent, clock.ticks())
+}
+
 /// Polls `recv` until it yields, with [`backoff`] between empty polls.
 #[inline]
 fn wait_for<T>(mut recv: impl FnMut() -> Option<T>, empty_polls: &mut u32) -> T {
@@ -406,9 +416,20 @@ fn recv<T>(rx: &impl Receiver<T>, block: bool) -> Option<T> {
     }
 }
 
-/// `rounds` ping-pongs: returns (one-way hop histogram recorded by the echo side, total round
-/// trip time measured by the sender).
-fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
+/// What a ping-pong run measured.
+struct PingPong {
+    /// One way, ping direction: the receiver's TSC reading minus the sender's (exposed to any
+    /// offset between the two cores' counters).
+    one_way: Histogram<u64>,
+    /// Half of each round trip, on the sender's clock alone: no clock offset in it; the ping
+    /// (a `BookUpdate`) and the pong (a `u64`) hop averaged.
+    half_rtt: Histogram<u64>,
+    /// Total time of all rounds.
+    elapsed: Duration,
+}
+
+/// `rounds` ping-pongs.
+fn ping_pong(t: Transport, rounds: u64) -> PingPong {
     // The stage clock of `fh` (TSC when invariant): two `rdtsc` per hop, converted after.
     let clock = Clock::global();
     let hist = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
@@ -421,24 +442,31 @@ fn ping_pong(t: Transport, rounds: u64) -> (Histogram<u64>, Duration) {
                 let mut empty = 0;
                 for _ in 0..rounds {
                     let u: BookUpdate = wait_for(|| $recv_ping(), &mut empty);
-                    hist.saturating_record(clock.span_ns(u.engine_ts, clock.ticks()));
+                    hist.saturating_record(since(&clock, u.engine_ts));
                     $send_pong(u.seq);
                 }
                 hist
             });
             pin(0);
+            let mut half_rtt = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
             let start = Instant::now();
             let mut empty = 0;
             for i in 0..rounds {
+                let sent = clock.ticks();
                 $send_ping(BookUpdate {
                     seq: i,
-                    engine_ts: clock.ticks(),
+                    engine_ts: sent,
                     ..BookUpdate::default()
                 });
                 assert_eq!(wait_for(|| $recv_pong(), &mut empty), i);
+                half_rtt.saturating_record(since(&clock, sent) / 2);
             }
-            let rtt = start.elapsed();
-            (echo.join().unwrap(), rtt)
+            let elapsed = start.elapsed();
+            PingPong {
+                one_way: echo.join().unwrap(),
+                half_rtt,
+                elapsed,
+            }
         }};
     }
     match t {
@@ -519,7 +547,7 @@ fn paced(t: Transport, rounds: u64, gap_ns: u64) -> Histogram<u64> {
                 let mut empty = 0;
                 for i in 0..rounds {
                     let u: BookUpdate = wait_for(|| $recv(), &mut empty);
-                    hist.saturating_record(clock.span_ns(u.engine_ts, clock.ticks()));
+                    hist.saturating_record(since(&clock, u.engine_ts));
                     assert_eq!(u.seq, i);
                 }
                 hist
@@ -571,15 +599,17 @@ fn print_hop_percentiles() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000u64);
     println!(
-        "one-hop latency, {rounds} ping-pongs per transport, ns (one way: receiver's {} reading \
-         minus the sender's)",
+        "one-hop latency, {rounds} ping-pongs per transport, ns. One way: receiver's {} reading \
+         minus the sender's (includes any offset between the cores' counters); rtt/2: half of \
+         each round trip on the sender's clock (offset-free)",
         Clock::global().source().name()
     );
     println!(
-        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>10}",
-        "transport", "p50", "p90", "p99", "p99.9", "rtt/2 mean"
+        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}",
+        "transport", "p50", "p90", "p99", "p99.9", "rtt/2 p50", "rtt/2 p99", "rtt/2 mean"
     );
     let mut p50 = [0u64; 6];
+    let mut half_p50 = [0u64; 6];
     let all = [
         Transport::Ring,
         Transport::Crossbeam,
@@ -590,22 +620,32 @@ fn print_hop_percentiles() {
     ];
     for (k, t) in all.into_iter().enumerate() {
         ping_pong(t, rounds / 10); // warm-up
-        let (h, rtt) = ping_pong(t, rounds);
+        let PingPong {
+            one_way: h,
+            half_rtt,
+            elapsed,
+        } = ping_pong(t, rounds);
         p50[k] = h.value_at_quantile(0.5);
+        half_p50[k] = half_rtt.value_at_quantile(0.5);
         println!(
-            "{:<18} {:>8} {:>8} {:>8} {:>8} {:>10.1}",
+            "{:<18} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10.1}",
             format!("{t:?}"),
             h.value_at_quantile(0.50),
             h.value_at_quantile(0.90),
             h.value_at_quantile(0.99),
             h.value_at_quantile(0.999),
-            rtt.as_nanos() as f64 / rounds as f64 / 2.0
+            half_rtt.value_at_quantile(0.50),
+            half_rtt.value_at_quantile(0.99),
+            elapsed.as_nanos() as f64 / rounds as f64 / 2.0
         );
     }
     println!(
-        "ring p50 / crossbeam p50: {:.2} (both busy-polling), {:.3} (crossbeam blocking as usually used)",
+        "ring p50 / crossbeam p50, one way: {:.2} (both busy-polling), {:.3} (crossbeam blocking \
+         as usually used); rtt/2: {:.2}, {:.3}",
         p50[0] as f64 / p50[1].max(1) as f64,
-        p50[0] as f64 / p50[3].max(1) as f64
+        p50[0] as f64 / p50[3].max(1) as f64,
+        half_p50[0] as f64 / half_p50[1].max(1) as f64,
+        half_p50[0] as f64 / half_p50[3].max(1) as f64
     );
     const GAP_NS: u64 = 20_000;
     let paced_rounds = (rounds / 2).max(1);
@@ -650,7 +690,7 @@ fn bench_hop(c: &mut Criterion) {
     for t in [Transport::Ring, Transport::Crossbeam, Transport::Mpsc] {
         g.bench_function(format!("{t:?}").to_lowercase(), |b| {
             // Reported time: one round trip (two hops).
-            b.iter_custom(|iters| ping_pong(t, iters * PER_ITER).1 / PER_ITER as u32)
+            b.iter_custom(|iters| ping_pong(t, iters * PER_ITER).elapsed / PER_ITER as u32)
         });
     }
     g.finish();

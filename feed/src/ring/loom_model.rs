@@ -112,6 +112,44 @@ fn no_loss_batch_publication() {
     });
 }
 
+/// Batches end exactly at publication boundaries (a venue event is never split across two
+/// batches), and a consumer never reads into a publication it has not seen whole.
+#[test]
+fn no_loss_batches_end_at_publication_boundaries() {
+    builder(3).check(|| {
+        let (mut p, mut cs) = ring::<Pair>(RingConfig::new(4, 1, Policy::NoLoss)).unwrap();
+        let mut c = cs.pop().unwrap();
+        let h = thread::spawn(move || {
+            let mut ends = Vec::new();
+            let mut seqs = Vec::new();
+            while !c.is_finished() {
+                if let Some(mut b) = c.poll() {
+                    while let Some(ev) = b.next() {
+                        assert_eq!(*ev.update, Pair::of(ev.seq), "torn or stale read");
+                        seqs.push(ev.seq);
+                        if ev.end_of_batch {
+                            ends.push(ev.seq);
+                        }
+                    }
+                } else {
+                    thread::yield_now();
+                }
+            }
+            (seqs, ends)
+        });
+        // Two events: updates 0 and 1, then update 2.
+        *p.claim() = Pair::of(0);
+        *p.claim() = Pair::of(1);
+        p.publish();
+        *p.claim() = Pair::of(2);
+        p.publish();
+        drop(p);
+        let (seqs, ends) = h.join().unwrap();
+        assert_eq!(seqs, [0, 1, 2]);
+        assert!(ends == [1, 2] || ends == [2], "batch ends {ends:?}");
+    });
+}
+
 #[test]
 fn never_wait_lapping_is_detected_and_counted_exactly() {
     builder(3).check(|| {
