@@ -37,18 +37,23 @@
 //!   hands the first ones over early (counted in [`Held::early_flushes`]; their publish time
 //!   then falls into `book`).
 //! - `--stamp-every N` ([`Stamps::every`]; default [`crate::latency::DEFAULT_STAMP_EVERY`]):
-//!   the datagrams timed are 1 in N, deterministically the 1st, (N+1)th, …; the others go to
-//!   the engine with no clock reading at all (the next timed one reads a fresh `t0`). Every
+//!   1 datagram in N is timed, in bursts of [`STAMP_BURST`] (32) consecutive datagrams at the
+//!   start of every `32 × N` (deterministic: [`timed_datagrams`] says how many); the others
+//!   go to the engine straight into the sink, through the same engine code `--no-latency`
+//!   runs, with no clock reading at all (a burst's first datagram reads a fresh `t0`). Every
 //!   stage then has about 1/N of the datagrams' values, and the table's title says so.
 //! - Cost (issue 6, target < 5 %): `benches/replay_latency.rs` replays 1 M generated messages
 //!   in every mode in turn (interleaved rounds) and prints each mode's median CPU time against
 //!   the untimed replay. Timing every datagram costs ~8-11 % here: three `rdtsc` (~11 ns each
 //!   on this VM) plus the held-update hand-over on ~400 ns of work per datagram; the histogram
 //!   records are a small part (values under 2 µs are counted exactly in a
-//!   [`crate::latency::Precount`] and added at interval hand-over). Both kinds of datagram go
-//!   through one sink type ([`Holding`] with `hold` on or off), so the engine is compiled once
-//!   for a stamped replay (see [`Holding`] for why that matters). Measured figures: the
-//!   module docs of `benches/replay_latency.rs`.
+//!   [`crate::latency::Precount`] and added at interval hand-over). Sampling in bursts matters
+//!   as much as the ratio: a datagram timed alone between untimed ones cost ~100-150 ns (cold
+//!   held buffers and counters, mispredicted transitions, a fourth reading for its `t0`) where
+//!   one in a burst costs ~35 ns; and with bursts the untimed datagrams can run the plain
+//!   engine (one sink type for both kinds, as before, cost every datagram a branch per
+//!   update and the engine its `--no-latency` inlining). Measured figures: the module docs of
+//!   `benches/replay_latency.rs`.
 //!
 //! ## Invariants
 //! - No allocation, no lock, no syscall in the timed loop (the `no_alloc` test replays a
@@ -152,22 +157,15 @@ impl Held {
     }
 }
 
-/// The engine's sink while stamps are taken: on a sampled datagram (`hold`) keeps updates in
-/// [`Held`] until the `publish` stage hands them to `sink`; on the others passes them straight
-/// on.
-///
-/// One sink type for both, so the engine is compiled once for a stamped replay: with a
-/// second instantiation for the sampled datagrams (as at first), 1 datagram in N ran a copy
-/// of the engine whose branches the predictors had not learnt, and `--stamp-every 8` cost
-/// +6-7 % CPU where the stamps themselves cost ~1 % of instructions.
+/// The engine's sink on a timed datagram: keeps its updates in [`Held`] until the `publish`
+/// stage hands them to `sink`. (Untimed datagrams publish straight into `sink`, through the
+/// very engine code `--no-latency` runs.)
 #[derive(Debug)]
 pub struct Holding<'h, S> {
     /// The buffers.
     pub held: &'h mut Held,
     /// Where the updates go.
     pub sink: &'h mut S,
-    /// Hold the updates (a sampled datagram) or pass them on.
-    pub hold: bool,
 }
 
 impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
@@ -175,10 +173,6 @@ impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
 
     #[inline(always)]
     fn publish(&mut self, u: &BookUpdate) {
-        if !self.hold {
-            self.sink.publish(u);
-            return;
-        }
         let h = &mut *self.held;
         if let Some(slot) = h.updates.get_mut(h.n) {
             *slot = *u;
@@ -190,10 +184,6 @@ impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
 
     #[inline]
     fn bbo_changed(&mut self, exch_ts: u64, instrument: InstrumentId, symbol: &[u8; 8], bbo: &Bbo) {
-        if !self.hold {
-            self.sink.bbo_changed(exch_ts, instrument, symbol, bbo);
-            return;
-        }
         if self.held.bbos.len() == self.held.cap {
             self.held.early_flushes += 1;
             self.held.drain_into(self.sink);
@@ -207,6 +197,21 @@ impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
             bbo: *bbo,
         });
     }
+}
+
+/// Consecutive datagrams timed together when `--stamp-every N` samples (N > 1): one burst of
+/// this many in every `N ×` this many datagrams, so 1 datagram in N is timed on average. A
+/// burst keeps the timed path's buffers, counters and branch history warm from one datagram
+/// to the next and reuses each `t3` as the next `t0` (three readings a datagram, not four);
+/// single datagrams timed 1 in 8 each paid for a cold start (~100-150 ns against ~35 ns).
+pub const STAMP_BURST: u32 = 32;
+
+/// How many of the first `datagrams` datagrams `--stamp-every every` times (bursts of
+/// [`STAMP_BURST`] at the start of every `every × STAMP_BURST`).
+pub fn timed_datagrams(datagrams: u64, every: u32) -> u64 {
+    let burst = u64::from(STAMP_BURST);
+    let cycle = burst * u64::from(every.max(1));
+    datagrams / cycle * burst + (datagrams % cycle).min(burst)
 }
 
 /// Datagrams whose four timestamps [`Stamps`] keeps before recording them in one go.
@@ -242,7 +247,9 @@ pub struct Stamps {
     flush_ticks: u64,
     /// `--stamp-every N`: the per-stage breakdown on 1 datagram in `every`.
     every: u32,
-    /// Datagrams to go until the next one with the per-stage breakdown.
+    /// Timed datagrams left in the current burst (0: between bursts).
+    burst_left: u32,
+    /// Untimed datagrams left before the next burst.
     countdown: u32,
     /// `t3` of the previous datagram, the next one's `t0` when they follow each other
     /// unpaced ([`NO_READING`] after a batch record, a progress report or at the start).
@@ -264,6 +271,7 @@ impl Stamps {
             flush_by: 0,
             flush_ticks: clock.ns_to_ticks(STAMP_FLUSH_NS),
             every: 1,
+            burst_left: STAMP_BURST,
             countdown: 0,
             last_end: NO_READING,
             pre: Precount::new(rec_config),
@@ -279,13 +287,42 @@ impl Stamps {
         }
     }
 
-    /// Times 1 datagram in `n` (the 1st, the (n+1)th, …: deterministic; four readings,
-    /// updates held for the publish stage); the others go straight to the sink with no
-    /// reading. 1: every datagram.
+    /// Times 1 datagram in `n` on average: bursts of [`STAMP_BURST`] consecutive datagrams,
+    /// one burst at the start of every `n × STAMP_BURST` (deterministic: datagrams 1-32,
+    /// 257-288, … for `n` = 8; see [`timed_datagrams`]); the others go straight to the sink
+    /// with no reading. 1: every datagram.
     pub fn every(mut self, n: u32) -> Stamps {
         self.every = n.max(1);
+        self.burst_left = STAMP_BURST;
         self.countdown = 0;
         self
+    }
+
+    /// Whether the next datagram is timed (no state change).
+    #[inline(always)]
+    fn next_timed(&self) -> bool {
+        self.burst_left > 0
+    }
+
+    /// Takes the next datagram's turn: whether it is timed.
+    #[inline(always)]
+    fn take_turn(&mut self) -> bool {
+        if self.burst_left > 0 {
+            self.burst_left -= 1;
+            if self.burst_left == 0 {
+                self.countdown = (self.every - 1).saturating_mul(STAMP_BURST);
+                if self.countdown == 0 {
+                    self.burst_left = STAMP_BURST;
+                }
+            }
+            true
+        } else {
+            self.countdown -= 1;
+            if self.countdown == 0 {
+                self.burst_left = STAMP_BURST;
+            }
+            false
+        }
     }
 
     /// The `--stamp-every` value in force.
@@ -479,7 +516,7 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
             st.rec.record_span(Stage::BehindSchedule, deadline, t);
             return st.clock.ticks();
         }
-        if st.countdown > 0 {
+        if !st.next_timed() {
             // Not sampled: no reading at all (the unit does not use `t0`).
             return NO_READING;
         }
@@ -504,30 +541,22 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
         t0: u64,
     ) -> CliResult {
         let st = &mut *self.stamps;
-        let timed = st.countdown == 0;
-        // Both kinds of datagram through one sink type (see [`Holding`]).
-        let mut apply = |held: &mut Held, sink: &mut S| {
-            unit.apply(
-                engine,
-                ts,
-                &mut Holding {
-                    held,
-                    sink,
-                    hold: timed,
-                },
-            )
-        };
-        if !timed {
-            // Not sampled (`--stamp-every`): straight to the sink, no reading; the next
-            // sampled datagram reads a fresh `t0`.
-            st.countdown -= 1;
+        if !st.take_turn() {
+            // Not sampled (`--stamp-every`): straight to the sink, as `--no-latency` does, no
+            // reading; the next sampled datagram reads a fresh `t0`.
             st.last_end = NO_READING;
-            apply(&mut st.held, sink);
+            unit.apply(engine, ts, sink);
             return Ok(());
         }
-        st.countdown = st.every - 1;
         let t1 = st.clock.ticks();
-        apply(&mut st.held, sink);
+        unit.apply(
+            engine,
+            ts,
+            &mut Holding {
+                held: &mut st.held,
+                sink,
+            },
+        );
         let t2 = st.clock.ticks();
         st.held.drain_into(sink);
         let t3 = st.clock.ticks();
@@ -690,7 +719,7 @@ impl ReplayTiming {
         let last = stamps.finish();
         let title = if every > 1 {
             format!(
-                "fh replay {}: processing time per stage on the replay's clock, 1 datagram in {every} timed (--stamp-every {every})",
+                "fh replay {}: processing time per stage on the replay's clock, 1 datagram in {every} timed, in bursts of {STAMP_BURST} (--stamp-every {every})",
                 path.display()
             )
         } else {
@@ -750,7 +779,6 @@ mod tests {
         let mut h = Holding {
             held: &mut held,
             sink: &mut log,
-            hold: true,
         };
         h.bbo_changed(1, 0, b"A       ", &Bbo::default());
         h.publish(&upd(1));
@@ -798,33 +826,45 @@ mod tests {
     }
 
     #[test]
-    fn stamp_every_n_times_1_in_n_datagrams_and_reads_no_clock_on_the_others() {
+    fn stamp_every_n_times_bursts_of_1_in_n_datagrams_and_reads_no_clock_on_the_others() {
         use crate::engine::EngineConfig;
         use crate::latency::{interval_pair, HistConfig};
         let clock = *Clock::global();
-        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
-        let mut stamps = Stamps::new(clock, rec).every(4);
-        let mut engine = Engine::new(&EngineConfig::default());
-        let mut log = Log::default();
-        let mut t = Timed {
-            stamps: &mut stamps,
-            on_interval: || Ok(()),
-        };
-        for i in 0..10 {
-            let t0 = t.start(None);
-            // Datagrams 1, 5 and 9 (i = 0, 4, 8) are sampled: only they read the clock.
-            assert_eq!(t0 != NO_READING, i % 4 == 0, "datagram {i}");
-            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-                .unwrap();
+        let burst = u64::from(STAMP_BURST);
+        for every in [1u32, 2, 4] {
+            let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+            let mut stamps = Stamps::new(clock, rec).every(every);
+            let mut engine = Engine::new(&EngineConfig::default());
+            let mut log = Log::default();
+            let mut t = Timed {
+                stamps: &mut stamps,
+                on_interval: || Ok(()),
+            };
+            let n = burst * 9 + 5;
+            let mut timed = 0;
+            for i in 0..n {
+                let t0 = t.start(None);
+                // Datagrams 0..burst of every cycle of `every × burst` are sampled: only
+                // they read the clock.
+                let sampled = i % (burst * u64::from(every)) < burst;
+                assert_eq!(t0 != NO_READING, sampled, "every {every}, datagram {i}");
+                timed += u64::from(sampled);
+                t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+                    .unwrap();
+            }
+            assert_eq!(
+                engine.stats.datagrams, n,
+                "every datagram reaches the engine"
+            );
+            assert_eq!(timed_datagrams(n, every), timed, "every {every}");
+            let r = stamps.finish();
+            for stage in [Stage::Decode, Stage::Book, Stage::Publish, Stage::EndToEnd] {
+                assert_eq!(r.histogram(stage).len(), timed, "{stage:?}");
+            }
         }
-        assert_eq!(
-            engine.stats.datagrams, 10,
-            "every datagram reaches the engine"
-        );
-        let r = stamps.finish();
-        for stage in [Stage::Decode, Stage::Book, Stage::Publish, Stage::EndToEnd] {
-            assert_eq!(r.histogram(stage).len(), 3, "{stage:?}");
-        }
+        // 1 in 8 of a long run, bursts included.
+        assert_eq!(timed_datagrams(11_549, 8), 45 * 32 + 29);
+        assert_eq!(timed_datagrams(256 * 1000, 8), 32 * 1000);
     }
 
     #[test]
@@ -867,7 +907,6 @@ mod tests {
         let mut h = Holding {
             held: &mut held,
             sink: &mut log,
-            hold: true,
         };
         for i in 1..=5 {
             h.publish(&upd(i));

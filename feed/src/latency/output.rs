@@ -33,8 +33,8 @@ pub struct LatencyArgs {
     /// Take no stage timestamps (to measure what they cost).
     #[arg(long)]
     pub no_latency: bool,
-    /// `fh replay`: time 1 datagram in N, every stage (1: every datagram, ~+10 % CPU;
-    /// `fh live` always times every datagram).
+    /// `fh replay`: time 1 datagram in N (in bursts of 32), every stage (1: every datagram,
+    /// ~+10 % CPU; `fh live` always times every datagram).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_STAMP_EVERY, value_parser = clap::value_parser!(u32).range(1..))]
     pub stamp_every: u32,
 }
@@ -52,12 +52,12 @@ impl Default for LatencyArgs {
     }
 }
 
-/// `fh replay`'s default `--stamp-every`: 1 datagram in 8 timed (the 1st, 9th, …), every
-/// stage. Timing a datagram takes four `rdtsc` (~11 ns each here), the held-update hand-over
-/// and four records; on ~400 ns of work per datagram that is +8-9 % CPU when every datagram is
-/// timed, and a sparsely timed datagram costs more each (its buffers are no longer in cache):
-/// 1 in 4 measured +6-8 %, 1 in 8 +1.3-6.5 % (median of eight runs ≈ +4 %), 1 in 16 +2.7 %
-/// (`benches/replay_latency.rs`, interleaved medians).
+/// `fh replay`'s default `--stamp-every`: 1 datagram in 8 timed (bursts of 32 consecutive
+/// datagrams, one in every 256), every stage. Timing a datagram takes three `rdtsc` (~11 ns
+/// each here), the held-update hand-over and four records; on ~400 ns of work per datagram
+/// that is +8-10 % CPU when every datagram is timed; 1 in 8 in bursts measured +1.7-2.0 %
+/// (1 in 8 datagrams timed singly, as before bursts: +3.1-6.1 %; `benches/replay_latency.rs`,
+/// interleaved medians).
 pub const DEFAULT_STAMP_EVERY: u32 = 8;
 
 impl LatencyArgs {
