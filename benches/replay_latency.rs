@@ -4,9 +4,11 @@
 //! faults) is written once to a temporary pcap and mapped (it stays in the page cache), then
 //! replayed through `fh replay`'s loop (`replay_latency::replay_timed`) into a fresh engine per
 //! replay, in four modes: `untimed` (no stamps, what `--no-latency` runs), `stamped` (what
-//! `fh replay` runs by default, `--stamp-every 8`: 1 datagram in 8 timed, three raw `rdtsc`
-//! readings plus its `t0`, updates held for the publish stage, four histogram records; no
-//! reading on the others), `stamped_every_1` (every datagram timed) and `stamped_every_4`.
+//! `fh replay` runs by default, `--stamp-every 8`: 1 datagram in 8 timed, in bursts of 32
+//! consecutive datagrams, three raw `rdtsc` readings each (plus a fresh `t0` at a burst's
+//! start), updates held for the publish stage, four histogram records; no reading on the
+//! others, which run the untimed engine code), `stamped_every_1` (every datagram timed) and
+//! `stamped_every_4`.
 //! Time is the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`; on a shared machine wall
 //! time measures the neighbours; `/proc/thread-self/schedstat`, used at first, only moves at
 //! scheduler ticks, 4 ms steps on a ~45 ms replay).
@@ -17,14 +19,17 @@
 //!
 //! Run: `cargo bench -p fh-benches --bench replay_latency`.
 //!
-//! Measured 2026-11-22 on the shared 2-vCPU VM (TSC clock; untimed ≈ 40-45 ms per replay,
-//! ≈ 113 k datagrams), each line one run's interleaved medians against `untimed`:
-//! default 1 in 8: +1.3, +2.7, +3.2, +3.3, +4.8, +5.6 (45 rounds), +5.7, +6.5 % (median of
-//! the eight ≈ +4 %); 1 in 4: +6.2, +7.8,
-//! +8.0 %; every datagram: +7.2 … +11 %; 1 in 16: +2.7 % (one run). A timed datagram costs
-//! ~35 ns when all are timed but ~100-150 ns when 1 in 8 is (its buffers and counters are
-//! out of cache by then); holding its updates for the publish stage is about half of it
-//! (+3.0 % instead of +5.6 % for 1 in 8 with holding off, one run).
+//! Measured 2026-11-22 on the shared 2-vCPU VM (TSC clock; untimed ≈ 40-41 ms per replay,
+//! ≈ 113 k datagrams), each figure one run's interleaved medians (21 rounds) against
+//! `untimed`. Bursts (this version), alternating with the previous build in one sitting:
+//! default 1 in 8 +2.02, +1.70, +1.11, +1.64 %; 1 in 4 +4.28, +3.42, +3.90, +3.93 %; every
+//! datagram +9.11, +10.08, +9.18, +8.48 %. The previous build (each sampled datagram timed
+//! alone, every datagram through one `Holding` sink with a hold flag) in the same sitting:
+//! 1 in 8 +3.07, +3.81, +4.56, +6.08 %; 1 in 4 +5.49, +6.44, +7.46, +8.77 %. A datagram timed
+//! alone cost ~100-150 ns (cold buffers and counters, mispredicted transitions, its own `t0`
+//! reading), one in a burst ~32 ns (three `rdtsc` on ~350 ns of work). callgrind (`fh replay`
+//! of a 1 M-message day, `--digest`, default stamps against `--no-latency`): +4.8 % of
+//! instructions, most of it histogram set-up and the report (was +10 %).
 
 use std::path::PathBuf;
 use std::time::Duration;
