@@ -13,7 +13,8 @@
 //! - `ring_hop_same_thread/*`: send and receive one update on one thread: the per-hop
 //!   software cost without the cache-line transfer (and without the scheduler).
 //! - Before criterion runs, the same ping-pong is done `FH_HOP_ROUNDS` times (default 20,000)
-//!   per transport, each hop timed one way (sender's clock read in `engine_ts`, receiver's clock
+//!   per transport, in `FH_HOP_BLOCKS` blocks (default 10) with every transport in turn, so a
+//!   change of the VM's regime hits them alike (the per-block ratio's spread is printed), each hop timed one way (sender's clock read in `engine_ts`, receiver's clock
 //!   read on arrival; fh's stage clock, the TSC when invariant) into an HdrHistogram, and p50 /
 //!   p99 / p99.9 are printed for the ring, crossbeam and mpsc side by side: both channels
 //!   busy-polled with `try_recv` (their fastest mode) and as usually used (blocking `recv`).
@@ -598,10 +599,15 @@ fn print_hop_percentiles() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000u64);
+    let blocks = std::env::var("FH_HOP_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10u64)
+        .clamp(1, rounds.max(1));
     println!(
-        "one-hop latency, {rounds} ping-pongs per transport, ns. One way: receiver's {} reading \
-         minus the sender's (includes any offset between the cores' counters); rtt/2: half of \
-         each round trip on the sender's clock (offset-free)",
+        "one-hop latency, {rounds} ping-pongs per transport in {blocks} interleaved blocks, ns. \
+         One way: receiver's {} reading minus the sender's (includes any offset between the \
+         cores' counters); rtt/2: half of each round trip on the sender's clock (offset-free)",
         Clock::global().source().name()
     );
     println!(
@@ -618,13 +624,36 @@ fn print_hop_percentiles() {
         Transport::MpscBlocking,
         Transport::Floor,
     ];
-    for (k, t) in all.into_iter().enumerate() {
+    // Blocks of every transport in turn, so a change of the VM's regime (vCPUs moved, a
+    // neighbour's load) hits every transport alike; per transport the blocks are merged.
+    let mut runs: Vec<Option<PingPong>> = all.iter().map(|_| None).collect();
+    let mut block_ratios = Vec::new();
+    for t in all {
         ping_pong(t, rounds / 10); // warm-up
+    }
+    for _ in 0..blocks {
+        let mut block_p50 = [0u64; 6];
+        for (k, t) in all.into_iter().enumerate() {
+            let r = ping_pong(t, rounds / blocks);
+            block_p50[k] = r.half_rtt.value_at_quantile(0.5);
+            match &mut runs[k] {
+                None => runs[k] = Some(r),
+                Some(acc) => {
+                    acc.one_way.add(&r.one_way).unwrap();
+                    acc.half_rtt.add(&r.half_rtt).unwrap();
+                    acc.elapsed += r.elapsed;
+                }
+            }
+        }
+        block_ratios.push(block_p50[0] as f64 / block_p50[1].max(1) as f64);
+    }
+    for (k, t) in all.into_iter().enumerate() {
         let PingPong {
             one_way: h,
             half_rtt,
             elapsed,
-        } = ping_pong(t, rounds);
+        } = runs[k].take().expect("every transport ran");
+        let rounds = h.len();
         p50[k] = h.value_at_quantile(0.5);
         half_p50[k] = half_rtt.value_at_quantile(0.5);
         println!(
@@ -646,6 +675,14 @@ fn print_hop_percentiles() {
         p50[0] as f64 / p50[3].max(1) as f64,
         half_p50[0] as f64 / half_p50[1].max(1) as f64,
         half_p50[0] as f64 / half_p50[3].max(1) as f64
+    );
+    block_ratios.sort_by(f64::total_cmp);
+    println!(
+        "per block, ring rtt/2 p50 / crossbeam (busy-polling) rtt/2 p50: min {:.2}, median {:.2}, \
+         max {:.2}",
+        block_ratios[0],
+        block_ratios[block_ratios.len() / 2],
+        block_ratios[block_ratios.len() - 1]
     );
     const GAP_NS: u64 = 20_000;
     let paced_rounds = (rounds / 2).max(1);
