@@ -14,8 +14,9 @@
 //!   software cost without the cache-line transfer (and without the scheduler).
 //! - Before criterion runs, the same ping-pong is done `FH_HOP_ROUNDS` times (default 20,000)
 //!   per transport, in `FH_HOP_BLOCKS` blocks (default 10) with every transport in turn, so a
-//!   change of the VM's regime hits them alike (the per-block ratio's spread is printed), each hop timed one way (sender's clock read in `engine_ts`, receiver's clock
-//!   read on arrival; fh's stage clock, the TSC when invariant) into an HdrHistogram, and p50 /
+//!   change of the VM's regime hits them alike (the per-block ratio's spread is printed),
+//!   each hop timed one way (sender's clock read in `engine_ts`, receiver's clock read on
+//!   arrival; fh's stage clock, the TSC when invariant) into an HdrHistogram, and p50 /
 //!   p99 / p99.9 are printed for the ring, crossbeam and mpsc side by side: both channels
 //!   busy-polled with `try_recv` (their fastest mode) and as usually used (blocking `recv`).
 //!   The one-way figure carries any offset between the two cores' counters (a few ns on this
