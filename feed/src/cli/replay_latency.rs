@@ -19,10 +19,11 @@
 //!   message); the end of one stage is the start of the next, and unpaced, the end of one
 //!   datagram (`t3`) is the start (`t0`) of the next: `decode` then covers reading the capture
 //!   record(s) since the previous datagram too (a non-UDP record skipped in between counts in
-//!   the next datagram's `decode`). A fresh `t0` is read at the start, after each batch is
-//!   recorded (every [`STAMP_BATCH`] datagrams), after a progress report, and paced. Readings are plain `rdtsc`
-//!   (no fences): the CPU may move one by a few tens of cycles against the work around it,
-//!   which is the error of every stage value (a few ns; values out of order record as 0).
+//!   the next datagram's `decode`). A fresh `t0` is read at the start, at the start of each
+//!   sampling burst, after each batch is recorded (every [`STAMP_BATCH`] datagrams), after a
+//!   progress report, and paced. Readings are plain `rdtsc` (no fences): the CPU may move one
+//!   by a few tens of cycles against the work around it, which is the error of every stage
+//!   value (a few ns; values out of order record as 0).
 //!   Ticks are converted to ns only when the batch is recorded ([`Stamps`]), not per reading.
 //!   Paced, `t0` is read just after the wait (`behind_schedule` uses the wait's reading).
 //! - `decode` covers the shell's part: frame → UDP payload ([`fh_replay::frame`]). The
