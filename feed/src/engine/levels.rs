@@ -100,7 +100,8 @@ pub enum LevelError {
 pub struct Ladder {
     /// Sorted worst → best.
     levels: Vec<Level>,
-    bid: bool,
+    /// [`Ladder::flip`], stored: 0 for bids, −1 for asks.
+    flip: i64,
     /// Times the level vector had to grow past its reserved capacity.
     pub growths: u64,
 }
@@ -154,7 +155,7 @@ impl Ladder {
     pub const fn new(side: Side) -> Self {
         Ladder {
             levels: Vec::new(),
-            bid: matches!(side, Side::Bid),
+            flip: if matches!(side, Side::Bid) { 0 } else { -1 },
             growths: 0,
         }
     }
@@ -177,7 +178,7 @@ impl Ladder {
     /// Which side this is.
     #[inline]
     pub fn side(&self) -> Side {
-        if self.bid {
+        if self.flip == 0 {
             Side::Bid
         } else {
             Side::Ask
@@ -223,7 +224,7 @@ impl Ladder {
     /// the price).
     #[inline(always)]
     fn flip(&self) -> i64 {
-        -i64::from(!self.bid)
+        self.flip
     }
 
     /// `a` is a strictly better price than `b` on this side.
