@@ -233,6 +233,18 @@ impl Ladder {
         a ^ self.flip() > b ^ self.flip()
     }
 
+    /// `price`, taken as this side's best, is at or through the best of `other` (the opposite
+    /// side): a crossed or locked book. `false` when `other` is empty. Compared as
+    /// `price ^ flip` like [`Ladder::find`], with no branch on the side.
+    #[inline(always)]
+    pub fn crosses(&self, price: i64, other: &Ladder) -> bool {
+        let flip = self.flip;
+        // An empty `other` reads as `i64::MAX` after the flip: never reached (ITCH prices
+        // are `u32`, IEX ones positive).
+        let theirs = other.best().map_or(i64::MAX, |l| l.price ^ flip);
+        price ^ flip >= theirs
+    }
+
     /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
     #[inline(always)]
     fn find(&self, price: i64) -> Result<usize, usize> {
@@ -564,6 +576,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn crosses_is_at_or_through_the_other_best_on_either_side() {
+        let mut b = Ladder::new(Side::Bid);
+        let mut a = Ladder::new(Side::Ask);
+        assert!(
+            !b.crosses(100, &a) && !a.crosses(100, &b),
+            "empty opposite side"
+        );
+        a.add(101, 1, 1);
+        b.add(99, 1, 1);
+        assert!(!b.crosses(100, &a) && !a.crosses(100, &b));
+        assert!(b.crosses(101, &a), "locked");
+        assert!(b.crosses(102, &a), "crossed");
+        assert!(a.crosses(99, &b), "locked");
+        assert!(a.crosses(98, &b), "crossed");
+        assert!(!a.crosses(i64::from(u32::MAX), &b) && !b.crosses(0, &a));
     }
 
     #[test]
