@@ -319,14 +319,8 @@ impl ItchBooks {
             return None;
         };
         let gone = shares >= before.shares;
-        let removed = if gone {
-            if shares > before.shares {
-                self.anomalies.over_execution += 1;
-            }
-            before.shares
-        } else {
-            shares
-        };
+        self.anomalies.over_execution += u64::from(shares > before.shares);
+        let removed = shares.min(before.shares);
         if before.locate != locate {
             self.anomalies.locate_mismatch += 1;
         }

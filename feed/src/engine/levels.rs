@@ -322,13 +322,12 @@ impl Ladder {
         };
         let at_best = i + 1 == self.levels.len();
         let l = &mut self.levels[i];
-        let mut err = None;
-        if shares > l.shares || orders > l.orders {
-            err = Some(LevelError::Underflow);
-        }
+        // Conditions combined with `&`/`|`, not `&&`/`||`: one branch (whether the level goes)
+        // instead of one per operand.
+        let err = ((shares > l.shares) | (orders > l.orders)).then_some(LevelError::Underflow);
         l.shares = l.shares.saturating_sub(shares);
         l.orders = l.orders.saturating_sub(orders);
-        if l.shares == 0 || (orders > 0 && l.orders == 0) {
+        if (l.shares == 0) | ((orders > 0) & (l.orders == 0)) {
             self.levels.remove(i);
             (
                 Some(LevelChange {
