@@ -12,6 +12,7 @@
 //! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one | O(d) moves, d = distance from the best (O(n) for a level below all others) |
 //! | remove a level | find + `Vec::remove`: shifts only the better levels | O(d), as above |
 //! | change a level's shares / count | find + in-place write | O(log n) |
+//! | crossed/locked check after an add ([`Ladder::crosses`]) | read the other side's tail | O(1) |
 //!
 //! n is the number of levels on the side (tens to a few hundred in practice); a `Level` is
 //! 24 bytes, so even shifting 100 levels is a 2.4 KB `memmove` over a contiguous, cached array.
