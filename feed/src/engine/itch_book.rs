@@ -285,14 +285,16 @@ impl ItchBooks {
         let change = inst
             .ladder_mut(o.side)
             .add(i64::from(o.price), u64::from(o.shares), 1);
-        if change.at_best {
-            let (b, a) = (inst.bids.best(), inst.asks.best());
-            if let (Some(b), Some(a)) = (b, a) {
-                if b.price >= a.price {
-                    self.anomalies.crossed += 1;
-                }
-            }
-        }
+        // Crossed or locked after an add at the best (where the changed level is its side's
+        // best): counted without a branch on `at_best`, which mispredicted on about one
+        // message in six.
+        let (own, other) = if o.side == Side::Ask {
+            (&inst.asks, &inst.bids)
+        } else {
+            (&inst.bids, &inst.asks)
+        };
+        let crossed = own.crosses(change.level.price, other);
+        self.anomalies.crossed += u64::from(change.at_best & crossed);
         Some(SideChange {
             locate: o.locate,
             side: o.side,
@@ -317,14 +319,8 @@ impl ItchBooks {
             return None;
         };
         let gone = shares >= before.shares;
-        let removed = if gone {
-            if shares > before.shares {
-                self.anomalies.over_execution += 1;
-            }
-            before.shares
-        } else {
-            shares
-        };
+        self.anomalies.over_execution += u64::from(shares > before.shares);
+        let removed = shares.min(before.shares);
         if before.locate != locate {
             self.anomalies.locate_mismatch += 1;
         }

@@ -12,6 +12,7 @@
 //! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one | O(d) moves, d = distance from the best (O(n) for a level below all others) |
 //! | remove a level | find + `Vec::remove`: shifts only the better levels | O(d), as above |
 //! | change a level's shares / count | find + in-place write | O(log n) |
+//! | crossed/locked check after an add ([`Ladder::crosses`]) | read the other side's tail | O(1) |
 //!
 //! n is the number of levels on the side (tens to a few hundred in practice); a `Level` is
 //! 24 bytes, so even shifting 100 levels is a 2.4 KB `memmove` over a contiguous, cached array.
@@ -100,7 +101,8 @@ pub enum LevelError {
 pub struct Ladder {
     /// Sorted worst → best.
     levels: Vec<Level>,
-    bid: bool,
+    /// [`Ladder::flip`], stored: 0 for bids, −1 for asks.
+    flip: i64,
     /// Times the level vector had to grow past its reserved capacity.
     pub growths: u64,
 }
@@ -154,7 +156,7 @@ impl Ladder {
     pub const fn new(side: Side) -> Self {
         Ladder {
             levels: Vec::new(),
-            bid: matches!(side, Side::Bid),
+            flip: if matches!(side, Side::Bid) { 0 } else { -1 },
             growths: 0,
         }
     }
@@ -177,7 +179,7 @@ impl Ladder {
     /// Which side this is.
     #[inline]
     pub fn side(&self) -> Side {
-        if self.bid {
+        if self.flip == 0 {
             Side::Bid
         } else {
             Side::Ask
@@ -223,13 +225,25 @@ impl Ladder {
     /// the price).
     #[inline(always)]
     fn flip(&self) -> i64 {
-        -i64::from(!self.bid)
+        self.flip
     }
 
     /// `a` is a strictly better price than `b` on this side.
     #[inline(always)]
     fn better(&self, a: i64, b: i64) -> bool {
         a ^ self.flip() > b ^ self.flip()
+    }
+
+    /// `price`, taken as this side's best, is at or through the best of `other` (the opposite
+    /// side): a crossed or locked book. `false` when `other` is empty. Compared as
+    /// `price ^ flip` like [`Ladder::find`], with no branch on the side.
+    #[inline(always)]
+    pub fn crosses(&self, price: i64, other: &Ladder) -> bool {
+        let flip = self.flip;
+        // An empty `other` reads as `i64::MAX` after the flip: never reached (ITCH prices
+        // are `u32`, IEX ones positive).
+        let theirs = other.best().map_or(i64::MAX, |l| l.price ^ flip);
+        price ^ flip >= theirs
     }
 
     /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
@@ -309,13 +323,12 @@ impl Ladder {
         };
         let at_best = i + 1 == self.levels.len();
         let l = &mut self.levels[i];
-        let mut err = None;
-        if shares > l.shares || orders > l.orders {
-            err = Some(LevelError::Underflow);
-        }
+        // Conditions combined with `&`/`|`, not `&&`/`||`: one branch (whether the level goes)
+        // instead of one per operand.
+        let err = ((shares > l.shares) | (orders > l.orders)).then_some(LevelError::Underflow);
         l.shares = l.shares.saturating_sub(shares);
         l.orders = l.orders.saturating_sub(orders);
-        if l.shares == 0 || (orders > 0 && l.orders == 0) {
+        if (l.shares == 0) | ((orders > 0) & (l.orders == 0)) {
             self.levels.remove(i);
             (
                 Some(LevelChange {
@@ -563,6 +576,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn crosses_is_at_or_through_the_other_best_on_either_side() {
+        let mut b = Ladder::new(Side::Bid);
+        let mut a = Ladder::new(Side::Ask);
+        assert!(
+            !b.crosses(100, &a) && !a.crosses(100, &b),
+            "empty opposite side"
+        );
+        a.add(101, 1, 1);
+        b.add(99, 1, 1);
+        assert!(!b.crosses(100, &a) && !a.crosses(100, &b));
+        assert!(b.crosses(101, &a), "locked");
+        assert!(b.crosses(102, &a), "crossed");
+        assert!(a.crosses(99, &b), "locked");
+        assert!(a.crosses(98, &b), "crossed");
+        assert!(!a.crosses(i64::from(u32::MAX), &b) && !b.crosses(0, &a));
     }
 
     #[test]

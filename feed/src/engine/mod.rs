@@ -30,7 +30,9 @@
 //! every other type goes through the decoder's `parse`, out of line (a message is malformed
 //! exactly when `parse` rejects it). In-order packets apply their messages inline, and load
 //! the order-store slot of the next message's reference before applying the current one
-//! ([`orders::OrderStore::touch`]).
+//! ([`orders::OrderStore::touch`]). Whether there is a next block is tested: two branch-free
+//! forms lost in the bench (clamping the offset into the datagram touched a random slot after
+//! the last block, a cache miss per packet: −12 %; touching reference 0 instead: no gain).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:

@@ -25,6 +25,9 @@
 //!   the engine calls it with the next message's reference (every book message carries one
 //!   at the same offset) while it applies the current message, so a cache miss on the slot
 //!   overlaps with that work. Costs a load per message; a miss-free run loses ~9 instructions.
+//! - **Mapped at start-up**: the table is zeroed memory, which the kernel maps page by page on
+//!   first write; [`OrderStore::with_capacity`] writes one slot per page so that no page fault
+//!   is left for the hot path (12 MB, ~3 000 faults, for the default 2^19 slots).
 //! - **Load factor** at most 1/2. Exceeding it doubles the table on a cold path (counted); an
 //!   order is never dropped.
 //! - Key `0` marks an empty slot; a live order with reference 0 (never seen in practice: only
@@ -61,6 +64,10 @@ struct Slot {
 
 const _: () = assert!(core::mem::size_of::<Slot>() == 24);
 
+/// Smallest page size of the targets we run on: [`OrderStore::with_slots`] writes one slot
+/// per page so that the table is mapped at start-up.
+const PAGE: usize = 4096;
+
 /// Error of [`OrderStore::insert`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InsertError {
@@ -81,15 +88,25 @@ pub struct OrderStore {
 
 impl OrderStore {
     /// A store sized for `expected_orders` live orders (the table holds twice that many
-    /// slots, rounded up to a power of two). Allocates everything now.
+    /// slots, rounded up to a power of two). Allocates and maps everything now.
     pub fn with_capacity(expected_orders: usize) -> Self {
         let cap = (expected_orders.max(8) * 2).next_power_of_two();
         Self::with_slots(cap)
     }
 
     fn with_slots(cap: usize) -> Self {
+        let mut slots = vec![Slot::default(); cap];
+        // The zeroed table comes from the kernel as untouched pages: each page would fault on
+        // its first write, on the hot path. Write one slot per page now (through `black_box`,
+        // since a store of the zero already there could be optimised away).
+        for s in slots
+            .iter_mut()
+            .step_by(PAGE / core::mem::size_of::<Slot>())
+        {
+            core::hint::black_box(s).key = 0;
+        }
         OrderStore {
-            slots: vec![Slot::default(); cap],
+            slots,
             mask: cap - 1,
             len: 0,
             zero: None,
