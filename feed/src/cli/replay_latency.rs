@@ -250,8 +250,8 @@ pub struct Stamps {
     every: u32,
     /// Timed datagrams left in the current burst (0: between bursts).
     burst_left: u32,
-    /// Untimed datagrams left before the next burst.
-    countdown: u32,
+    /// Untimed datagrams left before the next burst (u64: `(N - 1) × 32` for any `u32` N).
+    countdown: u64,
     /// `t3` of the previous datagram, the next one's `t0` when they follow each other
     /// unpaced ([`NO_READING`] after a batch record, a progress report or at the start).
     last_end: u64,
@@ -311,7 +311,7 @@ impl Stamps {
         if self.burst_left > 0 {
             self.burst_left -= 1;
             if self.burst_left == 0 {
-                self.countdown = (self.every - 1).saturating_mul(STAMP_BURST);
+                self.countdown = u64::from(self.every - 1) * u64::from(STAMP_BURST);
                 if self.countdown == 0 {
                     self.burst_left = STAMP_BURST;
                 }
