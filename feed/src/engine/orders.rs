@@ -380,12 +380,13 @@ mod tests {
     #[test]
     fn the_table_is_resident_from_start_up() {
         let before = rss_bytes();
-        let store = OrderStore::with_capacity(1 << 21); // 2^22 slots, 96 MiB
+        let store = OrderStore::with_capacity(1 << 22); // 2^23 slots, 192 MiB
         let table = store.capacity() * core::mem::size_of::<Slot>();
         let grown = rss_bytes().saturating_sub(before);
-        // Other tests run alongside and may free a little: most of the table must show.
+        // Other tests run alongside and may free an engine or two (12 MiB each) meanwhile:
+        // three quarters of the table must show (a zeroed allocation shows ~0).
         assert!(
-            grown >= table / 10 * 9,
+            grown >= table / 4 * 3,
             "resident set grew {grown} bytes for a {table}-byte table"
         );
         drop(store);
