@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
+use fh_feed::cli::replay_latency::timed_datagrams;
 use fh_feed::cli::report;
 use fh_feed::latency::hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use fh_feed::latency::hdrhistogram::serialization::Deserializer;
@@ -511,9 +512,10 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     assert!(table.contains("\nclock: "), "{table}");
     let stages = ["decode", "book", "publish", "end_to_end"];
     // Bursts of 32 datagrams at the start of every 32 × 8 timed, every stage (default
-    // --stamp-every).
-    let every = u64::from(fh_feed::latency::DEFAULT_STAMP_EVERY);
-    let count = |_stage: &str| datagrams / (32 * every) * 32 + (datagrams % (32 * every)).min(32);
+    // --stamp-every; which datagrams `timed_datagrams` counts is checked against the clock
+    // readings in replay_latency's unit tests).
+    let every = fh_feed::latency::DEFAULT_STAMP_EVERY;
+    let count = timed_datagrams(datagrams, every);
     assert!(
         table.contains(&format!(
             "1 datagram in {every} timed, in bursts of 32 (--stamp-every {every})"
@@ -522,7 +524,7 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     );
     for stage in stages {
         let row = table_row(table, stage).unwrap_or_else(|| panic!("no {stage} row: {table}"));
-        assert_eq!(row[1], count(stage).to_string(), "{stage}: {table}");
+        assert_eq!(row[1], count.to_string(), "{stage}: {table}");
     }
     for absent in ["behind_schedule", "receive", "consume"] {
         assert!(table_row(table, absent).is_none(), "{absent}: {table}");
@@ -531,11 +533,7 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     assert_eq!(curves, stages);
     for stage in stages {
         let t = fs::read_to_string(hgrm_dir.join(format!("{stage}.hgrm"))).unwrap();
-        assert_eq!(
-            hgrm::parse(&t).unwrap().total_count,
-            count(stage),
-            "{stage}"
-        );
+        assert_eq!(hgrm::parse(&t).unwrap().total_count, count, "{stage}");
     }
     let back = fh_feed::latency::hlog::read(&fs::read(&hlog).unwrap(), None, None).unwrap();
     assert_eq!(
@@ -543,7 +541,7 @@ fn fh_replay_of_the_sample_measures_every_stage() {
         ["book", "decode", "end_to_end", "publish"]
     );
     for stage in stages {
-        assert_eq!(back.hists[stage].len(), count(stage), "{stage}");
+        assert_eq!(back.hists[stage].len(), count, "{stage}");
     }
     let _ = fs::remove_dir_all(&dir);
 }
@@ -656,10 +654,9 @@ fn fh_without_arguments_ends_with_the_latency_table() {
         "{text}"
     );
     // 11 549 datagrams, 1 in --stamp-every timed, in bursts of 32.
-    let every = u64::from(fh_feed::latency::DEFAULT_STAMP_EVERY);
     assert_eq!(
         table_row(&text, "end_to_end").unwrap()[1],
-        (11_549 / (32 * every) * 32 + (11_549 % (32 * every)).min(32)).to_string()
+        timed_datagrams(11_549, fh_feed::latency::DEFAULT_STAMP_EVERY).to_string()
     );
     assert!(
         text.trim_end()
