@@ -20,8 +20,10 @@
 //!   p99 / p99.9 are printed for the ring, crossbeam and mpsc side by side: both channels
 //!   busy-polled with `try_recv` (their fastest mode) and as usually used (blocking `recv`).
 //!   The one-way figure carries any offset between the two cores' counters (a few ns on this
-//!   VM, either sign), so each round trip is also timed on the sender's clock alone: the
-//!   `rtt/2` columns (p50, p99 of half of each round trip) are offset-free.
+//!   VM, either sign), so round trips are also timed on the sender's clock alone: the `rtt/2`
+//!   columns (p50, p99 of half of each round trip) are offset-free. They come from a second
+//!   run of the same rounds right after the one-way run, with an echo thread that only
+//!   echoes: in the one-way run it reads its clock and records a value before answering.
 //!   `Floor` is no queue at all: one cache line (sequence and timestamp) ping-ponged, the
 //!   transfer every transport pays at least (a C version of it: 56-66 ns one way on this VM).
 //!   Then the same transports one way at a feed's cadence (one update every 20 µs, sender
@@ -418,20 +420,41 @@ fn recv<T>(rx: &impl Receiver<T>, block: bool) -> Option<T> {
     }
 }
 
-/// What a ping-pong run measured.
+/// What a ping-pong run measured (one of its two histograms, by [`Timing`]).
 struct PingPong {
     /// One way, ping direction: the receiver's TSC reading minus the sender's (exposed to any
     /// offset between the two cores' counters).
     one_way: Histogram<u64>,
-    /// Half of each round trip, on the sender's clock alone: no clock offset in it; the ping
-    /// (a `BookUpdate`) and the pong (a `u64`) hop averaged.
+    /// Half of each round trip, on the sender's clock alone: no clock offset in it. Ping and
+    /// pong are both `BookUpdate`s on queues of the same kind, so this is one hop's figure.
     half_rtt: Histogram<u64>,
     /// Total time of all rounds.
     elapsed: Duration,
 }
 
+/// What a ping-pong run times. Two separate runs, so that neither figure carries the other's
+/// instrumentation: timing the ping one way makes the echo thread read its clock and record a
+/// histogram value (≈ 15 ns here) between receiving the ping and sending the pong, which a
+/// round trip timed in the same run would include.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timing {
+    /// The echo thread timestamps each ping's arrival; round trips are not recorded.
+    OneWay,
+    /// The echo thread only echoes; the sender records half of each round trip.
+    RoundTrip,
+}
+
 /// `rounds` ping-pongs.
-fn ping_pong(t: Transport, rounds: u64) -> PingPong {
+fn ping_pong(t: Transport, rounds: u64, timing: Timing) -> PingPong {
+    match timing {
+        Timing::OneWay => ping_pong_timed::<true>(t, rounds),
+        Timing::RoundTrip => ping_pong_timed::<false>(t, rounds),
+    }
+}
+
+/// `rounds` ping-pongs; `ONE_WAY` as [`Timing::OneWay`] (a constant, so the untimed echo loop
+/// has no trace of the timed one).
+fn ping_pong_timed<const ONE_WAY: bool>(t: Transport, rounds: u64) -> PingPong {
     // The stage clock of `fh` (TSC when invariant): two `rdtsc` per hop, converted after.
     let clock = Clock::global();
     let hist = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
@@ -444,7 +467,9 @@ fn ping_pong(t: Transport, rounds: u64) -> PingPong {
                 let mut empty = 0;
                 for _ in 0..rounds {
                     let u: BookUpdate = wait_for(|| $recv_ping(), &mut empty);
-                    hist.saturating_record(since(&clock, u.engine_ts));
+                    if ONE_WAY {
+                        hist.saturating_record(since(&clock, u.engine_ts));
+                    }
                     $send_pong(u.seq);
                 }
                 hist
@@ -461,7 +486,9 @@ fn ping_pong(t: Transport, rounds: u64) -> PingPong {
                     ..BookUpdate::default()
                 });
                 assert_eq!(wait_for(|| $recv_pong(), &mut empty), i);
-                half_rtt.saturating_record(since(&clock, sent) / 2);
+                if !ONE_WAY {
+                    half_rtt.saturating_record(since(&clock, sent) / 2);
+                }
             }
             let elapsed = start.elapsed();
             PingPong {
@@ -485,8 +512,7 @@ fn ping_pong(t: Transport, rounds: u64) -> PingPong {
         }
         Transport::Ring => {
             let (mut ping_p, mut ping_c) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
-            let (mut pong_p, mut pong_c) =
-                ring::<u64>(RingConfig::new(CAPACITY, 1, Policy::NoLoss)).unwrap();
+            let (mut pong_p, mut pong_c) = ring::<BookUpdate>(ring_config(Policy::NoLoss)).unwrap();
             let mut ping_c = ping_c.pop().unwrap();
             let mut pong_c = pong_c.pop().unwrap();
             run!(
@@ -501,33 +527,34 @@ fn ping_pong(t: Transport, rounds: u64) -> PingPong {
                     .poll()
                     .and_then(|mut b| b.next().map(|ev| *ev.update)),
                 |seq: u64| {
-                    pong_p.push(seq);
+                    pong_p.claim().seq = seq;
+                    pong_p.publish();
                 },
                 || pong_c
                     .poll()
-                    .and_then(|mut b| b.next().map(|ev| *ev.update))
+                    .and_then(|mut b| b.next().map(|ev| ev.update.seq))
             )
         }
         Transport::Crossbeam | Transport::CrossbeamBlocking => {
             let block = t == Transport::CrossbeamBlocking;
             let (ping_tx, ping_rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
-            let (pong_tx, pong_rx) = crossbeam_channel::bounded::<u64>(CAPACITY);
+            let (pong_tx, pong_rx) = crossbeam_channel::bounded::<BookUpdate>(CAPACITY);
             run!(
                 |u: BookUpdate| ping_tx.send(u).unwrap(),
                 || recv(&ping_rx, block),
-                |seq: u64| pong_tx.send(seq).unwrap(),
-                || recv(&pong_rx, block)
+                |seq: u64| pong_tx.send(update(seq)).unwrap(),
+                || recv(&pong_rx, block).map(|u| u.seq)
             )
         }
         Transport::Mpsc | Transport::MpscBlocking => {
             let block = t == Transport::MpscBlocking;
             let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
-            let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(CAPACITY);
+            let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<BookUpdate>(CAPACITY);
             run!(
                 |u: BookUpdate| ping_tx.send(u).unwrap(),
                 || recv(&ping_rx, block),
-                |seq: u64| pong_tx.send(seq).unwrap(),
-                || recv(&pong_rx, block)
+                |seq: u64| pong_tx.send(update(seq)).unwrap(),
+                || recv(&pong_rx, block).map(|u| u.seq)
             )
         }
     }
@@ -630,12 +657,13 @@ fn print_hop_percentiles() {
     let mut runs: Vec<Option<PingPong>> = all.iter().map(|_| None).collect();
     let mut block_ratios = Vec::new();
     for t in all {
-        ping_pong(t, rounds / 10); // warm-up
+        ping_pong(t, rounds / 10, Timing::RoundTrip); // warm-up
     }
     for _ in 0..blocks {
         let mut block_p50 = [0u64; 6];
         for (k, t) in all.into_iter().enumerate() {
-            let r = ping_pong(t, rounds / blocks);
+            let mut r = ping_pong(t, rounds / blocks, Timing::RoundTrip);
+            r.one_way = ping_pong(t, rounds / blocks, Timing::OneWay).one_way;
             block_p50[k] = r.half_rtt.value_at_quantile(0.5);
             match &mut runs[k] {
                 None => runs[k] = Some(r),
@@ -728,7 +756,9 @@ fn bench_hop(c: &mut Criterion) {
     for t in [Transport::Ring, Transport::Crossbeam, Transport::Mpsc] {
         g.bench_function(format!("{t:?}").to_lowercase(), |b| {
             // Reported time: one round trip (two hops).
-            b.iter_custom(|iters| ping_pong(t, iters * PER_ITER).elapsed / PER_ITER as u32)
+            b.iter_custom(|iters| {
+                ping_pong(t, iters * PER_ITER, Timing::RoundTrip).elapsed / PER_ITER as u32
+            })
         });
     }
     g.finish();
