@@ -218,6 +218,18 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
 }
 
 fn main() {
+    // One core, as the target says, and the same one throughout: a thread the scheduler moves
+    // between the two vCPUs resumes with cold caches (`FH_BENCH_CORE` picks it; default the
+    // last core, away from interrupts that land on core 0).
+    if let Some(ids) = core_affinity::get_core_ids().filter(|ids| !ids.is_empty()) {
+        let want = std::env::var("FH_BENCH_CORE")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(ids.len() - 1);
+        if let Some(&id) = ids.iter().find(|c| c.id == want) {
+            core_affinity::set_for_current(id);
+        }
+    }
     if std::env::var_os("FH_BENCH_WALL").is_some() {
         let mut c = Criterion::default()
             .with_measurement(WallTime)

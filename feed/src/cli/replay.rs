@@ -5,7 +5,7 @@
 //!
 //! The shell is thin: frames → UDP payloads ([`fh_replay::frame`]) → [`Engine::on_datagram`]
 //! with the record's capture time as both `now` and `recv_ts` (so a replay is deterministic);
-//! updates go to a [`ReplaySink`] (digest, per-kind counts, optional BBO CSV).
+//! updates go to a [`ReplaySink`] (digest with `--digest`, per-kind counts, optional BBO CSV).
 //!
 //! Latency per stage (issue 6), `--speed X` pacing and `--to` are in
 //! [`super::replay_latency`]: the replay runs through its `replay_timed` loop, and the latency
@@ -183,10 +183,14 @@ impl<W: Write> BboOut for BboCsv<W> {
 }
 
 /// The replay's update sink: digest, counts by kind, stale count, BBO output.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplaySink<B: BboOut> {
-    /// Digest of the update stream.
+    /// Digest of the update stream (folded only when `hashing`).
     pub digest: Digest,
+    /// Whether updates are folded into `digest`: `fh replay` does it only for `--digest`, as
+    /// hashing is about a tenth of a replay's instructions (a predicted branch per update
+    /// when off); [`Default`] does it.
+    pub hashing: bool,
     /// Updates by [`crate::update::UpdateKind`].
     pub by_kind: [u64; 8],
     /// Updates flagged stale.
@@ -195,12 +199,34 @@ pub struct ReplaySink<B: BboOut> {
     pub bbo: B,
 }
 
+impl<B: BboOut> ReplaySink<B> {
+    /// A sink that digests the updates if `hashing`, and writes BBO changes to `bbo`.
+    pub fn new(hashing: bool, bbo: B) -> Self {
+        ReplaySink {
+            digest: Digest::new(),
+            hashing,
+            by_kind: [0; 8],
+            stale: 0,
+            bbo,
+        }
+    }
+}
+
+impl<B: BboOut + Default> Default for ReplaySink<B> {
+    /// Digesting, with `B`'s default BBO output.
+    fn default() -> Self {
+        Self::new(true, B::default())
+    }
+}
+
 impl<B: BboOut> UpdateSink for ReplaySink<B> {
     const WANTS_BBO: bool = B::ON;
 
     #[inline]
     fn publish(&mut self, u: &BookUpdate) {
-        self.digest.add(u);
+        if self.hashing {
+            self.digest.add(u);
+        }
         self.by_kind[u.kind as usize & 7] += 1;
         self.stale += u64::from(u.flags & crate::update::flags::STALE != 0);
     }
@@ -310,7 +336,7 @@ pub fn run(args: Args) -> CliResult {
     let cpu0 = thread_cpu_ns();
     match &args.bbo_csv {
         None => {
-            let mut sink = ReplaySink::<NoBbo>::default();
+            let mut sink = ReplaySink::new(args.digest, NoBbo);
             let st = timing.replay(&cap, &mut engine, &mut sink, progress)?;
             let elapsed = start.elapsed();
             let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
@@ -321,12 +347,7 @@ pub fn run(args: Args) -> CliResult {
                 .map_err(|e| CliError::new(format!("{}: {e}", csv.display())))?;
             let w = BboCsv::new(BufWriter::with_capacity(1 << 20, f))
                 .map_err(|e| CliError::new(format!("{}: {e}", csv.display())))?;
-            let mut sink = ReplaySink {
-                digest: Digest::new(),
-                by_kind: [0; 8],
-                stale: 0,
-                bbo: w,
-            };
+            let mut sink = ReplaySink::new(args.digest, w);
             let st = timing.replay(&cap, &mut engine, &mut sink, progress)?;
             let elapsed = start.elapsed();
             let cpu = thread_cpu_ns().zip(cpu0).map(|(a, b)| a - b);
