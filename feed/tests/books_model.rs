@@ -69,7 +69,7 @@ fn engine_levels(e: &Engine) -> Levels {
     let mut l = Levels::new();
     for locate in 1..=LOCATES {
         let i = e.itch.instrument(locate);
-        for (side, ladder) in [(Side::Bid, &i.bids), (Side::Ask, &i.asks)] {
+        for (side, ladder) in [(Side::Bid, i.bids()), (Side::Ask, i.asks())] {
             assert!(ladder.is_well_formed());
             for lv in ladder.iter_best_first() {
                 l.insert((locate, side as u8, lv.price), (lv.shares, lv.orders));

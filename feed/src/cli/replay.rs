@@ -548,11 +548,7 @@ pub fn report<B: BboOut>(
         );
     }
     // Books.
-    let itch_books = e
-        .itch
-        .instruments()
-        .filter(|(_, i)| !i.bids.is_empty() || !i.asks.is_empty())
-        .count();
+    let itch_books = e.itch.instruments().filter(|(_, i)| !i.is_empty()).count();
     let deep_books = e
         .deep
         .instruments()
@@ -587,7 +583,7 @@ pub fn report<B: BboOut>(
     let mut active: Vec<(u64, InstrumentId)> = e
         .itch
         .instruments()
-        .filter(|(_, i)| i.keep && (!i.bids.is_empty() || !i.asks.is_empty()))
+        .filter(|(_, i)| i.keep && !i.is_empty())
         .map(|(l, i)| (i.activity, InstrumentId::from(l)))
         .chain(
             e.deep
@@ -603,7 +599,7 @@ pub fn report<B: BboOut>(
             (d.symbol_str().to_string(), &d.bids, &d.asks)
         } else {
             let i = e.itch.instrument(id as u16);
-            (i.symbol_str().to_string(), &i.bids, &i.asks)
+            (i.symbol_str().to_string(), i.bids(), i.asks())
         };
         let spread = Bbo::of(bids, asks)
             .spread()

@@ -62,10 +62,10 @@ pub struct ItchInstrument {
     pub keep: bool,
     /// Named by `R` (or by an add).
     pub named: bool,
-    /// Bids.
-    pub bids: Ladder,
-    /// Asks.
-    pub asks: Ladder,
+    /// The two sides, indexed by `Side as usize` (bids 0, asks 1): choosing a side is an
+    /// address computation, not a branch (an `if side == Ask` mispredicted on every other add
+    /// of a mixed stream: 0.25 mispredicts per message in callgrind's model).
+    ladders: [Ladder; 2],
     /// Last trading state (`H` message), 0 if none.
     pub trading_state: u8,
     /// Book-changing messages applied (activity ranking in reports).
@@ -78,30 +78,39 @@ impl ItchInstrument {
             symbol: [0; 8],
             keep: true,
             named: false,
-            bids: Ladder::new(Side::Bid),
-            asks: Ladder::new(Side::Ask),
+            ladders: [Ladder::new(Side::Bid), Ladder::new(Side::Ask)],
             trading_state: 0,
             activity: 0,
         }
     }
 
-    /// The side's ladder.
-    #[inline]
+    /// The side's ladder (`Side::None` reads as the bids: no order has that side).
+    #[inline(always)]
     pub fn ladder(&self, side: Side) -> &Ladder {
-        if side == Side::Ask {
-            &self.asks
-        } else {
-            &self.bids
-        }
+        &self.ladders[side as usize & 1]
     }
 
-    #[inline]
+    #[inline(always)]
     fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
-        if side == Side::Ask {
-            &mut self.asks
-        } else {
-            &mut self.bids
-        }
+        &mut self.ladders[side as usize & 1]
+    }
+
+    /// Bids.
+    #[inline]
+    pub fn bids(&self) -> &Ladder {
+        &self.ladders[Side::Bid as usize]
+    }
+
+    /// Asks.
+    #[inline]
+    pub fn asks(&self) -> &Ladder {
+        &self.ladders[Side::Ask as usize]
+    }
+
+    /// Neither side holds a level.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ladders.iter().all(Ladder::is_empty)
     }
 
     /// The symbol without its padding.
@@ -178,7 +187,7 @@ impl ItchBooks {
         self.instruments
             .iter()
             .enumerate()
-            .filter(|(_, i)| i.named || !i.bids.is_empty() || !i.asks.is_empty())
+            .filter(|(_, i)| i.named || !i.is_empty())
             .map(|(l, i)| (l as u16, i))
     }
 
@@ -187,8 +196,7 @@ impl ItchBooks {
         self.orders.clear();
         let keep = self.filter.is_none();
         for i in self.instruments.iter_mut() {
-            i.bids.clear();
-            i.asks.clear();
+            i.ladders.iter_mut().for_each(Ladder::clear);
             i.symbol = [0; 8];
             i.named = false;
             i.keep = keep;
@@ -200,7 +208,7 @@ impl ItchBooks {
     pub fn level_growths(&self) -> u64 {
         self.instruments
             .iter()
-            .map(|i| i.bids.growths + i.asks.growths)
+            .map(|i| i.ladders.iter().map(|l| l.growths).sum::<u64>())
             .sum()
     }
 
@@ -214,8 +222,9 @@ impl ItchBooks {
         i.named = true;
         i.keep = keep;
         if keep {
-            i.bids.reserve_initial(INITIAL_LEVELS);
-            i.asks.reserve_initial(INITIAL_LEVELS);
+            for l in &mut i.ladders {
+                l.reserve_initial(INITIAL_LEVELS);
+            }
         }
     }
 
@@ -288,11 +297,8 @@ impl ItchBooks {
         // Crossed or locked after an add at the best (where the changed level is its side's
         // best): counted without a branch on `at_best`, which mispredicted on about one
         // message in six.
-        let (own, other) = if o.side == Side::Ask {
-            (&inst.asks, &inst.bids)
-        } else {
-            (&inst.bids, &inst.asks)
-        };
+        let s = o.side as usize & 1;
+        let (own, other) = (&inst.ladders[s], &inst.ladders[s ^ 1]);
         let crossed = own.crosses(change.level.price, other);
         self.anomalies.crossed += u64::from(change.at_best & crossed);
         Some(SideChange {

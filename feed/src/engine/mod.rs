@@ -333,7 +333,7 @@ impl Engine {
             Bbo::default()
         } else {
             let i = self.itch.instrument(instrument as u16);
-            Bbo::of(&i.bids, &i.asks)
+            Bbo::of(i.bids(), i.asks())
         }
     }
 
@@ -668,7 +668,7 @@ impl Engine {
     ) {
         if let Some(before) = before {
             let i = self.itch.instrument(locate);
-            let after = Bbo::of(&i.bids, &i.asks);
+            let after = Bbo::of(i.bids(), i.asks());
             if after != before {
                 sink.bbo_changed(exch_ts, InstrumentId::from(locate), &i.symbol, &after);
             }
