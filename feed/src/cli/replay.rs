@@ -657,3 +657,44 @@ pub fn report<B: BboOut>(
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::update::UpdateKind;
+
+    #[test]
+    fn the_sink_digests_only_when_asked_and_counts_either_way() {
+        let updates: Vec<BookUpdate> = (0..5u64)
+            .map(|i| BookUpdate {
+                seq: i,
+                price: 100 + i as i64,
+                kind: if i % 2 == 0 {
+                    UpdateKind::Trade
+                } else {
+                    UpdateKind::default()
+                },
+                ..BookUpdate::default()
+            })
+            .collect();
+        let mut off = ReplaySink::new(false, NoBbo);
+        let mut on = ReplaySink::new(true, NoBbo);
+        let mut default = ReplaySink::<NoBbo>::default();
+        for u in &updates {
+            off.publish(u);
+            on.publish(u);
+            default.publish(u);
+        }
+        assert_eq!(off.digest.count, 0);
+        assert_eq!(off.digest.value(), Digest::new().value());
+        assert_eq!(on.digest.count, 5);
+        assert_ne!(on.digest.value(), Digest::new().value());
+        assert_eq!(
+            default.digest.value(),
+            on.digest.value(),
+            "the default sink digests"
+        );
+        assert_eq!(off.by_kind, on.by_kind);
+        assert_eq!(on.by_kind.iter().sum::<u64>(), 5);
+    }
+}
