@@ -219,16 +219,22 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
 
 fn main() {
     // One core, as the target says, and the same one throughout: a thread the scheduler moves
-    // between the two vCPUs resumes with cold caches (`FH_BENCH_CORE` picks it; default the
-    // last core, away from interrupts that land on core 0).
-    if let Some(ids) = core_affinity::get_core_ids().filter(|ids| !ids.is_empty()) {
-        let want = std::env::var("FH_BENCH_CORE")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(ids.len() - 1);
-        if let Some(&id) = ids.iter().find(|c| c.id == want) {
-            core_affinity::set_for_current(id);
+    // between the two vCPUs resumes with cold caches (`FH_BENCH_CORE` picks it by id; default
+    // the last core this process may use, away from interrupts that land on core 0).
+    let ids = core_affinity::get_core_ids().unwrap_or_default();
+    let core = match std::env::var("FH_BENCH_CORE") {
+        Ok(v) => {
+            let id = v.parse::<usize>().ok();
+            let core = ids.iter().find(|c| Some(c.id) == id);
+            if core.is_none() {
+                eprintln!("FH_BENCH_CORE={v}: not a core this process may use; not pinned");
+            }
+            core
         }
+        Err(_) => ids.last(),
+    };
+    if let Some(&id) = core {
+        core_affinity::set_for_current(id);
     }
     if std::env::var_os("FH_BENCH_WALL").is_some() {
         let mut c = Criterion::default()

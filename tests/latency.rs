@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use fh_feed::cli::replay_latency::timed_datagrams;
+use fh_feed::cli::replay_latency::{timed_datagrams, STAMP_BURST};
 use fh_feed::cli::report;
 use fh_feed::latency::hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use fh_feed::latency::hdrhistogram::serialization::Deserializer;
@@ -518,7 +518,7 @@ fn fh_replay_of_the_sample_measures_every_stage() {
     let count = timed_datagrams(datagrams, every);
     assert!(
         table.contains(&format!(
-            "1 datagram in {every} timed, in bursts of 32 (--stamp-every {every})"
+            "1 datagram in {every} timed, in bursts of {STAMP_BURST} (--stamp-every {every})"
         )),
         "{table}"
     );
