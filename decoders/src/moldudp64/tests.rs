@@ -288,6 +288,40 @@ fn every_malformed_case_is_rejected_and_counted() {
     ));
 }
 
+/// `parse_visiting` shows each block once, in order, during the check; the packet it
+/// returns is the one `parse` returns; a rejected packet shows only the blocks before the
+/// fault, and non-data packets show none.
+#[test]
+fn parse_visiting_shows_every_block_of_the_check() {
+    let blocks: [&[u8]; 3] = [b"first", b"", b"third!"];
+    let mut payload = Vec::new();
+    for b in blocks {
+        payload.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        payload.extend_from_slice(b);
+    }
+    let good = packet(3, &payload);
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let p = Packet::parse_visiting(&good, |b| seen.push(b.to_vec()));
+    assert_eq!(p, Packet::parse(&good));
+    assert_eq!(seen, blocks.map(<[u8]>::to_vec));
+
+    // The last block runs past the end: the first two were shown, then the error.
+    seen.clear();
+    let cut = packet(3, &payload[..payload.len() - 1]);
+    let p = Packet::parse_visiting(&cut, |b| seen.push(b.to_vec()));
+    assert_eq!(p, Err(PacketError::BlockOverrun));
+    assert_eq!(
+        seen,
+        blocks[..2].iter().map(|b| b.to_vec()).collect::<Vec<_>>()
+    );
+
+    // Heartbeat, end of session, and a heartbeat carrying blocks (rejected): nothing shown.
+    for other in [packet(0, &[]), packet(0xFFFF, &[]), packet(0, &payload)] {
+        let _ = Packet::parse_visiting(&other, |b| seen.push(b.to_vec()));
+    }
+    assert_eq!(seen.len(), 2);
+}
+
 #[test]
 fn messages_skip_and_count_bad_blocks_and_keep_sequence_numbers() {
     let a = itch50::AddOrder::new(3, 0, 9);
