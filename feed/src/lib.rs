@@ -20,8 +20,9 @@
 //! - Bad input is counted and dropped, never fatal; every gap, duplicate, overrun and drop is
 //!   counted and reported.
 //! - `unsafe` lives only in the ring (`ring`, `sync`), the live layer (`live::{rx, socket,
-//!   signal}`), the clock (`latency::clock`: `rdtsc`, `clock_gettime`) and the interval hand-over
-//!   (`latency::recorder`), every block with a `// SAFETY:` note.
+//!   signal}`), the clock (`latency::clock`: `rdtsc`, `clock_gettime`), the interval hand-over
+//!   (`latency::recorder`) and the order store's table (`engine::table`: masked, unchecked
+//!   slot access and a prefetch), every block with a `// SAFETY:` note.
 pub mod agent;
 pub mod cli;
 pub mod engine;
