@@ -424,8 +424,15 @@ impl Engine {
             }
         };
         let (class, changed) =
-            self.mold_seq
-                .on_packet(*h.session(), h.sequence_number(), count, end);
+            if self
+                .mold_seq
+                .in_order_fast(*h.session(), h.sequence_number(), count)
+            {
+                (PacketClass::InOrder { skip: 0 }, false)
+            } else {
+                self.mold_seq
+                    .on_packet(*h.session(), h.sequence_number(), count, end)
+            };
         if changed {
             self.reset_itch();
         }

@@ -155,6 +155,26 @@ impl<K: Copy + Eq> Sequencer<K> {
         self.n_gaps > 0
     }
 
+    /// The common case of [`Sequencer::on_packet`], small enough to inline: a packet with
+    /// messages (`count > 0`) of the session being followed that starts exactly at the next
+    /// expected number. Then the state and counters advance exactly as `on_packet` would
+    /// advance them, returning `(InOrder { skip: 0 }, false)`, and this returns `true`;
+    /// anything else changes nothing and returns `false`, for the caller to call `on_packet`.
+    /// (`on_packet`, out of line, cost ~60 instructions per packet for this case.)
+    #[inline(always)]
+    pub fn in_order_fast(&mut self, session: K, first: u64, count: u64) -> bool {
+        if let State::Active { session: s, next } = &mut self.state {
+            if (*s == session) & (first == *next) & (count > 0) {
+                *next = first.saturating_add(count);
+                self.stats.packets += 1;
+                self.stats.messages += count;
+                self.late_new_from = u64::MAX;
+                return true;
+            }
+        }
+        false
+    }
+
     /// Classifies a packet and advances the state. `count == 0` is a heartbeat; `end` marks an
     /// end-of-session packet (its `first` is the next expected number, it has no messages).
     /// Returns `(class, session_changed)`; on a session change the caller resets its books.
@@ -468,5 +488,48 @@ mod tests {
         assert_eq!(s.open_gaps().len(), MAX_OPEN_GAPS);
         assert_eq!(s.stats.gaps_forgotten, 4);
         assert_eq!(s.stats.gaps, MAX_OPEN_GAPS as u64 + 4);
+    }
+
+    /// `in_order_fast` then `on_packet` (as the engine calls them) and `on_packet` alone give
+    /// the same classes, state and counters over a stream of every kind of packet, and the
+    /// fast path takes exactly the in-order data packets of the followed session.
+    #[test]
+    fn fast_path_agrees_with_on_packet() {
+        let packets: &[(u32, u64, u64, bool)] = &[
+            (1, 10, 3, false), // first packet (idle: slow path)
+            (1, 13, 2, false), // in order
+            (1, 15, 0, false), // heartbeat
+            (1, 15, 4, false), // in order
+            (1, 21, 1, false), // gap 19..=20
+            (1, 19, 2, false), // late, fills it
+            (1, 22, 1, false), // in order
+            (1, 22, 1, false), // duplicate
+            (1, 21, 3, false), // overlap
+            (2, 1, 2, false),  // session change
+            (2, 3, 1, false),  // in order
+            (2, 4, 0, true),   // end of session
+            (2, 4, 2, false),  // after the end
+            (u32::MAX, u64::MAX - 1, 5, false),
+            (u32::MAX, u64::MAX, 5, false),
+        ];
+        let (mut fast, mut slow) = (S::new(None), S::new(None));
+        let mut taken = Vec::new();
+        for (i, &(k, first, count, end)) in packets.iter().enumerate() {
+            let a = if fast.in_order_fast(k, first, count) {
+                taken.push(i);
+                (PacketClass::InOrder { skip: 0 }, false)
+            } else {
+                fast.on_packet(k, first, count, end)
+            };
+            assert_eq!(a, slow.on_packet(k, first, count, end), "packet {i}");
+            assert_eq!(fast.stats, slow.stats, "packet {i}");
+            assert_eq!(
+                (fast.session(), fast.next_expected(), fast.ended()),
+                (slow.session(), slow.next_expected(), slow.ended()),
+                "packet {i}"
+            );
+            assert_eq!(fast.open_gaps(), slow.open_gaps(), "packet {i}");
+        }
+        assert_eq!(taken, [1, 3, 6, 10, 14]);
     }
 }
