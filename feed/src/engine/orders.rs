@@ -30,7 +30,8 @@
 //!   index `& mask` into an array of exactly `mask + 1` slots, so no probe pays a bounds check
 //!   (safe indexing kept one per slot read: 11 instructions per message on the books bench).
 //! - **Mapped at start-up**: [`OrderStore::with_capacity`] builds the table by writing every
-//!   slot (`vec![Slot::default(); n]`), so all its pages are resident before the first message
+//!   slot ([`MaskedTable::new`] fills it with `Slot::default()`, and `Slot` is not a type
+//!   `vec!` may hand to `alloc_zeroed`), so all its pages are resident before the first message
 //!   and no page fault is left for the hot path (12 MB, ~3 000 pages, for the default 2^19
 //!   slots). A zeroed allocation (`alloc_zeroed`, `calloc`) would look cheaper and leave every
 //!   page to fault on its first order; a test checks the table is resident.

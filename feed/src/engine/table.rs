@@ -24,7 +24,9 @@ pub struct MaskedTable<T> {
 
 impl<T: Copy> MaskedTable<T> {
     /// `len` slots (a power of two, at least 1), each set to `fill`: every page is written
-    /// now, so none is left to fault on the hot path.
+    /// now, so none is left to fault on the hot path (for a `T` that `vec!` does not turn into
+    /// a zeroed allocation: a struct, not a bare integer; the order store's test checks its
+    /// table is resident).
     pub fn new(len: usize, fill: T) -> Self {
         assert!(
             len.is_power_of_two(),
