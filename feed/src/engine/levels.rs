@@ -50,7 +50,7 @@ use crate::update::Side;
 /// [`BRANCH_FREE`]) before switching to binary search.
 pub const LINEAR_SCAN: usize = 2 * BRANCH_FREE;
 
-/// How many levels from the best end [`Ladder::find`] compares without a branch.
+/// How many levels from the best end `Ladder::find` compares without a branch.
 pub const BRANCH_FREE: usize = 4;
 
 /// Levels reserved per side on first use.
@@ -260,7 +260,7 @@ impl Ladder {
 
     /// `price`, taken as this side's best, is at or through the best of `other` (the opposite
     /// side): a crossed or locked book. `false` when `other` is empty. Compared as
-    /// `price ^ flip` like [`Ladder::find`], with no branch on the side.
+    /// `price ^ flip` like `Ladder::find`, with no branch on the side.
     #[inline(always)]
     pub fn crosses(&self, price: i64, other: &Ladder) -> bool {
         let flip = self.flip;
