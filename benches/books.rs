@@ -1,5 +1,7 @@
 //! Engine throughput over a generated ITCH day held in memory (MoldUDP64 packets from
-//! `fh_replay::gen`, 10 M messages by default; `FH_BENCH_MESSAGES` overrides):
+//! `fh_replay::gen`, 10 M messages of 100 symbols by default; `FH_BENCH_MESSAGES` and
+//! `FH_BENCH_SYMBOLS` override: with thousands of symbols the books no longer fit in the core's
+//! own caches, as on a real day):
 //!
 //! - `decode_only`: MoldUDP64 framing check + ITCH message views of every block (no state);
 //! - `decode_books`: `Engine::on_datagram` — sequencing, L3 order store, L2 levels, book
@@ -111,13 +113,13 @@ impl PacketSink for Day {
     }
 }
 
-fn generate(messages: u64) -> Day {
+fn generate(messages: u64, symbols: u16) -> Day {
     let mut gen = Generator::new(Config {
-        symbols: 100,
+        symbols,
         seed: 7,
         stop: Stop::Messages(messages),
     })
-    .expect("generator config");
+    .unwrap_or_else(|e| panic!("FH_BENCH_MESSAGES={messages} FH_BENCH_SYMBOLS={symbols}: {e}"));
     let mut day = Day {
         data: Vec::with_capacity(messages as usize * 34),
         packets: Vec::new(),
@@ -137,10 +139,14 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000_000);
-    let day = generate(n);
+    let symbols = std::env::var("FH_BENCH_SYMBOLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let day = generate(n, symbols);
     let msgs = day.messages.len() as u64;
     eprintln!(
-        "generated day: {msgs} messages in {} packets, {:.1} MB",
+        "generated day: {msgs} messages of {symbols} symbols in {} packets, {:.1} MB",
         day.packets.len(),
         day.data.len() as f64 / 1e6
     );
