@@ -768,6 +768,11 @@ pub struct ItchMessage<'a> {
     pub offset: u64,
     /// The message, starting with its type byte.
     pub data: &'a [u8],
+    /// The stream bytes after the message that are already at hand (the rest of the mapped
+    /// file; the rest of the inflated buffer for a `.gz` file), starting with the next
+    /// message's length prefix. A hint for looking ahead (the replay prefetches the books the
+    /// next messages will touch): it may end anywhere, even inside a message.
+    pub ahead: &'a [u8],
 }
 
 impl ItchMessage<'_> {
@@ -869,6 +874,7 @@ impl<'a> ItchMessages<'a> {
                     index: self.index,
                     offset: pos,
                     data,
+                    ahead: rest.get(2 + len..).unwrap_or(&[]),
                 };
                 self.index += 1;
                 Some(Ok(m))
@@ -930,6 +936,7 @@ impl<'a> ItchMessages<'a> {
                     index: self.index,
                     offset: pos,
                     data: &buf[s + 2..s + need],
+                    ahead: &buf[s + need..*end],
                 };
                 self.index += 1;
                 Some(Ok(m))

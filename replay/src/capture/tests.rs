@@ -566,6 +566,49 @@ fn itch_files_plain_and_gz_round_trip() {
     assert_eq!(m.timestamp_ns(), Some(1));
 }
 
+/// `ahead` is always the stream that follows the message, as far as the reader holds it: all
+/// of the rest for a plain file, a prefix of it (the inflated buffer) for a `.gz` one.
+#[test]
+fn itch_message_ahead_is_the_stream_that_follows() {
+    let dir = TempDir::new("itch-ahead");
+    let msgs = itch_messages(3000);
+    let stream: Vec<u8> = msgs
+        .iter()
+        .flat_map(|m| {
+            (m.len() as u16)
+                .to_be_bytes()
+                .into_iter()
+                .chain(m.iter().copied())
+        })
+        .collect();
+    for name in ["a.NASDAQ_ITCH50", "a.NASDAQ_ITCH50.gz"] {
+        let p = dir.0.join(name);
+        let mut w = ItchFileWriter::create(&p).unwrap();
+        for m in &msgs {
+            w.write_message(m).unwrap();
+        }
+        w.close().unwrap();
+        let cap = Capture::open(&p).unwrap();
+        let mut it = cap.itch_messages().unwrap();
+        let (mut n, mut longest) = (0, 0);
+        while let Some(m) = it.next_message() {
+            let m = m.unwrap();
+            let after = &stream[m.offset as usize + 2 + m.data.len()..];
+            assert!(after.starts_with(m.ahead), "{name}: message {}", m.index);
+            if !name.ends_with(".gz") {
+                assert_eq!(m.ahead.len(), after.len(), "{name}: message {}", m.index);
+            }
+            longest = longest.max(m.ahead.len());
+            n += 1;
+        }
+        assert_eq!(n, msgs.len());
+        assert!(
+            longest > 1000,
+            "{name}: the reader looked ahead at most {longest} bytes"
+        );
+    }
+}
+
 #[test]
 fn itch_file_cut_at_end_is_a_warning() {
     let mut w = ItchFileWriter::new(Vec::new());
