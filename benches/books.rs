@@ -8,7 +8,8 @@
 //!   updates into a digest sink;
 //! - `decode_books_count`: the same into a sink that only counts updates (the engine's own
 //!   cost, without the digest's hashing);
-//! - `books_l3`: the same through `Engine::on_itch_stream_message` (no MoldUDP64 layer).
+//! - `books_l3`: the same through `Engine::on_itch_stream_message` (no MoldUDP64 layer),
+//!   prefetching `ITCH_PREFETCH_AHEAD` messages ahead as an ITCH-file replay does.
 //!
 //! Throughput is reported in messages (criterion `Elements`). Each `decode_books` iteration
 //! starts from a fresh engine (built outside the timed region) since a replayed session would
@@ -22,6 +23,7 @@
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{black_box, BatchSize, Criterion, Throughput};
 use fh_decoders::{itch50, moldudp64};
+use fh_feed::cli::replay_latency::ITCH_PREFETCH_AHEAD;
 use fh_feed::engine::digest::Digest;
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
 use fh_feed::update::BookUpdate;
@@ -211,7 +213,11 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
             |mut e| {
                 let mut d = Digest::new();
                 let meta = DatagramMeta::default();
-                for &(s, end) in &day.messages {
+                let ahead = ITCH_PREFETCH_AHEAD as usize;
+                for (i, &(s, end)) in day.messages.iter().enumerate() {
+                    if let Some(&(ps, pe)) = day.messages.get(i + ahead) {
+                        e.prefetch_itch_message(&day.data[ps..pe]);
+                    }
                     e.on_itch_stream_message(0, &meta, &day.data[s..end], &mut d);
                 }
                 black_box(d.value());

@@ -611,6 +611,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
         }
         Kind::Itch | Kind::ItchGz => {
             let mut msgs = cap.itch_messages().map_err(CliError::new)?;
+            let mut ahead = ItchLookahead::default();
             while let Some(m) = msgs.next_message() {
                 let m = match m {
                     Ok(m) => m,
@@ -620,6 +621,8 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                     }
                     Err(e) => return Err(CliError::new(e)),
                 };
+                ahead.consumed(m.data.len());
+                ahead.fill(m.ahead, |next| engine.prefetch_itch_message(next));
                 st.records += 1;
                 if st.records & 0xF_FFFF == 0 {
                     progress(m.offset as f64 / total);
@@ -634,6 +637,56 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
     }
     progress(1.0);
     Ok(st)
+}
+
+/// How many messages ahead of the one being applied an ITCH-file replay prefetches (a MoldUDP64
+/// packet gets the same from the engine, for its own messages, during the framing check).
+pub const ITCH_PREFETCH_AHEAD: u32 = 8;
+
+/// The prefetch cursor of an ITCH-file replay: how far into the bytes after the current
+/// message ([`fh_replay::capture::ItchMessage::ahead`]) the messages already prefetched reach.
+/// A bare ITCH file has no packets, so without it every order-store miss of a large day is
+/// met cold: on a generated 8 000-symbol day of 10 M messages `fh replay` ran 10.3 M msg/s
+/// without it and 14.0 with it (100 symbols: 23.7 and 23.9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItchLookahead {
+    /// Bytes of the prefetched messages (with their length prefixes) after the current one.
+    bytes: usize,
+    /// How many messages that is.
+    msgs: u32,
+}
+
+impl ItchLookahead {
+    /// The message of `len` bytes (without its prefix) at the front of the stream was taken:
+    /// the first prefetched message, if any, is now the current one.
+    #[inline]
+    pub fn consumed(&mut self, len: usize) {
+        if self.msgs == 0 {
+            self.bytes = 0;
+        } else {
+            self.msgs -= 1;
+            self.bytes = self.bytes.saturating_sub(2 + len);
+        }
+    }
+
+    /// Shows `prefetch` the messages of `ahead` (the stream after the current message) that
+    /// are not yet shown, until [`ITCH_PREFETCH_AHEAD`] are or the bytes at hand end.
+    #[inline]
+    pub fn fill(&mut self, ahead: &[u8], mut prefetch: impl FnMut(&[u8])) {
+        while self.msgs < ITCH_PREFETCH_AHEAD {
+            let rest = ahead.get(self.bytes..).unwrap_or(&[]);
+            let Some(&l) = rest.first_chunk::<2>() else {
+                return;
+            };
+            let len = usize::from(u16::from_be_bytes(l));
+            let Some(m) = rest.get(2..2 + len) else {
+                return;
+            };
+            prefetch(m);
+            self.bytes += 2 + len;
+            self.msgs += 1;
+        }
+    }
 }
 
 /// `fh replay`'s latency side: the run's [`LatencyRun`], this thread's [`Stamps`] (none with
@@ -752,6 +805,42 @@ pub fn send_to_wire(args: &Args, path: &Path, cfg: &WireConfig) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Over a stream read message by message, with the bytes at hand growing in steps (as a
+    /// `.gz` file's buffer does) and a cut last message, the lookahead shows every whole
+    /// message after the first exactly once, in order, never more than
+    /// `ITCH_PREFETCH_AHEAD` ahead of the one being applied.
+    #[test]
+    fn itch_lookahead_shows_each_following_message_once() {
+        let msgs: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 1 + usize::from(i) % 7]).collect();
+        let mut stream = Vec::new();
+        let mut starts = Vec::new();
+        for m in &msgs {
+            starts.push(stream.len());
+            stream.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            stream.extend_from_slice(m);
+        }
+        stream.extend_from_slice(&[0, 9, 1]); // a cut message: never shown
+        let mut ahead = ItchLookahead::default();
+        let mut shown: Vec<u8> = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            ahead.consumed(m.len());
+            let after = starts[i] + 2 + m.len();
+            // At hand: up to 20 bytes past the message, then the rest from message 30 on.
+            let at_hand = if i < 30 {
+                (after + 20).min(stream.len())
+            } else {
+                stream.len()
+            };
+            ahead.fill(&stream[after..at_hand], |next| shown.push(next[0]));
+            let last = shown.last().map_or(i, |&l| usize::from(l));
+            assert!(
+                last <= i + ITCH_PREFETCH_AHEAD as usize,
+                "message {i}: {last} shown"
+            );
+        }
+        assert_eq!(shown, (1..50u8).collect::<Vec<_>>());
+    }
 
     fn upd(i: u64) -> BookUpdate {
         BookUpdate {

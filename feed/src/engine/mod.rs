@@ -359,6 +359,26 @@ impl Engine {
         }
     }
 
+    /// Asks for the order-store slot that the ITCH message `m` will touch, ahead of applying
+    /// it (no effect on the engine's state). The engine does this itself for every message of
+    /// a MoldUDP64 packet before applying the packet; a caller feeding
+    /// [`Engine::on_itch_stream_message`] (a bare ITCH file) calls it some messages ahead.
+    #[inline(always)]
+    pub fn prefetch_itch_message(&self, m: &[u8]) {
+        if let Some(r) = m.get(11..19).and_then(|r| r.first_chunk::<8>()) {
+            // A E F C X D U carry their order reference at offset 11. Other types hold
+            // something else there: prefetch reference 0's slot instead (a select, not a
+            // branch), whose line is hot. (`m[0]` exists: `m` has 19 bytes or more.)
+            let book = u64::from(matches!(
+                m[0],
+                b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U'
+            ));
+            self.itch
+                .orders
+                .prefetch(u64::from_be_bytes(*r) & book.wrapping_neg());
+        }
+    }
+
     /// One message of an unsequenced ITCH stream (a bare `*.NASDAQ_ITCH50` file): numbered
     /// 1, 2, 3… in arrival order, never stale.
     #[inline]
@@ -397,16 +417,7 @@ impl Engine {
         // of each book message's reference (A F E C X D U carry one at offset 11), so that
         // the cache misses of a whole packet are in flight together and overlap with
         // applying the messages before them.
-        let orders = &self.itch.orders;
-        let p = match moldudp64::Packet::parse_visiting(bytes, |m| {
-            if let Some(r) = m.get(11..19).and_then(|r| r.first_chunk::<8>()) {
-                // Other types hold something else there: prefetch reference 0's slot instead
-                // (a select, not a branch), whose line is hot. (`m[0]` exists: `m` has 19+.)
-                let t = m[0];
-                let book = u64::from(matches!(t, b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U'));
-                orders.prefetch(u64::from_be_bytes(*r) & book.wrapping_neg());
-            }
-        }) {
+        let p = match moldudp64::Packet::parse_visiting(bytes, |m| self.prefetch_itch_message(m)) {
             Ok(p) => p,
             Err(_) => {
                 self.stats.mold_malformed += 1;
