@@ -512,6 +512,15 @@ fn itch_messages(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Writes `msgs` as an ITCH file (gzip'd if `p` ends in `.gz`).
+fn write_itch_file(p: &Path, msgs: &[Vec<u8>]) {
+    let mut w = ItchFileWriter::create(p).unwrap();
+    for m in msgs {
+        w.write_message(m).unwrap();
+    }
+    w.close().unwrap();
+}
+
 /// (index, offset, data) of every message read, and the final error if any.
 type ItchRead = (Vec<(u64, u64, Vec<u8>)>, Option<Error>);
 
@@ -532,11 +541,7 @@ fn itch_files_plain_and_gz_round_trip() {
     let msgs = itch_messages(5000);
     for name in ["01302019.NASDAQ_ITCH50", "01302019.NASDAQ_ITCH50.gz"] {
         let p = dir.0.join(name);
-        let mut w = ItchFileWriter::create(&p).unwrap();
-        for m in &msgs {
-            w.write_message(m).unwrap();
-        }
-        w.close().unwrap();
+        write_itch_file(&p, &msgs);
         let cap = Capture::open(&p).unwrap();
         let gz = name.ends_with(".gz");
         assert_eq!(cap.kind(), if gz { Kind::ItchGz } else { Kind::Itch });
@@ -583,11 +588,7 @@ fn itch_message_ahead_is_the_stream_that_follows() {
         .collect();
     for name in ["a.NASDAQ_ITCH50", "a.NASDAQ_ITCH50.gz"] {
         let p = dir.0.join(name);
-        let mut w = ItchFileWriter::create(&p).unwrap();
-        for m in &msgs {
-            w.write_message(m).unwrap();
-        }
-        w.close().unwrap();
+        write_itch_file(&p, &msgs);
         let cap = Capture::open(&p).unwrap();
         let mut it = cap.itch_messages().unwrap();
         let (mut n, mut longest) = (0, 0);
