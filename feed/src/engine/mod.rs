@@ -31,12 +31,14 @@
 //! exactly when `parse` rejects it). In-order packets apply their messages inline. Before
 //! that, the framing check (which walks every block anyway, [`moldudp64::Packet::parse_visiting`])
 //! prefetches the order-store slot of each message's reference
-//! ([`orders::OrderStore::prefetch`]), so that a packet's cache misses are in flight together;
+//! ([`Engine::prefetch_itch_message`]), so that a packet's cache misses are in flight together;
 //! types that carry no reference prefetch reference 0's slot (a select, no branch), not
 //! whatever bytes they hold there (a random slot: a miss per packet cost 12 % in the bench
 //! when an earlier form did that). Walking the blocks once for both, instead of prefetching
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
-//! its mispredict.
+//! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
+//! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
+//! 8 in flight, `cli::replay_latency::ItchLookahead`).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
@@ -413,10 +415,8 @@ impl Engine {
         bytes: &[u8],
         sink: &mut S,
     ) {
-        // The framing check walks every block once; on the way, prefetch the order-store slot
-        // of each book message's reference (A F E C X D U carry one at offset 11), so that
-        // the cache misses of a whole packet are in flight together and overlap with
-        // applying the messages before them.
+        // The framing check walks every block once; on the way, prefetch each message's order
+        // slot (module docs: "The ITCH hot path").
         let p = match moldudp64::Packet::parse_visiting(bytes, |m| self.prefetch_itch_message(m)) {
             Ok(p) => p,
             Err(_) => {
