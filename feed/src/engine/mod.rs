@@ -980,6 +980,42 @@ mod tests {
         }
     }
 
+    /// The prefetch hint takes any bytes (empty, short, any type, a live or unknown
+    /// reference) without panicking or changing the engine.
+    #[test]
+    fn prefetch_hint_takes_any_bytes_and_changes_nothing() {
+        let mut e = Engine::new(&EngineConfig::default());
+        e.on_datagram(
+            0,
+            &DatagramMeta::default(),
+            &mold_add(1, 7),
+            &mut |_: &BookUpdate| {},
+        );
+        let before = (
+            e.itch.orders.len(),
+            e.stats.itch_messages(),
+            e.stats.updates,
+        );
+        for t in [b'A', b'D', b'U', b'R', 0, 0xFF] {
+            for len in 0..48usize {
+                let mut m = vec![0x07u8; len];
+                if let Some(b) = m.first_mut() {
+                    *b = t;
+                }
+                e.prefetch_itch_message(&m);
+            }
+        }
+        assert_eq!(
+            (
+                e.itch.orders.len(),
+                e.stats.itch_messages(),
+                e.stats.updates
+            ),
+            before
+        );
+        assert!(e.itch.orders.get(7).is_some());
+    }
+
     fn mold_add(seq: u64, reference: u64) -> Vec<u8> {
         let mut m = AddOrder::new(1, 0, 1);
         m.order_reference_number = zerocopy::byteorder::big_endian::U64::new(reference);
