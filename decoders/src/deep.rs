@@ -14,7 +14,7 @@
 //! - [`Messages`] yields `(sequence number, Message)` for each block of a validated segment;
 //!   it skips truncated messages and counts them, counts unknown types (yielded as
 //!   [`Message::Unknown`] so tools can show them) and longer-than-spec messages, in
-//!   [`Counters`](crate::iextp::Counters).
+//!   [`Counters`].
 
 use zerocopy::little_endian::{I64, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -23,7 +23,7 @@ pub use crate::iex_common::*;
 
 use crate::fields::{trim_alpha, FieldValue, FieldVisitor, Fields};
 use crate::iex_common::{symbol_accessors, timestamp_accessor, view, wire_consts};
-use crate::iextp::{Family, MessagesOf};
+use crate::iextp::{bump, Blocks, Counters, Family, MessagesOf, Protocol, Segment};
 use crate::price::{Fixed, Price4};
 
 /// Book side.
@@ -177,15 +177,6 @@ pub const fn spec_len(message_type: u8) -> Option<usize> {
     })
 }
 
-/// Why a message could not be decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MessageError {
-    /// Zero-length message block.
-    Empty,
-    /// Shorter than the spec size of its type (the type byte is given).
-    Truncated(u8),
-}
-
 /// One DEEP 1.0 message, borrowed from the segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
@@ -313,8 +304,25 @@ impl Fields for Message<'_> {
 /// Iterator over the DEEP messages of one segment: `(sequence number, message)`.
 ///
 /// Built by [`crate::iextp::Segment::deep`]. Truncated messages are skipped; every outcome is
-/// counted in the borrowed [`Counters`](crate::iextp::Counters).
+/// counted in the borrowed [`Counters`].
 pub type Messages<'a, 'c> = MessagesOf<'a, 'c, Message<'a>>;
+
+// Defined here rather than in `iextp` so that the transport does not depend on the families it
+// carries (`deep` -> `iextp`, never back).
+impl<'a> Segment<'a> {
+    /// The DEEP messages of this segment. Yields nothing (and bumps `unknown_protocol`) when
+    /// the protocol id is not DEEP 1.0.
+    #[inline]
+    pub fn deep<'c>(&self, c: &'c mut Counters) -> Messages<'a, 'c> {
+        let blocks = if self.protocol() == Protocol::Deep {
+            self.blocks()
+        } else {
+            bump(&mut c.unknown_protocol);
+            Blocks::EMPTY
+        };
+        Messages::new(blocks, c)
+    }
+}
 
 impl<'a> Family<'a> for Message<'a> {
     #[inline]
@@ -577,6 +585,30 @@ mod tests {
         assert_eq!(c.unknown_types, 2);
         assert_eq!(c.oversized, 1);
         assert_eq!(c.unknown_protocol, 0);
+    }
+
+    /// `Segment::deep`/`Segment::tops` (defined in `deep` and `tops`) check the protocol id.
+    #[test]
+    fn wrong_protocol_is_counted_and_yields_nothing() {
+        fn segment(b: &[u8]) -> Segment<'_> {
+            Segment::parse(b).unwrap()
+        }
+        let deep = segment_bytes(&[b"S\x4f12345678"]);
+        let mut other = deep.clone();
+        other[2..4].copy_from_slice(&0x8005u16.to_le_bytes());
+        let mut tops = deep.clone();
+        tops[2..4].copy_from_slice(&crate::iextp::PROTOCOL_TOPS_1_6.to_le_bytes());
+        let heartbeat = segment_bytes(&[]);
+        let mut c = Counters::new();
+        assert_eq!(segment(&deep).tops(&mut c).count(), 0);
+        assert_eq!(segment(&tops).deep(&mut c).count(), 0);
+        assert_eq!(segment(&other).deep(&mut c).count(), 0);
+        assert_eq!(segment(&other).tops(&mut c).count(), 0);
+        assert_eq!(c.unknown_protocol, 4);
+        assert_eq!(segment(&heartbeat).deep(&mut c).count(), 0);
+        assert_eq!(segment(&deep).deep(&mut c).count(), 1);
+        assert_eq!(c.unknown_protocol, 4);
+        assert_eq!(c.messages, 1);
     }
 
     #[test]

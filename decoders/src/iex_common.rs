@@ -7,8 +7,9 @@
 //! prices are [`Price4`] (4 implied decimals), symbols are trimmed of their space padding,
 //! flag bytes are small typed wrappers ([`SaleConditions`], [`SecurityDirectoryFlags`]).
 //!
-//! The DEEP-only (`E`, `8`, `5`) and TOPS-only (`Q`) messages live in [`crate::deep`] and
-//! [`crate::tops`]; both modules re-export everything here.
+//! The DEEP-only (`E`, `8`, `5`) and TOPS-only (`Q`) messages live in the `deep` and `tops`
+//! modules; both re-export everything here. This module depends on neither of them nor on
+//! `iextp` (they all depend on it).
 //!
 //! ## Field names ([`Fields`]) and the oracle decode
 //! Every view visits its fields in wire order (the type byte excepted) under its spec name in
@@ -28,7 +29,7 @@
 //! | char fields ([`FieldValue::Char`]) | e.g. Detail | one-character string, a space kept (`" "`) |
 //!
 //! The oracle's block-level keys `messageindex`, `messagelength` and `messagetype` are not
-//! message fields: they come from [`crate::iextp::Blocks`] and [`Fields::type_byte`].
+//! message fields: they come from `iextp::Blocks` and [`Fields::type_byte`].
 
 use zerocopy::little_endian::{I64, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -91,6 +92,16 @@ macro_rules! wire_consts {
     };
 }
 pub(crate) use wire_consts;
+
+/// Why a DEEP or TOPS message could not be decoded (`deep::Message::parse`,
+/// `tops::Message::parse`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageError {
+    /// Zero-length message block.
+    Empty,
+    /// Shorter than the spec size of its type (the type byte is given).
+    Truncated(u8),
+}
 
 /// Symbol field: 8 ASCII bytes, left-justified, space-padded.
 pub type Symbol = [u8; 8];

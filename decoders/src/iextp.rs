@@ -19,7 +19,9 @@
 //!   kind in [`MalformedSegments`].
 //! - Blocks are stepped by the length on the wire, never by a struct size. Message-level checks
 //!   (unknown type, shorter or longer than the spec) are done by the DEEP/TOPS iterators
-//!   ([`crate::deep::Messages`], [`crate::tops::Messages`]), which bump the named [`Counters`].
+//!   (`deep::Messages`, `tops::Messages`, both [`MessagesOf`]), which bump the named [`Counters`].
+//!   Those modules depend on this one, never the other way: `Segment::deep` and
+//!   `Segment::tops` are defined there.
 //! - All sequence and offset arithmetic wraps: hostile headers cannot cause an overflow panic.
 //!
 //! ## Not here
@@ -33,7 +35,7 @@ use crate::fields::{FieldValue, FieldVisitor};
 /// IEX-TP protocol version carried in byte 0 of every segment.
 pub const VERSION: u8 = 1;
 /// Message Protocol ID of IEX TOPS v1.5 (older layouts; decoded with the 1.6 tables, see
-/// [`crate::tops`]).
+/// the `tops` module).
 pub const PROTOCOL_TOPS_1_5: u16 = 0x8002;
 /// Message Protocol ID of IEX TOPS v1.6.
 pub const PROTOCOL_TOPS_1_6: u16 = 0x8003;
@@ -108,11 +110,11 @@ impl Header {
 /// Which message protocol a segment carries, from its Message Protocol ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    /// `0x8004`: DEEP 1.0 ([`crate::deep`]).
+    /// `0x8004`: DEEP 1.0 (the `deep` module).
     Deep,
-    /// `0x8003`: TOPS 1.6 ([`crate::tops`]).
+    /// `0x8003`: TOPS 1.6 (the `tops` module).
     Tops16,
-    /// `0x8002`: TOPS 1.5 ([`crate::tops`], same tables; Trade Report/Break are 4 bytes longer).
+    /// `0x8002`: TOPS 1.5 (the `tops` module, same tables; Trade Report/Break are 4 bytes longer).
     Tops15,
     /// Anything else (e.g. `0x8005` DEEP+), not decoded here.
     Other(u16),
@@ -400,32 +402,6 @@ impl<'a> Segment<'a> {
             remaining: self.header.message_count.get(),
         }
     }
-
-    /// The DEEP messages of this segment. Yields nothing (and bumps `unknown_protocol`) when
-    /// the protocol id is not DEEP 1.0.
-    #[inline]
-    pub fn deep<'c>(&self, c: &'c mut Counters) -> crate::deep::Messages<'a, 'c> {
-        let blocks = if self.protocol() == Protocol::Deep {
-            self.blocks()
-        } else {
-            bump(&mut c.unknown_protocol);
-            Blocks::EMPTY
-        };
-        crate::deep::Messages::new(blocks, c)
-    }
-
-    /// The TOPS messages of this segment. Yields nothing (and bumps `unknown_protocol`) when
-    /// the protocol id is not TOPS 1.6 or 1.5.
-    #[inline]
-    pub fn tops<'c>(&self, c: &'c mut Counters) -> crate::tops::Messages<'a, 'c> {
-        let blocks = if self.protocol().is_tops() {
-            self.blocks()
-        } else {
-            bump(&mut c.unknown_protocol);
-            Blocks::EMPTY
-        };
-        crate::tops::Messages::new(blocks, c)
-    }
 }
 
 /// Walks `count` blocks over `payload`; they must tile it exactly.
@@ -545,7 +521,6 @@ mod tests {
         assert_eq!(s.send_time(), 1_696_246_474_223_823_730);
         assert_eq!(s.blocks().count(), 0);
         let mut c = Counters::new();
-        assert_eq!(s.deep(&mut c).count(), 0);
         assert!(Segment::parse_counted(&b, &mut c).is_some());
         assert_eq!((c.segments, c.heartbeats), (1, 1));
     }
@@ -742,20 +717,6 @@ mod tests {
     }
 
     #[test]
-    fn wrong_protocol_is_counted_and_yields_nothing() {
-        let deep = build(PROTOCOL_DEEP_1_0, 1, &[b"S\x4f12345678"]);
-        let other = build(0x8005, 1, &[b"S\x4f12345678"]);
-        let mut c = Counters::new();
-        assert_eq!(segment(&deep).tops(&mut c).count(), 0);
-        assert_eq!(segment(&other).deep(&mut c).count(), 0);
-        assert_eq!(segment(&other).tops(&mut c).count(), 0);
-        assert_eq!(c.unknown_protocol, 3);
-        assert_eq!(segment(&deep).deep(&mut c).count(), 1);
-        assert_eq!(c.unknown_protocol, 3);
-        assert_eq!(c.messages, 1);
-    }
-
-    #[test]
     fn sequence_arithmetic_wraps_instead_of_panicking() {
         let mut v = build(PROTOCOL_DEEP_1_0, 2, &[b"a", b"b"]);
         v[24..32].copy_from_slice(&(-1i64).to_le_bytes());
@@ -783,8 +744,7 @@ pub trait Family<'a>: Sized {
 ///
 /// Truncated messages are skipped; unknown types are yielded (as the family's `Unknown`) and
 /// counted; messages longer than their spec size are yielded and counted. Every outcome is
-/// counted in the borrowed [`Counters`]. `crate::deep::Messages` and `crate::tops::Messages` are
-/// this type.
+/// counted in the borrowed [`Counters`]. `deep::Messages` and `tops::Messages` are this type.
 #[derive(Debug)]
 pub struct MessagesOf<'a, 'c, M> {
     blocks: Blocks<'a>,

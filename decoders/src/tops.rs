@@ -8,10 +8,10 @@
 //! ## TOPS 1.5
 //! TOPS 1.5 Trade Report and Trade Break carried 4 trailing reserved bytes (42 instead of 38
 //! bytes). Longer-than-spec messages decode normally (the tail is ignored), so a 1.5 stream
-//! decodes correctly; each such message is counted in [`Counters::oversized`](crate::iextp::Counters::oversized).
+//! decodes correctly; each such message is counted in [`Counters::oversized`].
 //!
 //! ## Invariants
-//! Same as [`crate::deep`]: [`Message::parse`] never panics, accepts messages longer than the
+//! Same as for DEEP: [`Message::parse`] never panics, accepts messages longer than the
 //! spec and rejects shorter ones with a `Copy` [`MessageError`]; [`Messages`] skips and
 //! counts truncated messages, counts unknown types (yielded as [`Message::Unknown`]) and
 //! oversized ones.
@@ -19,12 +19,11 @@
 use zerocopy::little_endian::{I64, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-pub use crate::deep::MessageError;
 pub use crate::iex_common::*;
 
 use crate::fields::{trim_alpha, FieldValue, FieldVisitor, Fields};
 use crate::iex_common::{symbol_accessors, timestamp_accessor, view, wire_consts};
-use crate::iextp::{Family, MessagesOf};
+use crate::iextp::{bump, Blocks, Counters, Family, MessagesOf, Segment};
 use crate::price::{Fixed, Price4};
 
 /// `Q` Quote Update flag bits (spec table E4). Unlisted bits are ignored.
@@ -265,8 +264,25 @@ impl Fields for Message<'_> {
 /// Iterator over the TOPS messages of one segment: `(sequence number, message)`.
 ///
 /// Built by [`crate::iextp::Segment::tops`]. Truncated messages are skipped; every outcome is
-/// counted in the borrowed [`Counters`](crate::iextp::Counters).
+/// counted in the borrowed [`Counters`].
 pub type Messages<'a, 'c> = MessagesOf<'a, 'c, Message<'a>>;
+
+// Defined here rather than in `iextp` so that the transport does not depend on the families it
+// carries (`tops` -> `iextp`, never back).
+impl<'a> Segment<'a> {
+    /// The TOPS messages of this segment. Yields nothing (and bumps `unknown_protocol`) when
+    /// the protocol id is not TOPS 1.6 or 1.5.
+    #[inline]
+    pub fn tops<'c>(&self, c: &'c mut Counters) -> Messages<'a, 'c> {
+        let blocks = if self.protocol().is_tops() {
+            self.blocks()
+        } else {
+            bump(&mut c.unknown_protocol);
+            Blocks::EMPTY
+        };
+        Messages::new(blocks, c)
+    }
+}
 
 impl<'a> Family<'a> for Message<'a> {
     #[inline]
@@ -417,9 +433,7 @@ mod tests {
         assert_eq!(s.system_event, system_event::START_OF_SYSTEM_HOURS);
         assert_eq!(s.timestamp(), 1_517_058_017_224_122_394);
         assert_eq!(c.messages, 4);
-        // The same segment through the DEEP iterator: wrong protocol, nothing decoded.
-        assert_eq!(seg.deep(&mut c).count(), 0);
-        assert_eq!(c.unknown_protocol, 1);
+        assert_eq!(c.unknown_protocol, 0);
     }
 
     /// A TOPS 1.5 Trade Report (42 bytes: 4 trailing reserved bytes) decodes and is counted
