@@ -1,8 +1,11 @@
 //! # fh-tests: shared helpers of the end-to-end tests
 //!
 //! Locates the real captures in `../shared/pcaps/real` (or `$FH_REAL_PCAPS`) and the `fh`
-//! binary. Tests that need the real captures print a visible `SKIP:` notice when they are
-//! absent, and never pass silently on missing data otherwise.
+//! binary. Tests that need the real captures (or a network namespace, or a tool such as
+//! tcpreplay, tshark or java) print a visible `SKIP:` notice through [`skip`] when it is absent,
+//! and never pass silently on missing data otherwise. With `FH_REQUIRE_ALL=1` in the
+//! environment (`.ci/run` sets it) [`skip`] panics with that notice instead: nothing may be
+//! skipped.
 
 use std::path::{Path, PathBuf};
 
@@ -17,11 +20,21 @@ pub fn real_pcaps() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// True when `FH_REQUIRE_ALL=1` is set: a missing prerequisite fails the test instead of
+/// skipping it.
+pub fn require_all() -> bool {
+    std::env::var_os("FH_REQUIRE_ALL").is_some_and(|v| v == "1")
+}
+
 /// Prints `SKIP: <msg>` straight to the process's stderr, past the test harness's output
 /// capture, so that a skipped test is visible in every run (an `eprintln!` would be swallowed
-/// for a passing test).
+/// for a passing test). Under `FH_REQUIRE_ALL=1` ([`require_all`]) it panics with that message
+/// instead.
 pub fn skip(msg: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    if require_all() {
+        panic!("SKIP: {msg} (a failure under FH_REQUIRE_ALL=1)");
+    }
     let _ = writeln!(std::io::stderr().lock(), "SKIP: {msg}");
 }
 

@@ -8,7 +8,8 @@
 //! for the inner run, echoes its output, fails when it failed, and returns `false`. In the
 //! inner run (marked by an environment variable) it checks that the namespace really is private
 //! (no interface but `lo`) and returns `true`: the body runs there. Where no namespace can be
-//! created, it prints `SKIP:` with the reason and returns `false`.
+//! created, it prints `SKIP:` with the reason and returns `false` (through [`crate::skip`], so
+//! under `FH_REQUIRE_ALL=1` it fails instead).
 //!
 //! Child processes (tcpreplay, tshark, `fh`) started by the body inherit the namespace.
 

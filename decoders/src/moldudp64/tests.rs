@@ -34,15 +34,22 @@ fn real_pcaps() -> Option<std::path::PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// Prints `SKIP: <msg>` straight to stderr, past the harness's capture, so that the skip is
+/// visible; under `FH_REQUIRE_ALL=1` (set by `.ci/run`) panics with that message instead.
+fn skip(msg: core::fmt::Arguments<'_>) {
+    if std::env::var_os("FH_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("SKIP: {msg} (a failure under FH_REQUIRE_ALL=1)");
+    }
+    let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("SKIP: {msg}\n"));
+}
+
 /// UDP payloads of a classic-pcap Ethernet capture (802.1Q tags allowed), or `None` with a
-/// `SKIP:` notice when the captures are absent.
+/// `SKIP:` notice ([`skip`]) when the captures are absent.
 fn udp_payloads(rel: &str, test: &str) -> Option<Vec<Vec<u8>>> {
     let Some(dir) = real_pcaps() else {
-        // Straight to stderr, past the harness's capture, so the skip is visible.
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!("SKIP: {test}: real captures not found (set FH_REAL_PCAPS)\n"),
-        );
+        skip(format_args!(
+            "{test}: real captures not found (set FH_REAL_PCAPS)"
+        ));
         return None;
     };
     let d = std::fs::read(dir.join(rel)).unwrap();

@@ -41,8 +41,17 @@ fn allocs() -> u64 {
     ALLOCS.with(|c| c.get())
 }
 
+/// Prints `SKIP: <msg>` straight to stderr, past the harness's capture, so that the skip is
+/// visible; under `FH_REQUIRE_ALL=1` (set by `.ci/run`) panics with that message instead.
+fn skip(msg: core::fmt::Arguments<'_>) {
+    if std::env::var_os("FH_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("SKIP: {msg} (a failure under FH_REQUIRE_ALL=1)");
+    }
+    let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("SKIP: {msg}\n"));
+}
+
 /// `shared/<sub>` found in an ancestor of the crate (the worktree or main checkout), or a
-/// printed `SKIP:` notice.
+/// `SKIP:` notice ([`skip`]).
 fn shared(sub: &str, test: &str) -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let found = here
@@ -50,14 +59,10 @@ fn shared(sub: &str, test: &str) -> Option<PathBuf> {
         .map(|a| a.join("shared").join(sub))
         .find(|p| p.exists());
     if found.is_none() {
-        // Straight to stderr, past the harness's capture, so the skip is visible.
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "SKIP: {test}: shared/{sub} not found above {}\n",
-                here.display()
-            ),
-        );
+        skip(format_args!(
+            "{test}: shared/{sub} not found above {}",
+            here.display()
+        ));
     }
     found
 }
