@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fh_feed::agent::Agent;
 use fh_feed::engine::digest::Digest;
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
-use fh_feed::latency::{LatencyArgs, LatencyRun};
+use fh_feed::latency::{LatencyConfig, LatencyRun};
 use fh_feed::live::pipeline::{EngineAgent, LiveStrategy};
 use fh_feed::live::{self, GroupSpec, LiveConfig};
 use fh_feed::ring::{self, Policy, RingConfig};
@@ -62,7 +62,7 @@ fn live_receive_decode_publish_consume_allocates_nothing() {
         ..LiveConfig::default()
     };
     let (mut rx, mut readers) = live::open(&cfg, 1).unwrap();
-    let mut lat = LatencyRun::start(&LatencyArgs::default()).unwrap();
+    let mut lat = LatencyRun::start(&LatencyConfig::default()).unwrap();
     let clock = lat.clock();
     let (producer, mut consumers) =
         ring::ring::<BookUpdate>(RingConfig::new(1 << 16, 1, Policy::NoLoss)).unwrap();

@@ -210,7 +210,7 @@ fn write_pcap(path: &std::path::Path, packets: &[Vec<u8>], ts0: u64) {
 fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
     use fh_feed::cli::replay::{NoBbo, ReplaySink};
     use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed};
-    use fh_feed::latency::{LatencyArgs, LatencyRun, Stage};
+    use fh_feed::latency::{LatencyConfig, LatencyRun, Stage};
     let packets = itch_packets(400_000);
     let (warm, steady) = packets.split_at(packets.len() / 4);
     let dir = std::env::temp_dir().join(format!("fh-noalloc-{}", std::process::id()));
@@ -222,11 +222,11 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
     let warm_cap = fh_replay::capture::Capture::open(&warm_path).unwrap();
     let steady_cap = fh_replay::capture::Capture::open(&steady_path).unwrap();
 
-    let args = LatencyArgs {
+    let opts = LatencyConfig {
         interval: 0.001,
-        ..LatencyArgs::default()
+        ..LatencyConfig::default()
     };
-    let mut lat = LatencyRun::start(&args).unwrap();
+    let mut lat = LatencyRun::start(&opts).unwrap();
     let clock = lat.clock();
     let mut stamps = Stamps::new(clock, lat.recorder());
     let mut e = Engine::new(&EngineConfig::default());
@@ -237,7 +237,7 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
         stamps: &mut stamps,
         on_interval: || {
             intervals.set(intervals.get() + 1);
-            lat.poll().map(|_| ())
+            lat.poll().map(|_| ()).map_err(fh_feed::cli::CliError::from)
         },
     };
     replay_timed(&warm_cap, &mut e, &mut sink, &mut pace, &mut timed, |_| {}).unwrap();

@@ -30,14 +30,14 @@ use crate::agent::{
     self, AgentHandle, Backoff, BusySpin, Idle, MonotonicClock, SpinYield, ThreadConfig,
 };
 use crate::engine::{Engine, EngineConfig};
-use crate::latency::{LatencyArgs, LatencyRun, Stage};
+use crate::latency::{LatencyRun, Stage};
 use crate::live::pipeline::{EngineAgent, FloorAgent, LiveStrategy, SeqCounters, SharedSeq};
 use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
 use crate::ring::{self, Policy, RingConfig, RingMonitor};
 use crate::strategy::StrategyAgent;
 use crate::update::BookUpdate;
 
-use super::{CliError, CliResult};
+use super::{CliError, CliResult, LatencyArgs};
 
 /// Feed protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -217,7 +217,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<LiveReport, CliError> 
         ..LiveConfig::default()
     };
     // Calibrate the clock before joining: nothing queues in the sockets meanwhile.
-    let mut lat = LatencyRun::start(&args.latency)?;
+    let mut lat = LatencyRun::start(&args.latency.config())?;
     let clock = lat.clock();
     let readers = 1 + usize::from(args.capture.is_some());
     let (agent, mut cons) = live::open(&cfg, readers).map_err(CliError::new)?;

@@ -57,7 +57,7 @@ pub struct Args {
     pub decode_only: bool,
     /// Latency per stage (table always; --hgrm, --hlog, --plot on demand; --no-latency).
     #[command(flatten)]
-    pub latency: crate::latency::LatencyArgs,
+    pub latency: super::LatencyArgs,
     /// Onto the wire (--to …) instead of in-process; --speed also paces in-process replay.
     #[command(flatten)]
     pub wire: fh_replay::wire::WireArgs,
@@ -78,7 +78,7 @@ impl Default for Args {
             orders: 1 << 18,
             first_seq: None,
             decode_only: false,
-            latency: crate::latency::LatencyArgs::default(),
+            latency: super::LatencyArgs::default(),
             wire: fh_replay::wire::WireArgs::default(),
             pipe: Default::default(),
         }

@@ -715,7 +715,7 @@ impl ReplayTiming {
             .map(pace::check_speed)
             .transpose()
             .map_err(CliError::new)?;
-        let mut lat = LatencyRun::start(l)?;
+        let mut lat = LatencyRun::start(&l.config())?;
         let stamps = (lat.enabled() && !args.decode_only)
             .then(|| Stamps::new(lat.clock(), lat.recorder()).every(l.stamp_every));
         Ok(ReplayTiming { lat, stamps, speed })
@@ -739,7 +739,7 @@ impl ReplayTiming {
                 let lat = &mut self.lat;
                 let mut t = Timed {
                     stamps,
-                    on_interval: || lat.poll().map(|_| ()),
+                    on_interval: || lat.poll().map(|_| ()).map_err(CliError::from),
                 };
                 replay_timed(cap, engine, sink, &mut pace, &mut t, progress)
             }

@@ -19,8 +19,10 @@
 //! - [`recorder`]: [`Stage`], [`StageRecorder`] (one preallocated histogram per stage,
 //!   `saturating_record`, over-bound counters, `merge`), [`IntervalRecorder`] /
 //!   [`IntervalCollector`] (hot → cold hand-over through two atomic slots).
-//! - [`table`], [`hgrm`], [`hlog`], [`plot`]: the outputs; [`output`]: [`LatencyArgs`] and
-//!   [`LatencyRun`].
+//! - [`table`], [`hgrm`], [`hlog`], [`plot`]: the outputs; [`output`]: [`LatencyConfig`] and
+//!   [`LatencyRun`]. Errors are [`LatencyError`]s (one line naming the file or value); this
+//!   module knows nothing of the command line (`fh`'s `LatencyArgs` flags become a
+//!   [`LatencyConfig`]).
 //!
 //! ## Invariants
 //! - Hot path (`Clock::now`, `record`, `record_span`, `tick` without a boundary): no
@@ -56,14 +58,13 @@
 //!
 //! ## Integrating (`fh replay`, `fh live`)
 //! ```no_run
-//! use fh_feed::latency::{LatencyArgs, LatencyRun, Stage};
-//! # fn main() -> Result<(), fh_feed::cli::CliError> {
-//! # let args = LatencyArgs::default();
-//! // Args: #[command(flatten)] pub latency: LatencyArgs
-//! let mut lat = LatencyRun::start(&args)?; // calibrates the clock, opens --hlog
+//! use fh_feed::latency::{LatencyConfig, LatencyError, LatencyRun, Stage};
+//! # fn main() -> Result<(), LatencyError> {
+//! let opts = LatencyConfig::default();     // fh: `LatencyArgs::config()` of the flags
+//! let mut lat = LatencyRun::start(&opts)?; // calibrates the clock, opens the interval log
 //! let clock = lat.clock();                 // Copy: move one into each thread
 //! let mut rec = lat.recorder();            // one per hot thread, allocated now
-//! let on = lat.enabled();                  // false with --no-latency
+//! let on = lat.enabled();                  // false with no_latency
 //! # let packets = [0u8; 3];
 //! for _pkt in packets {
 //!     if on {
@@ -97,11 +98,30 @@ pub mod recorder;
 pub mod table;
 
 pub use clock::{now, Clock, ClockSource, RealtimeMap};
-pub use output::{LatencyArgs, LatencyRun, DEFAULT_STAMP_EVERY};
+pub use output::{LatencyConfig, LatencyRun, DEFAULT_STAMP_EVERY};
 pub use recorder::{
     interval_pair, HistConfig, IntervalCollector, IntervalRecorder, Precount, Stage, StageRecorder,
     PRECOUNT_LIMIT,
 };
+
+/// A latency error: one line naming the value or the file (and the system error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyError(pub String);
+
+impl LatencyError {
+    /// Builds an error from anything printable.
+    pub fn new(msg: impl std::fmt::Display) -> Self {
+        LatencyError(msg.to_string())
+    }
+}
+
+impl std::fmt::Display for LatencyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LatencyError {}
 
 /// The hdrhistogram crate fh records with (same version for integrators and tests).
 pub use hdrhistogram;

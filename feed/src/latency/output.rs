@@ -1,4 +1,4 @@
-//! The latency options shared by `fh replay` and `fh live` ([`LatencyArgs`]) and a run's
+//! A run's latency options ([`LatencyConfig`], what `fh replay` and `fh live` take) and its
 //! latency bookkeeping ([`LatencyRun`]): clock, per-thread interval recorders, the interval
 //! log, and at the end the table, `.hgrm` files and plot.
 
@@ -9,39 +9,33 @@ use std::time::SystemTime;
 
 use super::{
     hgrm, hlog::HlogWriter, interval_pair, plot, table, Clock, HistConfig, IntervalCollector,
-    IntervalRecorder, Series, StageRecorder,
+    IntervalRecorder, LatencyError, Series, StageRecorder,
 };
-use crate::cli::{CliError, CliResult};
 
-/// Latency options; `#[command(flatten)]` them into a subcommand's `Args`.
-#[derive(Debug, Clone, PartialEq, clap::Args)]
-pub struct LatencyArgs {
+/// A run's latency options: plain values, no command line (the `fh` CLI's `LatencyConfig` flags
+/// map one to one onto these fields through `LatencyConfig::config`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyConfig {
     /// Write each stage's percentile distribution to DIR/STAGE.hgrm (HdrHistogram text
     /// format, values in µs).
-    #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
-    /// Write interval histograms to FILE (HdrHistogram interval log, values in ns, one tag per
-    /// stage); `fh report FILE` reads it back.
-    #[arg(long, value_name = "FILE")]
+    /// Write interval histograms to this file (HdrHistogram interval log, values in ns, one tag
+    /// per stage).
     pub hlog: Option<PathBuf>,
-    /// Seconds per interval of --hlog.
-    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    /// Seconds per interval of the interval log and of the recorders' hand-over (default 1).
     pub interval: f64,
-    /// Draw the percentile curves of all stages into FILE (SVG).
-    #[arg(long, value_name = "FILE")]
+    /// Draw the percentile curves of all stages into this file (SVG).
     pub plot: Option<PathBuf>,
-    /// Take no stage timestamps (to measure what they cost).
-    #[arg(long)]
+    /// Take no stage timestamps (to measure what they cost); no outputs then.
     pub no_latency: bool,
-    /// `fh replay`: time 1 datagram in N (in bursts of 32), every stage (1: every datagram,
-    /// ~+10 % CPU; `fh live` always times every datagram).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_STAMP_EVERY, value_parser = clap::value_parser!(u32).range(1..))]
+    /// `fh replay`: time 1 datagram in N (in bursts of 32), every stage (default
+    /// [`DEFAULT_STAMP_EVERY`]; at least 1).
     pub stamp_every: u32,
 }
 
-impl Default for LatencyArgs {
+impl Default for LatencyConfig {
     fn default() -> Self {
-        LatencyArgs {
+        LatencyConfig {
             hgrm: None,
             hlog: None,
             interval: 1.0,
@@ -60,25 +54,25 @@ impl Default for LatencyArgs {
 /// interleaved medians).
 pub const DEFAULT_STAMP_EVERY: u32 = 8;
 
-impl LatencyArgs {
-    /// Checks the values: `--interval` positive and finite (at least 1 ms), no output options
-    /// with `--no-latency`.
-    pub fn validate(&self) -> CliResult {
+impl LatencyConfig {
+    /// Checks the values: `interval` positive and finite (at least 1 ms), no outputs with
+    /// `no_latency`. The messages name `fh`'s flags (`--interval`, `--no-latency`, …).
+    pub fn validate(&self) -> Result<(), LatencyError> {
         if !(self.interval.is_finite() && self.interval >= 0.001) {
-            return Err(CliError::new(format!(
+            return Err(LatencyError::new(format!(
                 "--interval {}: must be at least 0.001 seconds",
                 self.interval
             )));
         }
         if self.no_latency && (self.hgrm.is_some() || self.hlog.is_some() || self.plot.is_some()) {
-            return Err(CliError::new(
+            return Err(LatencyError::new(
                 "--no-latency: cannot be combined with --hgrm, --hlog or --plot",
             ));
         }
         Ok(())
     }
 
-    /// `--interval` in ns.
+    /// `interval` in ns.
     pub fn interval_ns(&self) -> u64 {
         (self.interval * 1e9).round() as u64
     }
@@ -106,30 +100,30 @@ pub fn file_stem(name: &str) -> String {
 
 /// Writes `DIR/<name>.hgrm` for every series (name through [`file_stem`]); returns the paths
 /// written.
-pub fn write_hgrm_dir(dir: &Path, series: &[Series<'_>]) -> Result<Vec<PathBuf>, CliError> {
+pub fn write_hgrm_dir(dir: &Path, series: &[Series<'_>]) -> Result<Vec<PathBuf>, LatencyError> {
     fs::create_dir_all(dir)
-        .map_err(|e| CliError::new(format!("{}: cannot create directory: {e}", dir.display())))?;
+        .map_err(|e| LatencyError::new(format!("{}: cannot create directory: {e}", dir.display())))?;
     let mut written = Vec::new();
     for s in series {
         let path = dir.join(format!("{}.hgrm", file_stem(s.name)));
         fs::write(&path, hgrm::render(s.hist))
-            .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+            .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
         written.push(path);
     }
     Ok(written)
 }
 
 /// Writes the SVG plot of `series` to `path`.
-pub fn write_plot(path: &Path, title: &str, series: &[Series<'_>]) -> CliResult {
+pub fn write_plot(path: &Path, title: &str, series: &[Series<'_>]) -> Result<(), LatencyError> {
     fs::write(path, plot::render(title, series))
-        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))
 }
 
 /// A run's latency bookkeeping (cold side). See the module docs of [`crate::latency`] for the
 /// integration recipe.
 #[derive(Debug)]
 pub struct LatencyRun {
-    args: LatencyArgs,
+    opts: LatencyConfig,
     clock: Clock,
     config: HistConfig,
     origin_ns: u64,
@@ -139,27 +133,27 @@ pub struct LatencyRun {
 }
 
 impl LatencyRun {
-    /// Validates `args`, calibrates the clock (once per process), opens `--hlog` and notes the
-    /// run's start. Allocates: call before the hot loop.
-    pub fn start(args: &LatencyArgs) -> Result<LatencyRun, CliError> {
-        args.validate()?;
+    /// Validates `opts`, calibrates the clock (once per process), opens the interval log and
+    /// notes the run's start. Allocates: call before the hot loop.
+    pub fn start(opts: &LatencyConfig) -> Result<LatencyRun, LatencyError> {
+        opts.validate()?;
         let clock = *Clock::global();
         let config = HistConfig::default();
         let start_wall = SystemTime::now();
         let origin_ns = clock.now();
-        let hlog = match &args.hlog {
+        let hlog = match &opts.hlog {
             None => None,
             Some(path) => {
                 let f = File::create(path)
-                    .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
                 Some(
                     HlogWriter::new(BufWriter::new(f), start_wall, origin_ns)
-                        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?,
+                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?,
                 )
             }
         };
         Ok(LatencyRun {
-            args: args.clone(),
+            opts: opts.clone(),
             clock,
             config,
             origin_ns,
@@ -174,9 +168,9 @@ impl LatencyRun {
         self.clock
     }
 
-    /// Whether stage timestamps should be taken (`--no-latency` not given).
+    /// Whether stage timestamps should be taken (`no_latency` not set).
     pub fn enabled(&self) -> bool {
-        !self.args.no_latency
+        !self.opts.no_latency
     }
 
     /// The run's start on the clock, ns.
@@ -184,10 +178,10 @@ impl LatencyRun {
         self.origin_ns
     }
 
-    /// A recorder for one hot thread (allocated now), with intervals of `--interval` from the
+    /// A recorder for one hot thread (allocated now), with intervals of `interval` from the
     /// run's start.
     pub fn recorder(&mut self) -> IntervalRecorder {
-        let (rec, col) = interval_pair(self.config, self.origin_ns, self.args.interval_ns());
+        let (rec, col) = interval_pair(self.config, self.origin_ns, self.opts.interval_ns());
         self.collectors.push(col);
         rec
     }
@@ -195,13 +189,13 @@ impl LatencyRun {
     /// Cold side, call now and then (after a `tick` returned true in a single-threaded replay,
     /// or every few ms on a monitoring thread in live): writes every finished interval to the
     /// interval log and adds it to the run's totals. Returns the intervals collected.
-    pub fn poll(&mut self) -> Result<usize, CliError> {
+    pub fn poll(&mut self) -> Result<usize, LatencyError> {
         let mut n = 0;
         for c in &self.collectors {
             if let Some(r) = c.take() {
-                if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.args.hlog.as_ref()) {
+                if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
                     w.write_interval(&r)
-                        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
                 }
                 self.total.merge(&r);
                 c.give_back(r);
@@ -212,31 +206,31 @@ impl LatencyRun {
     }
 
     /// Ends the run: collects what is left, adds the last partial intervals (`finish`ed
-    /// recorders of the hot threads), closes the interval log, writes `--hgrm` and `--plot`,
+    /// recorders of the hot threads), closes the interval log, writes `hgrm` and `plot`,
     /// and prints the clock line and the table to `out`. Returns the merged totals.
     pub fn finish(
         mut self,
         last: Vec<Box<StageRecorder>>,
         title: &str,
         out: &mut dyn Write,
-    ) -> Result<StageRecorder, CliError> {
+    ) -> Result<StageRecorder, LatencyError> {
         self.poll()?;
         for r in &last {
-            if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.args.hlog.as_ref()) {
+            if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
                 if r.total_count() > 0 {
                     w.write_interval(r)
-                        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
                 }
             }
             self.total.merge(r);
         }
-        if let (Some(w), Some(path)) = (self.hlog.take(), self.args.hlog.as_ref()) {
+        if let (Some(w), Some(path)) = (self.hlog.take(), self.opts.hlog.as_ref()) {
             w.finish()
-                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+                .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
         }
         let cost = self.clock.cost_ns(5, 10_000);
         report(
-            &self.args,
+            &self.opts,
             &self.clock.describe(cost),
             title,
             &self.total,
@@ -246,17 +240,17 @@ impl LatencyRun {
     }
 }
 
-/// Prints `clock_line` and the table of `total` to `out`, and writes `--hgrm` and `--plot`.
+/// Prints `clock_line` and the table of `total` to `out`, and writes `hgrm` and `plot`.
 /// For runs that merge their recorders themselves instead of using [`LatencyRun`].
 pub fn report(
-    args: &LatencyArgs,
+    opts: &LatencyConfig,
     clock_line: &str,
     title: &str,
     total: &StageRecorder,
     out: &mut dyn Write,
-) -> CliResult {
+) -> Result<(), LatencyError> {
     let series = total.series();
-    let io = |e: std::io::Error| CliError::new(format!("writing the latency table: {e}"));
+    let io = |e: std::io::Error| LatencyError::new(format!("writing the latency table: {e}"));
     writeln!(out, "latency ({title})").map_err(io)?;
     writeln!(out, "{clock_line}").map_err(io)?;
     if series.is_empty() {
@@ -264,10 +258,10 @@ pub fn report(
     } else {
         write!(out, "{}", table::render_series(&series)).map_err(io)?;
     }
-    if let Some(dir) = &args.hgrm {
+    if let Some(dir) = &opts.hgrm {
         write_hgrm_dir(dir, &series)?;
     }
-    if let Some(path) = &args.plot {
+    if let Some(path) = &opts.plot {
         write_plot(path, &format!("fh latency: {title}"), &series)?;
     }
     Ok(())
@@ -303,7 +297,7 @@ mod tests {
 
     #[test]
     fn validate_names_the_bad_value() {
-        let mut a = LatencyArgs::default();
+        let mut a = LatencyConfig::default();
         assert!(a.validate().is_ok());
         a.interval = 0.0;
         assert_eq!(
@@ -312,10 +306,10 @@ mod tests {
         );
         a.interval = f64::NAN;
         assert!(a.validate().is_err());
-        let b = LatencyArgs {
+        let b = LatencyConfig {
             no_latency: true,
             plot: Some("x.svg".into()),
-            ..LatencyArgs::default()
+            ..LatencyConfig::default()
         };
         assert!(b.validate().is_err());
     }
@@ -323,7 +317,7 @@ mod tests {
     #[test]
     fn a_run_writes_every_output() {
         let dir = tmpdir("run");
-        let args = LatencyArgs {
+        let opts = LatencyConfig {
             hgrm: Some(dir.join("hgrm")),
             hlog: Some(dir.join("run.hlog")),
             interval: 0.001,
@@ -331,7 +325,7 @@ mod tests {
             no_latency: false,
             stamp_every: 1,
         };
-        let mut run = LatencyRun::start(&args).unwrap();
+        let mut run = LatencyRun::start(&opts).unwrap();
         let clock = run.clock();
         let mut rec = run.recorder();
         let mut n = 0u64;
@@ -376,11 +370,11 @@ mod tests {
 
     #[test]
     fn unwritable_outputs_name_the_path() {
-        let args = LatencyArgs {
+        let opts = LatencyConfig {
             hlog: Some("/nonexistent-dir/x.hlog".into()),
-            ..LatencyArgs::default()
+            ..LatencyConfig::default()
         };
-        let e = LatencyRun::start(&args).unwrap_err();
+        let e = LatencyRun::start(&opts).unwrap_err();
         assert!(e.0.starts_with("/nonexistent-dir/x.hlog: "), "{}", e.0);
     }
 }
