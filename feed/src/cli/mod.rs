@@ -3,8 +3,9 @@
 //! Errors at this boundary are rich (file names, offsets, values) and end the process with a
 //! one-line message and a non-zero exit code; the hot path below only counts.
 //!
-//! clap lives here: the latency options shared by subcommands ([`LatencyArgs`]) turn into the
-//! library's plain `LatencyConfig`, and library errors convert into [`CliError`].
+//! clap lives here only: the option groups shared by subcommands ([`LatencyArgs`],
+//! [`WireArgs`]) turn into the libraries' plain configurations (`LatencyConfig`,
+//! `WireConfig`), and library errors convert into [`CliError`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ pub mod replay;
 pub mod replay_latency;
 pub mod replay_pipeline;
 pub mod report;
+mod wire_args;
+
+pub use wire_args::WireArgs;
 
 /// A fatal command-line error: printed as one line, exit code 2.
 #[derive(Debug)]

@@ -60,7 +60,7 @@ pub struct Args {
     pub latency: super::LatencyArgs,
     /// Onto the wire (--to …) instead of in-process; --speed also paces in-process replay.
     #[command(flatten)]
-    pub wire: fh_replay::wire::WireArgs,
+    pub wire: super::WireArgs,
     /// Pipeline mode (`--pipeline` and its options, see [`super::replay_pipeline`]).
     #[command(flatten)]
     pub pipe: super::replay_pipeline::PipelineArgs,
@@ -79,7 +79,7 @@ impl Default for Args {
             first_seq: None,
             decode_only: false,
             latency: super::LatencyArgs::default(),
-            wire: fh_replay::wire::WireArgs::default(),
+            wire: super::WireArgs::default(),
             pipe: Default::default(),
         }
     }
