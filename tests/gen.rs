@@ -319,27 +319,31 @@ fn same_seed_byte_identical_different_seed_differs() {
     gen::write_files(&o, Format::Pcap, &c).unwrap();
     assert!(read(&a) == read(&b), "same seed, different bytes");
     assert!(read(&a).0 != read(&c).0, "different seeds, same capture");
-    // Through the CLI too.
-    let args = |out: &Path, seed: u64| fh_feed::cli::gen::Args {
+    // Through write_day (what `fh gen` runs) too, as ITCH files.
+    let job = |out: &Path, seed: u64| gen::GenJob {
+        opts: Options {
+            session: gen::parse_session("CLI0000001").unwrap(),
+            ..opts(20_000, 8, seed)
+        },
+        format: Format::Itch,
         out: out.to_path_buf(),
-        format: "itch".into(),
-        messages: Some(20_000),
-        symbols: 8,
-        seed,
-        group: "233.54.12.111:26477".into(),
-        session: "CLI0000001".into(),
-        ..Default::default()
     };
     let (d, e, f) = (
         tmp("d.NASDAQ_ITCH50"),
         tmp("e.NASDAQ_ITCH50"),
         tmp("f.NASDAQ_ITCH50"),
     );
-    fh_feed::cli::gen::run(args(&d, 1)).unwrap();
-    fh_feed::cli::gen::run(args(&e, 1)).unwrap();
-    fh_feed::cli::gen::run(args(&f, 2)).unwrap();
+    let rd = gen::write_day(&job(&d, 1)).unwrap();
+    gen::write_day(&job(&e, 1)).unwrap();
+    gen::write_day(&job(&f, 2)).unwrap();
     assert!(read(&d) == read(&e));
     assert!(read(&d).0 != read(&f).0);
+    // The report's figures are the files'.
+    assert_eq!(rd.summary.messages, 20_000);
+    assert_eq!((rd.summary.frames, rd.packets()), (0, 0));
+    assert_eq!(rd.bytes, std::fs::metadata(&*d).unwrap().len());
+    assert_eq!(rd.truth_path, gen::truth_path(&d));
+    assert!(rd.secs > 0.0 && rd.messages_per_sec() > 0.0);
 }
 
 // ---- faults against the truth file ----
@@ -648,17 +652,14 @@ fn bundled_sample_is_what_the_readme_command_makes() {
         "cargo run --release -- gen --out pcaps/sample.pcap --messages 100000 --symbols 50 --seed 1"
     ));
     let out = tmp("sample.pcap");
-    let args = fh_feed::cli::gen::Args {
+    // What that command line becomes (checked in fh-feed's cli::gen tests): the default
+    // options (line A 233.54.12.111:26477, session FHGEN00001, no faults) with this day.
+    let job = gen::GenJob {
+        opts: opts(100_000, 50, 1),
+        format: Format::Pcap,
         out: out.to_path_buf(),
-        format: "pcap".into(),
-        messages: Some(100_000),
-        symbols: 50,
-        seed: 1,
-        group: "233.54.12.111:26477".into(),
-        session: "FHGEN00001".into(),
-        ..Default::default()
     };
-    fh_feed::cli::gen::run(args).unwrap();
+    gen::write_day(&job).unwrap();
     let bundled = std::fs::read(root.join("pcaps/sample.pcap")).unwrap();
     assert!(
         std::fs::read(&out).unwrap() == bundled,

@@ -6,9 +6,8 @@
 //! the option and the value.
 
 use super::{CliError, CliResult};
-use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, Options, Stop};
+use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, GenJob, Options, Stop};
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Arguments of `fh gen`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -136,35 +135,40 @@ impl Args {
     }
 }
 
-/// Runs `fh gen`.
+/// Runs `fh gen`: arguments → [`GenJob`] → [`gen::write_day`] → one summary line.
 pub fn run(args: Args) -> CliResult {
     let (opts, format) = args.options()?;
-    let start = Instant::now();
-    let summary = gen::write_files(&opts, format, &args.out)
-        .map_err(|e| CliError::new(format!("fh gen: {e}")))?;
-    let secs = start.elapsed().as_secs_f64();
-    let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    let t = &summary.truth;
-    let lines = if opts.line_b.is_some() { "A+B" } else { "A" };
-    let packets = match format {
+    let job = GenJob {
+        opts,
+        format,
+        out: args.out,
+    };
+    let r = gen::write_day(&job).map_err(|e| CliError::new(format!("fh gen: {e}")))?;
+    let t = &r.summary.truth;
+    let lines = if job.opts.line_b.is_some() {
+        "A+B"
+    } else {
+        "A"
+    };
+    let packets = match job.format {
         Format::Pcap => format!(
             "{} packets ({} data, {} heartbeats, {} end of session; {} frames on lines {lines})",
-            t.data_packets + t.heartbeats + t.end_of_session,
+            r.packets(),
             t.data_packets,
             t.heartbeats,
             t.end_of_session,
-            summary.frames
+            r.summary.frames
         ),
         Format::Itch => "no packets (itch file)".to_string(),
     };
     println!(
         "fh gen: {}: {} messages, {packets}, {} bytes, {:.3} s, {:.0} messages/s; truth {}",
-        args.out.display(),
-        summary.messages,
-        bytes,
-        secs,
-        summary.messages as f64 / secs.max(1e-9),
-        gen::truth_path(&args.out).display()
+        job.out.display(),
+        r.summary.messages,
+        r.bytes,
+        r.secs,
+        r.messages_per_sec(),
+        r.truth_path.display()
     );
     Ok(())
 }
@@ -201,6 +205,30 @@ mod tests {
         assert_eq!(o.session, *b"S1        ");
         assert_eq!(o.line_b.unwrap().to_string(), "233.49.196.111:26477");
         assert_eq!(o.config.stop, Stop::Messages(10_000));
+    }
+
+    /// The command `pcaps/README.md` gives for `pcaps/sample.pcap` means the library's default
+    /// options with that day (`tests/gen.rs` regenerates the sample from these options).
+    #[test]
+    fn readme_sample_command_is_the_default_options() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[command(flatten)]
+            gen: Args,
+        }
+        let c = Cli::parse_from(
+            "gen --out pcaps/sample.pcap --messages 100000 --symbols 50 --seed 1".split(' '),
+        );
+        let want = Options {
+            config: Config {
+                symbols: 50,
+                seed: 1,
+                stop: Stop::Messages(100_000),
+            },
+            ..Options::default()
+        };
+        assert_eq!(c.gen.options().unwrap(), (want, Format::Pcap));
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! ## Invariants
 //! - **Deterministic**: the output is a pure function of the options (seed included). The PRNG
 //!   is our own ([`rng`]), floating point only feeds probabilities and gaps through
-//!   platform-independent operations, and nothing reads a clock or the environment.
+//!   platform-independent operations, and nothing that shapes the output reads a clock or the
+//!   environment ([`write_day`] times the run for its report only).
 //! - **Consistent**: every execution, cancel, delete or replace names a live order and never
 //!   takes more than it has; reference and match numbers are unique for the day
 //!   (see [`flow`]).
@@ -40,7 +41,8 @@
 //! }
 //! assert!(g.live_orders().all(|o| o.shares > 0));
 //! ```
-//! Files: [`write_files`] (what `fh gen` calls); packets into any sink: [`run_packets`].
+//! Files: [`write_day`] (what `fh gen` runs: [`write_files`], timed, with the figures it
+//! prints); packets into any sink: [`run_packets`].
 
 pub mod faults;
 pub mod flow;
@@ -52,7 +54,7 @@ pub mod rng;
 pub use faults::{Corruption, FaultRates, FrameSink, LineTruth, Truth};
 pub use flow::{Config, ConfigError, Generator, Level, LiveOrder, Stop};
 pub use msg::{Body, Msg};
-pub use output::{truth_path, write_files, FileError, Format};
+pub use output::{truth_path, write_day, write_files, FileError, Format, GenJob, GenReport};
 
 use std::fmt;
 use std::io;

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// The trading day of every generated capture: midnight US/Eastern (EST, UTC-5) of Friday
 /// 2026-11-20, in ns since the Unix epoch. Fixed so files do not depend on when they are made.
@@ -120,6 +121,61 @@ pub fn write_files(opts: &Options, format: Format, out: &Path) -> Result<Summary
     let tp = truth_path(out);
     std::fs::write(&tp, summary.truth.to_json()).map_err(io_err(&tp))?;
     Ok(summary)
+}
+
+/// One `fh gen` run: the day to generate, the file format and the output file (the truth goes
+/// next to it, see [`truth_path`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenJob {
+    /// What to generate.
+    pub opts: Options,
+    /// Pcap of MoldUDP64 packets or NASDAQ_ITCH50 file.
+    pub format: Format,
+    /// The output file.
+    pub out: PathBuf,
+}
+
+/// What [`write_day`] did: the run's [`Summary`] and the figures `fh gen` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenReport {
+    /// Messages, frames and the truth record.
+    pub summary: Summary,
+    /// Size of the output file, bytes (0 if it cannot be read back).
+    pub bytes: u64,
+    /// Wall-clock seconds spent generating and writing both files.
+    pub secs: f64,
+    /// Where the truth was written ([`truth_path`] of the output).
+    pub truth_path: PathBuf,
+}
+
+impl GenReport {
+    /// Packets over the whole day: data, heartbeats and end of session (per line; 0 for an
+    /// ITCH file).
+    pub fn packets(&self) -> u64 {
+        let t = &self.summary.truth;
+        t.data_packets + t.heartbeats + t.end_of_session
+    }
+
+    /// Generation throughput, messages per second.
+    pub fn messages_per_sec(&self) -> f64 {
+        self.summary.messages as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// Runs `job`: generates the day into `job.out` and the truth next to it ([`write_files`]),
+/// timing it, and reports what was written. The time is measured for the report only; the
+/// files do not depend on it. Errors name the file.
+pub fn write_day(job: &GenJob) -> Result<GenReport, FileError> {
+    let start = Instant::now();
+    let summary = write_files(&job.opts, job.format, &job.out)?;
+    let secs = start.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&job.out).map(|m| m.len()).unwrap_or(0);
+    Ok(GenReport {
+        summary,
+        bytes,
+        secs,
+        truth_path: truth_path(&job.out),
+    })
 }
 
 /// Why writing the files failed.
