@@ -144,7 +144,12 @@ mod tests {
             stamp_every: 1,
         };
         assert_eq!(c.latency.config(), want);
-        assert!(Cli::parse_from(["x", "--no-latency"]).latency.config().no_latency);
+        assert!(
+            Cli::parse_from(["x", "--no-latency"])
+                .latency
+                .config()
+                .no_latency
+        );
         assert!(Cli::try_parse_from(["x", "--stamp-every", "0"]).is_err());
     }
 
