@@ -101,8 +101,9 @@ pub fn file_stem(name: &str) -> String {
 /// Writes `DIR/<name>.hgrm` for every series (name through [`file_stem`]); returns the paths
 /// written.
 pub fn write_hgrm_dir(dir: &Path, series: &[Series<'_>]) -> Result<Vec<PathBuf>, LatencyError> {
-    fs::create_dir_all(dir)
-        .map_err(|e| LatencyError::new(format!("{}: cannot create directory: {e}", dir.display())))?;
+    fs::create_dir_all(dir).map_err(|e| {
+        LatencyError::new(format!("{}: cannot create directory: {e}", dir.display()))
+    })?;
     let mut written = Vec::new();
     for s in series {
         let path = dir.join(format!("{}.hgrm", file_stem(s.name)));
