@@ -5,7 +5,7 @@
 
 use fh_decoders::price::Price4;
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig, IEX_INSTRUMENT_BASE};
-use fh_feed::update::{flags, BookUpdate, Side, UpdateKind};
+use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use fh_replay::capture::Capture;
 use fh_replay::frame;
 use flate2::read::GzDecoder;
@@ -155,11 +155,7 @@ fn deep_books_match_the_oracle_at_checkpoints() {
         for u in &updates {
             assert!(u.seq >= last_seq, "updates in sequence order");
             last_seq = u.seq;
-            assert_eq!(
-                u.flags & flags::STALE,
-                0,
-                "contiguous capture: nothing stale"
-            );
+            assert!(!u.flags.stale(), "contiguous capture: nothing stale");
             let side = u8::from(u.side == Side::Ask);
             match u.kind {
                 UpdateKind::AddLevel | UpdateKind::ChangeLevel => {

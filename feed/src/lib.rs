@@ -23,13 +23,46 @@
 //!   signal}`), the clock (`latency::clock`: `rdtsc`, `clock_gettime`), the interval hand-over
 //!   (`latency::recorder`) and the order store's table (`engine::table`: masked, unchecked
 //!   slot access and a prefetch), every block with a `// SAFETY:` note.
+// The built-in strategies are written as user code (`fh_feed::…` paths), so that the examples
+// can compile the very same files.
+extern crate self as fh_feed;
+
 pub mod agent;
 pub mod cli;
+pub mod directory;
 pub mod engine;
 pub mod latency;
 pub mod live;
+pub mod pipeline;
 pub mod ring;
 pub mod strategy;
 mod sync;
 pub mod topbook;
 pub mod update;
+
+/// An I/O error in plain words for one-line messages ("no such file or directory", "is a
+/// directory", "permission denied"), without the OS error number.
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let words = match e.kind() {
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::IsADirectory => "is a directory",
+        K::NotADirectory => "a path component is not a directory",
+        K::AlreadyExists => "already exists",
+        K::StorageFull => "no space left on device",
+        K::ReadOnlyFilesystem => "read-only file system",
+        K::UnexpectedEof => "ends early",
+        K::BrokenPipe => "broken pipe",
+        K::OutOfMemory => "out of memory",
+        _ => {
+            let s = e.to_string();
+            let s = match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            };
+            return s.to_lowercase();
+        }
+    };
+    words.to_string()
+}

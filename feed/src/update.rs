@@ -38,19 +38,155 @@ pub enum UpdateKind {
     TradeBreak = 5,
 }
 
-/// Flag bits of [`BookUpdate::flags`].
-pub mod flags {
+/// The flag bits of a [`BookUpdate`], a `u16` newtype (like `dbn`'s `FlagSet`): test with
+/// [`Flags::contains`] or the named accessors, combine with `|`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct Flags(u16);
+
+impl Flags {
+    /// No flag set.
+    pub const EMPTY: Flags = Flags(0);
     /// The best bid or offer of this instrument changed with this update.
-    pub const BEST_CHANGED: u16 = 1 << 0;
+    pub const BEST_CHANGED: Flags = Flags(1 << 0);
     /// Last update of the venue event (publish/act on the book only after this one).
-    pub const LAST_IN_EVENT: u16 = 1 << 1;
+    pub const LAST_IN_EVENT: Flags = Flags(1 << 1);
     /// The book may be stale: a gap was seen on its feed and not yet recovered.
-    pub const STALE: u16 = 1 << 2;
+    pub const STALE: Flags = Flags(1 << 2);
     /// A trade that must not be counted in volume or time-and-sales (ITCH `C` with
-    /// `Printable = N`, IEX trades flagged extended-hours or odd-lot are *not* marked).
-    pub const NON_PRINTABLE: u16 = 1 << 3;
+    /// `Printable = N`; IEX trades flagged extended-hours or odd-lot are *not* marked).
+    pub const NON_PRINTABLE: Flags = Flags(1 << 3);
     /// A cross (auction) trade (ITCH `Q`).
-    pub const CROSS: u16 = 1 << 4;
+    pub const CROSS: Flags = Flags(1 << 4);
+    /// Every defined flag.
+    pub const ALL: Flags = Flags(0x1f);
+
+    /// The flags of raw bits (undefined bits are kept: they round-trip through the ring).
+    #[inline]
+    pub const fn from_bits(bits: u16) -> Flags {
+        Flags(bits)
+    }
+
+    /// The raw bits (the wire and digest representation).
+    #[inline]
+    pub const fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// Whether every flag of `other` is set.
+    #[inline]
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    #[inline]
+    pub const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether no flag is set.
+    #[inline]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// [`Flags::BEST_CHANGED`] is set.
+    #[inline]
+    pub const fn best_changed(self) -> bool {
+        self.contains(Flags::BEST_CHANGED)
+    }
+
+    /// [`Flags::LAST_IN_EVENT`] is set.
+    #[inline]
+    pub const fn last_in_event(self) -> bool {
+        self.contains(Flags::LAST_IN_EVENT)
+    }
+
+    /// [`Flags::STALE`] is set.
+    #[inline]
+    pub const fn stale(self) -> bool {
+        self.contains(Flags::STALE)
+    }
+
+    /// [`Flags::NON_PRINTABLE`] is set.
+    #[inline]
+    pub const fn non_printable(self) -> bool {
+        self.contains(Flags::NON_PRINTABLE)
+    }
+
+    /// [`Flags::CROSS`] is set.
+    #[inline]
+    pub const fn cross(self) -> bool {
+        self.contains(Flags::CROSS)
+    }
+}
+
+impl core::ops::BitOr for Flags {
+    type Output = Flags;
+    #[inline]
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+impl core::ops::BitOrAssign for Flags {
+    #[inline]
+    fn bitor_assign(&mut self, rhs: Flags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl core::ops::BitAnd for Flags {
+    type Output = Flags;
+    #[inline]
+    fn bitand(self, rhs: Flags) -> Flags {
+        Flags(self.0 & rhs.0)
+    }
+}
+
+impl core::ops::Not for Flags {
+    type Output = Flags;
+    #[inline]
+    fn not(self) -> Flags {
+        Flags(!self.0)
+    }
+}
+
+impl core::ops::BitAndAssign for Flags {
+    #[inline]
+    fn bitand_assign(&mut self, rhs: Flags) {
+        self.0 &= rhs.0;
+    }
+}
+
+impl core::fmt::Debug for Flags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const NAMES: [(Flags, &str); 5] = [
+            (Flags::BEST_CHANGED, "BEST_CHANGED"),
+            (Flags::LAST_IN_EVENT, "LAST_IN_EVENT"),
+            (Flags::STALE, "STALE"),
+            (Flags::NON_PRINTABLE, "NON_PRINTABLE"),
+            (Flags::CROSS, "CROSS"),
+        ];
+        let mut first = true;
+        for (flag, name) in NAMES {
+            if self.contains(flag) {
+                f.write_str(if first { "" } else { " | " })?;
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        let rest = self.0 & !Flags::ALL.0;
+        if rest != 0 {
+            write!(f, "{}{rest:#x}", if first { "" } else { " | " })?;
+            first = false;
+        }
+        if first {
+            f.write_str("(empty)")?;
+        }
+        Ok(())
+    }
 }
 
 /// One change to a book, 64 bytes, `Copy`, written once into a ring slot.
@@ -79,8 +215,134 @@ pub struct BookUpdate {
     pub kind: UpdateKind,
     /// Which side.
     pub side: Side,
-    /// [`flags`] bits.
-    pub flags: u16,
+    /// What else is true of this update.
+    pub flags: Flags,
 }
 
 const _: () = assert!(core::mem::size_of::<BookUpdate>() == 64);
+
+impl UpdateKind {
+    /// The kind of a raw byte ([`UpdateKind::Status`] for unknown values).
+    #[inline]
+    pub const fn from_u8(b: u8) -> UpdateKind {
+        match b {
+            0 => UpdateKind::AddLevel,
+            1 => UpdateKind::ChangeLevel,
+            2 => UpdateKind::DeleteLevel,
+            3 => UpdateKind::Trade,
+            5 => UpdateKind::TradeBreak,
+            _ => UpdateKind::Status,
+        }
+    }
+}
+
+impl Side {
+    /// The side of a raw byte ([`Side::None`] for unknown values).
+    #[inline]
+    pub const fn from_u8(b: u8) -> Side {
+        match b {
+            0 => Side::Bid,
+            1 => Side::Ask,
+            _ => Side::None,
+        }
+    }
+}
+
+/// A book update travels the never-wait ring as eight words.
+impl crate::ring::Record for BookUpdate {
+    const WORDS: usize = 8;
+    #[inline]
+    fn to_words(&self) -> [u64; 8] {
+        [
+            self.seq,
+            self.exch_ts,
+            self.recv_ts,
+            self.engine_ts,
+            self.price as u64,
+            self.shares,
+            u64::from(self.order_count) | u64::from(self.instrument) << 32,
+            u64::from(self.kind as u8)
+                | u64::from(self.side as u8) << 8
+                | u64::from(self.flags.bits()) << 16,
+        ]
+    }
+    #[inline]
+    fn from_words(w: &[u64; 8]) -> Self {
+        // The casts below cut packed fields back out of their words.
+        BookUpdate {
+            seq: w[0],
+            exch_ts: w[1],
+            recv_ts: w[2],
+            engine_ts: w[3],
+            price: w[4] as i64,
+            shares: w[5],
+            order_count: w[6] as u32,
+            instrument: (w[6] >> 32) as u32,
+            kind: UpdateKind::from_u8(w[7] as u8),
+            side: Side::from_u8((w[7] >> 8) as u8),
+            flags: Flags::from_bits((w[7] >> 16) as u16),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::ring::{ring, Policy, Record, RingConfig};
+
+    #[test]
+    fn book_update_round_trips_through_words() {
+        let kinds = [
+            UpdateKind::AddLevel,
+            UpdateKind::ChangeLevel,
+            UpdateKind::DeleteLevel,
+            UpdateKind::Trade,
+            UpdateKind::Status,
+            UpdateKind::TradeBreak,
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            for side in [Side::Bid, Side::Ask, Side::None] {
+                let u = BookUpdate {
+                    seq: u64::MAX - i as u64,
+                    exch_ts: 1,
+                    recv_ts: 2,
+                    engine_ts: 3,
+                    price: -1_234_500 - i as i64,
+                    shares: 77,
+                    order_count: u32::MAX,
+                    instrument: 0x8000_0001,
+                    kind,
+                    side,
+                    flags: Flags::BEST_CHANGED | Flags::STALE | Flags::from_bits(0x8000),
+                };
+                assert_eq!(BookUpdate::from_words(&u.to_words()), u);
+            }
+        }
+        // And through a never-wait ring.
+        let (mut p, mut cs) = ring::<BookUpdate>(RingConfig::new(2, 1, Policy::NeverWait)).unwrap();
+        let u = BookUpdate {
+            seq: 5,
+            price: -3,
+            kind: UpdateKind::Trade,
+            side: Side::Ask,
+            flags: Flags::from_bits(7),
+            ..Default::default()
+        };
+        p.push(u);
+        assert_eq!(*cs[0].poll().unwrap().next().unwrap().update, u);
+    }
+
+    #[test]
+    fn flags_combine_test_and_print_by_name() {
+        let f = Flags::LAST_IN_EVENT | Flags::CROSS;
+        assert!(f.last_in_event() && f.cross() && !f.stale());
+        assert!(f.contains(Flags::CROSS) && f.intersects(Flags::CROSS | Flags::STALE));
+        assert_eq!(format!("{f:?}"), "LAST_IN_EVENT | CROSS");
+        assert_eq!(format!("{:?}", Flags::EMPTY), "(empty)");
+        assert_eq!(
+            format!("{:?}", Flags::from_bits(0x8001)),
+            "BEST_CHANGED | 0x8000"
+        );
+        assert_eq!((f & !Flags::CROSS).bits(), Flags::LAST_IN_EVENT.bits());
+    }
+}

@@ -10,7 +10,7 @@ use fh_decoders::itch50::{
     OrderReplace, StockDirectory, Trade,
 };
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
-use fh_feed::update::{flags, BookUpdate, Side, UpdateKind};
+use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use std::collections::{BTreeMap, HashMap};
 use zerocopy::byteorder::big_endian::{U32, U64};
 use zerocopy::IntoBytes;
@@ -252,7 +252,7 @@ fn run_flow(seed: u64, steps: usize) {
         e.on_itch_stream_message(ts, &meta, &buf, &mut |u: &BookUpdate| {
             apply_update(&mut from_updates, u);
             n_updates += 1;
-            if u.flags & flags::LAST_IN_EVENT != 0 {
+            if u.flags.contains(Flags::LAST_IN_EVENT) {
                 last_flagged += 1;
             }
             assert_eq!(u.exch_ts, ts);

@@ -10,7 +10,7 @@
 
 use fh_feed::agent::{Idle, IdleStrategy, SpinYield};
 use fh_feed::ring::{ring, Consumer, Policy, RingConfig};
-use fh_feed::update::{flags, BookUpdate, Side, UpdateKind};
+use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ fn update_for(seq: u64) -> BookUpdate {
         } else {
             Side::Ask
         },
-        flags: (seq % 8) as u16 | flags::LAST_IN_EVENT,
+        flags: Flags::from_bits((seq % 8) as u16) | Flags::LAST_IN_EVENT,
     }
 }
 

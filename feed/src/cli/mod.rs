@@ -15,9 +15,8 @@ use crate::latency::{LatencyConfig, LatencyError, DEFAULT_STAMP_EVERY};
 pub mod decode;
 pub mod gen;
 pub mod live;
+pub mod pipeline_args;
 pub mod replay;
-pub mod replay_latency;
-pub mod replay_pipeline;
 pub mod report;
 mod wire_args;
 

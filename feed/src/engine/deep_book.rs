@@ -75,7 +75,7 @@ impl DeepInstrument {
 }
 
 /// Anomaly and capacity counters of the DEEP books.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeepAnomalies {
     /// Books found crossed or locked at the end of an event.
     pub crossed: u64,
@@ -97,6 +97,8 @@ pub struct DeepBooks {
     filter: Option<Vec<[u8; 8]>>,
     /// Anomaly counters.
     pub anomalies: DeepAnomalies,
+    /// Where names are published for other threads (set by the engine).
+    pub(crate) directory: Option<crate::directory::SymbolDirectory>,
 }
 
 const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -112,6 +114,7 @@ impl DeepBooks {
             instruments: Vec::with_capacity(expected_symbols),
             filter: filter.map(|f| f.iter().map(|s| super::itch_book::pad_symbol(s)).collect()),
             anomalies: DeepAnomalies::default(),
+            directory: None,
         }
     }
 
@@ -194,6 +197,9 @@ impl DeepBooks {
             activity: 0,
         };
         let slot = self.instruments.len() as u32;
+        if let Some(dir) = &self.directory {
+            dir.set(super::IEX_INSTRUMENT_BASE + slot, symbol);
+        }
         self.instruments.push(d);
         self.table[at] = slot + 1;
         if self.instruments.len() * 2 > self.table.len() {

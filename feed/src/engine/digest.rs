@@ -64,7 +64,9 @@ impl Digest {
     #[inline]
     pub fn add(&mut self, u: &BookUpdate) {
         let w5 = u64::from(u.order_count) | u64::from(u.instrument) << 32;
-        let w6 = u64::from(u.kind as u8) | u64::from(u.side as u8) << 8 | u64::from(u.flags) << 16;
+        let w6 = u64::from(u.kind as u8)
+            | u64::from(u.side as u8) << 8
+            | u64::from(u.flags.bits()) << 16;
         let x1 = mum(u.seq ^ P[0], u.exch_ts ^ P[1]);
         let x2 = mum(u.price as u64 ^ P[2], u.shares ^ P[3]);
         let x3 = mum(w5 ^ P[4], w6 ^ P[5]);
@@ -88,7 +90,7 @@ impl UpdateSink for Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::update::{Side, UpdateKind};
+    use crate::update::{Flags, Side, UpdateKind};
 
     #[test]
     fn ignores_local_times_but_not_fields() {
@@ -101,7 +103,7 @@ mod tests {
             instrument: 6,
             kind: UpdateKind::ChangeLevel,
             side: Side::Ask,
-            flags: 1,
+            flags: Flags::BEST_CHANGED,
             ..Default::default()
         };
         let mut a = Digest::new();
@@ -120,7 +122,10 @@ mod tests {
                 side: Side::Bid,
                 ..u
             },
-            BookUpdate { flags: 0, ..u },
+            BookUpdate {
+                flags: Flags::EMPTY,
+                ..u
+            },
             BookUpdate { instrument: 7, ..u },
         ] {
             let mut c = Digest::new();

@@ -6,7 +6,7 @@
 use super::levels::Bbo;
 use super::seq::PacketClass;
 use super::{Ctx, DatagramMeta, Engine, UpdateSink, IEX_INSTRUMENT_BASE, IEX_SYSTEM_INSTRUMENT};
-use crate::update::{flags, InstrumentId, Side, UpdateKind};
+use crate::update::{Flags, InstrumentId, Side, UpdateKind};
 use fh_decoders::{deep, iextp, tops};
 
 impl Engine {
@@ -110,7 +110,7 @@ impl Engine {
                 }
                 if let Some(c) = c {
                     let mut u = ctx.level(id, side, &c, false);
-                    u.flags &= !flags::BEST_CHANGED;
+                    u.flags &= !Flags::BEST_CHANGED;
                     if self.pending.len() == self.pending_cap {
                         self.grow_pending();
                     }
@@ -125,7 +125,7 @@ impl Engine {
                     let mut u = ctx.update(id, Side::None, UpdateKind::Trade);
                     u.price = m.price.get();
                     u.shares = u64::from(m.size.get());
-                    u.flags |= flags::LAST_IN_EVENT;
+                    u.flags |= Flags::LAST_IN_EVENT;
                     self.publish(&u, sink);
                 }
             }
@@ -134,7 +134,7 @@ impl Engine {
                     let mut u = ctx.update(id, Side::None, UpdateKind::TradeBreak);
                     u.price = m.price.get();
                     u.shares = u64::from(m.size.get());
-                    u.flags |= flags::LAST_IN_EVENT;
+                    u.flags |= Flags::LAST_IN_EVENT;
                     self.publish(&u, sink);
                 }
             }
@@ -220,9 +220,9 @@ impl Engine {
             let mut u = self.pending[i];
             if u.instrument == id {
                 if i == last {
-                    u.flags |= flags::LAST_IN_EVENT;
+                    u.flags |= Flags::LAST_IN_EVENT;
                     if moved {
-                        u.flags |= flags::BEST_CHANGED;
+                        u.flags |= Flags::BEST_CHANGED;
                     }
                 }
                 self.stats.updates += 1;

@@ -29,13 +29,13 @@
 
 use super::levels::{Ladder, LevelChange, LevelError, INITIAL_LEVELS};
 use super::orders::{InsertError, Order, OrderStore};
-use crate::update::Side;
+use crate::update::{InstrumentId, Side};
 
 /// Number of stock locates (the full `u16` range).
 pub const LOCATES: usize = 1 << 16;
 
 /// Anomaly counters of the ITCH books.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ItchAnomalies {
     /// `E C X D U` naming a reference that is not live.
     pub unknown_ref: u64,
@@ -141,6 +141,8 @@ pub struct ItchBooks {
     filter: Option<Vec<[u8; 8]>>,
     /// Anomaly counters.
     pub anomalies: ItchAnomalies,
+    /// Where names are published for other threads (set by the engine).
+    pub(crate) directory: Option<crate::directory::SymbolDirectory>,
 }
 
 /// Pads a symbol to ITCH's `alpha(8)`.
@@ -167,6 +169,7 @@ impl ItchBooks {
             instruments,
             filter,
             anomalies: ItchAnomalies::default(),
+            directory: None,
         };
         if b.filter.is_some() {
             for i in b.instruments.iter_mut() {
@@ -202,6 +205,9 @@ impl ItchBooks {
             i.keep = keep;
             i.trading_state = 0;
         }
+        if let Some(d) = &self.directory {
+            d.clear(0..LOCATES);
+        }
     }
 
     /// Level-vector growths past the initial reservation, over all instruments.
@@ -221,6 +227,9 @@ impl ItchBooks {
         i.symbol = symbol;
         i.named = true;
         i.keep = keep;
+        if let Some(d) = &self.directory {
+            d.set(InstrumentId::from(locate), &symbol);
+        }
         if keep {
             for l in &mut i.ladders {
                 l.reserve_initial(INITIAL_LEVELS);

@@ -44,11 +44,11 @@
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
 //!   malformed packets and messages, unknown references, crossed books… are counted in
 //!   [`EngineStats`] and the anomaly counters of the books.
-//! - Every update carries [`flags::STALE`] while its stream has an open (unrecovered) gap.
-//! - ITCH: each message is one event; its last update carries [`flags::LAST_IN_EVENT`].
+//! - Every update carries [`Flags::STALE`] while its stream has an open (unrecovered) gap.
+//! - ITCH: each message is one event; its last update carries [`Flags::LAST_IN_EVENT`].
 //!   DEEP: updates of an event (flag-0 PLUs … flag-1 PLU) are held and published together
 //!   when the event completes, the last one with `LAST_IN_EVENT`.
-//! - [`flags::BEST_CHANGED`]: ITCH — set on each update that touched the best level of its
+//! - [`Flags::BEST_CHANGED`]: ITCH — set on each update that touched the best level of its
 //!   side (the BBO's price or size changed); DEEP — set on the last update of an event when
 //!   the published BBO differs from the one before the event.
 //! - Instrument ids: ITCH instruments are their stock locate (0..65 535); IEX symbols are
@@ -65,7 +65,8 @@ pub mod orders;
 pub mod seq;
 pub mod table;
 
-use crate::update::{flags, BookUpdate, InstrumentId, Side, UpdateKind};
+use crate::directory::SymbolDirectory;
+use crate::update::{BookUpdate, Flags, InstrumentId, Side, UpdateKind};
 use deep_book::DeepBooks;
 use fh_decoders::{itch50, moldudp64};
 use itch_book::{ItchBooks, SideChange};
@@ -83,6 +84,11 @@ pub const IEX_SYSTEM_INSTRUMENT: InstrumentId = InstrumentId::MAX;
 pub trait UpdateSink {
     /// One update, in order.
     fn publish(&mut self, u: &BookUpdate);
+
+    /// The engine is done with a datagram (or one message of a bare ITCH stream): everything
+    /// it published for it has been handed over. A sink that batches publishes here.
+    #[inline]
+    fn datagram_end(&mut self) {}
 
     /// Set to `true` to receive [`UpdateSink::bbo_changed`] (costs a BBO read per message).
     const WANTS_BBO: bool = false;
@@ -209,7 +215,7 @@ struct Ctx {
     exch_ts: u64,
     recv_ts: u64,
     now: u64,
-    stale: u16,
+    stale: Flags,
 }
 
 impl Ctx {
@@ -243,10 +249,10 @@ impl Ctx {
         u.shares = c.level.shares;
         u.order_count = c.level.orders;
         if c.at_best {
-            u.flags |= flags::BEST_CHANGED;
+            u.flags |= Flags::BEST_CHANGED;
         }
         if last {
-            u.flags |= flags::LAST_IN_EVENT;
+            u.flags |= Flags::LAST_IN_EVENT;
         }
         u
     }
@@ -298,6 +304,7 @@ pub struct Engine {
     pub iex_seq: Sequencer<u64>,
     /// Counters.
     pub stats: EngineStats,
+    directory: SymbolDirectory,
     pending: Vec<BookUpdate>,
     pending_cap: usize,
     stream_seq: u64,
@@ -307,9 +314,15 @@ impl Engine {
     /// An engine with everything allocated for `cfg`.
     pub fn new(cfg: &EngineConfig) -> Self {
         let filter = cfg.symbol_filter.as_deref();
+        let directory = SymbolDirectory::new(IEX_INSTRUMENT_BASE as usize + 2 * cfg.symbols);
+        let mut itch = ItchBooks::new(cfg.orders, filter);
+        itch.directory = Some(directory.clone());
+        let mut deep = DeepBooks::new(cfg.symbols, filter);
+        deep.directory = Some(directory.clone());
         Engine {
-            itch: ItchBooks::new(cfg.orders, filter),
-            deep: DeepBooks::new(cfg.symbols, filter),
+            directory,
+            itch,
+            deep,
             mold_seq: Sequencer::new(cfg.expect_first_seq),
             iex_seq: Sequencer::new(cfg.expect_first_seq),
             stats: EngineStats::default(),
@@ -317,6 +330,11 @@ impl Engine {
             pending_cap: cfg.pending_updates,
             stream_seq: 0,
         }
+    }
+
+    /// The instrument directory this engine names instruments in, for other threads.
+    pub fn directory(&self) -> &SymbolDirectory {
+        &self.directory
     }
 
     /// Symbol of an instrument id (ITCH locate or IEX slot), if known.
@@ -359,6 +377,7 @@ impl Engine {
         } else {
             self.on_mold(now, meta, bytes, sink);
         }
+        sink.datagram_end();
     }
 
     /// Asks for the order-store slot that the ITCH message `m` will touch, ahead of applying
@@ -393,7 +412,8 @@ impl Engine {
     ) {
         self.stream_seq += 1;
         let seq = self.stream_seq;
-        self.itch_message(now, meta.recv_ts, seq, 0, bytes, sink);
+        self.itch_message(now, meta.recv_ts, seq, Flags::EMPTY, bytes, sink);
+        sink.datagram_end();
     }
 
     fn reset_itch(&mut self) {
@@ -481,20 +501,20 @@ impl Engine {
     }
 
     #[inline]
-    fn stale_flag_mold(&self) -> u16 {
+    fn stale_flag_mold(&self) -> Flags {
         if self.mold_seq.stale() {
-            flags::STALE
+            Flags::STALE
         } else {
-            0
+            Flags::EMPTY
         }
     }
 
     #[inline]
-    fn stale_flag_iex(&self) -> u16 {
+    fn stale_flag_iex(&self) -> Flags {
         if self.iex_seq.stale() {
-            flags::STALE
+            Flags::STALE
         } else {
-            0
+            Flags::EMPTY
         }
     }
 
@@ -505,7 +525,7 @@ impl Engine {
         now: u64,
         recv_ts: u64,
         seq: u64,
-        stale: u16,
+        stale: Flags,
         bytes: &[u8],
         sink: &mut S,
     ) {
@@ -522,7 +542,7 @@ impl Engine {
         now: u64,
         recv_ts: u64,
         seq: u64,
-        stale: u16,
+        stale: Flags,
         bytes: &[u8],
         sink: &mut S,
     ) {
@@ -603,7 +623,7 @@ impl Engine {
                     let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
                     u.price = i64::from(o.price);
                     u.shares = u64::from(shares);
-                    u.flags |= flags::LAST_IN_EVENT;
+                    u.flags |= Flags::LAST_IN_EVENT;
                     self.publish(&u, sink);
                 }
                 self.book_event_end(before, locate, ctx.exch_ts, sink);
@@ -622,9 +642,9 @@ impl Engine {
                     let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
                     u.price = i64::from(m.execution_price.get());
                     u.shares = u64::from(shares);
-                    u.flags |= flags::LAST_IN_EVENT;
+                    u.flags |= Flags::LAST_IN_EVENT;
                     if m.printable == b'N' {
-                        u.flags |= flags::NON_PRINTABLE;
+                        u.flags |= Flags::NON_PRINTABLE;
                     }
                     self.publish(&u, sink);
                 }
@@ -711,7 +731,7 @@ impl Engine {
         now: u64,
         recv_ts: u64,
         seq: u64,
-        stale: u16,
+        stale: Flags,
         t: u8,
         bytes: &[u8],
         sink: &mut S,
@@ -740,14 +760,14 @@ impl Engine {
                 let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
                 u.price = i64::from(m.price.get());
                 u.shares = u64::from(m.shares.get());
-                u.flags |= flags::LAST_IN_EVENT;
+                u.flags |= Flags::LAST_IN_EVENT;
                 self.publish(&u, sink);
             }
             M::CrossTrade(m) if self.itch.keeps(locate) => {
                 let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
                 u.price = i64::from(m.cross_price.get());
                 u.shares = m.shares.get();
-                u.flags |= flags::LAST_IN_EVENT | flags::CROSS;
+                u.flags |= Flags::LAST_IN_EVENT | Flags::CROSS;
                 self.publish(&u, sink);
             }
             M::BrokenTrade(_) if self.itch.keeps(locate) => {
@@ -756,7 +776,7 @@ impl Engine {
                     Side::None,
                     UpdateKind::TradeBreak,
                 );
-                u.flags |= flags::LAST_IN_EVENT;
+                u.flags |= Flags::LAST_IN_EVENT;
                 self.publish(&u, sink);
             }
             M::StockDirectory(m) => {
@@ -824,7 +844,7 @@ impl Engine {
         let mut u = ctx.update(instrument, Side::None, UpdateKind::Status);
         u.price = i64::from(code);
         u.shares = u64::from(msg_type);
-        u.flags |= flags::LAST_IN_EVENT;
+        u.flags |= Flags::LAST_IN_EVENT;
         self.publish(&u, sink);
     }
 
@@ -910,7 +930,7 @@ mod tests {
         );
         e.on_datagram(0, &meta, &seg, &mut |u: &BookUpdate| got.push(*u));
         assert_eq!(got.len(), 4);
-        assert!(got.iter().all(|u| u.flags & flags::LAST_IN_EVENT != 0));
+        assert!(got.iter().all(|u| u.flags.contains(Flags::LAST_IN_EVENT)));
         got.clear();
         // Event in two segments: flag 0 removes 25.10 …
         e.on_datagram(
@@ -935,12 +955,12 @@ mod tests {
         );
         assert_eq!(got.len(), 2);
         assert_eq!(
-            (got[0].seq, got[0].kind, got[0].flags & flags::LAST_IN_EVENT),
-            (5, UpdateKind::DeleteLevel, 0)
+            (got[0].seq, got[0].kind, got[0].flags.last_in_event()),
+            (5, UpdateKind::DeleteLevel, false)
         );
         assert_eq!(got[1].seq, 6);
-        assert_ne!(got[1].flags & flags::LAST_IN_EVENT, 0);
-        assert_ne!(got[1].flags & flags::BEST_CHANGED, 0);
+        assert!(got[1].flags.last_in_event());
+        assert!(got[1].flags.best_changed());
         assert_eq!(got[1].exch_ts, 1_006);
         assert_eq!(e.bbo(id).ask, Some((253_000, 100)));
         assert_eq!(e.bbo(id).bid, Some((250_000, 100)));
@@ -1044,7 +1064,7 @@ mod tests {
         feed(&mut e, mold_add(4, 4), &mut got); // duplicate: dropped
         let stale: Vec<(u64, bool)> = got
             .iter()
-            .map(|u| (u.seq, u.flags & flags::STALE != 0))
+            .map(|u| (u.seq, u.flags.contains(Flags::STALE)))
             .collect();
         assert_eq!(stale, vec![(1, false), (3, true), (2, false), (4, false)]);
         let q = e.mold_seq.stats;

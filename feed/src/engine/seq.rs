@@ -28,7 +28,7 @@
 pub const MAX_OPEN_GAPS: usize = 1024;
 
 /// Counters of one stream. All counts since start (not reset on session change).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SeqStats {
     /// Packets seen (data, heartbeat, end of session).
     pub packets: u64,

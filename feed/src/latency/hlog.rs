@@ -75,6 +75,16 @@ impl<W: Write> HlogWriter<W> {
     /// Writes one line per non-empty stage of `r`, covering `[r.start_ns(), r.end_ns())`.
     /// Cold path (allocates for serialisation).
     pub fn write_interval(&mut self, r: &StageRecorder) -> io::Result<()> {
+        self.write_interval_labeled(r, None)
+    }
+
+    /// [`HlogWriter::write_interval`] for a labelled recorder (one strategy's): its tags are
+    /// `STAGE.LABEL` ([`super::stage_tag`]).
+    pub fn write_interval_labeled(
+        &mut self,
+        r: &StageRecorder,
+        label: Option<&str>,
+    ) -> io::Result<()> {
         let start = Duration::from_nanos(r.start_ns().saturating_sub(self.origin_ns));
         let dur = Duration::from_nanos(r.end_ns().saturating_sub(r.start_ns()));
         for stage in Stage::ALL {
@@ -82,7 +92,7 @@ impl<W: Write> HlogWriter<W> {
             if h.is_empty() {
                 continue;
             }
-            self.write_histogram(stage.name(), h, start, dur)?;
+            self.write_histogram(&super::stage_tag(stage, label), h, start, dur)?;
         }
         self.intervals += 1;
         Ok(())

@@ -123,6 +123,28 @@ impl std::fmt::Display for LatencyError {
 
 impl std::error::Error for LatencyError {}
 
+/// The name of `stage` for a recorder labelled `label` (a strategy's): `STAGE.LABEL`, the
+/// label's characters outside `[A-Za-z0-9_-]` replaced by `_` so the tag stays a valid
+/// interval-log tag and file stem; just `STAGE` without a label.
+pub fn stage_tag(stage: Stage, label: Option<&str>) -> String {
+    match label {
+        None => stage.name().to_string(),
+        Some(l) => {
+            let l: String = l
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{}.{l}", stage.name())
+        }
+    }
+}
+
 /// The hdrhistogram crate fh records with (same version for integrators and tests).
 pub use hdrhistogram;
 use hdrhistogram::Histogram;

@@ -129,8 +129,18 @@ pub struct LatencyRun {
     config: HistConfig,
     origin_ns: u64,
     hlog: Option<HlogWriter<BufWriter<File>>>,
-    collectors: Vec<IntervalCollector>,
+    collectors: Vec<(Option<String>, IntervalCollector)>,
     total: StageRecorder,
+    labeled: Vec<(String, StageRecorder)>,
+}
+
+/// The merged figures of a run, for a report value ([`LatencyRun::finish_quiet`]).
+#[derive(Debug, Clone)]
+pub struct LatencyTotals {
+    /// The clock and the cost of a reading.
+    pub clock_line: String,
+    /// One row per stage with values; labelled stages are `STAGE.LABEL`.
+    pub stages: Vec<table::Summary>,
 }
 
 impl LatencyRun {
@@ -161,6 +171,7 @@ impl LatencyRun {
             hlog,
             collectors: Vec::new(),
             total: StageRecorder::new(config),
+            labeled: Vec::new(),
         })
     }
 
@@ -183,8 +194,80 @@ impl LatencyRun {
     /// run's start.
     pub fn recorder(&mut self) -> IntervalRecorder {
         let (rec, col) = interval_pair(self.config, self.origin_ns, self.opts.interval_ns());
-        self.collectors.push(col);
+        self.collectors.push((None, col));
         rec
+    }
+
+    /// A recorder for one strategy's hop, labelled `label`: its stages are reported, logged
+    /// and plotted as `STAGE.LABEL` ([`super::stage_tag`]), apart from the engine's.
+    pub fn recorder_for(&mut self, label: &str) -> IntervalRecorder {
+        let (rec, col) = interval_pair(self.config, self.origin_ns, self.opts.interval_ns());
+        self.collectors.push((Some(label.to_string()), col));
+        if !self.labeled.iter().any(|(l, _)| l == label) {
+            self.labeled
+                .push((label.to_string(), StageRecorder::new(self.config)));
+        }
+        rec
+    }
+
+    fn merge_labeled(&mut self, label: Option<&str>, r: &StageRecorder) {
+        match label.and_then(|l| self.labeled.iter_mut().find(|(n, _)| n == l)) {
+            Some((_, t)) => t.merge(r),
+            None => self.total.merge(r),
+        }
+    }
+
+    /// Ends the run without printing: collects what is left, adds the last partial
+    /// intervals (with their labels), closes the interval log, writes `hgrm` and `plot`
+    /// (`title` on the plot) and returns the rows of every stage.
+    pub fn finish_quiet(
+        mut self,
+        last: Vec<(Option<String>, Box<StageRecorder>)>,
+        title: &str,
+    ) -> Result<LatencyTotals, LatencyError> {
+        self.poll()?;
+        for (label, r) in &last {
+            if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
+                if r.total_count() > 0 {
+                    w.write_interval_labeled(r, label.as_deref())
+                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
+                }
+            }
+            self.merge_labeled(label.as_deref(), r);
+        }
+        if let (Some(w), Some(path)) = (self.hlog.take(), self.opts.hlog.as_ref()) {
+            w.finish()
+                .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
+        }
+        let cost = self.clock.cost_ns(5, 10_000);
+        let mut names = Vec::new();
+        for (label, t) in &self.labeled {
+            for stage in super::Stage::ALL {
+                if !t.histogram(stage).is_empty() {
+                    names.push((super::stage_tag(stage, Some(label)), stage, label.as_str()));
+                }
+            }
+        }
+        let mut series = self.total.series();
+        for (name, stage, label) in &names {
+            if let Some((_, t)) = self.labeled.iter().find(|(l, _)| l == label) {
+                series.push(Series {
+                    name,
+                    hist: t.histogram(*stage),
+                    over: t.over_bound(*stage),
+                });
+            }
+        }
+        if let Some(dir) = &self.opts.hgrm {
+            write_hgrm_dir(dir, &series)?;
+        }
+        if let Some(path) = &self.opts.plot {
+            write_plot(path, &format!("fh latency: {title}"), &series)?;
+        }
+        Ok(LatencyTotals {
+            clock_line: self.clock.describe(cost),
+            stages: series.iter().map(table::Summary::of).collect(),
+        })
     }
 
     /// Cold side, call now and then (after a `tick` returned true in a single-threaded replay,
@@ -192,14 +275,15 @@ impl LatencyRun {
     /// interval log and adds it to the run's totals. Returns the intervals collected.
     pub fn poll(&mut self) -> Result<usize, LatencyError> {
         let mut n = 0;
-        for c in &self.collectors {
-            if let Some(r) = c.take() {
+        for i in 0..self.collectors.len() {
+            if let Some(r) = self.collectors[i].1.take() {
+                let label = self.collectors[i].0.clone();
                 if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
-                    w.write_interval(&r)
+                    w.write_interval_labeled(&r, label.as_deref())
                         .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
                 }
-                self.total.merge(&r);
-                c.give_back(r);
+                self.merge_labeled(label.as_deref(), &r);
+                self.collectors[i].1.give_back(r);
                 n += 1;
             }
         }

@@ -21,7 +21,7 @@ pub const QUANTILES: [(f64, &str); 6] = [
 ];
 
 /// The numbers of one table row, in ns.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Summary {
     /// Stage (series) name.
     pub name: String,

@@ -5,14 +5,14 @@
 //!   GroupSocket (one per --group: bound, joined, SO_RCVBUF raised, non-blocking,
 //!        │       SO_TIMESTAMPNS, SO_RXQ_OVFL)
 //!        ▼ recvmmsg straight into free slots
-//!   RxAgent::do_work ──► rx ring ──► RxConsumer 0: EngineAgent (decodes in place) ──►
-//!                                │      publication ring ──► StrategyAgent<LiveStrategy>
+//!   RxAgent::do_work ──► rx ring ──► RxConsumer 0: the pipeline's engine agent
+//!                                │      (`crate::pipeline::live`, decodes in place)
 //!                                └─► RxConsumer 1: capture writer (optional, off the hot thread)
 //! ```
 //!
 //! ## Invariants
 //! - This folder holds all the socket and libc code of `fh-feed` (`socket`, `rx`, `signal`);
-//!   every `unsafe` block there has a `// SAFETY:` note. `pipeline` has no `unsafe`.
+//!   every `unsafe` block there has a `// SAFETY:` note.
 //! - The whole hot path (receive, engine, publish, strategy) allocates nothing after start-up;
 //!   `tests/live_noalloc.rs` checks it with a counting allocator on the real DEEP capture.
 //! - Sockets, slots and `recvmmsg` arrays are set up by [`open`]; the receive agent's duty
@@ -23,7 +23,6 @@
 //!   heartbeat interval is reported by [`RxStats::silent_groups`] (heartbeats keep a healthy
 //!   feed from ever going that quiet).
 
-pub mod pipeline;
 pub mod rx;
 pub mod signal;
 pub mod socket;
@@ -94,7 +93,7 @@ pub struct RxStats {
 }
 
 /// A snapshot of [`RxStats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RxCounters {
     /// Datagrams received.
     pub packets: u64,

@@ -22,6 +22,11 @@ pub fn install() {
     }
 }
 
+/// The flag the handlers set (for loops that poll one `AtomicBool`).
+pub fn flag() -> &'static AtomicBool {
+    &STOP
+}
+
 /// True once SIGINT or SIGTERM arrived since [`install`].
 pub fn requested() -> bool {
     STOP.load(Ordering::Relaxed)

@@ -80,7 +80,6 @@ use crate::agent::{Idle, IdleStrategy, SpinYield};
 #[cfg(loom)]
 use crate::sync::spin_hint;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering, Padded, SlotCell};
-use crate::update::{BookUpdate, Side, UpdateKind};
 use std::time::Instant;
 
 #[cfg(all(test, loom))]
@@ -111,50 +110,17 @@ impl Record for u64 {
     }
 }
 
-impl Record for BookUpdate {
-    const WORDS: usize = 8;
-    #[inline]
-    fn to_words(&self) -> [u64; 8] {
-        [
-            self.seq,
-            self.exch_ts,
-            self.recv_ts,
-            self.engine_ts,
-            self.price as u64,
-            self.shares,
-            u64::from(self.order_count) | u64::from(self.instrument) << 32,
-            u64::from(self.kind as u8)
-                | u64::from(self.side as u8) << 8
-                | u64::from(self.flags) << 16,
-        ]
+/// What a consumer does with a batch ([`Consumer::poll_with`]): the ring's callback interface,
+/// independent of what the records mean.
+pub trait Handler<T> {
+    /// One record, with its ring sequence; `end_of_batch` on the batch's last record.
+    fn on_record(&mut self, record: &T, seq: u64, end_of_batch: bool);
+    /// `count` records were lost to a lap (never-wait) right before the next one.
+    fn on_missed(&mut self, count: u64) {
+        let _ = count;
     }
-    #[inline]
-    fn from_words(w: &[u64; 8]) -> Self {
-        // The casts below cut packed fields back out of their words.
-        BookUpdate {
-            seq: w[0],
-            exch_ts: w[1],
-            recv_ts: w[2],
-            engine_ts: w[3],
-            price: w[4] as i64,
-            shares: w[5],
-            order_count: w[6] as u32,
-            instrument: (w[6] >> 32) as u32,
-            kind: match w[7] as u8 {
-                0 => UpdateKind::AddLevel,
-                1 => UpdateKind::ChangeLevel,
-                2 => UpdateKind::DeleteLevel,
-                3 => UpdateKind::Trade,
-                _ => UpdateKind::Status,
-            },
-            side: match (w[7] >> 8) as u8 {
-                0 => Side::Bid,
-                1 => Side::Ask,
-                _ => Side::None,
-            },
-            flags: (w[7] >> 16) as u16,
-        }
-    }
+    /// After the batch's last record (its slots are released by then).
+    fn on_batch_end(&mut self) {}
 }
 
 /// What the producer does when the slowest consumer is a full ring behind.
@@ -411,7 +377,7 @@ impl<T> RingMonitor<T> {
 }
 
 /// The writing half. Not `Clone`: there is exactly one producer.
-pub struct Producer<T: Record = BookUpdate> {
+pub struct Producer<T: Record> {
     shared: Arc<Shared<T>>,
     /// Next sequence to claim.
     next: u64,
@@ -648,7 +614,7 @@ impl<T: Record> Drop for Claim<'_, T> {
 }
 
 /// The reading half: one per strategy. Moves to its thread; not `Clone`.
-pub struct Consumer<T: Record = BookUpdate> {
+pub struct Consumer<T: Record> {
     shared: Arc<Shared<T>>,
     index: usize,
     /// Next sequence to read.
@@ -745,13 +711,11 @@ impl<T: Record> Consumer<T> {
         })
     }
 
-    /// Drains one batch into `strategy`: `on_missed` before any update that follows a lap,
-    /// `on_update` per update, `on_batch_end` after the last. Returns the updates delivered.
+    /// Drains one batch into `handler`: `on_missed` before any record that follows a lap,
+    /// `on_record` per record, `on_batch_end` after the last. Returns the records delivered.
     #[inline]
-    pub fn poll_with<S: crate::strategy::Strategy<T> + ?Sized>(
-        &mut self,
-        strategy: &mut S,
-    ) -> usize {
+    pub fn poll_with<H: Handler<T> + ?Sized>(&mut self, handler: &mut H) -> usize {
+        let strategy = handler;
         let Some(mut batch) = self.poll() else {
             return 0;
         };
@@ -760,7 +724,7 @@ impl<T: Record> Consumer<T> {
             if ev.missed_before > 0 {
                 strategy.on_missed(ev.missed_before);
             }
-            strategy.on_update(ev.update, ev.seq, ev.end_of_batch);
+            strategy.on_record(ev.update, ev.seq, ev.end_of_batch);
             n += 1;
         }
         if batch.pending_missed > 0 {

@@ -2,7 +2,6 @@
 //! `loom.rs`, the multi-million-update stress tests in `feed/tests/ring_stress.rs`).
 
 use super::*;
-use crate::update::flags;
 
 fn nl(cap: usize, consumers: usize) -> (Producer<u64>, Vec<Consumer<u64>>) {
     ring(RingConfig::new(cap, consumers, Policy::NoLoss)).unwrap()
@@ -231,48 +230,6 @@ fn consumers_finish_when_the_producer_is_gone() {
     assert!(!cs[0].is_finished(), "two updates still to read");
     assert_eq!(drain(&mut cs[0]).len(), 2);
     assert!(cs[0].is_finished());
-}
-
-#[test]
-fn book_update_round_trips_through_words() {
-    use crate::update::{Side, UpdateKind};
-    let kinds = [
-        UpdateKind::AddLevel,
-        UpdateKind::ChangeLevel,
-        UpdateKind::DeleteLevel,
-        UpdateKind::Trade,
-        UpdateKind::Status,
-    ];
-    for (i, kind) in kinds.into_iter().enumerate() {
-        for side in [Side::Bid, Side::Ask, Side::None] {
-            let u = BookUpdate {
-                seq: u64::MAX - i as u64,
-                exch_ts: 1,
-                recv_ts: 2,
-                engine_ts: 3,
-                price: -1_234_500 - i as i64,
-                shares: 77,
-                order_count: u32::MAX,
-                instrument: 0x8000_0001,
-                kind,
-                side,
-                flags: flags::BEST_CHANGED | flags::STALE | 0x8000,
-            };
-            assert_eq!(BookUpdate::from_words(&u.to_words()), u);
-        }
-    }
-    // And through a never-wait ring.
-    let (mut p, mut cs) = ring::<BookUpdate>(RingConfig::new(2, 1, Policy::NeverWait)).unwrap();
-    let u = BookUpdate {
-        seq: 5,
-        price: -3,
-        kind: UpdateKind::Trade,
-        side: Side::Ask,
-        flags: 7,
-        ..Default::default()
-    };
-    p.push(u);
-    assert_eq!(*cs[0].poll().unwrap().next().unwrap().update, u);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Tail latency per stage of `fh replay` (issue 6), and in-process pacing (`--speed X`).
+//! The replay source: a capture read on one thread into the engine, as fast as possible or
+//! paced on the capture's timestamps, with tail latency per stage (and in-process pacing).
 //!
 //! ```text
 //!  capture record ─(--speed: wait for its deadline)─► t0 ─ frame → UDP payload
@@ -64,20 +65,17 @@
 //! - The sink sees the same updates in the same order whether or not stamps are taken, so
 //!   digests are unchanged.
 
-use std::io::Write;
-use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fh_replay::capture::{Capture, Kind};
-use fh_replay::frame;
+use fh_replay::frame::{self, FrameStats};
 use fh_replay::pace::{self, Schedule};
-use fh_replay::wire::WireConfig;
 
-use super::replay::{Args, ShellStats};
-use super::{CliError, CliResult};
+use super::PipelineError;
 use crate::engine::levels::Bbo;
 use crate::engine::{DatagramMeta, Engine, UpdateSink};
-use crate::latency::{Clock, IntervalRecorder, LatencyRun, Precount, Stage};
+use crate::latency::{Clock, IntervalRecorder, Precount, Stage};
 use crate::update::{BookUpdate, InstrumentId};
 
 /// Updates (and BBO changes) [`Holding`] keeps per datagram before handing them over: 4096
@@ -198,6 +196,11 @@ impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
             bbo: *bbo,
         });
     }
+
+    /// The held updates reach the real sink in the publish stage, which then ends the
+    /// datagram there ([`Timed`]).
+    #[inline(always)]
+    fn datagram_end(&mut self) {}
 }
 
 /// Consecutive datagrams timed together when `--stamp-every N` samples (N > 1): one burst of
@@ -422,14 +425,27 @@ impl Pace {
 
     /// Waits for the deadline of a record captured at `ts_ns`, if paced; returns
     /// `(deadline, clock reading at or after it)`.
+    /// Waits for the deadline of a record captured at `ts_ns` (sleeping in slices of at most
+    /// [`PACE_SLICE`] so that `stop` is noticed); returns the deadline and the reading at or
+    /// after it, `None` unpaced.
     #[inline]
-    fn wait(&mut self, ts_ns: u64) -> Option<(u64, u64)> {
+    fn wait(&mut self, ts_ns: u64, stop: &AtomicBool) -> Option<(u64, u64)> {
         let s = self.schedule.as_mut()?;
         let dl = s.deadline(ts_ns);
         let clock = self.clock;
+        let slice = PACE_SLICE.as_nanos() as u64;
+        while dl.saturating_sub(clock.now()) > slice && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(PACE_SLICE);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Some((dl, clock.now()));
+        }
         Some((dl, pace::wait_until(dl, self.spin, || clock.now())))
     }
 }
+
+/// Longest sleep of a paced replay between looks at its stop flag.
+pub const PACE_SLICE: Duration = Duration::from_millis(20);
 
 /// One unit of a capture handed to the engine.
 #[derive(Clone, Copy, Debug)]
@@ -441,13 +457,15 @@ pub enum Unit<'a> {
 }
 
 impl Unit<'_> {
-    /// Hands the unit to the engine, `ts` as both `now` and `recv_ts` (deterministic).
+    /// Hands the unit to the engine: `ts` (the capture time) as `recv_ts`, `now` as the
+    /// updates' `engine_ts` (the read time on fh's clock for a timed datagram, 0 otherwise;
+    /// neither is part of the digest, so replays stay deterministic).
     #[inline(always)]
-    pub fn apply<K: UpdateSink>(self, engine: &mut Engine, ts: u64, sink: &mut K) {
+    pub fn apply<K: UpdateSink>(self, engine: &mut Engine, now: u64, ts: u64, sink: &mut K) {
         let meta = DatagramMeta { recv_ts: ts };
         match self {
-            Unit::Datagram(p) => engine.on_datagram(ts, &meta, p, sink),
-            Unit::ItchMessage(m) => engine.on_itch_stream_message(ts, &meta, m, sink),
+            Unit::Datagram(p) => engine.on_datagram(now, &meta, p, sink),
+            Unit::ItchMessage(m) => engine.on_itch_stream_message(now, &meta, m, sink),
         }
     }
 }
@@ -472,7 +490,7 @@ pub trait Timing {
         unit: Unit<'_>,
         ts: u64,
         t0: u64,
-    ) -> CliResult;
+    ) -> Result<(), PipelineError>;
 }
 
 /// No stamps: the engine publishes straight into the sink.
@@ -493,8 +511,8 @@ impl Timing for Untimed {
         unit: Unit<'_>,
         ts: u64,
         _t0: u64,
-    ) -> CliResult {
-        unit.apply(engine, ts, sink);
+    ) -> Result<(), PipelineError> {
+        unit.apply(engine, 0, ts, sink);
         Ok(())
     }
 }
@@ -509,7 +527,7 @@ pub struct Timed<'a, F> {
     pub on_interval: F,
 }
 
-impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
+impl<F: FnMut() -> Result<(), PipelineError>> Timing for Timed<'_, F> {
     #[inline(always)]
     fn start(&mut self, waited: Option<(u64, u64)>) -> u64 {
         let st = &mut *self.stamps;
@@ -540,18 +558,19 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
         unit: Unit<'_>,
         ts: u64,
         t0: u64,
-    ) -> CliResult {
+    ) -> Result<(), PipelineError> {
         let st = &mut *self.stamps;
         if !st.take_turn() {
             // Not sampled (`--stamp-every`): straight to the sink, as `--no-latency` does, no
             // reading; the next sampled datagram reads a fresh `t0`.
             st.last_end = NO_READING;
-            unit.apply(engine, ts, sink);
+            unit.apply(engine, 0, ts, sink);
             return Ok(());
         }
         let t1 = st.clock.ticks();
         unit.apply(
             engine,
+            st.clock.ticks_to_ns(t0).max(1),
             ts,
             &mut Holding {
                 held: &mut st.held,
@@ -560,6 +579,7 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
         );
         let t2 = st.clock.ticks();
         st.held.drain_into(sink);
+        sink.datagram_end();
         let t3 = st.clock.ticks();
         st.last_end = t3;
         if st.push([t0, t1, t2, t3]) {
@@ -570,23 +590,37 @@ impl<F: FnMut() -> CliResult> Timing for Timed<'_, F> {
     }
 }
 
+/// What the replay loop saw of the file.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct ShellStats {
+    /// Records (pcap packets or ITCH-file messages).
+    pub records: u64,
+    /// Frames → datagrams.
+    #[serde(skip)]
+    pub frames: FrameStats,
+    /// The file ended inside its last record (every complete record was read).
+    pub truncated: bool,
+    /// The replay was stopped before the end of the file.
+    pub interrupted: bool,
+}
+
 /// Replays a whole capture into `engine` on one thread, paced by `pace`, with `timing` around
-/// every unit. With [`Untimed`] and no pacing this is what
-/// [`super::replay::replay_capture`] does. `progress` is called now and then with the
-/// fraction done (0.0–1.0).
+/// every unit, until the file ends or `stop` is set. `progress` is called now and then with
+/// the fraction done (0.0–1.0).
 pub fn replay_timed<S: UpdateSink, T: Timing>(
     cap: &Capture,
     engine: &mut Engine,
     sink: &mut S,
     pace: &mut Pace,
     timing: &mut T,
+    stop: &AtomicBool,
     mut progress: impl FnMut(f64),
-) -> Result<ShellStats, CliError> {
+) -> Result<ShellStats, PipelineError> {
     let mut st = ShellStats::default();
     let total = cap.bytes().len().max(1) as f64;
     match cap.kind() {
         Kind::Pcap | Kind::Pcapng => {
-            let records = cap.records().map_err(CliError::new)?;
+            let records = cap.records().map_err(PipelineError::new)?;
             for r in records {
                 let r = match r {
                     Ok(r) => r,
@@ -594,14 +628,18 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                         st.truncated = true;
                         break;
                     }
-                    Err(e) => return Err(CliError::new(e)),
+                    Err(e) => return Err(PipelineError::new(e)),
                 };
+                if stop.load(Ordering::Relaxed) {
+                    st.interrupted = true;
+                    break;
+                }
                 st.records += 1;
                 if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
                     timing.gap();
                 }
-                let waited = pace.wait(r.ts_ns);
+                let waited = pace.wait(r.ts_ns, stop);
                 let t0 = timing.start(waited);
                 let Some(d) = st.frames.count(frame::udp_payload(r.link, r.data)) else {
                     continue;
@@ -610,7 +648,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
             }
         }
         Kind::Itch | Kind::ItchGz => {
-            let mut msgs = cap.itch_messages().map_err(CliError::new)?;
+            let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
             let mut ahead = ItchLookahead::default();
             while let Some(m) = msgs.next_message() {
                 let m = match m {
@@ -619,8 +657,12 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                         st.truncated = true;
                         break;
                     }
-                    Err(e) => return Err(CliError::new(e)),
+                    Err(e) => return Err(PipelineError::new(e)),
                 };
+                if stop.load(Ordering::Relaxed) {
+                    st.interrupted = true;
+                    break;
+                }
                 ahead.consumed(m.data.len());
                 ahead.fill(m.ahead, |next| engine.prefetch_itch_message(next));
                 st.records += 1;
@@ -629,7 +671,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                     timing.gap();
                 }
                 let ts = m.timestamp_ns().unwrap_or(0);
-                let waited = pace.wait(ts);
+                let waited = pace.wait(ts, stop);
                 let t0 = timing.start(waited);
                 timing.unit(engine, sink, Unit::ItchMessage(m.data), ts, t0)?;
             }
@@ -687,119 +729,6 @@ impl ItchLookahead {
             self.msgs += 1;
         }
     }
-}
-
-/// `fh replay`'s latency side: the run's [`LatencyRun`], this thread's [`Stamps`] (none with
-/// `--no-latency`) and the pacing.
-#[derive(Debug)]
-pub struct ReplayTiming {
-    lat: LatencyRun,
-    stamps: Option<Stamps>,
-    speed: Option<f64>,
-}
-
-impl ReplayTiming {
-    /// Checks the latency and pacing options of `args` against each other and calibrates the
-    /// clock (before the replay's own timing starts).
-    pub fn start(args: &Args) -> Result<ReplayTiming, CliError> {
-        let l = &args.latency;
-        let outputs = l.hgrm.is_some() || l.hlog.is_some() || l.plot.is_some();
-        if args.decode_only && (outputs || args.wire.speed.is_some()) {
-            return Err(CliError::new(
-                "--decode-only: cannot be combined with --speed, --hgrm, --hlog or --plot",
-            ));
-        }
-        let speed = args
-            .wire
-            .speed
-            .map(pace::check_speed)
-            .transpose()
-            .map_err(CliError::new)?;
-        let mut lat = LatencyRun::start(&l.config())?;
-        let stamps = (lat.enabled() && !args.decode_only)
-            .then(|| Stamps::new(lat.clock(), lat.recorder()).every(l.stamp_every));
-        Ok(ReplayTiming { lat, stamps, speed })
-    }
-
-    /// Replays `cap` as [`replay_timed`] does, with this run's pacing and stamps.
-    pub fn replay<S: UpdateSink>(
-        &mut self,
-        cap: &Capture,
-        engine: &mut Engine,
-        sink: &mut S,
-        progress: impl FnMut(f64),
-    ) -> Result<ShellStats, CliError> {
-        let clock = self.lat.clock();
-        let mut pace = match self.speed {
-            Some(x) => Pace::speed(clock, x),
-            None => Pace::off(clock),
-        };
-        match self.stamps.as_mut() {
-            Some(stamps) => {
-                let lat = &mut self.lat;
-                let mut t = Timed {
-                    stamps,
-                    on_interval: || lat.poll().map(|_| ()).map_err(CliError::from),
-                };
-                replay_timed(cap, engine, sink, &mut pace, &mut t, progress)
-            }
-            None => replay_timed(cap, engine, sink, &mut pace, &mut Untimed, progress),
-        }
-    }
-
-    /// Prints the pacing line and the latency table (and writes `--hgrm`, `--hlog`, `--plot`)
-    /// after the replay's report. Nothing with `--no-latency` (or `--decode-only`).
-    pub fn finish(self, path: &Path, out: &mut dyn Write) -> CliResult {
-        let io = |e: std::io::Error| CliError::new(format!("fh replay: stdout: {e}"));
-        let Some(stamps) = self.stamps else {
-            return Ok(());
-        };
-        if let Some(x) = self.speed {
-            writeln!(
-                out,
-                "paced: --speed {x} (each datagram due at its capture time / {x}; behind_schedule: how late it was handed to the engine)"
-            )
-            .map_err(io)?;
-        }
-        if stamps.held.early_flushes > 0 {
-            writeln!(
-                out,
-                "latency notes: {} early hand-overs of held updates (their publish time counted in book)",
-                stamps.held.early_flushes
-            )
-            .map_err(io)?;
-        }
-        let every = stamps.stamp_every();
-        let last = stamps.finish();
-        let title = if every > 1 {
-            format!(
-                "fh replay {}: processing time per stage on the replay's clock, 1 datagram in {every} timed, in bursts of {STAMP_BURST} (--stamp-every {every})",
-                path.display()
-            )
-        } else {
-            format!(
-                "fh replay {}: processing time per stage on the replay's clock",
-                path.display()
-            )
-        };
-        self.lat.finish(vec![last], &title, out)?;
-        Ok(())
-    }
-}
-
-/// `fh replay FILE --to GROUP:PORT …`: sends the capture's UDP payloads to multicast with the
-/// wire sender ([`fh_replay::wire`], TTL 0 by default) instead of replaying in-process, and
-/// prints its report. The in-process options (books, latency outputs) do not apply.
-pub fn send_to_wire(args: &Args, path: &Path, cfg: &WireConfig) -> CliResult {
-    let l = &args.latency;
-    if l.hgrm.is_some() || l.hlog.is_some() || l.plot.is_some() || args.decode_only {
-        return Err(CliError::new(
-            "--to: sends the capture; --hgrm, --hlog, --plot and --decode-only apply to in-process replay",
-        ));
-    }
-    let rep = fh_replay::wire::send_capture(path, cfg).map_err(CliError::new)?;
-    println!("{rep}");
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1006,4 +935,433 @@ mod tests {
         held.drain_into(&mut log);
         assert_eq!(log.0.len(), 5);
     }
+}
+
+/// Top-of-book table size: every ITCH locate and the first 16 384 IEX symbols.
+pub const TOP_INSTRUMENTS: usize = crate::engine::IEX_INSTRUMENT_BASE as usize + (1 << 14);
+
+/// The engine side of a replay: its sink type decides what runs, the loop is the same.
+struct ReplayRun<'a> {
+    cap: &'a Capture,
+    engine: &'a mut Engine,
+    pace: Pace,
+    stamps: Option<&'a mut Stamps>,
+    lat: &'a mut crate::latency::LatencyRun,
+    stop: &'a AtomicBool,
+    progress: &'a mut dyn FnMut(f64),
+}
+
+impl ReplayRun<'_> {
+    fn go<S: UpdateSink>(&mut self, sink: &mut S) -> Result<ShellStats, PipelineError> {
+        let progress = &mut *self.progress;
+        match self.stamps.as_deref_mut() {
+            Some(stamps) => {
+                let lat = &mut *self.lat;
+                let mut t = Timed {
+                    stamps,
+                    on_interval: || {
+                        lat.poll()
+                            .map(|_| ())
+                            .map_err(|e| PipelineError::new(e.to_string()))
+                    },
+                };
+                replay_timed(
+                    self.cap,
+                    self.engine,
+                    sink,
+                    &mut self.pace,
+                    &mut t,
+                    self.stop,
+                    progress,
+                )
+            }
+            None => replay_timed(
+                self.cap,
+                self.engine,
+                sink,
+                &mut self.pace,
+                &mut Untimed,
+                self.stop,
+                progress,
+            ),
+        }
+    }
+}
+
+/// Runs a replay pipeline (see [`super::Pipeline::run`]).
+pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
+    use super::report::{self as rep, RunReport};
+    use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
+    use super::{Pacing, Runners, Source, Threading};
+    use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
+    use std::time::Instant;
+
+    let Source::Replay { path, pacing } = &p.source else {
+        unreachable!("replay::run on a replay source")
+    };
+    let (path, pacing) = (path.clone(), *pacing);
+    let stop_flag = super::live::stop_flag(&p.stop);
+    let stop: &AtomicBool = &stop_flag;
+    let mut lat = crate::latency::LatencyRun::start(&p.latency)?;
+    let clock = lat.clock();
+    let cap = Capture::open(&path).map_err(PipelineError::new)?;
+    let bbo_file = match &p.bbo_csv {
+        Some(out) => Some(super::output::Output::create(out)?),
+        None => None,
+    };
+    let mut engine = Engine::new(&p.engine);
+    let mut stamps = lat
+        .enabled()
+        .then(|| Stamps::new(clock, lat.recorder()).every(p.latency.stamp_every));
+    let pace = match pacing {
+        Pacing::Speed(x) => Pace::speed(clock, x),
+        _ => Pace::off(clock),
+    };
+    let mut progress = p.progress.unwrap_or_else(|| Box::new(|_| {}));
+    let n = p.strategies.len();
+    let threading = if n == 0 { "single" } else { p.threading.name() };
+    let engine_core = super::pin_current(p.engine_core);
+    let start = Instant::now();
+    let cpu0 = super::thread_cpu_ns();
+    let mut report = RunReport {
+        schema: rep::SCHEMA,
+        mode: "replay",
+        source: path.display().to_string(),
+        threading,
+        pacing: Some(match pacing {
+            Pacing::AsFast => "fast".to_string(),
+            Pacing::Speed(x) => format!("speed {x}"),
+            Pacing::Step { every_ns } => format!("step {every_ns} ns"),
+        }),
+        ..RunReport::default()
+    };
+    let mut finished = Vec::new();
+    let mut lasts = Vec::new();
+    let st;
+    let tally;
+    if n == 0 {
+        let mut run = ReplayRun {
+            cap: &cap,
+            engine: &mut engine,
+            pace,
+            stamps: stamps.as_mut(),
+            lat: &mut lat,
+            stop,
+            progress: &mut *progress,
+        };
+        match bbo_file {
+            None => {
+                let mut sink = PublishSink::new(p.digest, NoBbo, ());
+                st = run.go(&mut sink)?;
+                tally = sink.tally;
+            }
+            Some(mut out) => {
+                let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
+                let mut sink = PublishSink::new(p.digest, w, ());
+                st = run.go(&mut sink)?;
+                tally = sink.tally;
+                let rows = sink.bbo.rows;
+                sink.bbo.finish().map_err(|e| out.error(e))?;
+                report.bbo_csv = Some(rep::OutputReport {
+                    path: out.path().display().to_string(),
+                    rows,
+                });
+                out.commit()?;
+            }
+        }
+        report.engine_cpu_s = super::thread_cpu_ns()
+            .zip(cpu0)
+            .map(|(a, b)| (a - b) as f64 / 1e9);
+    } else {
+        let rc = crate::ring::RingConfig {
+            producer_idle: crate::agent::Idle::SpinYield(crate::agent::SpinYield::new(200)),
+            ..crate::ring::RingConfig::new(p.ring.size, n, p.ring.policy)
+        };
+        let (producer, consumers) = crate::ring::ring::<crate::update::BookUpdate>(rc)
+            .map_err(|e| PipelineError::new(format!("ring size {}: {e}", p.ring.size)))?;
+        let (writer, top) = crate::topbook::top_book(TOP_INSTRUMENTS);
+        let view = MarketView {
+            top,
+            symbols: engine.directory().clone(),
+            time: TimeSource::Capture,
+        };
+        let on = lat.enabled();
+        let runners = Runners::build(p.strategies, consumers, &view, |name| {
+            on.then(|| HopTimer {
+                clock,
+                rec: lat.recorder_for(name),
+                kernel_arrival: false,
+            })
+        });
+        let shared = p.threading == Threading::Shared;
+        let mono = crate::agent::MonotonicClock::new();
+        let mut handles = Vec::new();
+        let mut shared_group = Vec::new();
+        let mut thread_of = Vec::new();
+        for (name, core, rs) in runners.threads {
+            if shared {
+                for r in rs {
+                    thread_of.push(("engine".to_string(), engine_core));
+                    shared_group.push(r);
+                }
+                continue;
+            }
+            let k = rs.len();
+            let cfg = crate::agent::ThreadConfig {
+                name: Some(name.clone()),
+                core,
+                idle: p.ring.idle.idle(),
+            };
+            let h = crate::agent::spawn(RunnerGroup::new(name.clone(), rs), cfg, mono)
+                .map_err(|e| PipelineError::new(format!("cannot start thread {name}: {e}")))?;
+            for _ in 0..k {
+                thread_of.push((name.clone(), h.pinned_core()));
+            }
+            handles.push(h);
+        }
+        let step = match pacing {
+            Pacing::Step { every_ns } => Some(Step::new(every_ns)),
+            _ => None,
+        };
+        let group = shared.then(|| RunnerGroup::new("engine", shared_group));
+        let outlet = RingOutlet::new(producer, writer, group, step);
+        let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
+        let res = ReplayRun {
+            cap: &cap,
+            engine: &mut engine,
+            pace,
+            stamps: stamps.as_mut(),
+            lat: &mut lat,
+            stop,
+            progress: &mut *progress,
+        }
+        .go(&mut sink);
+        let producer_done = start.elapsed();
+        report.engine_cpu_s = super::thread_cpu_ns()
+            .zip(cpu0)
+            .map(|(a, b)| (a - b) as f64 / 1e9);
+        tally = sink.tally;
+        let ostats = sink.outlet.stats;
+        let (_, pstats, group) = sink.outlet.close();
+        if let Some(mut g) = group {
+            use crate::agent::Agent;
+            g.on_close();
+            finished.extend(g.finish());
+        }
+        for h in handles {
+            let g = h.join().map_err(PipelineError::new)?;
+            finished.extend(g.finish());
+        }
+        st = res?;
+        report.ring = Some(rep::RingReport {
+            size: p.ring.size as u64,
+            policy: match p.ring.policy {
+                crate::ring::Policy::NoLoss => "no-loss",
+                crate::ring::Policy::NeverWait => "never-wait",
+            },
+            idle: p.ring.idle.name(),
+            published: pstats.published,
+            waits: pstats.waits,
+            wait_ns: pstats.wait_ns,
+            split_events: ostats.split_events,
+            top_outside: ostats.top_outside,
+            steps: ostats.steps,
+            engine_core,
+            producer_done_s: producer_done.as_secs_f64(),
+        });
+        for (f, (thread, core)) in finished.iter_mut().zip(thread_of) {
+            if let Some(l) = f.latency.take() {
+                lasts.push((Some(f.name.clone()), l));
+            }
+            report.strategies.push(rep::StrategyReport {
+                name: f.name.clone(),
+                thread,
+                core,
+                stats: f.stats,
+                mean_lag: f.stats.lag_sum.checked_div(f.stats.batches).unwrap_or(0),
+                figures: std::mem::take(&mut f.figures),
+            });
+        }
+    }
+    report.elapsed_s = start.elapsed().as_secs_f64();
+    report.interrupted = st.interrupted;
+    report.peak_rss_bytes = super::peak_rss_bytes();
+    let framed = matches!(cap.kind(), Kind::Pcap | Kind::Pcapng);
+    report.capture = Some(rep::CaptureReport {
+        kind: format!("{:?}", cap.kind()),
+        framed,
+        records: st.records,
+        udp_datagrams: st.frames.udp,
+        skipped_frames: st.frames.skipped(),
+        truncated: st.truncated,
+    });
+    report.engine = rep::EngineReport::of(&engine);
+    report.updates = rep::UpdatesReport::of(&tally.by_kind, tally.stale);
+    report.digest = p.digest.then(|| format!("{:016x}", tally.digest.value()));
+    report.books = rep::book_depths(&engine, p.report_books, p.report_depth);
+    if let Some(stamps) = stamps {
+        let mut notes = Vec::new();
+        if let Pacing::Speed(x) = pacing {
+            notes.push(format!(
+                "paced: --speed {x} (each datagram due at its capture time / {x}; behind_schedule: how late it was handed to the engine)"
+            ));
+        }
+        if stamps.held.early_flushes > 0 {
+            notes.push(format!(
+                "latency notes: {} early hand-overs of held updates (their publish time counted in book)",
+                stamps.held.early_flushes
+            ));
+        }
+        let every = stamps.stamp_every();
+        lasts.insert(0, (None, stamps.finish()));
+        let title = if every > 1 {
+            format!(
+                "fh replay {}: processing time per stage on the replay's clock, 1 datagram in {every} timed, in bursts of {STAMP_BURST} (--stamp-every {every})",
+                path.display()
+            )
+        } else {
+            format!(
+                "fh replay {}: processing time per stage on the replay's clock",
+                path.display()
+            )
+        };
+        let totals = lat.finish_quiet(lasts, &title)?;
+        report.latency = Some(rep::LatencyReport {
+            title,
+            clock: totals.clock_line,
+            stages: totals.stages,
+            notes,
+        });
+    }
+    Ok(super::RunOutcome::from_finished(report, finished))
+}
+
+/// What a decode-only pass found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DecodeOnly {
+    /// Records read.
+    pub records: u64,
+    /// Messages by type byte.
+    #[serde(skip)]
+    pub types: [u64; 256],
+    /// Messages decoded.
+    pub messages: u64,
+    /// Malformed packets and messages.
+    pub malformed: u64,
+    /// The file ends inside its last record.
+    pub truncated: bool,
+    /// Stopped before the end.
+    pub interrupted: bool,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+    /// CPU time of the thread, seconds.
+    pub cpu_s: Option<f64>,
+}
+
+/// A speed baseline: frames, framing and message views only, counted by type; no sequencing
+/// state, no books.
+pub fn decode_only(
+    cap: &Capture,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(f64),
+) -> Result<DecodeOnly, PipelineError> {
+    use fh_decoders::{deep, iextp, itch50, moldudp64};
+    let start = std::time::Instant::now();
+    let cpu0 = super::thread_cpu_ns();
+    let mut out = DecodeOnly {
+        records: 0,
+        types: [0; 256],
+        messages: 0,
+        malformed: 0,
+        truncated: false,
+        interrupted: false,
+        elapsed_s: 0.0,
+        cpu_s: None,
+    };
+    let (types, bad) = (&mut out.types, &mut out.malformed);
+    let mut on_payload = |p: &[u8]| {
+        if crate::engine::is_iextp(p) {
+            match iextp::Segment::parse(p) {
+                Ok(s) => {
+                    for (_, b) in s.blocks() {
+                        match deep::Message::parse(b) {
+                            Ok(_) => types[usize::from(b[0])] += 1,
+                            Err(_) => *bad += 1,
+                        }
+                    }
+                }
+                Err(_) => *bad += 1,
+            }
+        } else {
+            match moldudp64::Packet::parse(p) {
+                Ok(moldudp64::Packet::Data(d)) => {
+                    for (_, b) in d.blocks() {
+                        match itch50::Message::parse(b) {
+                            Ok(m) => {
+                                types[usize::from(fh_decoders::fields::Fields::type_byte(&m))] += 1
+                            }
+                            Err(_) => *bad += 1,
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => *bad += 1,
+            }
+        }
+    };
+    let total = cap.bytes().len().max(1) as f64;
+    match cap.kind() {
+        Kind::Pcap | Kind::Pcapng => {
+            for r in cap.records().map_err(PipelineError::new)? {
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) if e.is_truncation() => {
+                        out.truncated = true;
+                        break;
+                    }
+                    Err(e) => return Err(PipelineError::new(e)),
+                };
+                if stop.load(Ordering::Relaxed) {
+                    out.interrupted = true;
+                    break;
+                }
+                out.records += 1;
+                if out.records & 0xFFFF == 0 {
+                    progress(r.offset as f64 / total);
+                }
+                if let Ok(d) = frame::udp_payload(r.link, r.data) {
+                    on_payload(d.payload);
+                }
+            }
+        }
+        Kind::Itch | Kind::ItchGz => {
+            let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
+            while let Some(m) = msgs.next_message() {
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e) if e.is_truncation() => {
+                        out.truncated = true;
+                        break;
+                    }
+                    Err(e) => return Err(PipelineError::new(e)),
+                };
+                if stop.load(Ordering::Relaxed) {
+                    out.interrupted = true;
+                    break;
+                }
+                out.records += 1;
+                match itch50::Message::parse(m.data) {
+                    Ok(_) => out.types[usize::from(m.data[0])] += 1,
+                    Err(_) => out.malformed += 1,
+                }
+            }
+        }
+    }
+    progress(1.0);
+    out.messages = out.types.iter().sum();
+    out.elapsed_s = start.elapsed().as_secs_f64();
+    out.cpu_s = super::thread_cpu_ns()
+        .zip(cpu0)
+        .map(|(a, b)| (a - b) as f64 / 1e9);
+    Ok(out)
 }

@@ -1,0 +1,233 @@
+//! The pipeline options `fh replay --pipeline` and `fh live` share, and the report output.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{CliError, CliResult};
+use crate::pipeline::{
+    builtin, report, IdleKind, Pipeline, RingSettings, RunReport, StrategyOptions, Threading,
+};
+use crate::ring::Policy;
+
+/// Ring policy on the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyArg {
+    /// The producer waits for the slowest strategy (measured); nothing is lost.
+    #[default]
+    NoLoss,
+    /// The producer never waits; a lapped strategy counts exactly what it missed.
+    NeverWait,
+}
+
+/// Idle strategy on the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdleArg {
+    /// Busy-spin: lowest latency, burns its core.
+    Spin,
+    /// Spin a little, then yield the core.
+    Yield,
+    /// Spin, yield, then park with a growing timeout (shared cores, tests).
+    #[default]
+    Backoff,
+}
+
+/// Threading mode on the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ThreadingArg {
+    /// Each strategy on its own thread (live: receive and engine too).
+    #[default]
+    Dedicated,
+    /// Everything on one thread: strategies run at the end of each datagram.
+    Shared,
+}
+
+/// Strategy, ring and threading options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PipelineArgs {
+    /// Run a built-in strategy (repeatable): digest, bbo-csv (with --bbo-csv), spread,
+    /// imbalance, tape, count.
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// N strategies: digest, spread, imbalance, then count (shorthand for --strategy).
+    #[arg(long, value_name = "N", conflicts_with = "strategies")]
+    pub consumers: Option<usize>,
+    /// Publication ring policy.
+    #[arg(long, value_enum)]
+    pub policy: Option<PolicyArg>,
+    /// Publication ring slots (a power of two, 2 to 16 777 216; default 65 536).
+    #[arg(long, value_name = "N")]
+    pub ring_size: Option<usize>,
+    /// Idle strategy of the pipeline's threads.
+    #[arg(long, value_enum)]
+    pub idle: Option<IdleArg>,
+    /// dedicated: a thread per strategy; shared: one thread for everything.
+    #[arg(long, value_enum)]
+    pub threading: Option<ThreadingArg>,
+    /// Cores to pin to, in order: replay: engine, then each strategy thread; live: receive,
+    /// engine, then each strategy thread (shared: the one thread).
+    #[arg(long = "cpu", value_name = "N")]
+    pub cpus: Vec<usize>,
+    /// Make the last strategy spend NS ns on each update (to watch back-pressure or misses).
+    #[arg(long, value_name = "NS")]
+    pub slow_ns: Option<u64>,
+}
+
+impl PipelineArgs {
+    /// The flags given, by name (to refuse them where they mean nothing).
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if !self.strategies.is_empty() {
+            v.push("--strategy");
+        }
+        if self.consumers.is_some() {
+            v.push("--consumers");
+        }
+        if self.policy.is_some() {
+            v.push("--policy");
+        }
+        if self.ring_size.is_some() {
+            v.push("--ring-size");
+        }
+        if self.idle.is_some() {
+            v.push("--idle");
+        }
+        if self.threading.is_some() {
+            v.push("--threading");
+        }
+        if !self.cpus.is_empty() {
+            v.push("--cpu");
+        }
+        if self.slow_ns.is_some() {
+            v.push("--slow-ns");
+        }
+        v
+    }
+
+    /// The strategy names to run (`default` when none was asked for).
+    pub fn names(&self, default: &[&str]) -> Result<Vec<String>, CliError> {
+        if let Some(n) = self.consumers {
+            if !(1..=crate::pipeline::MAX_STRATEGIES).contains(&n) {
+                return Err(CliError::new(format!(
+                    "--consumers {n}: from 1 to {}",
+                    crate::pipeline::MAX_STRATEGIES
+                )));
+            }
+            let base = ["digest", "spread", "imbalance"];
+            return Ok((0..n)
+                .map(|i| match base.get(i) {
+                    Some(b) => b.to_string(),
+                    None => format!("count-{}", i - base.len() + 1),
+                })
+                .collect());
+        }
+        if self.strategies.is_empty() {
+            return Ok(default.iter().map(|s| s.to_string()).collect());
+        }
+        Ok(self.strategies.clone())
+    }
+
+    /// The ring settings.
+    pub fn ring(&self) -> Result<RingSettings, CliError> {
+        let d = RingSettings::default();
+        let size = self.ring_size.unwrap_or(d.size);
+        if !size.is_power_of_two() || !(2..=crate::pipeline::MAX_RING_SIZE).contains(&size) {
+            return Err(CliError::new(format!(
+                "--ring-size {size}: must be a power of two from 2 to {}",
+                crate::pipeline::MAX_RING_SIZE
+            )));
+        }
+        Ok(RingSettings {
+            size,
+            policy: match self.policy.unwrap_or_default() {
+                PolicyArg::NoLoss => Policy::NoLoss,
+                PolicyArg::NeverWait => Policy::NeverWait,
+            },
+            idle: match self.idle.unwrap_or_default() {
+                IdleArg::Spin => IdleKind::Spin,
+                IdleArg::Yield => IdleKind::Yield,
+                IdleArg::Backoff => IdleKind::Backoff,
+            },
+        })
+    }
+
+    /// The threading mode.
+    pub fn threading(&self) -> Threading {
+        match self.threading.unwrap_or_default() {
+            ThreadingArg::Dedicated => Threading::Dedicated,
+            ThreadingArg::Shared => Threading::Shared,
+        }
+    }
+
+    /// Adds the strategies `names` to `p`, the `k`-th strategy thread pinned to
+    /// `cpus[first_strategy_cpu + k]`; `--slow-ns` slows the last one.
+    pub fn add_strategies(
+        &self,
+        mut p: Pipeline,
+        names: &[String],
+        first_strategy_cpu: usize,
+        bbo_csv: Option<&PathBuf>,
+    ) -> Result<Pipeline, CliError> {
+        check_cpus(&self.cpus)?;
+        for (i, name) in names.iter().enumerate() {
+            let opts = StrategyOptions {
+                group: None,
+                core: self.cpus.get(first_strategy_cpu + i).copied(),
+            };
+            let base = name
+                .split_once('-')
+                .filter(|(b, _)| *b == "count")
+                .map_or(name.as_str(), |(b, _)| b);
+            let slow = self.slow_ns.filter(|_| i + 1 == names.len()).unwrap_or(0);
+            p = builtin::add(p, base, name, opts, bbo_csv, slow).map_err(|e| CliError::new(e.0))?;
+        }
+        Ok(p)
+    }
+}
+
+/// Refuses cores this process may not use.
+pub fn check_cpus(cpus: &[usize]) -> CliResult {
+    let usable = crate::pipeline::usable_cores();
+    for &c in cpus {
+        if !usable.is_empty() && !usable.contains(&c) {
+            return Err(CliError::new(format!(
+                "--cpu {c}: not a core this process may use ({usable:?})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Report output: the text on stdout, and `--report-json FILE` (written atomically).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReportArgs {
+    /// Also write the whole report as JSON to FILE (schema: feed/report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// Prints `r` as text (plus `extra` lines) and writes the JSON file.
+    pub fn emit(&self, r: &RunReport, extra: &str) -> CliResult {
+        let mut text = report::render_text(r);
+        text.push_str(extra);
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(CliError::new(format!("stdout: {}", crate::io_words(&e))));
+            }
+        }
+        if let Some(path) = &self.report_json {
+            let mut o =
+                crate::pipeline::output::Output::create(path).map_err(|e| CliError::new(e.0))?;
+            let mut w = o.writer();
+            serde_json::to_writer_pretty(&mut w, r)
+                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+            w.write_all(b"\n")
+                .and_then(|_| w.flush())
+                .map_err(|e| CliError::new(o.error(e).0))?;
+            drop(w);
+            o.commit().map_err(|e| CliError::new(e.0))?;
+        }
+        Ok(())
+    }
+}

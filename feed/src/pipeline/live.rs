@@ -1,0 +1,1025 @@
+//! The live source: multicast groups → receive agent → receive ring → engine agent → the
+//! pipeline's sink and strategies, plus the run's monitor (stats, silence, stop conditions).
+//!
+//! ```text
+//!  dedicated:  fh-rx (RxAgent) ─► rx ring ─► fh-engine (EngineAgent: Engine::on_datagram in
+//!              place, PublishSink) ─► publication ring ─► fh-strat-N (StrategyRunner …)
+//!  shared:     fh-shared: (RxAgent, EngineAgent) on one thread; the strategies run in the
+//!              sink at the end of each datagram
+//!  floor:      fh-rx-floor: receive and release, kernel timestamp → recvmmsg return only
+//!  capture:    fh-capture: a second rx-ring reader writing a ns pcap, off the hot threads
+//!  monitor:    the calling thread: stats every `stats_every`, silences, latency intervals,
+//!              stop on signal/flag, duration, packet count or quiet
+//! ```
+//!
+//! Invariants: the engine is the one a replay runs (same `on_datagram`, the kernel receive
+//! timestamp as the datagram's `recv_ts`), so a strategy's digest of a live run equals the
+//! replay's of the same packets. Shutdown is ordered: receiver first, then the engine drains
+//! the rx ring and closes the publication ring, then the strategies drain it and finish.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::report::{self as rep, RunReport};
+use super::sink::{NoBbo, Outlet, PublishSink, RingOutlet};
+use super::{PipelineError, Runners, StopOn, Threading};
+use crate::agent::{self, Agent, AgentHandle, BusySpin, Idle, MonotonicClock, Nanos, ThreadConfig};
+use crate::engine::{DatagramMeta, Engine, UpdateSink};
+use crate::latency::{Clock, IntervalRecorder, Stage, StageRecorder};
+use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
+use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
+use crate::update::BookUpdate;
+
+/// The feed protocol a live run decodes; datagrams of the other one are counted as foreign
+/// and dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// Nasdaq TotalView-ITCH 5.0 over MoldUDP64.
+    #[default]
+    Itch,
+    /// IEX DEEP or TOPS over IEX-TP.
+    Iex,
+}
+
+/// What the monitor tells the shell while the run goes on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveEvent {
+    /// A group was joined.
+    Joined {
+        /// The group.
+        group: String,
+        /// The interface.
+        iface: Ipv4Addr,
+        /// Receive buffer granted, bytes.
+        rcvbuf: usize,
+        /// Whether it was forced (`SO_RCVBUFFORCE`).
+        forced: bool,
+    },
+    /// The periodic stats line.
+    Stats {
+        /// Seconds since the start.
+        t: f64,
+        /// Datagrams per second over the last period.
+        packets_per_s: f64,
+        /// Messages per second over the last period.
+        messages_per_s: f64,
+        /// Gap events so far.
+        gaps: u64,
+        /// Duplicate packets so far.
+        duplicates: u64,
+        /// Reordered packets so far.
+        reordered: u64,
+        /// Kernel drops so far.
+        kernel_drops: u64,
+        /// Datagrams received but not yet processed.
+        rx_ring_lag: u64,
+        /// Updates published but not yet read by the slowest strategy.
+        pub_ring_lag: u64,
+        /// Groups silent right now.
+        silent: usize,
+    },
+    /// A group went quiet for longer than the heartbeat interval.
+    Silence {
+        /// The group.
+        group: String,
+        /// The interval, seconds.
+        heartbeat: f64,
+    },
+}
+
+/// A live source: what to join and when to stop.
+#[derive(Debug, Clone)]
+pub struct LiveSource {
+    /// Sockets, ring and batch sizes.
+    pub config: LiveConfig,
+    /// The protocol to decode.
+    pub protocol: Protocol,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop after this many datagrams.
+    pub packets: Option<u64>,
+    /// Stop once nothing arrived for this long after the first datagram.
+    pub until_quiet: Option<Duration>,
+    /// Stats events every this long (zero: never).
+    pub stats_every: Duration,
+    /// A group quiet for longer than this is reported.
+    pub heartbeat: Duration,
+    /// Also write every datagram to this nanosecond pcap.
+    pub capture: Option<PathBuf>,
+    /// Core of the receive thread.
+    pub rx_core: Option<usize>,
+    /// Run the floor benchmark (receive only) instead of the engine.
+    pub floor: bool,
+    pub(super) refused_pacing: Option<super::Pacing>,
+}
+
+impl LiveSource {
+    /// Joins `groups` (any-source), decoding `protocol`; runs until stopped.
+    pub fn new(groups: &[SocketAddrV4], protocol: Protocol) -> Self {
+        LiveSource {
+            config: LiveConfig {
+                groups: groups
+                    .iter()
+                    .map(|&group| GroupSpec {
+                        group,
+                        source: None,
+                    })
+                    .collect(),
+                ..LiveConfig::default()
+            },
+            protocol,
+            duration: None,
+            packets: None,
+            until_quiet: None,
+            stats_every: Duration::ZERO,
+            heartbeat: Duration::from_secs(2),
+            capture: None,
+            rx_core: None,
+            floor: false,
+            refused_pacing: None,
+        }
+    }
+}
+
+/// A run's stop flag: the process's signal flag or a shared one.
+#[derive(Debug, Clone)]
+pub(super) enum StopFlag {
+    Static(&'static AtomicBool),
+    Shared(Arc<AtomicBool>),
+}
+
+impl std::ops::Deref for StopFlag {
+    type Target = AtomicBool;
+    fn deref(&self) -> &AtomicBool {
+        match self {
+            StopFlag::Static(f) => f,
+            StopFlag::Shared(f) => f,
+        }
+    }
+}
+
+/// The stop flag of `stop` (a fresh one for [`StopOn::Never`]; the signal flag, with the
+/// handlers installed, for [`StopOn::Signals`]).
+pub(super) fn stop_flag(stop: &StopOn) -> StopFlag {
+    match stop {
+        StopOn::Never => StopFlag::Shared(Arc::new(AtomicBool::new(false))),
+        StopOn::Flag(f) => StopFlag::Shared(f.clone()),
+        StopOn::Signals => {
+            live::signal::install();
+            StopFlag::Static(live::signal::flag())
+        }
+    }
+}
+
+/// The engine agent: decodes each datagram in place in its receive-ring slot, into the sink.
+#[derive(Debug)]
+pub struct EngineAgent<S: UpdateSink> {
+    rx: RxConsumer,
+    engine: Engine,
+    sink: S,
+    protocol: Protocol,
+    clock: Clock,
+    rec: Option<IntervalRecorder>,
+    progress: Arc<[AtomicU64; 3]>,
+    upstream_done: Arc<AtomicBool>,
+    foreign: u64,
+}
+
+impl<S: UpdateSink> EngineAgent<S> {
+    /// An engine agent reading `rx` into `sink`; `rec` records the `receive` stage.
+    pub fn new(
+        rx: RxConsumer,
+        engine: Engine,
+        sink: S,
+        protocol: Protocol,
+        clock: Clock,
+        rec: Option<IntervalRecorder>,
+    ) -> Self {
+        EngineAgent {
+            rx,
+            engine,
+            sink,
+            protocol,
+            clock,
+            rec,
+            progress: Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]),
+            upstream_done: Arc::new(AtomicBool::new(false)),
+            foreign: 0,
+        }
+    }
+
+    /// Set (Release) once the receive agent has stopped: the engine agent is then done when
+    /// its ring is drained.
+    pub fn upstream_done(&self) -> Arc<AtomicBool> {
+        self.upstream_done.clone()
+    }
+
+    /// Datagrams, messages and gaps so far, for the stats line.
+    pub fn progress(&self) -> Arc<[AtomicU64; 3]> {
+        self.progress.clone()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Datagrams of the other protocol, dropped.
+    pub fn foreign(&self) -> u64 {
+        self.foreign
+    }
+
+    /// The engine, its sink and the receive recorder's last interval.
+    pub fn finish(self) -> (Engine, S, u64, Option<Box<StageRecorder>>) {
+        let now = self.clock.now();
+        (
+            self.engine,
+            self.sink,
+            self.foreign,
+            self.rec.map(|r| r.finish(now)),
+        )
+    }
+}
+
+impl<S: UpdateSink + Send> EngineAgent<S> {
+    /// Applies what is left in the receive ring (the receiver has stopped).
+    pub fn drain(&mut self) {
+        self.upstream_done.store(true, Ordering::Release);
+        while !self.is_done() {
+            self.do_work(0);
+        }
+    }
+}
+
+impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
+    fn name(&self) -> &str {
+        "fh-engine"
+    }
+
+    #[inline]
+    fn do_work(&mut self, _now: Nanos) -> usize {
+        let b = self.rx.poll(256);
+        let k = b.len();
+        for p in b.iter() {
+            let now = self.clock.now();
+            if let Some(r) = self.rec.as_mut() {
+                r.record(
+                    Stage::Receive,
+                    p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
+                );
+            }
+            if crate::engine::is_iextp(p.bytes) != (self.protocol == Protocol::Iex) {
+                self.foreign += 1;
+                continue;
+            }
+            let meta = DatagramMeta {
+                recv_ts: p.meta.kernel_ns,
+            };
+            self.engine.on_datagram(now, &meta, p.bytes, &mut self.sink);
+        }
+        drop(b);
+        if k > 0 {
+            let s = &self.engine.stats;
+            self.progress[0].store(s.datagrams + self.foreign, Ordering::Relaxed);
+            self.progress[1].store(s.itch_messages() + s.iex_messages(), Ordering::Relaxed);
+            self.progress[2].store(
+                self.engine.mold_seq.stats.gaps + self.engine.iex_seq.stats.gaps,
+                Ordering::Relaxed,
+            );
+            if let Some(r) = self.rec.as_mut() {
+                r.tick(self.clock.now());
+            }
+        }
+        k
+    }
+
+    fn is_done(&self) -> bool {
+        self.upstream_done.load(Ordering::Acquire) && self.rx.lag() == 0
+    }
+}
+
+/// The benchmark floor: the receive agent and a reader on one thread; each datagram is
+/// released as soon as it is received, recording kernel timestamp → `recvmmsg` return.
+#[derive(Debug)]
+pub struct FloorAgent {
+    rx: RxAgent,
+    reader: RxConsumer,
+    clock: Clock,
+    rec: Option<IntervalRecorder>,
+    processed: Arc<AtomicU64>,
+}
+
+impl FloorAgent {
+    /// The floor over `rx` (opened with one reader and a batch of 1).
+    pub fn new(
+        rx: RxAgent,
+        reader: RxConsumer,
+        clock: Clock,
+        rec: Option<IntervalRecorder>,
+    ) -> Self {
+        FloorAgent {
+            rx,
+            reader,
+            clock,
+            rec,
+            processed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The receive agent back, and the recorder's last interval.
+    pub fn finish(self) -> (RxAgent, Option<Box<StageRecorder>>) {
+        let now = self.clock.now();
+        (self.rx, self.rec.map(|r| r.finish(now)))
+    }
+}
+
+impl Agent for FloorAgent {
+    fn name(&self) -> &str {
+        "fh-rx-floor"
+    }
+
+    #[inline]
+    fn do_work(&mut self, now: Nanos) -> usize {
+        if self.rx.do_work(now) == 0 {
+            return 0;
+        }
+        let b = self.reader.poll(usize::MAX);
+        let k = b.len();
+        if let Some(r) = self.rec.as_mut() {
+            for p in b.iter() {
+                r.record(
+                    Stage::Receive,
+                    p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
+                );
+            }
+            r.tick(self.clock.now());
+        }
+        drop(b);
+        self.processed.fetch_add(k as u64, Ordering::Relaxed);
+        k
+    }
+}
+
+type LiveSink = PublishSink<NoBbo, RingOutlet>;
+type BareSink = PublishSink<NoBbo, ()>;
+
+enum Running {
+    Floor(AgentHandle<FloorAgent>, Arc<AtomicU64>),
+    Dedicated {
+        rx: AgentHandle<RxAgent>,
+        engine: EngineThread,
+        strategies: Vec<AgentHandle<RunnerGroup>>,
+    },
+    Shared(SharedThread),
+}
+
+enum EngineThread {
+    Ring(AgentHandle<EngineAgent<LiveSink>>),
+    Bare(AgentHandle<EngineAgent<BareSink>>),
+}
+
+enum SharedThread {
+    Ring(AgentHandle<(RxAgent, EngineAgent<LiveSink>)>),
+    Bare(AgentHandle<(RxAgent, EngineAgent<BareSink>)>),
+}
+
+/// What the threads hand back at the end.
+struct Ended {
+    rx: RxAgent,
+    engine: Option<Engine>,
+    tally: Option<super::sink::Tally>,
+    outlet: Option<(super::sink::OutletStats, crate::ring::ProducerStats)>,
+    groups: Vec<RunnerGroup>,
+    foreign: u64,
+    last: Option<Box<StageRecorder>>,
+}
+
+impl Ended {
+    fn of(rx: RxAgent, end: SinkEnd, groups: Vec<RunnerGroup>) -> Ended {
+        Ended {
+            rx,
+            engine: Some(end.engine),
+            tally: Some(end.tally),
+            outlet: end.outlet,
+            groups,
+            foreign: end.foreign,
+            last: end.last,
+        }
+    }
+}
+
+/// What an engine agent leaves: the engine, its sink's tally, the foreign count, its
+/// recorder's last interval, and what the outlet closed with.
+struct SinkEnd {
+    engine: Engine,
+    tally: super::sink::Tally,
+    foreign: u64,
+    last: Option<Box<StageRecorder>>,
+    outlet: Option<(super::sink::OutletStats, crate::ring::ProducerStats)>,
+    group: Option<RunnerGroup>,
+}
+
+type Closed = (
+    super::sink::OutletStats,
+    crate::ring::ProducerStats,
+    Option<RunnerGroup>,
+);
+
+fn end_sink<O: Outlet>(
+    e: EngineAgent<PublishSink<NoBbo, O>>,
+    close: impl FnOnce(O) -> Option<Closed>,
+) -> SinkEnd {
+    let (engine, sink, foreign, last) = e.finish();
+    let (outlet, group) = match close(sink.outlet) {
+        Some((a, b, g)) => (Some((a, b)), g),
+        None => (None, None),
+    };
+    SinkEnd {
+        engine,
+        tally: sink.tally,
+        foreign,
+        last,
+        outlet,
+        group,
+    }
+}
+
+fn joined<A>(h: AgentHandle<A>, stop: bool) -> Result<A, PipelineError> {
+    let r = if stop { h.stop_and_join() } else { h.join() };
+    r.map_err(|e| PipelineError::new(format!("fh live: {e}")))
+}
+
+/// Runs a live pipeline (see [`super::Pipeline::run`]).
+pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
+    run_with_events(p, &mut |_| {})
+}
+
+/// Runs a live pipeline, telling `events` what happens while it runs.
+pub fn run_with_events(
+    mut p: super::Pipeline,
+    events: &mut dyn FnMut(&LiveEvent),
+) -> Result<super::RunOutcome, PipelineError> {
+    let super::Source::Live(src) = std::mem::replace(
+        &mut p.source,
+        super::Source::Replay {
+            path: PathBuf::new(),
+            pacing: super::Pacing::AsFast,
+        },
+    ) else {
+        return Err(PipelineError::new("run_with_events: not a live pipeline"));
+    };
+    if let Some(pace) = src.refused_pacing {
+        return Err(PipelineError::new(format!(
+            "live: pacing ({pace:?}) applies to replays only"
+        )));
+    }
+    if p.digest && src.floor {
+        return Err(PipelineError::new(
+            "live floor: only receives (no engine), so there is no digest",
+        ));
+    }
+    if src.floor && !p.strategies.is_empty() {
+        return Err(PipelineError::new(
+            "live floor: only receives (no engine), so strategies cannot run",
+        ));
+    }
+    let stop = stop_flag(&p.stop);
+    let mut cfg = src.config.clone();
+    cfg.batch = if src.floor { 1 } else { cfg.batch };
+    // Calibrate the clock before joining: nothing queues in the sockets meanwhile.
+    let mut lat = crate::latency::LatencyRun::start(&p.latency)?;
+    let clock = lat.clock();
+    let on = lat.enabled();
+    let readers = 1 + usize::from(src.capture.is_some());
+    let (rx_agent, mut cons) = live::open(&cfg, readers).map_err(PipelineError::new)?;
+    for s in rx_agent.sockets() {
+        events(&LiveEvent::Joined {
+            group: s.spec.to_string(),
+            iface: cfg.iface,
+            rcvbuf: s.rcvbuf_granted,
+            forced: s.rcvbuf_forced,
+        });
+    }
+    let capture = match &src.capture {
+        Some(path) => Some(capture::Writer::create(
+            path,
+            cons.pop()
+                .ok_or_else(|| PipelineError::new("capture reader"))?,
+            cfg.groups.iter().map(|g| g.group).collect(),
+        )?),
+        None => None,
+    };
+    let engine_reader = cons
+        .pop()
+        .ok_or_else(|| PipelineError::new("engine reader"))?;
+    let rx_stats = rx_agent.stats();
+    let rcvbuf_granted: Vec<usize> = rx_agent
+        .sockets()
+        .iter()
+        .map(|s| s.rcvbuf_granted)
+        .collect();
+    let idle = p.ring.idle.idle();
+    let mono = MonotonicClock::new();
+    let ag = |e: std::io::Error| PipelineError::new(format!("fh live: starting a thread: {e}"));
+    let thread = |name: &str, core: Option<usize>, idle: Idle| ThreadConfig {
+        name: Some(name.to_string()),
+        core,
+        idle,
+    };
+    let n = p.strategies.len();
+    let shared = p.threading == Threading::Shared;
+    let engine = Engine::new(&p.engine);
+    let mut thread_of: Vec<(String, Option<usize>)> = Vec::new();
+    let mut ring_monitor = None;
+    let mut eng_progress: Option<Arc<[AtomicU64; 3]>> = None;
+    let mut upstream: Option<Arc<AtomicBool>> = None;
+    let running = if src.floor {
+        let rec = on.then(|| lat.recorder());
+        let f = FloorAgent::new(rx_agent, engine_reader, clock, rec);
+        let processed = f.processed.clone();
+        let core = src.rx_core.or(p.engine_core);
+        let h = agent::spawn(
+            f,
+            thread("fh-rx-floor", core, Idle::BusySpin(BusySpin)),
+            mono,
+        )
+        .map_err(ag)?;
+        Running::Floor(h, processed)
+    } else if n == 0 {
+        let sink = PublishSink::new(p.digest, NoBbo, ());
+        let rec = on.then(|| lat.recorder());
+        let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        eng_progress = Some(eng.progress());
+        upstream = Some(eng.upstream_done());
+        if shared {
+            let h = agent::spawn(
+                (rx_agent, eng),
+                thread("fh-shared", p.engine_core, idle),
+                mono,
+            )
+            .map_err(ag)?;
+            Running::Shared(SharedThread::Bare(h))
+        } else {
+            let e =
+                agent::spawn(eng, thread("fh-engine", p.engine_core, idle), mono).map_err(ag)?;
+            let rx =
+                agent::spawn(rx_agent, thread("fh-rx", src.rx_core, idle), mono).map_err(ag)?;
+            Running::Dedicated {
+                rx,
+                engine: EngineThread::Bare(e),
+                strategies: Vec::new(),
+            }
+        }
+    } else {
+        let rc = crate::ring::RingConfig {
+            producer_idle: Idle::SpinYield(crate::agent::SpinYield::new(200)),
+            ..crate::ring::RingConfig::new(p.ring.size, n, p.ring.policy)
+        };
+        let (producer, consumers) = crate::ring::ring::<BookUpdate>(rc)
+            .map_err(|e| PipelineError::new(format!("ring size {}: {e}", p.ring.size)))?;
+        ring_monitor = Some(producer.monitor());
+        let (writer, top) = crate::topbook::top_book(super::replay::TOP_INSTRUMENTS);
+        let view = MarketView {
+            top,
+            symbols: engine.directory().clone(),
+            time: TimeSource::Wall,
+        };
+        let runners = Runners::build(
+            std::mem::take(&mut p.strategies),
+            consumers,
+            &view,
+            |name| {
+                on.then(|| HopTimer {
+                    clock,
+                    rec: lat.recorder_for(name),
+                    kernel_arrival: true,
+                })
+            },
+        );
+        let rec = on.then(|| lat.recorder());
+        if shared {
+            let mut all = Vec::new();
+            for (_, _, rs) in runners.threads {
+                for r in rs {
+                    thread_of.push(("fh-shared".to_string(), p.engine_core));
+                    all.push(r);
+                }
+            }
+            let outlet = RingOutlet::new(
+                producer,
+                writer,
+                Some(RunnerGroup::new("fh-shared", all)),
+                None,
+            );
+            let sink = PublishSink::new(p.digest, NoBbo, outlet);
+            let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+            eng_progress = Some(eng.progress());
+            upstream = Some(eng.upstream_done());
+            let h = agent::spawn(
+                (rx_agent, eng),
+                thread("fh-shared", p.engine_core, idle),
+                mono,
+            )
+            .map_err(ag)?;
+            Running::Shared(SharedThread::Ring(h))
+        } else {
+            let mut strategies = Vec::new();
+            for (name, core, rs) in runners.threads {
+                let k = rs.len();
+                let h = agent::spawn(
+                    RunnerGroup::new(name.clone(), rs),
+                    thread(&name, core, idle),
+                    mono,
+                )
+                .map_err(ag)?;
+                for _ in 0..k {
+                    thread_of.push((name.clone(), h.pinned_core()));
+                }
+                strategies.push(h);
+            }
+            let outlet = RingOutlet::new(producer, writer, None, None);
+            let sink = PublishSink::new(p.digest, NoBbo, outlet);
+            let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+            eng_progress = Some(eng.progress());
+            upstream = Some(eng.upstream_done());
+            let e =
+                agent::spawn(eng, thread("fh-engine", p.engine_core, idle), mono).map_err(ag)?;
+            let rx =
+                agent::spawn(rx_agent, thread("fh-rx", src.rx_core, idle), mono).map_err(ag)?;
+            Running::Dedicated {
+                rx,
+                engine: EngineThread::Ring(e),
+                strategies,
+            }
+        }
+    };
+    let readers_stop = Arc::new(AtomicBool::new(false));
+    let cap_thread = match capture {
+        Some(c) => {
+            let s = readers_stop.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("fh-capture".into())
+                    .spawn(move || c.run(&s))
+                    .map_err(ag)?,
+            )
+        }
+        None => None,
+    };
+
+    // The monitor.
+    let t0 = Instant::now();
+    let groups: Vec<String> = cfg.groups.iter().map(|g| g.group.to_string()).collect();
+    let mut silences = 0u64;
+    let mut silent_now = vec![false; groups.len()];
+    let mut next_stats = t0 + src.stats_every;
+    let mut last = (t0, RxCounters::default(), 0u64);
+    let mut last_arrival = (0u64, t0);
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        lat.poll()?;
+        let now = Instant::now();
+        let s = rx_stats.snapshot();
+        if s.packets != last_arrival.0 {
+            last_arrival = (s.packets, now);
+        }
+        let mut silent = vec![false; groups.len()];
+        for g in rx_stats.silent_groups(live::realtime_ns(), src.heartbeat.as_nanos() as u64) {
+            silent[g] = true;
+        }
+        for (g, (&was, &is)) in silent_now.iter().zip(&silent).enumerate() {
+            if is && !was {
+                silences += 1;
+                events(&LiveEvent::Silence {
+                    group: groups[g].clone(),
+                    heartbeat: src.heartbeat.as_secs_f64(),
+                });
+            }
+        }
+        silent_now = silent;
+        if !src.stats_every.is_zero() && now >= next_stats {
+            next_stats += src.stats_every;
+            let (done, msgs, gaps) = match (&running, &eng_progress) {
+                (Running::Floor(_, p), _) => (p.load(Ordering::Relaxed), 0, 0),
+                (_, Some(p)) => (
+                    p[0].load(Ordering::Relaxed),
+                    p[1].load(Ordering::Relaxed),
+                    p[2].load(Ordering::Relaxed),
+                ),
+                (_, None) => (s.packets, 0, 0),
+            };
+            let pub_lag = ring_monitor.as_ref().map_or(0, |m| {
+                let published = m.producer_stats().published;
+                let read = (0..m.consumers())
+                    .filter_map(|i| m.consumer_stats(i))
+                    .map(|c| c.cursor)
+                    .min()
+                    .unwrap_or(published);
+                published.saturating_sub(read.min(published))
+            });
+            let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
+            events(&LiveEvent::Stats {
+                t: now.duration_since(t0).as_secs_f64(),
+                packets_per_s: (s.packets - last.1.packets) as f64 / dt,
+                messages_per_s: msgs.saturating_sub(last.2) as f64 / dt,
+                gaps,
+                duplicates: 0,
+                reordered: 0,
+                kernel_drops: s.kernel_drops,
+                rx_ring_lag: s.packets.saturating_sub(done),
+                pub_ring_lag: pub_lag,
+                silent: silent_now.iter().filter(|&&x| x).count(),
+            });
+            last = (now, s, msgs);
+        }
+        let done = stop.load(Ordering::Relaxed)
+            || src.duration.is_some_and(|d| now.duration_since(t0) >= d)
+            || src.packets.is_some_and(|n| s.packets >= n)
+            || src
+                .until_quiet
+                .is_some_and(|q| s.packets > 0 && now.duration_since(last_arrival.1) >= q);
+        if done {
+            break;
+        }
+    }
+    let interrupted = stop.load(Ordering::Relaxed);
+    let mut processed_floor = None;
+    let ended = match running {
+        Running::Floor(h, processed) => {
+            let (rx, last) = joined(h, true)?.finish();
+            processed_floor = Some(processed.load(Ordering::Relaxed));
+            Ended {
+                rx,
+                engine: None,
+                tally: None,
+                outlet: None,
+                groups: Vec::new(),
+                foreign: 0,
+                last,
+            }
+        }
+        Running::Dedicated {
+            rx,
+            engine,
+            strategies,
+        } => {
+            // Receiver first; the engine drains the rx ring, then the strategies the
+            // publication ring (they are done once the engine's producer is dropped).
+            let rx = joined(rx, true)?;
+            if let Some(u) = &upstream {
+                u.store(true, Ordering::Release);
+            }
+            let end = match engine {
+                EngineThread::Ring(h) => end_sink(joined(h, false)?, |o| Some(o.close())),
+                EngineThread::Bare(h) => end_sink(joined(h, false)?, |_| None),
+            };
+            let mut groups = Vec::new();
+            for h in strategies {
+                groups.push(joined(h, false)?);
+            }
+            Ended::of(rx, end, groups)
+        }
+        // The receiver stops with the thread; the engine then drains the rx ring here.
+        Running::Shared(SharedThread::Ring(h)) => {
+            let (rx, mut e) = joined(h, true)?;
+            e.drain();
+            let mut end = end_sink(e, |o| Some(o.close()));
+            let mut groups = Vec::new();
+            if let Some(mut g) = end.group.take() {
+                g.on_close();
+                groups.push(g);
+            }
+            Ended::of(rx, end, groups)
+        }
+        Running::Shared(SharedThread::Bare(h)) => {
+            let (rx, mut e) = joined(h, true)?;
+            e.drain();
+            Ended::of(rx, end_sink(e, |_| None), Vec::new())
+        }
+    };
+    finish(FinishArgs {
+        p,
+        src: &src,
+        lat,
+        t0,
+        interrupted,
+        silences,
+        rcvbuf_granted,
+        thread_of,
+        cap_thread,
+        readers_stop,
+        processed_floor,
+        ended,
+    })
+}
+
+struct FinishArgs<'a> {
+    p: super::Pipeline,
+    src: &'a LiveSource,
+    lat: crate::latency::LatencyRun,
+    t0: Instant,
+    interrupted: bool,
+    silences: u64,
+    rcvbuf_granted: Vec<usize>,
+    thread_of: Vec<(String, Option<usize>)>,
+    cap_thread: Option<std::thread::JoinHandle<Result<u64, PipelineError>>>,
+    readers_stop: Arc<AtomicBool>,
+    processed_floor: Option<u64>,
+    ended: Ended,
+}
+
+fn finish(a: FinishArgs<'_>) -> Result<super::RunOutcome, PipelineError> {
+    let FinishArgs {
+        p,
+        src,
+        lat,
+        t0,
+        interrupted,
+        silences,
+        rcvbuf_granted,
+        thread_of,
+        cap_thread,
+        readers_stop,
+        processed_floor,
+        ended,
+    } = a;
+    readers_stop.store(true, Ordering::Release);
+    let captured = match cap_thread {
+        Some(j) => j
+            .join()
+            .map_err(|_| PipelineError::new("fh live: the capture thread panicked"))??,
+        None => 0,
+    };
+    let mut finished = Vec::new();
+    for g in ended.groups {
+        finished.extend(g.finish());
+    }
+    let mut report = RunReport {
+        schema: rep::SCHEMA,
+        mode: "live",
+        source: src
+            .config
+            .groups
+            .iter()
+            .map(|g| g.group.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        threading: if src.floor {
+            "floor"
+        } else if finished.is_empty() && p.strategies.is_empty() && ended.outlet.is_none() {
+            "single"
+        } else {
+            p.threading.name()
+        },
+        interrupted,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+        peak_rss_bytes: super::peak_rss_bytes(),
+        ..RunReport::default()
+    };
+    let rx = ended.rx.stats().snapshot();
+    report.live = Some(rep::LiveReport {
+        rx,
+        group_packets: ended.rx.stats().group_packets(),
+        rcvbuf_granted,
+        processed: processed_floor
+            .or_else(|| {
+                ended
+                    .engine
+                    .as_ref()
+                    .map(|e| e.stats.datagrams + ended.foreign)
+            })
+            .unwrap_or(0),
+        silences,
+        captured,
+        floor: src.floor,
+    });
+    if let Some(e) = &ended.engine {
+        report.engine = rep::EngineReport::of(e);
+        report.engine.foreign = ended.foreign;
+        report.books = rep::book_depths(e, p.report_books, p.report_depth);
+    }
+    if let Some(t) = &ended.tally {
+        report.updates = rep::UpdatesReport::of(&t.by_kind, t.stale);
+        report.digest = p.digest.then(|| format!("{:016x}", t.digest.value()));
+    }
+    if let Some((o, ps)) = ended.outlet {
+        report.ring = Some(rep::RingReport {
+            size: p.ring.size as u64,
+            policy: match p.ring.policy {
+                crate::ring::Policy::NoLoss => "no-loss",
+                crate::ring::Policy::NeverWait => "never-wait",
+            },
+            idle: p.ring.idle.name(),
+            published: ps.published,
+            waits: ps.waits,
+            wait_ns: ps.wait_ns,
+            split_events: o.split_events,
+            top_outside: o.top_outside,
+            steps: o.steps,
+            engine_core: p.engine_core,
+            producer_done_s: report.elapsed_s,
+        });
+    }
+    let mut lasts: Vec<(Option<String>, Box<StageRecorder>)> =
+        ended.last.into_iter().map(|l| (None, l)).collect();
+    for (f, (thread, core)) in finished.iter_mut().zip(thread_of) {
+        if let Some(l) = f.latency.take() {
+            lasts.push((Some(f.name.clone()), l));
+        }
+        report.strategies.push(rep::StrategyReport {
+            name: f.name.clone(),
+            thread,
+            core,
+            stats: f.stats,
+            mean_lag: f.stats.lag_sum.checked_div(f.stats.batches).unwrap_or(0),
+            figures: std::mem::take(&mut f.figures),
+        });
+    }
+    if lat.enabled() {
+        let title = format!("fh live {}", report.source);
+        let totals = lat.finish_quiet(lasts, &title)?;
+        report.latency = Some(rep::LatencyReport {
+            title,
+            clock: totals.clock_line,
+            stages: totals.stages,
+            notes: Vec::new(),
+        });
+    }
+    Ok(super::RunOutcome::from_finished(report, finished))
+}
+
+mod capture {
+    //! A reader of the receive ring, on its own thread, that writes every datagram as an
+    //! Ethernet/IPv4/UDP frame (sender's address, joined group) with the kernel's receive
+    //! timestamp to a nanosecond pcap, atomically (temporary file, renamed at the end). It
+    //! holds the ring back only when it falls a whole ring behind; the receive thread never
+    //! writes files.
+    use super::*;
+    use crate::pipeline::output::Output;
+    use fh_replay::frame::LinkType;
+    use fh_replay::writer::{PcapWriter, TsPrecision, UdpFrame};
+    use std::fs::File;
+    use std::io::{BufWriter, Write};
+
+    pub(super) struct Writer {
+        out: Output,
+        reader: RxConsumer,
+        groups: Vec<SocketAddrV4>,
+        pcap: PcapWriter<BufWriter<File>>,
+    }
+
+    impl Writer {
+        pub(super) fn create(
+            path: &std::path::Path,
+            reader: RxConsumer,
+            groups: Vec<SocketAddrV4>,
+        ) -> Result<Self, PipelineError> {
+            let mut out = Output::create(path)?;
+            let pcap = PcapWriter::new(out.writer(), LinkType::Ethernet, TsPrecision::Nano)
+                .map_err(|e| out.error(e))?;
+            Ok(Writer {
+                out,
+                reader,
+                groups,
+                pcap,
+            })
+        }
+
+        /// Writes until `stop` and the ring is drained; returns the datagrams written.
+        pub(super) fn run(mut self, stop: &AtomicBool) -> Result<u64, PipelineError> {
+            let mut frame = Vec::with_capacity(70_000);
+            let mut n = 0u64;
+            loop {
+                let stopping = stop.load(Ordering::Acquire);
+                let b = self.reader.poll(1024);
+                for p in b.iter() {
+                    let dst = self.groups[p.meta.group as usize];
+                    let mut f = UdpFrame::new(p.meta.src, dst);
+                    f.ttl = 0;
+                    f.build_into(p.bytes, &mut frame)
+                        .map_err(|x| self.out.error(x))?;
+                    self.pcap
+                        .write_packet(p.meta.kernel_ns, &frame)
+                        .map_err(|x| self.out.error(x))?;
+                    n += 1;
+                }
+                let k = b.len();
+                drop(b);
+                if k == 0 {
+                    if stopping {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            let mut w = self.pcap.finish().map_err(|x| self.out.error(x))?;
+            w.flush().map_err(|x| self.out.error(x))?;
+            drop(w);
+            self.out.commit()?;
+            Ok(n)
+        }
+    }
+}
