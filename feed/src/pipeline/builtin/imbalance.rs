@@ -9,7 +9,7 @@ use fh_feed::update::{BookUpdate, InstrumentId};
 /// See the module docs.
 #[derive(Debug, Default)]
 pub struct Imbalance {
-    /// Signal threshold, basis points (default 6 000).
+    /// Signal threshold, basis points (0: the default, 6 000).
     pub threshold_bp: i64,
     state: HashMap<InstrumentId, i8>,
     events: u64,
@@ -23,18 +23,11 @@ impl Strategy for Imbalance {
         };
         self.events += 1;
         let (bid, ask) = (i128::from(b.bid_shares), i128::from(b.ask_shares));
-        let t = i128::from(if self.threshold_bp > 0 {
-            self.threshold_bp
-        } else {
-            6_000
-        });
         let bp = (bid - ask) * 10_000 / (bid + ask).max(1);
+        let t = i128::from(Some(self.threshold_bp).filter(|&t| t > 0).unwrap_or(6_000));
         let sig = i8::from(bp >= t) - i8::from(bp <= -t);
-        let last = self.state.entry(u.instrument).or_insert(0);
-        if sig != *last {
-            self.signals += u64::from(sig != 0);
-            *last = sig;
-        }
+        let last = std::mem::replace(self.state.entry(u.instrument).or_insert(0), sig);
+        self.signals += u64::from(sig != 0 && sig != last);
     }
 
     fn report(&self, out: &mut Figures) {

@@ -10,7 +10,6 @@ use fh_feed::update::{BookUpdate, UpdateKind};
 pub struct Tape {
     /// Per symbol: trades, shares, notional (price × shares, 4 implied decimals).
     pub by_symbol: HashMap<String, (u64, u64, u128)>,
-    trades: u64,
 }
 
 impl Strategy for Tape {
@@ -25,13 +24,12 @@ impl Strategy for Tape {
         e.0 += 1;
         e.1 += u.shares;
         e.2 += u128::from(u.shares) * u128::from(u.price.unsigned_abs());
-        self.trades += 1;
     }
 
     fn report(&self, out: &mut Figures) {
         let mut top: Vec<_> = self.by_symbol.iter().collect();
         top.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
-        out.count("trades", self.trades)
+        out.count("trades", self.by_symbol.values().map(|v| v.0).sum())
             .count("symbols", self.by_symbol.len() as u64);
         for (sym, &(n, shares, notional)) in top.iter().take(3) {
             let vwap = notional as f64 / shares.max(1) as f64 / 1e4;
