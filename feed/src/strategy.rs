@@ -91,10 +91,20 @@ impl core::fmt::Display for Figure {
     }
 }
 
-/// The results a strategy reports, in order.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-#[serde(transparent)]
+/// The results a strategy reports, in order (a JSON object in the run report).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Figures(pub Vec<(String, Figure)>);
+
+impl serde::Serialize for Figures {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
 
 impl Figures {
     /// Adds a count.

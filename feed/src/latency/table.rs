@@ -21,7 +21,7 @@ pub const QUANTILES: [(f64, &str); 6] = [
 ];
 
 /// The numbers of one table row, in ns.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     /// Stage (series) name.
     pub name: String,
@@ -85,6 +85,24 @@ pub fn format_ns(ns: f64) -> String {
         format!("{v:.1}{unit}")
     } else {
         format!("{v:.0}{unit}")
+    }
+}
+
+/// As JSON: `name`, `count`, `min`, `p50` … `p99999` (ns), `max`, `mean`, `over`.
+impl serde::Serialize for Summary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(6 + QUANTILES.len()))?;
+        m.serialize_entry("name", &self.name)?;
+        m.serialize_entry("count", &self.count)?;
+        m.serialize_entry("min", &self.min)?;
+        for ((_, label), v) in QUANTILES.iter().zip(self.quantiles) {
+            m.serialize_entry(&label.replace('.', ""), &v)?;
+        }
+        m.serialize_entry("max", &self.max)?;
+        m.serialize_entry("mean", &self.mean)?;
+        m.serialize_entry("over", &self.over)?;
+        m.end()
     }
 }
 

@@ -12,7 +12,7 @@
 //!            Engine::on_datagram ─► PublishSink: tally, top-of-book table, ring (full-ring guard)
 //!                                                           ▼
 //!                      StrategyRunner per strategy (own pinned thread, a shared thread, or —
-//!                      Threading::Shared — the engine's own thread, run at each datagram's end)
+//!                      Threading::Shared — the engine's own thread, run after each event)
 //! ```
 //!
 //! With no strategy the engine's sink has no ring: the single-thread replay (`fh replay`),
@@ -159,8 +159,9 @@ pub enum Threading {
     /// their own threads too.
     #[default]
     Dedicated,
-    /// Receive, engine and every strategy as one agent on one thread: the strategies run at
-    /// the end of each datagram. For scarce cores, and for measuring latency on a 2-core box.
+    /// Receive, engine and every strategy as one agent on one thread: the strategies run
+    /// right after each event is published. For scarce cores, and for measuring latency on a
+    /// 2-core box.
     Shared,
 }
 
@@ -196,7 +197,7 @@ pub enum StopOn {
 }
 
 type MakeRunner =
-    Box<dyn FnOnce(Consumer<BookUpdate>, MarketView, Option<HopTimer>) -> Box<dyn Runner>>;
+    Box<dyn FnOnce(Consumer<BookUpdate>, MarketView, Option<HopTimer>) -> Box<dyn Runner> + Send>;
 
 struct StrategySlot {
     name: String,
@@ -228,7 +229,7 @@ pub enum Source {
 }
 
 /// Called now and then with the fraction of a replay done (0.0–1.0).
-pub type Progress = Box<dyn FnMut(f64)>;
+pub type Progress = Box<dyn FnMut(f64) + Send>;
 
 /// The pipeline builder (see the module docs).
 pub struct Pipeline {
@@ -392,7 +393,7 @@ impl Pipeline {
     }
 
     /// Progress callback of a replay (fraction done).
-    pub fn progress(mut self, progress: impl FnMut(f64) + 'static) -> Self {
+    pub fn progress(mut self, progress: impl FnMut(f64) + Send + 'static) -> Self {
         self.progress = Some(Box::new(progress));
         self
     }

@@ -105,11 +105,13 @@ pub struct EngineReport {
     pub datagrams: u64,
     /// ITCH messages decoded.
     pub itch_messages: u64,
-    /// ITCH messages by type (printable type byte or `0xNN`).
+    /// ITCH messages by type (printable type byte or `0xNN`; a JSON object).
+    #[serde(serialize_with = "as_map")]
     pub itch_types: Vec<(String, u64)>,
     /// IEX messages decoded.
     pub iex_messages: u64,
-    /// IEX messages by type.
+    /// IEX messages by type (a JSON object).
+    #[serde(serialize_with = "as_map")]
     pub iex_types: Vec<(String, u64)>,
     /// Malformed MoldUDP64 packets.
     pub mold_malformed: u64,
@@ -282,6 +284,15 @@ pub struct LatencyReport {
     pub stages: Vec<Summary>,
     /// Notes (pacing, early hand-overs).
     pub notes: Vec<String>,
+}
+
+fn as_map<S: serde::Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(v.len()))?;
+    for (k, n) in v {
+        m.serialize_entry(k, n)?;
+    }
+    m.end()
 }
 
 fn type_name(t: usize) -> String {

@@ -6,8 +6,8 @@
 //!  Engine::on_datagram ─► PublishSink::publish(u) ─► Tally (kinds, stale, digest)
 //!                         │                        └► Outlet: claim a slot, write u in place
 //!                         ├ bbo_changed ─► BBO CSV row; top-of-book table, then publish the event
-//!                         └ datagram_end ─► publish what is left; shared mode: run the
-//!                                           strategies; stepped replay: wait for them
+//!                         └ datagram_end ─► publish what is left; stepped replay: wait for
+//!                                           the strategies to catch up
 //! ```
 //!
 //! ## Invariants
@@ -18,7 +18,9 @@
 //! - The one exception to whole events: an event with more updates than the ring has slots
 //!   would wait for ever on a no-loss ring, so a full ring of pending updates is published
 //!   early (counted in [`OutletStats::split_events`]).
-//! - In the shared threading mode the strategies run on the engine's thread: when a no-loss
+//! - In the shared threading mode the strategies run on the engine's thread, right after each
+//!   publication (a whole event): they see every event before the engine applies the next,
+//!   so the top-of-book table they read is exactly the book at that event. When a no-loss
 //!   ring is full the sink drains them instead of waiting (which would wait for ever).
 //! - No allocation, lock or syscall per update; the BBO CSV formats into a reused line and a
 //!   buffered writer (its first I/O error is kept and reported at the end).
@@ -285,6 +287,9 @@ impl RingOutlet {
         self.producer.publish();
         self.pending = 0;
         self.deferred = false;
+        if self.shared.is_some() {
+            self.drain_shared();
+        }
     }
 
     /// Publishes what is pending and gives back the shared strategies (if any); dropping the
@@ -390,9 +395,6 @@ impl Outlet for RingOutlet {
     fn datagram_end(&mut self) {
         if self.pending > 0 {
             self.publish_now();
-        }
-        if self.shared.is_some() {
-            self.drain_shared();
         }
         if let Some(step) = self.step.as_mut() {
             if self.last_exch_ts >= step.next {

@@ -1,0 +1,433 @@
+//! One pipeline for replay and live, with a user's strategy in it: a strategy written here,
+//! outside `fh-feed`, runs unchanged over a capture replay (both threading modes, stepped),
+//! a paced replay and a live feed in a private network namespace, and sees the identical
+//! update sequence in all of them (its own hash of what it saw); the single-thread replay's
+//! digest agrees with 1 and 3 strategies on the bundled sample, the production IEX DEEP
+//! capture and a faulted generated day; and the top-of-book table a strategy reads is exactly
+//! the book at every event in the shared threading mode, and never older than the update in
+//! hand otherwise. Also: `--report-json` validates against `feed/report.schema.json` and
+//! says what the text report says.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fh_feed::pipeline::live::{run_with_events, LiveSource, Protocol};
+use fh_feed::pipeline::{Pacing, Pipeline, RunOutcome, Threading};
+use fh_feed::strategy::{Context, Figures, Strategy};
+use fh_feed::update::{BookUpdate, InstrumentId, Side, UpdateKind};
+use fh_tests::{netns, real_pcaps_or_skip, run_fh, workspace_root};
+
+/// The user's strategy: a hash of everything it saw (FNV-1a over every field but the local
+/// times), and a check of the top-of-book table against L2 ladders it keeps itself.
+#[derive(Debug, Default)]
+struct Seen {
+    hash: u64,
+    updates: u64,
+    books: HashMap<InstrumentId, Book>,
+    /// Arrival order of the events read (feed sequence number → ordinal): feed numbers go
+    /// backwards when a late packet fills a gap, so "older" is judged by arrival.
+    order: HashMap<u64, u64>,
+    /// Reads of the table at event ends that equalled the book exactly.
+    exact: u64,
+    /// Reads that showed a later state of the instrument (allowed when the strategy runs
+    /// behind the engine).
+    newer: u64,
+    /// Reads that showed an older or a wrong state: never allowed.
+    wrong: u64,
+    first_wrong: Option<String>,
+}
+
+/// One instrument's book as the strategy rebuilds it from the updates.
+#[derive(Debug, Default)]
+struct Book {
+    bids: BTreeMap<i64, u64>,
+    asks: BTreeMap<i64, u64>,
+    /// Best bid and offer (price, shares; shares 0: none) at the last event end.
+    best: ((i64, u64), (i64, u64)),
+    /// Arrival ordinal of the last event that moved them.
+    moved_at: u64,
+}
+
+const FNV: u64 = 0x100_0000_01b3;
+
+impl Seen {
+    fn fold(&mut self, words: [u64; 7]) {
+        if self.updates == 0 {
+            self.hash = 0xcbf2_9ce4_8422_2325;
+        }
+        for w in words {
+            for b in w.to_le_bytes() {
+                self.hash = (self.hash ^ u64::from(b)).wrapping_mul(FNV);
+            }
+        }
+        self.updates += 1;
+    }
+}
+
+impl Strategy for Seen {
+    fn on_update(&mut self, u: &BookUpdate, ctx: &Context<'_>) {
+        self.fold([
+            u.seq,
+            u.exch_ts,
+            u.price as u64,
+            u.shares,
+            u64::from(u.order_count),
+            u64::from(u.instrument),
+            u64::from(u.kind as u8)
+                | u64::from(u.side as u8) << 8
+                | u64::from(u.flags.bits()) << 16,
+        ]);
+        let book = self.books.entry(u.instrument).or_default();
+        let side = match u.side {
+            Side::Bid => Some(&mut book.bids),
+            Side::Ask => Some(&mut book.asks),
+            Side::None => None,
+        };
+        if let Some(side) = side {
+            match u.kind {
+                UpdateKind::AddLevel | UpdateKind::ChangeLevel => {
+                    side.insert(u.price, u.shares);
+                }
+                UpdateKind::DeleteLevel => {
+                    side.remove(&u.price);
+                }
+                _ => {}
+            }
+        }
+        if !u.flags.last_in_event() {
+            return;
+        }
+        let bid = book
+            .bids
+            .iter()
+            .next_back()
+            .map_or((0, 0), |(&p, &s)| (p, s));
+        let ask = book.asks.iter().next().map_or((0, 0), |(&p, &s)| (p, s));
+        let ordinal = self.order.len() as u64 + 1;
+        self.order.insert(u.seq, ordinal);
+        if (bid, ask) != book.best {
+            book.best = (bid, ask);
+            book.moved_at = ordinal;
+        }
+        let top = ctx.top(u.instrument);
+        let (tb, ta, tseq) = top.map_or(((0, 0), (0, 0), 0), |t| {
+            (
+                (t.bid_price, t.bid_shares),
+                (t.ask_price, t.ask_shares),
+                t.seq,
+            )
+        });
+        // A side without orders has shares 0 and a meaningless price.
+        let same = |a: (i64, u64), b: (i64, u64)| a.1 == b.1 && (a.1 == 0 || a.0 == b.0);
+        if same(bid, tb) && same(ask, ta) {
+            self.exact += 1;
+        } else if top.is_some() && self.order.get(&tseq).is_none_or(|&o| o > book.moved_at) {
+            // The engine has moved on: a later state of this instrument.
+            self.newer += 1;
+        } else {
+            self.wrong += 1;
+            if self.first_wrong.is_none() {
+                self.first_wrong = Some(format!(
+                    "update {u:?}: book bid {bid:?} ask {ask:?} (moved at {}), table {top:?}",
+                    book.moved_at
+                ));
+            }
+        }
+    }
+
+    fn report(&self, out: &mut Figures) {
+        out.text("hash", format!("{:016x}", self.hash))
+            .count("updates", self.updates)
+            .count("top exact", self.exact)
+            .count("top newer", self.newer)
+            .count("top wrong", self.wrong);
+    }
+}
+
+/// The single-thread replay's digest (`fh replay --digest` in-process).
+fn single_thread_digest(path: &Path) -> String {
+    let out = Pipeline::replay(path).digest(true).run().unwrap();
+    out.report.digest.clone().unwrap()
+}
+
+/// A strategy's `digest` figure.
+fn digest_figure(out: &RunOutcome, name: &str) -> String {
+    let s = out
+        .report
+        .strategies
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no strategy {name}"));
+    s.figures.get("digest").unwrap().to_string()
+}
+
+/// Replays `path` with `threading` and `pacing`, `Seen` plus `extra` built-in digests.
+fn seen(path: &Path, threading: Threading, pacing: Pacing, extra: usize) -> (Seen, RunOutcome) {
+    let mut p = Pipeline::replay(path)
+        .threading(threading)
+        .pacing(pacing)
+        .strategy("seen", Seen::default());
+    for i in 0..extra {
+        p = p.strategy(
+            format!("digest-{i}"),
+            fh_feed::pipeline::builtin::DigestStrategy::default(),
+        );
+    }
+    let mut out = p.run().unwrap();
+    let s = out.take::<Seen>("seen").unwrap();
+    (s, out)
+}
+
+fn check_all_modes(path: &Path) {
+    let want = single_thread_digest(path);
+    let mut hashes = Vec::new();
+    for (threading, pacing, extra) in [
+        (Threading::Shared, Pacing::AsFast, 0),
+        (Threading::Dedicated, Pacing::AsFast, 2),
+        (Threading::Shared, Pacing::AsFast, 2),
+        (Threading::Dedicated, Pacing::Step { every_ns: 0 }, 0),
+    ] {
+        let (s, out) = seen(path, threading, pacing, extra);
+        let mode = format!("{threading:?} {pacing:?} with {} strategies", 1 + extra);
+        assert_eq!(
+            s.updates, out.report.updates.total,
+            "{mode}: every update seen"
+        );
+        assert_eq!(s.wrong, 0, "{mode}: {:?}", s.first_wrong);
+        assert!(s.exact > 0, "{mode}: the table was read");
+        if threading == Threading::Shared {
+            assert_eq!(
+                s.newer, 0,
+                "{mode}: shared threading reads the table at the event"
+            );
+        }
+        for i in 0..extra {
+            assert_eq!(digest_figure(&out, &format!("digest-{i}")), want, "{mode}");
+        }
+        hashes.push((mode, s.hash));
+    }
+    let first = hashes[0].1;
+    for (mode, h) in &hashes {
+        assert_eq!(
+            *h, first,
+            "{mode}: the same update sequence as {}",
+            hashes[0].0
+        );
+    }
+}
+
+#[test]
+fn a_user_strategy_sees_the_same_stream_in_every_replay_mode_on_the_sample() {
+    check_all_modes(&workspace_root().join("pcaps/sample.pcap"));
+}
+
+#[test]
+fn a_user_strategy_sees_the_same_stream_in_every_replay_mode_on_real_iex_deep() {
+    let Some(dir) = real_pcaps_or_skip("pipeline_modes_real_iex_deep") else {
+        return;
+    };
+    check_all_modes(&dir.join("iex-deep-20231002-sai271828/test.pcap"));
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("fh-pipeline-modes-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn a_user_strategy_sees_the_same_stream_in_every_replay_mode_on_a_faulted_day() {
+    use fh_replay::gen::{self, Config, FaultRates, Format, Options, Stop};
+    let f = tmp("faults.pcap");
+    let o = Options {
+        config: Config {
+            symbols: 20,
+            seed: 11,
+            stop: Stop::Messages(150_000),
+        },
+        rates: FaultRates {
+            drop: 0.01,
+            dup: 0.005,
+            reorder: 0.01,
+            corrupt: 0.0,
+        },
+        ..Options::default()
+    };
+    gen::write_files(&o, Format::Pcap, &f).unwrap();
+    check_all_modes(&f);
+    let _ = std::fs::remove_file(&f);
+    let _ = std::fs::remove_file(gen::truth_path(&f));
+}
+
+#[test]
+fn a_paced_replay_sees_the_same_stream() {
+    let sample = workspace_root().join("pcaps/sample.pcap");
+    let (fast, _) = seen(&sample, Threading::Dedicated, Pacing::AsFast, 0);
+    // The sample spans a few seconds of capture time: 200× plays it in a few tens of ms.
+    let t0 = Instant::now();
+    let (paced, out) = seen(&sample, Threading::Dedicated, Pacing::Speed(200.0), 0);
+    assert_eq!(paced.hash, fast.hash);
+    assert_eq!(paced.updates, fast.updates);
+    assert_eq!(out.report.pacing.as_deref(), Some("speed 200"));
+    assert!(t0.elapsed() < Duration::from_secs(60));
+}
+
+const GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(239, 54, 12, 121), 26481);
+
+fn wait_joined(g: SocketAddrV4) {
+    let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if std::fs::read_to_string("/proc/net/igmp")
+            .unwrap_or_default()
+            .contains(&hex)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("never joined {g}");
+}
+
+/// Runs `Seen` live over the sample sent on loopback multicast, in `threading`.
+fn live_seen(threading: Threading) -> (Seen, RunOutcome) {
+    let sample = workspace_root().join("pcaps/sample.pcap");
+    let cap = fh_replay::capture::Capture::open(&sample).unwrap();
+    let n = cap
+        .records()
+        .unwrap()
+        .filter(|r| {
+            let r = r.as_ref().unwrap();
+            fh_replay::frame::udp_payload(r.link, r.data).is_ok()
+        })
+        .count() as u64;
+    let mut src = LiveSource::new(&[GROUP], Protocol::Itch);
+    src.config.iface = Ipv4Addr::LOCALHOST;
+    src.packets = Some(n);
+    src.duration = Some(Duration::from_secs(60));
+    let p = Pipeline::live(src)
+        .threading(threading)
+        .digest(true)
+        .strategy("seen", Seen::default());
+    let run = std::thread::spawn(move || run_with_events(p, &mut |_| {}).unwrap());
+    wait_joined(GROUP);
+    let mut cfg = fh_replay::wire::WireConfig::new(GROUP);
+    cfg.iface = Some(Ipv4Addr::LOCALHOST);
+    cfg.pacing = fh_replay::wire::Pacing::Pps(40_000);
+    let sent = fh_replay::wire::send_capture(&sample, &cfg).unwrap();
+    assert_eq!(sent.packets, n);
+    let mut out = run.join().unwrap();
+    let live = out.report.live.as_ref().unwrap();
+    assert_eq!(live.rx.packets, n, "every datagram arrived");
+    assert_eq!(live.rx.kernel_drops, 0);
+    let s = out.take::<Seen>("seen").unwrap();
+    (s, out)
+}
+
+#[test]
+fn a_user_strategy_sees_the_same_stream_live() {
+    const NAME: &str = "a_user_strategy_sees_the_same_stream_live";
+    if !netns::enter(NAME) {
+        return;
+    }
+    let sample = workspace_root().join("pcaps/sample.pcap");
+    let want = single_thread_digest(&sample);
+    let (replayed, _) = seen(&sample, Threading::Dedicated, Pacing::AsFast, 0);
+    for threading in [Threading::Dedicated, Threading::Shared] {
+        let (s, out) = live_seen(threading);
+        assert_eq!(
+            out.report.digest.as_deref(),
+            Some(want.as_str()),
+            "{threading:?}"
+        );
+        assert_eq!(s.updates, replayed.updates, "{threading:?}");
+        assert_eq!(
+            s.hash, replayed.hash,
+            "{threading:?}: the replay's update sequence"
+        );
+        assert_eq!(s.wrong, 0, "{threading:?}: {:?}", s.first_wrong);
+        if threading == Threading::Shared {
+            assert_eq!(s.newer, 0, "shared threading reads the table at the event");
+        }
+    }
+}
+
+/// Validates `json` against the checked-in schema.
+fn validate(json: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("feed/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = v
+        .iter_errors(json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn the_json_report_validates_and_says_what_the_text_says() {
+    let sample = workspace_root().join("pcaps/sample.pcap");
+    let s = sample.to_str().unwrap();
+    for (i, extra) in [
+        vec!["--digest"],
+        vec![
+            "--pipeline",
+            "--strategy",
+            "digest",
+            "--strategy",
+            "spread",
+            "--strategy",
+            "tape",
+        ],
+        vec![
+            "--pipeline",
+            "--threading",
+            "shared",
+            "--consumers",
+            "3",
+            "--digest",
+        ],
+        vec!["--speed", "400", "--no-latency"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let j = tmp(&format!("r{i}.json"));
+        let mut args = vec!["replay", s, "--report-json", j.to_str().unwrap()];
+        args.extend(extra.iter().copied());
+        let (code, out, err) = run_fh(args.iter().copied());
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let text = String::from_utf8(out).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
+        validate(&v);
+        let total = v["updates"]["total"].as_u64().unwrap();
+        assert!(
+            text.contains(&format!("\nupdates: {total} (")),
+            "{args:?}: {text}"
+        );
+        let msgs = v["engine"]["itch_messages"].as_u64().unwrap();
+        assert!(text.contains(&format!("ITCH messages: {msgs} (")), "{text}");
+        if let Some(d) = v["digest"].as_str() {
+            assert!(text.contains(&format!("\ndigest: {d}\n")), "{text}");
+        }
+        for st in v["strategies"].as_array().unwrap() {
+            let name = st["name"].as_str().unwrap();
+            let n = st["delivered"].as_u64().unwrap();
+            assert_eq!(n, total, "{name} read every update");
+            assert!(text.contains(&format!("({name}, ")), "{text}");
+        }
+        if let Some(stages) = v["latency"]["stages"].as_array() {
+            for st in stages {
+                let name = st["name"].as_str().unwrap();
+                assert!(
+                    text.contains(&format!("\n{name} ")),
+                    "{name} in the table: {text}"
+                );
+            }
+        }
+        let _ = std::fs::remove_file(&j);
+    }
+}
