@@ -23,9 +23,9 @@
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{black_box, BatchSize, Criterion, Throughput};
 use fh_decoders::{itch50, moldudp64};
-use fh_feed::pipeline::replay::ITCH_PREFETCH_AHEAD;
 use fh_feed::engine::digest::Digest;
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig};
+use fh_feed::pipeline::replay::ITCH_PREFETCH_AHEAD;
 use fh_feed::update::BookUpdate;
 use fh_replay::gen::flow::{Config, Generator, Stop};
 use fh_replay::gen::packet::{Packet, PacketSink, Packetizer};

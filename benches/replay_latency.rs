@@ -2,7 +2,7 @@
 //!
 //! A generated day of 1 000 000 ITCH messages in MoldUDP64 packets (50 symbols, seed 1, no
 //! faults) is written once to a temporary pcap and mapped (it stays in the page cache), then
-//! replayed through `fh replay`'s loop (`replay_latency::replay_timed`) into a fresh engine per
+//! replayed through `fh replay`'s loop (`fh_feed::pipeline::replay::replay_timed`) into a fresh engine per
 //! replay, in four modes: `untimed` (no stamps, what `--no-latency` runs), `stamped` (what
 //! `fh replay` runs by default, `--stamp-every 8`: 1 datagram in 8 timed, in bursts of 32
 //! consecutive datagrams, three raw `rdtsc` readings each (plus a fresh `t0` at a burst's
@@ -32,13 +32,14 @@
 //! instructions, most of it histogram set-up and the report (was +10 %).
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fh_feed::cli::replay::{NoBbo, ReplaySink};
-use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed, Untimed};
 use fh_feed::engine::{Engine, EngineConfig};
 use fh_feed::latency::{interval_pair, Clock, HistConfig, DEFAULT_STAMP_EVERY};
+use fh_feed::pipeline::replay::{replay_timed, Pace, Stamps, Timed, Untimed};
+use fh_feed::pipeline::sink::{NoBbo, PublishSink};
 use fh_replay::capture::Capture;
 use fh_replay::gen::{self, Config, Options, Stop};
 
@@ -76,7 +77,9 @@ fn replay_once(cap: &Capture, every: Option<u32>) -> u64 {
     let cfg = EngineConfig::default();
     let clock = *Clock::global();
     let mut e = Engine::new(&cfg);
-    let mut sink = ReplaySink::<NoBbo>::default();
+    // The single-thread replay's sink (digesting, as `--digest` does), no ring.
+    let mut sink = PublishSink::new(true, NoBbo, ());
+    let stop = AtomicBool::new(false);
     let cpu = match every {
         None => {
             let t = cpu_ns();
@@ -86,6 +89,7 @@ fn replay_once(cap: &Capture, every: Option<u32>) -> u64 {
                 &mut sink,
                 &mut Pace::off(clock),
                 &mut Untimed,
+                &stop,
                 |_| {},
             )
             .expect("replay");
@@ -106,6 +110,7 @@ fn replay_once(cap: &Capture, every: Option<u32>) -> u64 {
                 &mut sink,
                 &mut Pace::off(clock),
                 &mut timed,
+                &stop,
                 |_| {},
             )
             .expect("replay");

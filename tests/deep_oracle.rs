@@ -5,7 +5,7 @@
 
 use fh_decoders::price::Price4;
 use fh_feed::engine::{DatagramMeta, Engine, EngineConfig, IEX_INSTRUMENT_BASE};
-use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
+use fh_feed::update::{BookUpdate, Side, UpdateKind};
 use fh_replay::capture::Capture;
 use fh_replay::frame;
 use flate2::read::GzDecoder;

@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use fh_feed::cli::replay_latency::{timed_datagrams, STAMP_BURST};
-use fh_feed::cli::report;
 use fh_feed::latency::hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use fh_feed::latency::hdrhistogram::serialization::Deserializer;
 use fh_feed::latency::hdrhistogram::Histogram;
 use fh_feed::latency::hlog::HlogWriter;
 use fh_feed::latency::table::{self, format_ns, Summary, QUANTILES};
 use fh_feed::latency::{hgrm, output, plot, HistConfig, Series, Stage, StageRecorder};
+use fh_feed::pipeline::replay::{timed_datagrams, STAMP_BURST};
+use fh_tests::run_fh;
 
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("fh-latency-it-{tag}-{}", std::process::id()));
@@ -327,14 +327,15 @@ fn plot_is_valid_svg_with_one_curve_per_stage() {
 fn fh_report_prints_the_table_and_plots() {
     let dir = tmpdir("report");
     let (path, total) = write_sample_log(&dir);
-    let args = report::Args {
-        hlog: path.clone(),
-        plot: Some(dir.join("out.svg")),
-        hgrm: Some(dir.join("hgrm")),
-        ..report::Args::default()
-    };
-    let mut out = Vec::new();
-    report::run_to(&args, &mut out).unwrap();
+    let (code, out, err) = run_fh([
+        "report".as_ref(),
+        path.as_os_str(),
+        "--plot".as_ref(),
+        dir.join("out.svg").as_os_str(),
+        "--hgrm".as_ref(),
+        dir.join("hgrm").as_os_str(),
+    ]);
+    assert_eq!(code, 0, "fh report: {err}");
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
@@ -357,14 +358,13 @@ fn fh_report_prints_the_table_and_plots() {
     assert_eq!(h.total_count, 6000);
 
     // --from/--to keep the intervals starting in [from, to): only the second.
-    let args = report::Args {
-        hlog: path.clone(),
-        from: Some(1.0),
-        to: Some(2.0),
-        ..report::Args::default()
-    };
-    let mut out = Vec::new();
-    report::run_to(&args, &mut out).unwrap();
+    let (code, out, err) = run_fh([
+        "report".as_ref(),
+        path.as_os_str(),
+        "--from=1.0".as_ref(),
+        "--to=2.0".as_ref(),
+    ]);
+    assert_eq!(code, 0, "fh report --from --to: {err}");
     let text = String::from_utf8(out).unwrap();
     assert!(
         text.contains("2 interval histograms, 1.000 s to 2.000 s"),
@@ -383,17 +383,18 @@ fn fh_report_errors_name_the_file_and_line() {
         "#[StartTime: 1.000 (seconds since epoch)]\ngarbage here\n",
     )
     .unwrap();
+    // `fh report` ends with one line `fh: MESSAGE` and exit code 2; returns MESSAGE.
     let run = |p: &std::path::Path, from: Option<f64>| {
-        report::run_to(
-            &report::Args {
-                hlog: p.to_path_buf(),
-                from,
-                ..report::Args::default()
-            },
-            &mut Vec::new(),
-        )
-        .unwrap_err()
-        .0
+        let mut args = vec!["report".into(), p.as_os_str().to_os_string()];
+        if let Some(f) = from {
+            args.push(format!("--from={f}").into());
+        }
+        let (code, out, err) = run_fh(&args);
+        assert_eq!(code, 2, "fh report {args:?}: {err}");
+        assert!(out.is_empty(), "nothing on stdout: {out:?}");
+        let line = err.strip_suffix('\n').unwrap_or(&err);
+        assert!(!line.contains('\n'), "one line: {err}");
+        line.strip_prefix("fh: ").expect("fh: prefix").to_string()
     };
     assert_eq!(
         run(&bad, None),
@@ -624,7 +625,7 @@ fn fh_replay_paced_and_without_latency() {
         ),
         (
             vec!["replay", s, "--to", "239.1.1.1:5000", "--plot", "x.svg"],
-            "--to: sends the capture; --hgrm, --hlog, --plot and --decode-only apply to in-process replay",
+            "--plot: not available with --to",
         ),
         (
             vec!["replay", s, "--to", "127.0.0.1:5000"],
@@ -632,7 +633,11 @@ fn fh_replay_paced_and_without_latency() {
         ),
         (
             vec!["replay", s, "--decode-only", "--speed", "2"],
-            "--decode-only: cannot be combined with --speed, --hgrm, --hlog or --plot",
+            "--speed: not available with --decode-only",
+        ),
+        (
+            vec!["replay", s, "--decode-only", "--plot", "x.svg"],
+            "--plot: not available with --decode-only",
         ),
     ] {
         let (code, _, err) = fh_tests::run_fh(&args);

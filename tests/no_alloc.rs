@@ -208,9 +208,11 @@ fn write_pcap(path: &std::path::Path, packets: &[Vec<u8>], ts0: u64) {
 /// nothing in the steady state either.
 #[test]
 fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
-    use fh_feed::cli::replay::{NoBbo, ReplaySink};
-    use fh_feed::cli::replay_latency::{replay_timed, Pace, Stamps, Timed};
     use fh_feed::latency::{LatencyConfig, LatencyRun, Stage};
+    use fh_feed::pipeline::replay::{replay_timed, Pace, Stamps, Timed};
+    use fh_feed::pipeline::sink::{NoBbo, PublishSink};
+    use fh_feed::pipeline::PipelineError;
+    use std::sync::atomic::AtomicBool;
     let packets = itch_packets(400_000);
     let (warm, steady) = packets.split_at(packets.len() / 4);
     let dir = std::env::temp_dir().join(format!("fh-noalloc-{}", std::process::id()));
@@ -230,17 +232,28 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
     let clock = lat.clock();
     let mut stamps = Stamps::new(clock, lat.recorder());
     let mut e = Engine::new(&EngineConfig::default());
-    let mut sink = ReplaySink::<NoBbo>::default();
+    // The single-thread replay's sink: tally and digest, no ring.
+    let mut sink = PublishSink::new(true, NoBbo, ());
+    let stop = AtomicBool::new(false);
     let mut pace = Pace::off(clock);
     let intervals = Cell::new(0u64);
     let mut timed = Timed {
         stamps: &mut stamps,
         on_interval: || {
             intervals.set(intervals.get() + 1);
-            lat.poll().map(|_| ()).map_err(fh_feed::cli::CliError::from)
+            lat.poll().map(|_| ()).map_err(PipelineError::from)
         },
     };
-    replay_timed(&warm_cap, &mut e, &mut sink, &mut pace, &mut timed, |_| {}).unwrap();
+    replay_timed(
+        &warm_cap,
+        &mut e,
+        &mut sink,
+        &mut pace,
+        &mut timed,
+        &stop,
+        |_| {},
+    )
+    .unwrap();
     let before = e.stats.itch_messages();
     let intervals_before = intervals.get();
     let (st, allocs) = counted(|| {
@@ -250,6 +263,7 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
             &mut sink,
             &mut pace,
             &mut timed,
+            &stop,
             |_| {},
         )
         .unwrap()
@@ -274,6 +288,7 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
         packets.len() as u64,
         "one end-to-end value per datagram"
     );
-    assert_eq!(sink.by_kind.iter().sum::<u64>(), e.stats.updates);
+    assert_eq!(sink.tally.by_kind.iter().sum::<u64>(), e.stats.updates);
+    assert_eq!(sink.tally.digest.count, e.stats.updates);
     let _ = std::fs::remove_dir_all(&dir);
 }

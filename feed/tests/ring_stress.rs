@@ -58,7 +58,7 @@ fn config(capacity: usize, consumers: usize, policy: Policy) -> RingConfig {
 /// Publishes `n` updates in events of 1..=7 updates (claim in place, publish per event). With
 /// `pause = (k, flag)`, stops after the event that reaches `k` updates until `flag` is set.
 fn produce(
-    mut p: fh_feed::ring::Producer,
+    mut p: fh_feed::ring::Producer<BookUpdate>,
     n: u64,
     pause: Option<(u64, &AtomicBool)>,
 ) -> fh_feed::ring::ProducerStats {
@@ -99,10 +99,10 @@ struct Seen {
 /// Reads until the producer is gone, checking every update against `update_for` and every gap
 /// against the reported miss count. `slow` burns time per update.
 fn consume(
-    mut c: Consumer,
+    mut c: Consumer<BookUpdate>,
     slow: u32,
     stall: Option<(u64, Arc<AtomicBool>, Arc<AtomicBool>)>,
-) -> (Seen, Consumer) {
+) -> (Seen, Consumer<BookUpdate>) {
     let mut seen = Seen::default();
     let mut idle = SpinYield::new(50);
     let mut stall = stall;
