@@ -1,24 +1,32 @@
 //! # fh-feed: the feed handler
 //!
 //! The engine (sequencing, order books), the publication ring, agents and idle strategies,
-//! latency recording, the live multicast receiver and the `fh` command line.
+//! the strategy API, the pipeline that runs them in replay and live alike, latency recording,
+//! the live multicast receiver, and the `fh` command line (a thin shell over the rest).
 //!
 //! ```text
 //!  live:   socket ─recvmmsg─► rx ring slots ─┐
-//!  replay: mmapped capture ──────────────────┴─► Engine::on_datagram(now, meta, bytes)
+//!  replay: mmapped capture ──────────────────┴─► Engine::on_datagram(now, meta, bytes, sink)
 //!                                                 │ decode in place (fh-decoders)
 //!                                                 │ sequence per session, apply to books
 //!                                                 ▼
-//!                                    BookUpdate ──► publication ring ──► strategy agents
+//!                   pipeline::sink::PublishSink ──► publication ring ──► StrategyRunner(s)
+//!                                                    top-of-book table, symbol directory
 //! ```
+//!
+//! Build on [`pipeline::Pipeline`]: a source (a capture or multicast groups), the engine's
+//! configuration, the ring, the threading mode and any number of [`strategy::Strategy`]s; it
+//! runs to the end and returns a [`pipeline::RunReport`] and the strategies.
 //!
 //! ## Invariants
 //! - The engine has no I/O, no threads and no clock: time is passed in. Live and replay call
-//!   the same function, so a replay is bit-for-bit the live run.
+//!   the same function through the same sink, so a replay is bit-for-bit the live run.
 //! - Hot path (receive, decode, book, publish): no allocation, no locks, no formatting, no
 //!   panics, no syscalls but the receive itself. Everything is sized at start-up.
 //! - Bad input is counted and dropped, never fatal; every gap, duplicate, overrun and drop is
 //!   counted and reported.
+//! - Layers: `ring` knows neither strategies nor book updates; the library never imports
+//!   `cli` and does not use clap; `cli` parses, configures, runs and formats, nothing else.
 //! - `unsafe` lives only in the ring (`ring`, `sync`), the live layer (`live::{rx, socket,
 //!   signal}`), the clock (`latency::clock`: `rdtsc`, `clock_gettime`), the interval hand-over
 //!   (`latency::recorder`) and the order store's table (`engine::table`: masked, unchecked

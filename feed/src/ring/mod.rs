@@ -1,14 +1,15 @@
 //! The publication ring: a Disruptor-style single-producer, multi-consumer broadcast ring of
-//! book updates.
+//! `Copy` records ([`Record`]; fh carries its book updates in it, but the ring knows nothing of
+//! them, nor of strategies: a consumer drains a batch into any [`Handler`]).
 //!
 //! ```text
-//!  engine agent ── Producer::claim() → &mut BookUpdate (in the slot) ── publish() ──┐
+//!  producer ── Producer::claim() → &mut T (in the slot) ── publish() ─────────────────┐
 //!                                                                                   ▼
 //!   slots [0 .. capacity), capacity a power of two, allocated once; seq s lives in s & mask
 //!       ▲ published cursor (one padded u64, Release by the producer / Acquire by consumers)
 //!       │
-//!  strategy agents: Consumer::poll() → Batch guard → next() → &BookUpdate, end_of_batch
-//!                   each with its own padded cursor, stored (Release) when the guard drops
+//!  consumers: Consumer::poll() → Batch guard → next() → &T, end_of_batch
+//!             each with its own padded cursor, stored (Release) when the guard drops
 //! ```
 //!
 //! [`ring`] creates one [`Producer`] and a fixed number of [`Consumer`]s, all sharing the slots.
@@ -52,7 +53,7 @@
 //!   stamp load could not return `2(s+1)`.)
 //!
 //! The consumer decodes the validated words into a scratch record it owns and
-//! hands out `&BookUpdate` to that: **under never-wait an update is validated before it is
+//! hands out `&T` to that: **under never-wait an update is validated before it is
 //! used**, so a strategy never sees a torn or overwritten update. This costs one 64-byte copy
 //! on each side (the producer's [`Claim`] points at a staging record stored into the slot on
 //! drop), the price of soundness; the no-loss policy has no copy at all.
@@ -181,7 +182,7 @@ impl core::fmt::Display for RingError {
 
 impl std::error::Error for RingError {}
 
-/// A no-loss slot: the record itself, one cache line for a `BookUpdate`.
+/// A no-loss slot: the record itself (one cache line for a 64-byte record).
 #[repr(C, align(64))]
 struct Slot<T> {
     cell: SlotCell<T>,
