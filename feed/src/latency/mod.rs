@@ -129,19 +129,7 @@ impl std::error::Error for LatencyError {}
 pub fn stage_tag(stage: Stage, label: Option<&str>) -> String {
     match label {
         None => stage.name().to_string(),
-        Some(l) => {
-            let l: String = l
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            format!("{}.{l}", stage.name())
-        }
+        Some(l) => format!("{}.{}", stage.name(), output::file_stem(l)),
     }
 }
 

@@ -447,6 +447,25 @@ fn end_sink<O: Outlet>(
     }
 }
 
+/// Stops the shared thread, applies what is left in the receive ring and closes the sink.
+fn end_shared<O: Outlet>(
+    h: AgentHandle<(RxAgent, EngineAgent<PublishSink<NoBbo, O>>)>,
+    close: impl FnOnce(O) -> Option<Closed>,
+) -> Result<Ended, PipelineError>
+where
+    PublishSink<NoBbo, O>: Send,
+{
+    let (rx, mut e) = joined(h, true)?;
+    e.drain();
+    let mut end = end_sink(e, close);
+    let mut groups = Vec::new();
+    if let Some(mut g) = end.group.take() {
+        g.on_close();
+        groups.push(g);
+    }
+    Ok(Ended::of(rx, end, groups))
+}
+
 fn joined<A>(h: AgentHandle<A>, stop: bool) -> Result<A, PipelineError> {
     let r = if stop { h.stop_and_join() } else { h.join() };
     r.map_err(|e| PipelineError::new(format!("fh live: {e}")))
@@ -783,22 +802,8 @@ pub fn run_with_events(
             Ended::of(rx, end, groups)
         }
         // The receiver stops with the thread; the engine then drains the rx ring here.
-        Running::Shared(SharedThread::Ring(h)) => {
-            let (rx, mut e) = joined(h, true)?;
-            e.drain();
-            let mut end = end_sink(e, |o| Some(o.close()));
-            let mut groups = Vec::new();
-            if let Some(mut g) = end.group.take() {
-                g.on_close();
-                groups.push(g);
-            }
-            Ended::of(rx, end, groups)
-        }
-        Running::Shared(SharedThread::Bare(h)) => {
-            let (rx, mut e) = joined(h, true)?;
-            e.drain();
-            Ended::of(rx, end_sink(e, |_| None), Vec::new())
-        }
+        Running::Shared(SharedThread::Ring(h)) => end_shared(h, |o| Some(o.close()))?,
+        Running::Shared(SharedThread::Bare(h)) => end_shared(h, |_| None)?,
     };
     finish(FinishArgs {
         p,
@@ -906,38 +911,17 @@ fn finish(a: FinishArgs<'_>) -> Result<super::RunOutcome, PipelineError> {
         report.digest = p.digest.then(|| format!("{:016x}", t.digest.value()));
     }
     if let Some((o, ps)) = ended.outlet {
-        report.ring = Some(rep::RingReport {
-            size: p.ring.size as u64,
-            policy: match p.ring.policy {
-                crate::ring::Policy::NoLoss => "no-loss",
-                crate::ring::Policy::NeverWait => "never-wait",
-            },
-            idle: p.ring.idle.name(),
-            published: ps.published,
-            waits: ps.waits,
-            wait_ns: ps.wait_ns,
-            split_events: o.split_events,
-            top_outside: o.top_outside,
-            steps: o.steps,
-            engine_core: p.engine_core,
-            producer_done_s: report.elapsed_s,
-        });
+        report.ring = Some(super::ring_report(
+            &p.ring,
+            ps,
+            o,
+            p.engine_core,
+            report.elapsed_s,
+        ));
     }
     let mut lasts: Vec<(Option<String>, Box<StageRecorder>)> =
         ended.last.into_iter().map(|l| (None, l)).collect();
-    for (f, (thread, core)) in finished.iter_mut().zip(thread_of) {
-        if let Some(l) = f.latency.take() {
-            lasts.push((Some(f.name.clone()), l));
-        }
-        report.strategies.push(rep::StrategyReport {
-            name: f.name.clone(),
-            thread,
-            core,
-            stats: f.stats,
-            mean_lag: f.stats.lag_sum.checked_div(f.stats.batches).unwrap_or(0),
-            figures: std::mem::take(&mut f.figures),
-        });
-    }
+    report.strategies = super::strategy_reports(&mut finished, thread_of, &mut lasts);
     if lat.enabled() {
         let title = format!("fh live {}", report.source);
         let totals = lat.finish_quiet(lasts, &title)?;

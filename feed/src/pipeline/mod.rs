@@ -539,6 +539,56 @@ impl RunOutcome {
     }
 }
 
+/// The per-strategy part of a report: each finished strategy's figures (`threads`: its
+/// thread and core, in strategy order), and its hop latency's last interval into `lasts`.
+fn strategy_reports(
+    finished: &mut [Finished],
+    threads: Vec<(String, Option<usize>)>,
+    lasts: &mut Vec<(Option<String>, Box<crate::latency::StageRecorder>)>,
+) -> Vec<report::StrategyReport> {
+    let mut out = Vec::with_capacity(finished.len());
+    for (f, (thread, core)) in finished.iter_mut().zip(threads) {
+        if let Some(l) = f.latency.take() {
+            lasts.push((Some(f.name.clone()), l));
+        }
+        out.push(report::StrategyReport {
+            name: f.name.clone(),
+            thread,
+            core,
+            stats: f.stats,
+            mean_lag: f.stats.lag_sum.checked_div(f.stats.batches).unwrap_or(0),
+            figures: std::mem::take(&mut f.figures),
+        });
+    }
+    out
+}
+
+/// The ring part of a report.
+fn ring_report(
+    ring: &RingSettings,
+    producer: crate::ring::ProducerStats,
+    outlet: sink::OutletStats,
+    engine_core: Option<usize>,
+    producer_done_s: f64,
+) -> report::RingReport {
+    report::RingReport {
+        size: ring.size as u64,
+        policy: match ring.policy {
+            Policy::NoLoss => "no-loss",
+            Policy::NeverWait => "never-wait",
+        },
+        idle: ring.idle.name(),
+        published: producer.published,
+        waits: producer.waits,
+        wait_ns: producer.wait_ns,
+        split_events: outlet.split_events,
+        top_outside: outlet.top_outside,
+        steps: outlet.steps,
+        engine_core,
+        producer_done_s,
+    }
+}
+
 /// Pins the calling thread to `core`; whether it worked.
 fn pin_current(core: Option<usize>) -> Option<usize> {
     core.filter(|&id| core_affinity::set_for_current(core_affinity::CoreId { id }))

@@ -604,6 +604,32 @@ pub struct ShellStats {
     pub interrupted: bool,
 }
 
+impl ShellStats {
+    /// The next record of the walk: `Ok(None)` ends it (the file was cut inside its last
+    /// record, or `stop` was set: both noted), an error is fatal.
+    #[inline(always)]
+    fn take<T>(
+        &mut self,
+        r: Result<T, fh_replay::capture::Error>,
+        stop: &AtomicBool,
+    ) -> Result<Option<T>, PipelineError> {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) if e.is_truncation() => {
+                self.truncated = true;
+                return Ok(None);
+            }
+            Err(e) => return Err(PipelineError::new(e)),
+        };
+        if stop.load(Ordering::Relaxed) {
+            self.interrupted = true;
+            return Ok(None);
+        }
+        self.records += 1;
+        Ok(Some(r))
+    }
+}
+
 /// Replays a whole capture into `engine` on one thread, paced by `pace`, with `timing` around
 /// every unit, until the file ends or `stop` is set. `progress` is called now and then with
 /// the fraction done (0.0–1.0).
@@ -622,19 +648,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
         Kind::Pcap | Kind::Pcapng => {
             let records = cap.records().map_err(PipelineError::new)?;
             for r in records {
-                let r = match r {
-                    Ok(r) => r,
-                    Err(e) if e.is_truncation() => {
-                        st.truncated = true;
-                        break;
-                    }
-                    Err(e) => return Err(PipelineError::new(e)),
-                };
-                if stop.load(Ordering::Relaxed) {
-                    st.interrupted = true;
-                    break;
-                }
-                st.records += 1;
+                let Some(r) = st.take(r, stop)? else { break };
                 if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
                     timing.gap();
@@ -651,21 +665,9 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
             let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
             let mut ahead = ItchLookahead::default();
             while let Some(m) = msgs.next_message() {
-                let m = match m {
-                    Ok(m) => m,
-                    Err(e) if e.is_truncation() => {
-                        st.truncated = true;
-                        break;
-                    }
-                    Err(e) => return Err(PipelineError::new(e)),
-                };
-                if stop.load(Ordering::Relaxed) {
-                    st.interrupted = true;
-                    break;
-                }
+                let Some(m) = st.take(m, stop)? else { break };
                 ahead.consumed(m.data.len());
                 ahead.fill(m.ahead, |next| engine.prefetch_itch_message(next));
-                st.records += 1;
                 if st.records & 0xF_FFFF == 0 {
                     progress(m.offset as f64 / total);
                     timing.gap();
@@ -1153,35 +1155,14 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
             finished.extend(g.finish());
         }
         st = res?;
-        report.ring = Some(rep::RingReport {
-            size: p.ring.size as u64,
-            policy: match p.ring.policy {
-                crate::ring::Policy::NoLoss => "no-loss",
-                crate::ring::Policy::NeverWait => "never-wait",
-            },
-            idle: p.ring.idle.name(),
-            published: pstats.published,
-            waits: pstats.waits,
-            wait_ns: pstats.wait_ns,
-            split_events: ostats.split_events,
-            top_outside: ostats.top_outside,
-            steps: ostats.steps,
+        report.ring = Some(super::ring_report(
+            &p.ring,
+            pstats,
+            ostats,
             engine_core,
-            producer_done_s: producer_done.as_secs_f64(),
-        });
-        for (f, (thread, core)) in finished.iter_mut().zip(thread_of) {
-            if let Some(l) = f.latency.take() {
-                lasts.push((Some(f.name.clone()), l));
-            }
-            report.strategies.push(rep::StrategyReport {
-                name: f.name.clone(),
-                thread,
-                core,
-                stats: f.stats,
-                mean_lag: f.stats.lag_sum.checked_div(f.stats.batches).unwrap_or(0),
-                figures: std::mem::take(&mut f.figures),
-            });
-        }
+            producer_done.as_secs_f64(),
+        ));
+        report.strategies = super::strategy_reports(&mut finished, thread_of, &mut lasts);
     }
     report.elapsed_s = start.elapsed().as_secs_f64();
     report.interrupted = st.interrupted;
@@ -1310,23 +1291,12 @@ pub fn decode_only(
         }
     };
     let total = cap.bytes().len().max(1) as f64;
+    let mut st = ShellStats::default();
     match cap.kind() {
         Kind::Pcap | Kind::Pcapng => {
             for r in cap.records().map_err(PipelineError::new)? {
-                let r = match r {
-                    Ok(r) => r,
-                    Err(e) if e.is_truncation() => {
-                        out.truncated = true;
-                        break;
-                    }
-                    Err(e) => return Err(PipelineError::new(e)),
-                };
-                if stop.load(Ordering::Relaxed) {
-                    out.interrupted = true;
-                    break;
-                }
-                out.records += 1;
-                if out.records & 0xFFFF == 0 {
+                let Some(r) = st.take(r, stop)? else { break };
+                if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
                 }
                 if let Ok(d) = frame::udp_payload(r.link, r.data) {
@@ -1337,26 +1307,15 @@ pub fn decode_only(
         Kind::Itch | Kind::ItchGz => {
             let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
             while let Some(m) = msgs.next_message() {
-                let m = match m {
-                    Ok(m) => m,
-                    Err(e) if e.is_truncation() => {
-                        out.truncated = true;
-                        break;
-                    }
-                    Err(e) => return Err(PipelineError::new(e)),
-                };
-                if stop.load(Ordering::Relaxed) {
-                    out.interrupted = true;
-                    break;
-                }
-                out.records += 1;
+                let Some(m) = st.take(m, stop)? else { break };
                 match itch50::Message::parse(m.data) {
-                    Ok(_) => out.types[usize::from(m.data[0])] += 1,
-                    Err(_) => out.malformed += 1,
+                    Ok(_) => types[usize::from(m.data[0])] += 1,
+                    Err(_) => *bad += 1,
                 }
             }
         }
     }
+    (out.records, out.truncated, out.interrupted) = (st.records, st.truncated, st.interrupted);
     progress(1.0);
     out.messages = out.types.iter().sum();
     out.elapsed_s = start.elapsed().as_secs_f64();
