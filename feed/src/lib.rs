@@ -38,6 +38,7 @@ extern crate self as fh_feed;
 pub mod agent;
 pub mod cli;
 pub mod directory;
+pub mod dump;
 pub mod engine;
 pub mod latency;
 pub mod live;
