@@ -1,6 +1,7 @@
 //! `fh replay --pipeline` end to end: reader + engine → publication ring → strategy threads.
 //!
-//! - Under the no-loss policy the digest consumer's `digest:` equals the single-thread
+//! - Under the no-loss policy the digest consumer's digest (the `digest HEX` figure of its
+//!   `consumer` line) and the engine thread's `digest:` line equal the single-thread
 //!   `fh replay --digest` on the bundled sample, on the production IEX DEEP capture (skipped
 //!   with `SKIP:` when absent) and on a generated capture with drops, duplicates and
 //!   reordering; with 1 and 3 strategy threads, and with a tiny ring (back-pressure).
@@ -68,6 +69,21 @@ fn consumers(out: &str) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// The `digest HEX` figure of the `digest` strategy's consumer line
+/// (`consumer I (digest, THREAD): consumed …; digest HEX, updates N, …`).
+fn consumer_digest(out: &str) -> String {
+    let l = out
+        .lines()
+        .find(|l| l.starts_with("consumer ") && l.contains("(digest, "))
+        .unwrap_or_else(|| panic!("no digest consumer line in:\n{out}"));
+    let figures = &l[l.find("; ").unwrap_or_else(|| panic!("no figures in {l}")) + 2..];
+    figures
+        .split(", ")
+        .find_map(|f| f.strip_prefix("digest "))
+        .unwrap_or_else(|| panic!("no digest figure in {l}"))
+        .to_string()
+}
+
 /// Replays `file` single-threaded and as pipelines; every no-loss pipeline digest must equal
 /// the single-thread one and every consumer must have read every update.
 fn same_digest(file: &Path) {
@@ -82,6 +98,11 @@ fn same_digest(file: &Path) {
         args.extend_from_slice(extra);
         let out = stdout_of(&args);
         assert_eq!(digest_line(&out), single, "{args:?}\n{out}");
+        assert_eq!(
+            format!("digest: {}", consumer_digest(&out)),
+            single,
+            "the digest strategy read what the engine published: {args:?}\n{out}"
+        );
         let p = published(&out);
         assert!(p > 0, "{out}");
         let cs = consumers(&out);
@@ -197,6 +218,11 @@ fn no_loss_with_a_slow_consumer_makes_the_producer_wait() {
         "2000",
     ]);
     assert_eq!(digest_line(&out), single, "{out}");
+    assert_eq!(
+        format!("digest: {}", consumer_digest(&out)),
+        single,
+        "{out}"
+    );
     let l = out.lines().find(|l| l.starts_with("producer:")).unwrap();
     assert!(!l.contains("waited 0 times"), "no back-pressure: {l}");
 }
