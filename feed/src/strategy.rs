@@ -247,7 +247,49 @@ pub struct StrategyRunner<S> {
     stats: RunnerStats,
     timer: Option<HopTimer>,
     now: u64,
+    wall: WallAnchor,
     finished: bool,
+}
+
+/// Live, timed: `CLOCK_REALTIME` and the timer's clock read together, refreshed every
+/// [`WallAnchor::REFRESH_NS`]; the wall time is then the anchor plus the clock's advance.
+///
+/// A kernel receive timestamp is `CLOCK_REALTIME`; mapping the clock onto it with the offset
+/// measured at start-up ([`Clock::from_realtime`]) drifts with the clock's rate error and
+/// `CLOCK_REALTIME`'s own rate (up to about 1 µs per second on a 2-vCPU VM: 0.2-1 µs off
+/// within a 3 s run, as much as the hop being measured). Re-anchored each millisecond the
+/// drift stays around a nanosecond, and the strategy thread reads the wall clock once a
+/// millisecond instead of at every poll.
+#[derive(Clone, Copy, Debug, Default)]
+struct WallAnchor {
+    /// `CLOCK_REALTIME`, ns since the Unix epoch (0: not read yet).
+    wall: u64,
+    /// The timer's clock at the same moment (the middle of a bracket around the wall read).
+    clock: u64,
+}
+
+impl WallAnchor {
+    const REFRESH_NS: u64 = 1_000_000;
+
+    /// The wall time at `now` (the timer clock's reading), re-anchoring when due.
+    #[inline]
+    fn wall_at(&mut self, clock: &Clock, now: u64) -> u64 {
+        if self.wall == 0 || now.wrapping_sub(self.clock) > Self::REFRESH_NS {
+            self.anchor(clock);
+        }
+        self.wall + now.saturating_sub(self.clock)
+    }
+
+    #[cold]
+    fn anchor(&mut self, clock: &Clock) {
+        let a = clock.now();
+        let wall = crate::live::realtime_ns();
+        let b = clock.now();
+        *self = WallAnchor {
+            wall,
+            clock: a + (b.saturating_sub(a)) / 2,
+        };
+    }
 }
 
 impl<S> core::fmt::Debug for StrategyRunner<S> {
@@ -268,6 +310,23 @@ struct Drain<'r, S> {
     monitor: &'r RingMonitor<BookUpdate>,
     now: &'r mut u64,
     first: bool,
+    /// Live: the batch's wall time is still to be read (at its first callback, so an empty
+    /// poll reads no clock).
+    wall_due: bool,
+    wall: &'r mut WallAnchor,
+    /// The timer clock's last reading (for the recorder's tick).
+    last: u64,
+}
+
+impl<S> Drain<'_, S> {
+    /// The batch's wall time, if not read yet, for a callback other than a timed update.
+    #[inline]
+    fn read_wall(&mut self) {
+        if self.wall_due {
+            self.wall_due = false;
+            *self.now = crate::live::realtime_ns();
+        }
+    }
 }
 
 impl<S: Strategy> Handler<BookUpdate> for Drain<'_, S> {
@@ -283,16 +342,26 @@ impl<S: Strategy> Handler<BookUpdate> for Drain<'_, S> {
         if let Some(t) = self.timer.as_deref_mut() {
             if u.engine_ts != 0 {
                 let now = t.clock.now();
+                self.last = now;
                 t.rec
                     .record(Stage::Consume, now.saturating_sub(u.engine_ts));
-                let arrival = if t.kernel_arrival {
-                    t.clock.from_realtime(u.recv_ts)
+                let e2e = if t.kernel_arrival && self.view.time == TimeSource::Wall {
+                    // Kernel time → now, both on CLOCK_REALTIME (see `WallAnchor`).
+                    let wall = self.wall.wall_at(&t.clock, now);
+                    if self.wall_due {
+                        self.wall_due = false;
+                        *self.now = wall;
+                    }
+                    wall.saturating_sub(u.recv_ts)
+                } else if t.kernel_arrival {
+                    now.saturating_sub(t.clock.from_realtime(u.recv_ts))
                 } else {
-                    u.engine_ts
+                    now.saturating_sub(u.engine_ts)
                 };
-                t.rec.record(Stage::EndToEnd, now.saturating_sub(arrival));
+                t.rec.record(Stage::EndToEnd, e2e);
             }
         }
+        self.read_wall();
         if self.view.time == TimeSource::Capture {
             *self.now = u.recv_ts;
         }
@@ -302,12 +371,14 @@ impl<S: Strategy> Handler<BookUpdate> for Drain<'_, S> {
     }
 
     fn on_missed(&mut self, count: u64) {
+        self.read_wall();
         self.stats.missed += count;
         let ctx = Context::new(self.view, *self.now, 0, false);
         self.strategy.on_missed(count, &ctx);
     }
 
     fn on_batch_end(&mut self) {
+        self.read_wall();
         self.stats.batches += 1;
         let ctx = Context::new(self.view, *self.now, 0, true);
         self.strategy.on_batch_end(&ctx);
@@ -332,6 +403,7 @@ impl<S: Strategy> StrategyRunner<S> {
             stats: RunnerStats::default(),
             timer,
             now: 0,
+            wall: WallAnchor::default(),
             finished: false,
         }
     }
@@ -349,9 +421,6 @@ impl<S: Strategy> StrategyRunner<S> {
     /// Drains one batch; returns the updates delivered.
     #[inline]
     pub fn poll(&mut self) -> usize {
-        if self.view.time == TimeSource::Wall {
-            self.now = crate::live::realtime_ns();
-        }
         let mut d = Drain {
             strategy: &mut self.strategy,
             view: &self.view,
@@ -360,11 +429,15 @@ impl<S: Strategy> StrategyRunner<S> {
             monitor: &self.monitor,
             now: &mut self.now,
             first: true,
+            wall_due: self.view.time == TimeSource::Wall,
+            wall: &mut self.wall,
+            last: 0,
         };
         let n = self.consumer.poll_with(&mut d);
+        let last = d.last;
         if n > 0 {
             if let Some(t) = self.timer.as_mut() {
-                t.rec.tick(t.clock.now());
+                t.rec.tick(if last != 0 { last } else { t.clock.now() });
             }
         }
         n

@@ -77,7 +77,7 @@ pub struct Args {
     #[command(flatten)]
     pub latency: LatencyArgs,
     /// Benchmark floor: only a minimal receive loop (one datagram per `recvmmsg`, busy-poll,
-    /// no engine), reporting kernel timestamp → receive return latency.
+    /// no engine), reporting kernel timestamp → receive return latency; pinned with `--cpu`.
     #[arg(long)]
     pub floor: bool,
     /// Report output.
@@ -145,7 +145,13 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
         )));
     }
     if args.floor {
-        let mut given = args.pipe.given();
+        // `--cpu` pins the floor's one thread (the first core given); the rest mean nothing.
+        let mut given: Vec<_> = args
+            .pipe
+            .given()
+            .into_iter()
+            .filter(|&f| f != "--cpu")
+            .collect();
         if args.digest {
             given.push("--digest");
         }

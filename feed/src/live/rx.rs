@@ -115,6 +115,9 @@ impl Shared {
     }
 }
 
+/// Groups whose receive batches adapt separately (see `RxProducer::recv`).
+const WANT_GROUPS: usize = 256;
+
 /// Space reserved per slot for control messages: a timestamp and the drop counter.
 const CMSG_WORDS: usize = 16; // 128 bytes, well above CMSG_SPACE(16) + CMSG_SPACE(4)
 
@@ -125,6 +128,10 @@ pub struct RxProducer {
     tail: u64,
     cached_min_head: u64,
     max_batch: usize,
+    /// Per group (socket), datagrams its next `recvmmsg` asks for: 1 after a call that
+    /// drained the socket, doubled (up to `max_batch`) after each call that filled its batch.
+    /// Groups [`WANT_GROUPS`] apart share an entry (which only sizes their batches less well).
+    want: Box<[u16; WANT_GROUPS]>,
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     names: Vec<libc::sockaddr_in>,
@@ -203,6 +210,7 @@ pub fn rx_ring(
         tail: 0,
         cached_min_head: 0,
         max_batch: max_batch.clamp(1, 1024),
+        want: Box::new([1; WANT_GROUPS]),
         hdrs: vec![hdr0; n],
         iovs: vec![iov0; n],
         names: vec![name0; n],
@@ -271,13 +279,20 @@ impl RxProducer {
     /// Receives what `fd` has queued (without blocking) into the free slots, tagging each
     /// datagram with `group`, stamping `agent_ns`. Returns `Ok(0)` when nothing was queued or the
     /// ring is full ([`RxProducer::is_full`] tells which), an error only for a real socket error.
+    ///
+    /// The batch adapts: a call after one that drained the socket asks for one datagram, so
+    /// the datagram a busy-polling receiver is waiting for comes back as soon as it is copied
+    /// (asking for more makes the kernel try the socket again, and fail, before returning:
+    /// about 0.2 µs on every datagram); a call that fills its batch doubles the next one, up
+    /// to `max_batch`, so a backlog is drained in large batches.
     pub fn recv(
         &mut self,
         fd: RawFd,
         group: u16,
         agent_ns: impl FnOnce() -> u64,
     ) -> std::io::Result<usize> {
-        let k = self.free_run();
+        let w = group as usize % WANT_GROUPS;
+        let k = self.free_run().min(usize::from(self.want[w]));
         if k == 0 {
             return Ok(0);
         }
@@ -303,6 +318,7 @@ impl RxProducer {
             )
         };
         if r < 0 {
+            self.want[w] = 1;
             let e = std::io::Error::last_os_error();
             return match e.raw_os_error() {
                 Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
@@ -310,6 +326,11 @@ impl RxProducer {
             };
         }
         let r = r as usize;
+        self.want[w] = if r == k {
+            (2 * k).min(self.max_batch) as u16
+        } else {
+            1
+        };
         let now = agent_ns();
         let mut sum = BatchSummary {
             agent_ns: now,

@@ -265,20 +265,22 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
         let k = b.len();
         for p in b.iter() {
             let now = self.clock.now();
+            if crate::engine::is_iextp(p.bytes) != (self.protocol == Protocol::Iex) {
+                self.foreign += 1;
+            } else {
+                let meta = DatagramMeta {
+                    recv_ts: p.meta.kernel_ns,
+                };
+                self.engine.on_datagram(now, &meta, p.bytes, &mut self.sink);
+            }
+            // After the datagram, not between its arrival and its updates (shared threading
+            // runs the strategies inside `on_datagram`).
             if let Some(r) = self.rec.as_mut() {
                 r.record(
                     Stage::Receive,
                     p.meta.agent_ns.saturating_sub(p.meta.kernel_ns),
                 );
             }
-            if crate::engine::is_iextp(p.bytes) != (self.protocol == Protocol::Iex) {
-                self.foreign += 1;
-                continue;
-            }
-            let meta = DatagramMeta {
-                recv_ts: p.meta.kernel_ns,
-            };
-            self.engine.on_datagram(now, &meta, p.bytes, &mut self.sink);
         }
         drop(b);
         if k > 0 {
