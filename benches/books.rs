@@ -181,7 +181,7 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
                 for &(ts, s, end) in &day.packets {
                     e.on_datagram(ts, &DatagramMeta { recv_ts: ts }, &day.data[s..end], &mut d);
                 }
-                assert_eq!(e.stats.itch_messages(), msgs);
+                assert_eq!(e.counters().itch_messages(), msgs);
                 black_box(d.value());
                 e
             },
@@ -199,8 +199,8 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
                     let meta = DatagramMeta { recv_ts: ts };
                     e.on_datagram(ts, &meta, &day.data[s..end], &mut count);
                 }
-                assert_eq!(e.stats.itch_messages(), msgs);
-                assert_eq!(black_box(n), e.stats.updates);
+                assert_eq!(e.counters().itch_messages(), msgs);
+                assert_eq!(black_box(n), e.counters().updates);
                 e
             },
             BatchSize::PerIteration,

@@ -117,7 +117,7 @@ fn replay_once(cap: &Capture, every: Option<u32>) -> u64 {
             cpu_ns() - t
         }
     };
-    assert_eq!(e.stats.itch_messages(), MESSAGES);
+    assert_eq!(e.counters().itch_messages(), MESSAGES);
     cpu
 }
 

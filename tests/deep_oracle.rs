@@ -104,7 +104,7 @@ fn apply_oracle(book: &mut Book, m: &OracleMsg) {
 
 fn engine_book(e: &Engine) -> Book {
     let mut b = Book::new();
-    for (_, d) in e.deep.instruments() {
+    for (_, d) in e.deep().instruments() {
         for (side, ladder) in [(0u8, &d.bids), (1u8, &d.asks)] {
             assert!(ladder.is_well_formed());
             for l in ladder.iter_best_first() {
@@ -117,7 +117,7 @@ fn engine_book(e: &Engine) -> Book {
 
 fn symbol_of(e: &Engine, u: &BookUpdate) -> String {
     let slot = u.instrument - IEX_INSTRUMENT_BASE;
-    e.deep.instrument(slot).symbol_str().to_string()
+    e.deep().instrument(slot).symbol_str().to_string()
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn deep_books_match_the_oracle_at_checkpoints() {
             );
             // The stream-built book equals the engine's for every symbol with no open event.
             let open: Vec<u32> = e
-                .deep
+                .deep()
                 .instruments()
                 .filter(|(_, d)| d.in_event)
                 .map(|(s, _)| s + IEX_INSTRUMENT_BASE)
@@ -191,7 +191,7 @@ fn deep_books_match_the_oracle_at_checkpoints() {
                 .map(|(k, v)| {
                     let slot = k.0 - IEX_INSTRUMENT_BASE;
                     (
-                        (e.deep.instrument(slot).symbol_str().to_string(), k.1, k.2),
+                        (e.deep().instrument(slot).symbol_str().to_string(), k.1, k.2),
                         *v,
                     )
                 })
@@ -199,7 +199,7 @@ fn deep_books_match_the_oracle_at_checkpoints() {
             let engine_closed: Book = engine_book(&e)
                 .into_iter()
                 .filter(|(k, _)| {
-                    e.deep
+                    e.deep()
                         .find(&fh_feed::engine::itch_book::pad_symbol(&k.0))
                         .is_some_and(|s| !open.contains(&(s + IEX_INSTRUMENT_BASE)))
                 })
@@ -236,7 +236,7 @@ fn deep_books_match_the_oracle_at_checkpoints() {
         })
         .collect();
     assert_eq!(got, want);
-    assert_eq!(e.stats.iex_messages(), 48_325);
-    assert_eq!(e.iex_seq.stats.gaps, 0);
-    assert_eq!(e.deep.anomalies.crossed, 0);
+    assert_eq!(e.counters().iex_messages(), 48_325);
+    assert_eq!(e.iex_seq().stats.gaps, 0);
+    assert_eq!(e.deep().anomalies.crossed, 0);
 }

@@ -788,11 +788,11 @@ fn engine_books_from_generated_capture_match_generator_view() {
         );
     }
     assert!(updates > 200_000);
-    assert_eq!(engine.anomaly_total(), 0, "{:?}", engine.itch.anomalies);
-    assert_eq!(engine.stats.itch_messages(), 300_000);
+    assert_eq!(engine.anomaly_total(), 0, "{:?}", engine.itch().anomalies);
+    assert_eq!(engine.counters().itch_messages(), 300_000);
     for loc in 1..=30u16 {
         let (bids, asks) = g.levels(loc);
-        let inst = engine.itch.instrument(loc);
+        let inst = engine.itch().instrument(loc);
         let theirs = |side: Side| -> Vec<(i64, u64)> {
             inst.ladder(side)
                 .iter_best_first()

@@ -51,10 +51,9 @@ fn live_receive_decode_publish_consume_allocates_nothing() {
             .payload;
         e.on_datagram(r.ts_ns, &DatagramMeta { recv_ts: r.ts_ns }, p, &mut d);
     }
-    e.deep.reset();
-    e.iex_seq = fh_feed::engine::seq::Sequencer::new(None);
-    let warm = e.stats.datagrams;
-    let warm_messages = e.stats.iex_messages();
+    e.reset_day();
+    let warm = e.counters().datagrams;
+    let warm_messages = e.counters().iex_messages();
 
     let g: SocketAddrV4 = "233.215.21.4:10378".parse().unwrap();
     let cfg = LiveConfig {
@@ -127,7 +126,7 @@ fn live_receive_decode_publish_consume_allocates_nothing() {
     );
     let (e, sink, foreign, _) = engine.finish();
     assert_eq!(foreign, 0, "every datagram is IEX-TP");
-    assert_eq!(e.stats.iex_messages() - warm_messages, 48_325);
+    assert_eq!(e.counters().iex_messages() - warm_messages, 48_325);
     let (outlet, producer, _) = sink.outlet.close();
     assert_eq!(outlet.split_events, 0);
     assert_eq!(outlet.top_outside, 0);

@@ -129,16 +129,16 @@ fn steady_state_replay_allocates_nothing() {
     for (i, p) in warm.iter().enumerate() {
         e.on_datagram(i as u64, &meta, p, &mut digest);
     }
-    let before = e.stats.itch_messages();
+    let before = e.counters().itch_messages();
     let ((), allocs) = counted(|| {
         for (i, p) in steady.iter().enumerate() {
             e.on_datagram(i as u64, &meta, p, &mut digest);
         }
     });
-    let replayed = e.stats.itch_messages() - before;
+    let replayed = e.counters().itch_messages() - before;
     assert!(replayed > 250_000, "replayed {replayed} messages");
-    assert!(e.stats.updates > 250_000);
-    assert_eq!(e.itch.anomalies.unknown_ref, 0, "the flow is valid");
+    assert!(e.counters().updates > 250_000);
+    assert_eq!(e.itch().anomalies.unknown_ref, 0, "the flow is valid");
     assert_eq!(
         allocs, 0,
         "{allocs} allocations while replaying {replayed} ITCH messages"
@@ -174,8 +174,7 @@ fn steady_state_replay_allocates_nothing() {
     for &(ts, p) in &payloads {
         e.on_datagram(ts, &DatagramMeta { recv_ts: ts }, p, &mut digest);
     }
-    e.deep.reset();
-    e.iex_seq = fh_feed::engine::seq::Sequencer::new(None);
+    e.reset_day();
     let mut d2 = Digest::new();
     let ((), allocs) = counted(|| {
         for &(ts, p) in &payloads {
@@ -254,7 +253,7 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
         |_| {},
     )
     .unwrap();
-    let before = e.stats.itch_messages();
+    let before = e.counters().itch_messages();
     let intervals_before = intervals.get();
     let (st, allocs) = counted(|| {
         replay_timed(
@@ -273,10 +272,10 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
         intervals.get() > intervals_before,
         "no interval handed over"
     );
-    let replayed = e.stats.itch_messages() - before;
+    let replayed = e.counters().itch_messages() - before;
     assert_eq!(st.records, steady.len() as u64);
     assert!(replayed > 250_000, "replayed {replayed} messages");
-    assert_eq!(e.itch.anomalies.unknown_ref, 0, "the flow is valid");
+    assert_eq!(e.itch().anomalies.unknown_ref, 0, "the flow is valid");
     assert_eq!(
         allocs, 0,
         "{allocs} allocations while replaying {replayed} ITCH messages with stage timestamps"
@@ -288,7 +287,7 @@ fn steady_state_replay_with_stage_timestamps_allocates_nothing() {
         packets.len() as u64,
         "one end-to-end value per datagram"
     );
-    assert_eq!(sink.tally.by_kind.iter().sum::<u64>(), e.stats.updates);
-    assert_eq!(sink.tally.digest.count, e.stats.updates);
+    assert_eq!(sink.tally.by_kind.iter().sum::<u64>(), e.counters().updates);
+    assert_eq!(sink.tally.digest.count, e.counters().updates);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -37,7 +37,7 @@ impl PacketSink for Feed {
 
 /// Engine levels of one locate as (price, shares), best first.
 fn engine_levels(e: &Engine, locate: u16, side: Side) -> Vec<(u32, u64)> {
-    e.itch
+    e.itch()
         .instrument(locate)
         .ladder(side)
         .iter_best_first()
@@ -53,7 +53,7 @@ fn books_equal(e: &Engine, g: &Generator) -> bool {
         let want_a: Vec<(u32, u64)> = asks.iter().map(|l| (l.price, l.shares)).collect();
         engine_levels(e, locate, Side::Bid) == want_b
             && engine_levels(e, locate, Side::Ask) == want_a
-    }) && e.itch.orders.len() == g.live_orders().count()
+    }) && e.itch().orders.len() == g.live_orders().count()
 }
 
 fn assert_books_equal(e: &Engine, g: &Generator, at: u64) {
@@ -73,13 +73,13 @@ fn assert_books_equal(e: &Engine, g: &Generator, at: u64) {
         );
     }
     assert_eq!(
-        e.itch.orders.len(),
+        e.itch().orders.len(),
         g.live_orders().count(),
         "live orders after {at} messages"
     );
     for o in g.live_orders() {
         let mine = e
-            .itch
+            .itch()
             .orders
             .get(o.order_ref)
             .expect("generator's live order is in the store");
@@ -112,9 +112,9 @@ fn run_day(messages: u64) -> (u64, u64, u64) {
     }
     pk.finish(&mut feed).unwrap();
     let e = &feed.engine;
-    assert_eq!(e.stats.itch_messages(), messages);
+    assert_eq!(e.counters().itch_messages(), messages);
     assert_books_equal(e, &g, messages);
-    let a = e.itch.anomalies;
+    let a = e.itch().anomalies;
     assert_eq!(
         (
             a.unknown_ref,
@@ -124,13 +124,13 @@ fn run_day(messages: u64) -> (u64, u64, u64) {
         ),
         (0, 0, 0, 0)
     );
-    let q = e.mold_seq.stats;
+    let q = e.mold_seq().stats;
     assert_eq!(
         (q.gaps, q.duplicate_packets, q.out_of_order_packets),
         (0, 0, 0)
     );
     assert_eq!(q.end_of_session, 1);
-    (feed.digest.value(), feed.digest.count, e.stats.updates)
+    (feed.digest.value(), feed.digest.count, e.counters().updates)
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn faults_case(seed: u64, rates: FaultRates) {
     for (ts, p) in &frames.0 {
         e.on_datagram(*ts, &DatagramMeta { recv_ts: *ts }, p, &mut d);
     }
-    let q = e.mold_seq.stats;
+    let q = e.mold_seq().stats;
     let ctx = format!("seed {seed}, rates {rates:?}, truth {truth:?}");
     assert_eq!(
         q.duplicate_packets,
@@ -249,7 +249,7 @@ fn faults_case(seed: u64, rates: FaultRates) {
         "out of order: {ctx}"
     );
     assert_eq!(
-        e.stats.mold_malformed,
+        e.counters().mold_malformed,
         truth.corrupted.len() as u64,
         "malformed: {ctx}"
     );
@@ -261,17 +261,17 @@ fn faults_case(seed: u64, rates: FaultRates) {
         .chain(truth.corrupted.iter().map(|c| c.0))
         .collect();
     let want = merge(lost.clone());
-    assert_eq!(e.mold_seq.open_gaps().to_vec(), want, "open gaps: {ctx}");
+    assert_eq!(e.mold_seq().open_gaps().to_vec(), want, "open gaps: {ctx}");
     let missing: u64 = lost.iter().map(|r| r.1 - r.0 + 1).sum();
-    assert_eq!(e.mold_seq.open_gap_messages(), missing);
+    assert_eq!(e.mold_seq().open_gap_messages(), missing);
     assert_eq!(
         q.gap_messages - q.late_messages,
         missing,
         "gap accounting: {ctx}"
     );
-    assert_eq!(e.mold_seq.stale(), missing > 0);
+    assert_eq!(e.mold_seq().stale(), missing > 0);
     assert_eq!(
-        e.stats.itch_messages(),
+        e.counters().itch_messages(),
         summary.messages - missing,
         "applied messages: {ctx}"
     );
@@ -376,18 +376,19 @@ fn lines_a_and_b_are_arbitrated_by_sequence_number() {
         e.on_datagram(*ts, &DatagramMeta { recv_ts: *ts }, p, &mut d);
     }
     let open: Vec<u64> = e
-        .mold_seq
+        .mold_seq()
         .open_gaps()
         .iter()
         .flat_map(|&(x, y)| x..y)
         .collect();
     assert_eq!(open, both, "still missing = lost on both lines");
     assert_eq!(
-        e.stats.itch_messages(),
+        e.counters().itch_messages(),
         summary.messages - both.len() as u64
     );
     assert_eq!(
-        e.itch.anomalies.duplicate_ref, 0,
+        e.itch().anomalies.duplicate_ref,
+        0,
         "no message applied twice"
     );
 }

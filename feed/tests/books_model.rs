@@ -68,7 +68,7 @@ const LOCATES: u16 = 3;
 fn engine_levels(e: &Engine) -> Levels {
     let mut l = Levels::new();
     for locate in 1..=LOCATES {
-        let i = e.itch.instrument(locate);
+        let i = e.itch().instrument(locate);
         for (side, ladder) in [(Side::Bid, i.bids()), (Side::Ask, i.asks())] {
             assert!(ladder.is_well_formed());
             for lv in ladder.iter_best_first() {
@@ -271,9 +271,9 @@ fn run_flow(seed: u64, steps: usize) {
             from_updates, want,
             "seed {seed} step {step}: update stream differs from the model"
         );
-        assert_eq!(e.itch.orders.len(), model.orders.len());
+        assert_eq!(e.itch().orders.len(), model.orders.len());
     }
-    let a = e.itch.anomalies;
+    let a = e.itch().anomalies;
     assert_eq!(
         (
             a.unknown_ref,
@@ -285,7 +285,7 @@ fn run_flow(seed: u64, steps: usize) {
         "a valid flow has no anomalies"
     );
     assert!(
-        e.itch.orders.growths > 0,
+        e.itch().orders.growths > 0,
         "the store was sized small to force growth"
     );
 }

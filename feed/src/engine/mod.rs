@@ -63,7 +63,10 @@ pub mod itch_book;
 pub mod levels;
 pub mod orders;
 pub mod seq;
+mod snapshot;
 pub mod table;
+
+pub use snapshot::{EngineSnapshot, SequencingSnapshot};
 
 use crate::directory::SymbolDirectory;
 use crate::update::{BookUpdate, Flags, InstrumentId, Side, UpdateKind};
@@ -295,15 +298,15 @@ fn itch_side(b: u8) -> Side {
 #[derive(Debug)]
 pub struct Engine {
     /// ITCH books.
-    pub itch: ItchBooks,
+    pub(crate) itch: ItchBooks,
     /// IEX DEEP books.
-    pub deep: DeepBooks,
+    pub(crate) deep: DeepBooks,
     /// MoldUDP64 sequencing.
-    pub mold_seq: Sequencer<[u8; 10]>,
+    pub(crate) mold_seq: Sequencer<[u8; 10]>,
     /// IEX-TP sequencing (key: channel id << 32 | session id).
-    pub iex_seq: Sequencer<u64>,
+    pub(crate) iex_seq: Sequencer<u64>,
     /// Counters.
-    pub stats: EngineStats,
+    pub(crate) stats: EngineStats,
     directory: SymbolDirectory,
     pending: Vec<BookUpdate>,
     pending_cap: usize,
@@ -330,6 +333,46 @@ impl Engine {
             pending_cap: cfg.pending_updates,
             stream_seq: 0,
         }
+    }
+
+    /// A snapshot of every named counter (decoding, sequencing, books, anomalies).
+    pub fn stats(&self) -> EngineSnapshot {
+        EngineSnapshot::of(self)
+    }
+
+    /// The raw decoding counters (messages by type byte, malformed, updates).
+    pub fn counters(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// The ITCH books (read-only).
+    pub fn itch(&self) -> &ItchBooks {
+        &self.itch
+    }
+
+    /// The IEX DEEP books (read-only).
+    pub fn deep(&self) -> &DeepBooks {
+        &self.deep
+    }
+
+    /// MoldUDP64 sequencing state (read-only).
+    pub fn mold_seq(&self) -> &Sequencer<[u8; 10]> {
+        &self.mold_seq
+    }
+
+    /// IEX-TP sequencing state (read-only).
+    pub fn iex_seq(&self) -> &Sequencer<u64> {
+        &self.iex_seq
+    }
+
+    /// Forgets every book and all sequencing state, as at the start of a new day, keeping
+    /// every allocation (for tests and benches that warm up, then measure).
+    pub fn reset_day(&mut self) {
+        self.reset_itch();
+        self.reset_deep();
+        self.mold_seq = Sequencer::new(self.mold_seq.expect_first());
+        self.iex_seq = Sequencer::new(self.iex_seq.expect_first());
+        self.stream_seq = 0;
     }
 
     /// The instrument directory this engine names instruments in, for other threads.

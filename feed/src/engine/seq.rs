@@ -103,6 +103,11 @@ pub struct Sequencer<K> {
 }
 
 impl<K: Copy + Eq> Sequencer<K> {
+    /// The first sequence number it was told to expect, if any.
+    pub fn expect_first(&self) -> Option<u64> {
+        self.expect_first
+    }
+
     /// A sequencer. `expect_first`: the sequence number a session starts at, if known (a first
     /// packet beyond it is a gap); `None` takes the first packet seen as the baseline.
     pub fn new(expect_first: Option<u64>) -> Self {

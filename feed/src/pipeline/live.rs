@@ -904,7 +904,7 @@ fn finish(a: FinishArgs<'_>) -> Result<super::RunOutcome, PipelineError> {
         floor: src.floor,
     });
     if let Some(e) = &ended.engine {
-        report.engine = rep::EngineReport::of(e);
+        report.engine = e.stats();
         report.engine.foreign = ended.foreign;
         report.books = rep::book_depths(e, p.report_books, p.report_depth);
     }

@@ -1176,7 +1176,7 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         skipped_frames: st.frames.skipped(),
         truncated: st.truncated,
     });
-    report.engine = rep::EngineReport::of(&engine);
+    report.engine = engine.stats();
     report.updates = rep::UpdatesReport::of(&tally.by_kind, tally.stale);
     report.digest = p.digest.then(|| format!("{:016x}", tally.digest.value()));
     report.books = rep::book_depths(&engine, p.report_books, p.report_depth);

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::engine::levels::Bbo;
 use crate::engine::seq::SeqStats;
-use crate::engine::{Engine, IEX_INSTRUMENT_BASE};
+use crate::engine::{Engine, EngineSnapshot, IEX_INSTRUMENT_BASE};
 use crate::latency::table::{self, Summary};
 use crate::live::RxCounters;
 use crate::strategy::{Figures, RunnerStats};
@@ -45,7 +45,7 @@ pub struct RunReport {
     /// What the receiver saw.
     pub live: Option<LiveReport>,
     /// Decoding, sequencing, books and anomalies.
-    pub engine: EngineReport,
+    pub engine: EngineSnapshot,
     /// Book updates by kind.
     pub updates: UpdatesReport,
     /// Digest of the update stream folded on the engine thread (16 hex digits).
@@ -96,69 +96,6 @@ pub struct LiveReport {
     pub captured: u64,
     /// The floor benchmark ran instead of the engine.
     pub floor: bool,
-}
-
-/// The engine's counters.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct EngineReport {
-    /// Datagrams given to the engine.
-    pub datagrams: u64,
-    /// ITCH messages decoded.
-    pub itch_messages: u64,
-    /// ITCH messages by type (printable type byte or `0xNN`; a JSON object).
-    #[serde(serialize_with = "as_map")]
-    pub itch_types: Vec<(String, u64)>,
-    /// IEX messages decoded.
-    pub iex_messages: u64,
-    /// IEX messages by type (a JSON object).
-    #[serde(serialize_with = "as_map")]
-    pub iex_types: Vec<(String, u64)>,
-    /// Malformed MoldUDP64 packets.
-    pub mold_malformed: u64,
-    /// Malformed IEX-TP segments.
-    pub iextp_malformed: u64,
-    /// Malformed ITCH messages.
-    pub itch_malformed: u64,
-    /// Malformed IEX messages.
-    pub iex_malformed: u64,
-    /// IEX-TP segments of another protocol.
-    pub iex_other_protocol: u64,
-    /// Live: datagrams of the other protocol than the one asked for, dropped.
-    pub foreign: u64,
-    /// MoldUDP64 sequencing (absent when no MoldUDP64 packet was seen).
-    pub moldudp64: Option<SequencingReport>,
-    /// IEX-TP sequencing.
-    pub iextp: Option<SequencingReport>,
-    /// ITCH instruments with levels at the end.
-    pub itch_books: u64,
-    /// Live ITCH orders at the end.
-    pub live_orders: u64,
-    /// Order store slots.
-    pub order_slots: u64,
-    /// Order store growths past the configured size.
-    pub order_growths: u64,
-    /// IEX DEEP symbols with levels at the end.
-    pub deep_books: u64,
-    /// IEX symbols seen.
-    pub deep_symbols: u64,
-    /// ITCH book anomalies.
-    pub itch_anomalies: crate::engine::itch_book::ItchAnomalies,
-    /// DEEP book anomalies.
-    pub deep_anomalies: crate::engine::deep_book::DeepAnomalies,
-    /// Level storage growths.
-    pub level_growths: u64,
-    /// Book resets (session changes).
-    pub book_resets: u64,
-}
-
-/// One transport's sequencing.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct SequencingReport {
-    /// The counters.
-    #[serde(flatten)]
-    pub stats: SeqStats,
-    /// Messages of gaps still open at the end.
-    pub open_gap_messages: u64,
 }
 
 /// Book updates.
@@ -284,85 +221,6 @@ pub struct LatencyReport {
     pub stages: Vec<Summary>,
     /// Notes (pacing, early hand-overs).
     pub notes: Vec<String>,
-}
-
-fn as_map<S: serde::Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(v.len()))?;
-    for (k, n) in v {
-        m.serialize_entry(k, n)?;
-    }
-    m.end()
-}
-
-fn type_name(t: usize) -> String {
-    let c = t as u8;
-    if c.is_ascii_graphic() {
-        (c as char).to_string()
-    } else {
-        format!("0x{t:02x}")
-    }
-}
-
-fn by_type(types: &[u64; 256]) -> Vec<(String, u64)> {
-    types
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n > 0)
-        .map(|(t, &n)| (type_name(t), n))
-        .collect()
-}
-
-impl EngineReport {
-    /// The counters of `e`.
-    pub fn of(e: &Engine) -> Self {
-        let s = &e.stats;
-        let seq = |q: &SeqStats, open: u64| {
-            (q.packets > 0).then_some(SequencingReport {
-                stats: *q,
-                open_gap_messages: open,
-            })
-        };
-        EngineReport {
-            datagrams: s.datagrams,
-            itch_messages: s.itch_messages(),
-            itch_types: by_type(&s.itch_types),
-            iex_messages: s.iex_messages(),
-            iex_types: by_type(&s.iex_types),
-            mold_malformed: s.mold_malformed,
-            iextp_malformed: s.iextp_malformed,
-            itch_malformed: s.itch_malformed,
-            iex_malformed: s.iex_malformed,
-            iex_other_protocol: s.iex_other_protocol,
-            foreign: 0,
-            moldudp64: seq(&e.mold_seq.stats, e.mold_seq.open_gap_messages()),
-            iextp: seq(&e.iex_seq.stats, e.iex_seq.open_gap_messages()),
-            itch_books: e.itch.instruments().filter(|(_, i)| !i.is_empty()).count() as u64,
-            live_orders: e.itch.orders.len() as u64,
-            order_slots: e.itch.orders.capacity() as u64,
-            order_growths: e.itch.orders.growths,
-            deep_books: e
-                .deep
-                .instruments()
-                .filter(|(_, d)| !d.bids.is_empty() || !d.asks.is_empty())
-                .count() as u64,
-            deep_symbols: e.deep.len() as u64,
-            itch_anomalies: e.itch.anomalies,
-            deep_anomalies: e.deep.anomalies,
-            level_growths: e.itch.level_growths() + e.deep.level_growths(),
-            book_resets: s.book_resets,
-        }
-    }
-
-    /// Messages decoded (ITCH and IEX).
-    pub fn messages(&self) -> u64 {
-        self.itch_messages + self.iex_messages
-    }
-
-    /// Malformed packets and messages, all kinds.
-    pub fn malformed(&self) -> u64 {
-        self.mold_malformed + self.iextp_malformed + self.itch_malformed + self.iex_malformed
-    }
 }
 
 /// The `top` most active books of `e` (non-empty at the end), `depth` levels a side.
