@@ -235,15 +235,14 @@ fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("fh-pipeline-modes-{}-{name}", std::process::id()))
 }
 
-#[test]
-fn a_user_strategy_sees_the_same_stream_in_every_replay_mode_on_a_faulted_day() {
+/// A generated day with 1 % drops, 0.5 % duplicates and 1 % reordered packets.
+fn faulted_day(f: &Path, messages: u64) {
     use fh_replay::gen::{self, Config, FaultRates, Format, Options, Stop};
-    let f = tmp("faults.pcap");
     let o = Options {
         config: Config {
             symbols: 20,
             seed: 11,
-            stop: Stop::Messages(150_000),
+            stop: Stop::Messages(messages),
         },
         rates: FaultRates {
             drop: 0.01,
@@ -253,10 +252,16 @@ fn a_user_strategy_sees_the_same_stream_in_every_replay_mode_on_a_faulted_day() 
         },
         ..Options::default()
     };
-    gen::write_files(&o, Format::Pcap, &f).unwrap();
+    gen::write_files(&o, Format::Pcap, f).unwrap();
+}
+
+#[test]
+fn a_user_strategy_sees_the_same_stream_in_every_replay_mode_on_a_faulted_day() {
+    let f = tmp("faults.pcap");
+    faulted_day(&f, 150_000);
     check_all_modes(&f);
     let _ = std::fs::remove_file(&f);
-    let _ = std::fs::remove_file(gen::truth_path(&f));
+    let _ = std::fs::remove_file(fh_replay::gen::truth_path(&f));
 }
 
 #[test]
@@ -289,39 +294,88 @@ fn wait_joined(g: SocketAddrV4) {
     panic!("never joined {g}");
 }
 
-/// Runs `Seen` live over the sample sent on loopback multicast, in `threading`.
-fn live_seen(threading: Threading) -> (Seen, RunOutcome) {
-    let sample = workspace_root().join("pcaps/sample.pcap");
-    let cap = fh_replay::capture::Capture::open(&sample).unwrap();
-    let n = cap
-        .records()
+/// Datagrams in a capture.
+fn datagrams(path: &Path) -> u64 {
+    let cap = fh_replay::capture::Capture::open(path).unwrap();
+    cap.records()
         .unwrap()
         .filter(|r| {
             let r = r.as_ref().unwrap();
             fh_replay::frame::udp_payload(r.link, r.data).is_ok()
         })
-        .count() as u64;
-    let mut src = LiveSource::new(&[GROUP], Protocol::Itch);
+        .count() as u64
+}
+
+/// Sends `path` to [`GROUP`] on loopback at `pps`.
+fn send(path: &Path, pps: u64) -> u64 {
+    let mut cfg = fh_replay::wire::WireConfig::new(GROUP);
+    cfg.iface = Some(Ipv4Addr::LOCALHOST);
+    cfg.pacing = fh_replay::wire::Pacing::Pps(pps);
+    fh_replay::wire::send_capture(path, &cfg).unwrap().packets
+}
+
+/// Runs `Seen` (and `extra` built-in digests) live over `path` sent on loopback multicast.
+fn live_seen(
+    path: &Path,
+    protocol: Protocol,
+    threading: Threading,
+    extra: usize,
+) -> (Seen, RunOutcome) {
+    let n = datagrams(path);
+    let mut src = LiveSource::new(&[GROUP], protocol);
     src.config.iface = Ipv4Addr::LOCALHOST;
     src.packets = Some(n);
     src.duration = Some(Duration::from_secs(60));
-    let p = Pipeline::live(src)
+    let mut p = Pipeline::live(src)
         .threading(threading)
         .digest(true)
         .strategy("seen", Seen::default());
+    for i in 0..extra {
+        p = p.strategy(
+            format!("digest-{i}"),
+            fh_feed::pipeline::builtin::DigestStrategy::default(),
+        );
+    }
     let run = std::thread::spawn(move || run_with_events(p, &mut |_| {}).unwrap());
     wait_joined(GROUP);
-    let mut cfg = fh_replay::wire::WireConfig::new(GROUP);
-    cfg.iface = Some(Ipv4Addr::LOCALHOST);
-    cfg.pacing = fh_replay::wire::Pacing::Pps(40_000);
-    let sent = fh_replay::wire::send_capture(&sample, &cfg).unwrap();
-    assert_eq!(sent.packets, n);
+    assert_eq!(send(path, 40_000), n);
     let mut out = run.join().unwrap();
     let live = out.report.live.as_ref().unwrap();
     assert_eq!(live.rx.packets, n, "every datagram arrived");
     assert_eq!(live.rx.kernel_drops, 0);
+    assert_eq!(out.report.engine.foreign, 0);
     let s = out.take::<Seen>("seen").unwrap();
     (s, out)
+}
+
+/// Live equals replay on `path`: with 1 strategy (dedicated) and 3 (shared threading).
+fn live_equals_replay(path: &Path, protocol: Protocol) {
+    let want = single_thread_digest(path);
+    let (replayed, _) = seen(path, Threading::Dedicated, Pacing::AsFast, 0);
+    for (threading, extra) in [(Threading::Dedicated, 0), (Threading::Shared, 2)] {
+        let mode = format!(
+            "{} live, {threading:?}, {} strategies",
+            path.display(),
+            1 + extra
+        );
+        let (s, out) = live_seen(path, protocol, threading, extra);
+        assert_eq!(out.report.digest.as_deref(), Some(want.as_str()), "{mode}");
+        for i in 0..extra {
+            assert_eq!(digest_figure(&out, &format!("digest-{i}")), want, "{mode}");
+        }
+        assert_eq!(s.updates, replayed.updates, "{mode}");
+        assert_eq!(
+            s.hash, replayed.hash,
+            "{mode}: the replay's update sequence"
+        );
+        assert_eq!(s.wrong, 0, "{mode}: {:?}", s.first_wrong);
+        if threading == Threading::Shared {
+            assert_eq!(
+                s.newer, 0,
+                "{mode}: shared threading reads the table at the event"
+            );
+        }
+    }
 }
 
 #[test]
@@ -330,26 +384,165 @@ fn a_user_strategy_sees_the_same_stream_live() {
     if !netns::enter(NAME) {
         return;
     }
-    let sample = workspace_root().join("pcaps/sample.pcap");
-    let want = single_thread_digest(&sample);
-    let (replayed, _) = seen(&sample, Threading::Dedicated, Pacing::AsFast, 0);
-    for threading in [Threading::Dedicated, Threading::Shared] {
-        let (s, out) = live_seen(threading);
-        assert_eq!(
-            out.report.digest.as_deref(),
-            Some(want.as_str()),
-            "{threading:?}"
+    live_equals_replay(&workspace_root().join("pcaps/sample.pcap"), Protocol::Itch);
+    let f = tmp("live-faults.pcap");
+    faulted_day(&f, 60_000);
+    live_equals_replay(&f, Protocol::Itch);
+    let _ = std::fs::remove_file(&f);
+    let _ = std::fs::remove_file(fh_replay::gen::truth_path(&f));
+    if let Some(dir) = real_pcaps_or_skip(NAME) {
+        live_equals_replay(
+            &dir.join("iex-deep-20231002-sai271828/test.pcap"),
+            Protocol::Iex,
         );
-        assert_eq!(s.updates, replayed.updates, "{threading:?}");
-        assert_eq!(
-            s.hash, replayed.hash,
-            "{threading:?}: the replay's update sequence"
-        );
-        assert_eq!(s.wrong, 0, "{threading:?}: {:?}", s.first_wrong);
-        if threading == Threading::Shared {
-            assert_eq!(s.newer, 0, "shared threading reads the table at the event");
-        }
     }
+}
+
+/// The stages a report's latency table has.
+fn stages(v: &serde_json::Value) -> Vec<String> {
+    v["latency"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `--hgrm`, `--hlog`, `--plot` and `--report-json` of a run with strategies `digest` and
+/// `spread`: a `.hgrm` per stage (each strategy's hop included), an interval log that `fh
+/// report` reads back with the same stages, and a curve per stage in the plot.
+fn check_outputs(dir: &Path, v: &serde_json::Value) {
+    validate(v);
+    let names = stages(v);
+    for hop in [
+        "consume.digest",
+        "end_to_end.digest",
+        "consume.spread",
+        "end_to_end.spread",
+    ] {
+        assert!(names.iter().any(|n| n == hop), "{hop} in {names:?}");
+    }
+    for n in &names {
+        let f = dir
+            .join("hgrm")
+            .join(format!("{}.hgrm", n.replace('.', "_")));
+        assert!(f.exists(), "{} written", f.display());
+    }
+    let svg = std::fs::read_to_string(dir.join("p.svg")).unwrap();
+    assert_eq!(
+        svg.matches("class=\"curve\"").count(),
+        names.len(),
+        "a curve per stage"
+    );
+    let (code, out, err) = run_fh(["report", dir.join("l.hlog").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let text = String::from_utf8(out).unwrap();
+    for n in &names {
+        assert!(
+            text.contains(&format!("\n{n} ")),
+            "fh report shows {n}: {text}"
+        );
+    }
+}
+
+fn output_args(dir: &Path) -> Vec<String> {
+    let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    vec![
+        "--strategy".into(),
+        "digest".into(),
+        "--strategy".into(),
+        "spread".into(),
+        "--hgrm".into(),
+        d("hgrm"),
+        "--hlog".into(),
+        d("l.hlog"),
+        "--interval".into(),
+        "0.05".into(),
+        "--plot".into(),
+        d("p.svg"),
+        "--report-json".into(),
+        d("r.json"),
+    ]
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = tmp(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn replay_pipeline_latency_outputs_have_every_stage_and_each_strategy_hop() {
+    let dir = fresh_dir("replay-outputs");
+    let sample = workspace_root().join("pcaps/sample.pcap");
+    let mut args = vec![
+        "replay".to_string(),
+        sample.to_str().unwrap().into(),
+        "--pipeline".into(),
+    ];
+    args.extend(output_args(&dir));
+    let (code, _, err) = run_fh(args.iter().map(String::as_str));
+    assert_eq!(code, 0, "{err}");
+    let v = serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    check_outputs(&dir, &v);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn live_latency_outputs_have_every_stage_and_each_strategy_hop() {
+    const NAME: &str = "live_latency_outputs_have_every_stage_and_each_strategy_hop";
+    if !netns::enter(NAME) {
+        return;
+    }
+    let dir = fresh_dir("live-outputs");
+    let sample = workspace_root().join("pcaps/sample.pcap");
+    let n = datagrams(&sample);
+    let mut args: Vec<String> = [
+        "live",
+        "--protocol",
+        "itch",
+        "--iface",
+        "127.0.0.1",
+        "--stats-every",
+        "0",
+        "--duration",
+        "60",
+        "--threading",
+        "shared",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend([
+        "--group".into(),
+        GROUP.to_string(),
+        "--packets".into(),
+        n.to_string(),
+    ]);
+    args.extend(output_args(&dir));
+    let child = std::process::Command::new(netns::fh_bin())
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_joined(GROUP);
+    assert_eq!(send(&sample, 40_000), n);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("latency kernel receive -> strategy, ns: count "),
+        "{text}"
+    );
+    let v = serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    check_outputs(&dir, &v);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Validates `json` against the checked-in schema.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::report::{self as rep, RunReport};
 use super::sink::{NoBbo, Outlet, PublishSink, RingOutlet};
-use super::{PipelineError, Runners, StopOn, Threading};
+use super::{PipelineError, Runners, Threading};
 use crate::agent::{self, Agent, AgentHandle, BusySpin, Idle, MonotonicClock, Nanos, ThreadConfig};
 use crate::engine::{DatagramMeta, Engine, UpdateSink};
 use crate::latency::{Clock, IntervalRecorder, Stage, StageRecorder};
@@ -140,36 +140,6 @@ impl LiveSource {
             rx_core: None,
             floor: false,
             refused_pacing: None,
-        }
-    }
-}
-
-/// A run's stop flag: the process's signal flag or a shared one.
-#[derive(Debug, Clone)]
-pub(super) enum StopFlag {
-    Static(&'static AtomicBool),
-    Shared(Arc<AtomicBool>),
-}
-
-impl std::ops::Deref for StopFlag {
-    type Target = AtomicBool;
-    fn deref(&self) -> &AtomicBool {
-        match self {
-            StopFlag::Static(f) => f,
-            StopFlag::Shared(f) => f,
-        }
-    }
-}
-
-/// The stop flag of `stop` (a fresh one for [`StopOn::Never`]; the signal flag, with the
-/// handlers installed, for [`StopOn::Signals`]).
-pub(super) fn stop_flag(stop: &StopOn) -> StopFlag {
-    match stop {
-        StopOn::Never => StopFlag::Shared(Arc::new(AtomicBool::new(false))),
-        StopOn::Flag(f) => StopFlag::Shared(f.clone()),
-        StopOn::Signals => {
-            live::signal::install();
-            StopFlag::Static(live::signal::flag())
         }
     }
 }
@@ -507,7 +477,7 @@ pub fn run_with_events(
             "live floor: only receives (no engine), so strategies cannot run",
         ));
     }
-    let stop = stop_flag(&p.stop);
+    let stop = super::stop_flag(&p.stop);
     let mut cfg = src.config.clone();
     cfg.batch = if src.floor { 1 } else { cfg.batch };
     // Calibrate the clock before joining: nothing queues in the sockets meanwhile.
@@ -602,7 +572,7 @@ pub fn run_with_events(
         let (producer, consumers) = crate::ring::ring::<BookUpdate>(rc)
             .map_err(|e| PipelineError::new(format!("ring size {}: {e}", p.ring.size)))?;
         ring_monitor = Some(producer.monitor());
-        let (writer, top) = crate::topbook::top_book(super::replay::TOP_INSTRUMENTS);
+        let (writer, top) = crate::topbook::top_book(super::TOP_INSTRUMENTS);
         let view = MarketView {
             top,
             symbols: engine.directory().clone(),

@@ -589,6 +589,39 @@ fn ring_report(
     }
 }
 
+/// Top-of-book table size: every ITCH locate and the first 16 384 IEX symbols.
+pub const TOP_INSTRUMENTS: usize = crate::engine::IEX_INSTRUMENT_BASE as usize + (1 << 14);
+
+/// A run's stop flag: the process's signal flag or a shared one.
+#[derive(Debug, Clone)]
+pub(crate) enum StopFlag {
+    Static(&'static AtomicBool),
+    Shared(Arc<AtomicBool>),
+}
+
+impl std::ops::Deref for StopFlag {
+    type Target = AtomicBool;
+    fn deref(&self) -> &AtomicBool {
+        match self {
+            StopFlag::Static(f) => f,
+            StopFlag::Shared(f) => f,
+        }
+    }
+}
+
+/// The stop flag of `stop` (a fresh one for [`StopOn::Never`]; the signal flag, with the
+/// handlers installed, for [`StopOn::Signals`]).
+pub(crate) fn stop_flag(stop: &StopOn) -> StopFlag {
+    match stop {
+        StopOn::Never => StopFlag::Shared(Arc::new(AtomicBool::new(false))),
+        StopOn::Flag(f) => StopFlag::Shared(f.clone()),
+        StopOn::Signals => {
+            crate::live::signal::install();
+            StopFlag::Static(crate::live::signal::flag())
+        }
+    }
+}
+
 /// Pins the calling thread to `core`; whether it worked.
 fn pin_current(core: Option<usize>) -> Option<usize> {
     core.filter(|&id| core_affinity::set_for_current(core_affinity::CoreId { id }))

@@ -733,215 +733,6 @@ impl ItchLookahead {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Over a stream read message by message, with the bytes at hand growing in steps (as a
-    /// `.gz` file's buffer does) and a cut last message, the lookahead shows every whole
-    /// message after the first exactly once, in order, never more than
-    /// `ITCH_PREFETCH_AHEAD` ahead of the one being applied.
-    #[test]
-    fn itch_lookahead_shows_each_following_message_once() {
-        let msgs: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 1 + usize::from(i) % 7]).collect();
-        let mut stream = Vec::new();
-        let mut starts = Vec::new();
-        for m in &msgs {
-            starts.push(stream.len());
-            stream.extend_from_slice(&(m.len() as u16).to_be_bytes());
-            stream.extend_from_slice(m);
-        }
-        stream.extend_from_slice(&[0, 9, 1]); // a cut message: never shown
-        let mut ahead = ItchLookahead::default();
-        let mut shown: Vec<u8> = Vec::new();
-        for (i, m) in msgs.iter().enumerate() {
-            ahead.consumed(m.len());
-            let after = starts[i] + 2 + m.len();
-            // At hand: up to 20 bytes past the message, then the rest from message 30 on.
-            let at_hand = if i < 30 {
-                (after + 20).min(stream.len())
-            } else {
-                stream.len()
-            };
-            ahead.fill(&stream[after..at_hand], |next| shown.push(next[0]));
-            let last = shown.last().map_or(i, |&l| usize::from(l));
-            assert!(
-                last <= i + ITCH_PREFETCH_AHEAD as usize,
-                "message {i}: {last} shown"
-            );
-        }
-        assert_eq!(shown, (1..50u8).collect::<Vec<_>>());
-    }
-
-    fn upd(i: u64) -> BookUpdate {
-        BookUpdate {
-            seq: i,
-            ..BookUpdate::default()
-        }
-    }
-
-    #[derive(Default)]
-    struct Log(Vec<String>);
-
-    impl UpdateSink for Log {
-        const WANTS_BBO: bool = true;
-        fn publish(&mut self, u: &BookUpdate) {
-            self.0.push(format!("u{}", u.seq));
-        }
-        fn bbo_changed(&mut self, exch_ts: u64, _: InstrumentId, _: &[u8; 8], _: &Bbo) {
-            self.0.push(format!("b{exch_ts}"));
-        }
-    }
-
-    #[test]
-    fn holding_keeps_the_order_of_updates_and_bbo_changes() {
-        let mut held = Held::new(8);
-        let mut log = Log::default();
-        let mut h = Holding {
-            held: &mut held,
-            sink: &mut log,
-        };
-        h.bbo_changed(1, 0, b"A       ", &Bbo::default());
-        h.publish(&upd(1));
-        h.publish(&upd(2));
-        h.bbo_changed(2, 0, b"A       ", &Bbo::default());
-        h.publish(&upd(3));
-        assert!(
-            log.0.is_empty(),
-            "nothing handed over before the publish stage"
-        );
-        held.drain_into(&mut log);
-        assert_eq!(log.0, ["b1", "u1", "u2", "b2", "u3"]);
-        assert!(held.n == 0 && held.bbos.is_empty());
-    }
-
-    #[test]
-    fn batched_stamps_record_every_datagram_once_in_its_stage() {
-        use crate::latency::{interval_pair, HistConfig};
-        // Raw readings are ns on this clock, so the spans are exact.
-        let clock = Clock::monotonic_raw();
-        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
-        let mut st = Stamps::new(clock, rec);
-        let n = STAMP_BATCH as u64 * 3 + 17;
-        for i in 0..n {
-            let t0 = 1_000 + i * 10;
-            st.push([t0, t0 + 1, t0 + 3, t0 + 6]);
-        }
-        // Three full batches recorded, 17 pending.
-        assert_eq!(st.recorded(Stage::Book), n - 17);
-        // A datagram 1 ms after the batch's first one records the batch at once.
-        let late = 1_000 + n * 10 + STAMP_FLUSH_NS;
-        st.push([late, late + 1, late + 3, late + 6]);
-        assert_eq!(st.recorded(Stage::Book), n + 1);
-        st.push([late, late + 1, late + 3, late + 6]);
-        let r = st.finish();
-        for (stage, v) in [
-            (Stage::Decode, 1),
-            (Stage::Book, 2),
-            (Stage::Publish, 3),
-            (Stage::EndToEnd, 6),
-        ] {
-            let h = r.histogram(stage);
-            assert_eq!((h.len(), h.min(), h.max()), (n + 2, v, v), "{stage:?}");
-        }
-    }
-
-    #[test]
-    fn stamp_every_n_times_bursts_of_1_in_n_datagrams_and_reads_no_clock_on_the_others() {
-        use crate::engine::EngineConfig;
-        use crate::latency::{interval_pair, HistConfig};
-        let clock = *Clock::global();
-        let burst = u64::from(STAMP_BURST);
-        for every in [1u32, 2, 4] {
-            let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
-            let mut stamps = Stamps::new(clock, rec).every(every);
-            let mut engine = Engine::new(&EngineConfig::default());
-            let mut log = Log::default();
-            let mut t = Timed {
-                stamps: &mut stamps,
-                on_interval: || Ok(()),
-            };
-            let n = burst * 9 + 5;
-            let mut timed = 0;
-            for i in 0..n {
-                let t0 = t.start(None);
-                // Datagrams 0..burst of every cycle of `every × burst` are sampled: only
-                // they read the clock.
-                let sampled = i % (burst * u64::from(every)) < burst;
-                assert_eq!(t0 != NO_READING, sampled, "every {every}, datagram {i}");
-                timed += u64::from(sampled);
-                t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-                    .unwrap();
-            }
-            assert_eq!(
-                engine.stats.datagrams, n,
-                "every datagram reaches the engine"
-            );
-            assert_eq!(timed_datagrams(n, every), timed, "every {every}");
-            let r = stamps.finish();
-            for stage in [Stage::Decode, Stage::Book, Stage::Publish, Stage::EndToEnd] {
-                assert_eq!(r.histogram(stage).len(), timed, "{stage:?}");
-            }
-        }
-        // 1 in 8 of a long run, bursts included.
-        assert_eq!(timed_datagrams(11_549, 8), 45 * 32 + 29);
-        assert_eq!(timed_datagrams(256 * 1000, 8), 32 * 1000);
-    }
-
-    #[test]
-    fn back_to_back_datagrams_reuse_the_last_reading_until_a_gap_or_a_batch_record() {
-        use crate::engine::EngineConfig;
-        use crate::latency::{interval_pair, HistConfig};
-        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
-        let mut stamps = Stamps::new(*Clock::global(), rec);
-        let mut engine = Engine::new(&EngineConfig::default());
-        let mut log = Log::default();
-        let mut t = Timed {
-            stamps: &mut stamps,
-            on_interval: || Ok(()),
-        };
-        let mut t0 = t.start(None);
-        for i in 0..STAMP_BATCH {
-            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-                .unwrap();
-            let next = t.start(None);
-            if i + 1 < STAMP_BATCH {
-                assert_eq!(next, t.stamps.batch[i][3], "t0 of {} is t3 of {i}", i + 1);
-            } else {
-                // The batch was just recorded: a fresh reading, after the last t3.
-                assert_eq!(t.stamps.n, 0);
-                assert_eq!(t.stamps.last_end, NO_READING);
-            }
-            t0 = next;
-        }
-        t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-            .unwrap();
-        assert_ne!(t.stamps.last_end, NO_READING);
-        t.gap();
-        assert_eq!(t.stamps.last_end, NO_READING);
-    }
-
-    #[test]
-    fn holding_hands_over_early_when_full_and_counts_it() {
-        let mut held = Held::new(2);
-        let mut log = Log::default();
-        let mut h = Holding {
-            held: &mut held,
-            sink: &mut log,
-        };
-        for i in 1..=5 {
-            h.publish(&upd(i));
-        }
-        assert_eq!(log.0, ["u1", "u2", "u3", "u4"]);
-        assert_eq!(held.early_flushes, 2);
-        held.drain_into(&mut log);
-        assert_eq!(log.0.len(), 5);
-    }
-}
-
-/// Top-of-book table size: every ITCH locate and the first 16 384 IEX symbols.
-pub const TOP_INSTRUMENTS: usize = crate::engine::IEX_INSTRUMENT_BASE as usize + (1 << 14);
-
 /// The engine side of a replay: its sink type decides what runs, the loop is the same.
 struct ReplayRun<'a> {
     cap: &'a Capture,
@@ -1002,7 +793,7 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         unreachable!("replay::run on a replay source")
     };
     let (path, pacing) = (path.clone(), *pacing);
-    let stop_flag = super::live::stop_flag(&p.stop);
+    let stop_flag = super::stop_flag(&p.stop);
     let stop: &AtomicBool = &stop_flag;
     let mut lat = crate::latency::LatencyRun::start(&p.latency)?;
     let clock = lat.clock();
@@ -1081,7 +872,7 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         };
         let (producer, consumers) = crate::ring::ring::<crate::update::BookUpdate>(rc)
             .map_err(|e| PipelineError::new(format!("ring size {}: {e}", p.ring.size)))?;
-        let (writer, top) = crate::topbook::top_book(TOP_INSTRUMENTS);
+        let (writer, top) = crate::topbook::top_book(super::TOP_INSTRUMENTS);
         let view = MarketView {
             top,
             symbols: engine.directory().clone(),
@@ -1323,4 +1114,210 @@ pub fn decode_only(
         .zip(cpu0)
         .map(|(a, b)| (a - b) as f64 / 1e9);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Over a stream read message by message, with the bytes at hand growing in steps (as a
+    /// `.gz` file's buffer does) and a cut last message, the lookahead shows every whole
+    /// message after the first exactly once, in order, never more than
+    /// `ITCH_PREFETCH_AHEAD` ahead of the one being applied.
+    #[test]
+    fn itch_lookahead_shows_each_following_message_once() {
+        let msgs: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 1 + usize::from(i) % 7]).collect();
+        let mut stream = Vec::new();
+        let mut starts = Vec::new();
+        for m in &msgs {
+            starts.push(stream.len());
+            stream.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            stream.extend_from_slice(m);
+        }
+        stream.extend_from_slice(&[0, 9, 1]); // a cut message: never shown
+        let mut ahead = ItchLookahead::default();
+        let mut shown: Vec<u8> = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            ahead.consumed(m.len());
+            let after = starts[i] + 2 + m.len();
+            // At hand: up to 20 bytes past the message, then the rest from message 30 on.
+            let at_hand = if i < 30 {
+                (after + 20).min(stream.len())
+            } else {
+                stream.len()
+            };
+            ahead.fill(&stream[after..at_hand], |next| shown.push(next[0]));
+            let last = shown.last().map_or(i, |&l| usize::from(l));
+            assert!(
+                last <= i + ITCH_PREFETCH_AHEAD as usize,
+                "message {i}: {last} shown"
+            );
+        }
+        assert_eq!(shown, (1..50u8).collect::<Vec<_>>());
+    }
+
+    fn upd(i: u64) -> BookUpdate {
+        BookUpdate {
+            seq: i,
+            ..BookUpdate::default()
+        }
+    }
+
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl UpdateSink for Log {
+        const WANTS_BBO: bool = true;
+        fn publish(&mut self, u: &BookUpdate) {
+            self.0.push(format!("u{}", u.seq));
+        }
+        fn bbo_changed(&mut self, exch_ts: u64, _: InstrumentId, _: &[u8; 8], _: &Bbo) {
+            self.0.push(format!("b{exch_ts}"));
+        }
+    }
+
+    #[test]
+    fn holding_keeps_the_order_of_updates_and_bbo_changes() {
+        let mut held = Held::new(8);
+        let mut log = Log::default();
+        let mut h = Holding {
+            held: &mut held,
+            sink: &mut log,
+        };
+        h.bbo_changed(1, 0, b"A       ", &Bbo::default());
+        h.publish(&upd(1));
+        h.publish(&upd(2));
+        h.bbo_changed(2, 0, b"A       ", &Bbo::default());
+        h.publish(&upd(3));
+        assert!(
+            log.0.is_empty(),
+            "nothing handed over before the publish stage"
+        );
+        held.drain_into(&mut log);
+        assert_eq!(log.0, ["b1", "u1", "u2", "b2", "u3"]);
+        assert!(held.n == 0 && held.bbos.is_empty());
+    }
+
+    #[test]
+    fn batched_stamps_record_every_datagram_once_in_its_stage() {
+        use crate::latency::{interval_pair, HistConfig};
+        // Raw readings are ns on this clock, so the spans are exact.
+        let clock = Clock::monotonic_raw();
+        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+        let mut st = Stamps::new(clock, rec);
+        let n = STAMP_BATCH as u64 * 3 + 17;
+        for i in 0..n {
+            let t0 = 1_000 + i * 10;
+            st.push([t0, t0 + 1, t0 + 3, t0 + 6]);
+        }
+        // Three full batches recorded, 17 pending.
+        assert_eq!(st.recorded(Stage::Book), n - 17);
+        // A datagram 1 ms after the batch's first one records the batch at once.
+        let late = 1_000 + n * 10 + STAMP_FLUSH_NS;
+        st.push([late, late + 1, late + 3, late + 6]);
+        assert_eq!(st.recorded(Stage::Book), n + 1);
+        st.push([late, late + 1, late + 3, late + 6]);
+        let r = st.finish();
+        for (stage, v) in [
+            (Stage::Decode, 1),
+            (Stage::Book, 2),
+            (Stage::Publish, 3),
+            (Stage::EndToEnd, 6),
+        ] {
+            let h = r.histogram(stage);
+            assert_eq!((h.len(), h.min(), h.max()), (n + 2, v, v), "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn stamp_every_n_times_bursts_of_1_in_n_datagrams_and_reads_no_clock_on_the_others() {
+        use crate::engine::EngineConfig;
+        use crate::latency::{interval_pair, HistConfig};
+        let clock = *Clock::global();
+        let burst = u64::from(STAMP_BURST);
+        for every in [1u32, 2, 4] {
+            let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+            let mut stamps = Stamps::new(clock, rec).every(every);
+            let mut engine = Engine::new(&EngineConfig::default());
+            let mut log = Log::default();
+            let mut t = Timed {
+                stamps: &mut stamps,
+                on_interval: || Ok(()),
+            };
+            let n = burst * 9 + 5;
+            let mut timed = 0;
+            for i in 0..n {
+                let t0 = t.start(None);
+                // Datagrams 0..burst of every cycle of `every × burst` are sampled: only
+                // they read the clock.
+                let sampled = i % (burst * u64::from(every)) < burst;
+                assert_eq!(t0 != NO_READING, sampled, "every {every}, datagram {i}");
+                timed += u64::from(sampled);
+                t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+                    .unwrap();
+            }
+            assert_eq!(
+                engine.stats.datagrams, n,
+                "every datagram reaches the engine"
+            );
+            assert_eq!(timed_datagrams(n, every), timed, "every {every}");
+            let r = stamps.finish();
+            for stage in [Stage::Decode, Stage::Book, Stage::Publish, Stage::EndToEnd] {
+                assert_eq!(r.histogram(stage).len(), timed, "{stage:?}");
+            }
+        }
+        // 1 in 8 of a long run, bursts included.
+        assert_eq!(timed_datagrams(11_549, 8), 45 * 32 + 29);
+        assert_eq!(timed_datagrams(256 * 1000, 8), 32 * 1000);
+    }
+
+    #[test]
+    fn back_to_back_datagrams_reuse_the_last_reading_until_a_gap_or_a_batch_record() {
+        use crate::engine::EngineConfig;
+        use crate::latency::{interval_pair, HistConfig};
+        let (rec, _col) = interval_pair(HistConfig::default(), 0, u64::MAX / 2);
+        let mut stamps = Stamps::new(*Clock::global(), rec);
+        let mut engine = Engine::new(&EngineConfig::default());
+        let mut log = Log::default();
+        let mut t = Timed {
+            stamps: &mut stamps,
+            on_interval: || Ok(()),
+        };
+        let mut t0 = t.start(None);
+        for i in 0..STAMP_BATCH {
+            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+                .unwrap();
+            let next = t.start(None);
+            if i + 1 < STAMP_BATCH {
+                assert_eq!(next, t.stamps.batch[i][3], "t0 of {} is t3 of {i}", i + 1);
+            } else {
+                // The batch was just recorded: a fresh reading, after the last t3.
+                assert_eq!(t.stamps.n, 0);
+                assert_eq!(t.stamps.last_end, NO_READING);
+            }
+            t0 = next;
+        }
+        t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
+            .unwrap();
+        assert_ne!(t.stamps.last_end, NO_READING);
+        t.gap();
+        assert_eq!(t.stamps.last_end, NO_READING);
+    }
+
+    #[test]
+    fn holding_hands_over_early_when_full_and_counts_it() {
+        let mut held = Held::new(2);
+        let mut log = Log::default();
+        let mut h = Holding {
+            held: &mut held,
+            sink: &mut log,
+        };
+        for i in 1..=5 {
+            h.publish(&upd(i));
+        }
+        assert_eq!(log.0, ["u1", "u2", "u3", "u4"]);
+        assert_eq!(held.early_flushes, 2);
+        held.drain_into(&mut log);
+        assert_eq!(log.0.len(), 5);
+    }
 }
