@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fh_replay::wire::{self, Pacing, WireConfig, WireDatagram};
 use fh_tests::netns;
+use fh_tests::{netns::wait_joined, netns::wait_joined_by, report_field as field};
 
 fn fh_live(args: &[&str]) -> Child {
     Command::new(netns::fh_bin())
@@ -42,28 +43,6 @@ fn finish(mut c: Child, limit: Duration) -> (bool, String) {
     (status.success(), out)
 }
 
-/// Waits until `users` sockets have joined `g` (/proc/net/igmp: the group in hex, then users).
-fn wait_joined_by(g: SocketAddrV4, users: u32) {
-    let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        let igmp = std::fs::read_to_string("/proc/net/igmp").unwrap_or_default();
-        let joined = igmp.lines().find_map(|l| {
-            let mut it = l.split_whitespace();
-            (it.next() == Some(hex.as_str())).then(|| it.next()?.parse::<u32>().ok())?
-        });
-        if joined.is_some_and(|n| n >= users) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("{users} sockets never joined {g}");
-}
-
-fn wait_joined(g: SocketAddrV4) {
-    wait_joined_by(g, 1)
-}
-
 fn send(g: SocketAddrV4, n: u64, pps: u64) {
     let payloads: Vec<Vec<u8>> = (0..n)
         .map(|i| vec![i as u8; 100 + (i % 200) as usize])
@@ -80,20 +59,6 @@ fn send(g: SocketAddrV4, n: u64, pps: u64) {
     })
     .unwrap();
     assert_eq!(rep.packets, n);
-}
-
-fn field(out: &str, key: &str) -> u64 {
-    let i = out
-        .rfind(key)
-        .unwrap_or_else(|| panic!("no '{key}' in:\n{out}"))
-        + key.len();
-    out[i..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[test]

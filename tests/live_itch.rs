@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, Options, Stop};
 use fh_replay::wire::{self, Pacing, WireConfig};
 use fh_tests::netns;
+use fh_tests::{datagrams, netns::wait_joined, report_field as field};
 
 const GROUP: Endpoint = Endpoint {
     group: Ipv4Addr::new(239, 54, 12, 111),
@@ -43,18 +44,6 @@ fn generate(path: &Path, messages: u64, seed: u64, drop: f64) -> serde_json::Val
     gen::write_files(&o, Format::Pcap, path).expect("fh gen");
     let truth = std::fs::read_to_string(gen::truth_path(path)).unwrap();
     serde_json::from_str(&truth).unwrap()
-}
-
-/// Datagrams in a capture.
-fn datagrams(path: &Path) -> u64 {
-    let cap = fh_replay::capture::Capture::open(path).unwrap();
-    cap.records()
-        .unwrap()
-        .filter(|r| {
-            let r = r.as_ref().unwrap();
-            fh_replay::frame::udp_payload(r.link, r.data).is_ok()
-        })
-        .count() as u64
 }
 
 fn fh_live(args: &[&str]) -> Child {
@@ -96,35 +85,6 @@ fn finish(mut c: Child) -> String {
     eprint!("{err}");
     assert!(status.success(), "fh live failed: {status}");
     out
-}
-
-fn wait_joined(g: SocketAddrV4) {
-    let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        if std::fs::read_to_string("/proc/net/igmp")
-            .unwrap_or_default()
-            .contains(&hex)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("fh live never joined {g}");
-}
-
-fn field(out: &str, key: &str) -> u64 {
-    let i = out
-        .rfind(key)
-        .unwrap_or_else(|| panic!("no '{key}' in:\n{out}"))
-        + key.len();
-    out[i..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 fn send(path: &Path, pps: u64) -> wire::SendReport {

@@ -4,7 +4,6 @@
 //! datagrams are byte-identical to the original's, readable by tshark.
 
 use std::io::Read;
-use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 use fh_replay::capture::Capture;
 use fh_replay::frame;
 use fh_tests::netns;
+use fh_tests::{netns::wait_joined, report_field as field};
 
 const IEX_GROUP: &str = "233.215.21.4:10378";
 
@@ -69,35 +69,6 @@ fn finish(mut c: Child, limit: Duration) -> String {
     eprint!("{err}");
     assert!(status.success(), "fh live failed: {status}");
     out
-}
-
-fn wait_joined(g: SocketAddrV4) {
-    let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        if std::fs::read_to_string("/proc/net/igmp")
-            .unwrap_or_default()
-            .contains(&hex)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("fh live never joined {g}");
-}
-
-fn field(out: &str, key: &str) -> u64 {
-    let i = out
-        .rfind(key)
-        .unwrap_or_else(|| panic!("no '{key}' in:\n{out}"))
-        + key.len();
-    out[i..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// Checks that `got` holds exactly the payloads of `want`, in order, with kernel timestamps.

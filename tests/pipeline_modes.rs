@@ -17,6 +17,7 @@ use fh_feed::pipeline::live::{run_with_events, LiveSource, Protocol};
 use fh_feed::pipeline::{Pacing, Pipeline, RunOutcome, Threading};
 use fh_feed::strategy::{Context, Figures, Strategy};
 use fh_feed::update::{BookUpdate, InstrumentId, Side, UpdateKind};
+use fh_tests::{datagrams, netns::wait_joined};
 use fh_tests::{netns, real_pcaps_or_skip, run_fh, workspace_root};
 
 /// The user's strategy: a hash of everything it saw (FNV-1a over every field but the local
@@ -278,33 +279,6 @@ fn a_paced_replay_sees_the_same_stream() {
 }
 
 const GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(239, 54, 12, 121), 26481);
-
-fn wait_joined(g: SocketAddrV4) {
-    let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(20) {
-        if std::fs::read_to_string("/proc/net/igmp")
-            .unwrap_or_default()
-            .contains(&hex)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("never joined {g}");
-}
-
-/// Datagrams in a capture.
-fn datagrams(path: &Path) -> u64 {
-    let cap = fh_replay::capture::Capture::open(path).unwrap();
-    cap.records()
-        .unwrap()
-        .filter(|r| {
-            let r = r.as_ref().unwrap();
-            fh_replay::frame::udp_payload(r.link, r.data).is_ok()
-        })
-        .count() as u64
-}
 
 /// Sends `path` to [`GROUP`] on loopback at `pps`.
 fn send(path: &Path, pps: u64) -> u64 {

@@ -104,3 +104,30 @@ where
 
 pub mod alloc;
 pub mod netns;
+
+/// The number after the last `key` in a report (`field(out, "received ")`).
+pub fn report_field(out: &str, key: &str) -> u64 {
+    let i = out
+        .rfind(key)
+        .unwrap_or_else(|| panic!("no '{key}' in:\n{out}"))
+        + key.len();
+    out[i..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// UDP datagrams in a capture.
+pub fn datagrams(path: &std::path::Path) -> u64 {
+    let cap = fh_replay::capture::Capture::open(path).unwrap();
+    cap.records()
+        .unwrap()
+        .filter(|r| {
+            let r = r.as_ref().unwrap();
+            fh_replay::frame::udp_payload(r.link, r.data).is_ok()
+        })
+        .count() as u64
+}

@@ -208,3 +208,27 @@ pub fn fh_bin() -> PathBuf {
     })
     .clone()
 }
+
+/// Waits (20 s at most) until `users` sockets have joined `g` (`/proc/net/igmp`: the group in
+/// hex, then its users); panics if they never do.
+pub fn wait_joined_by(g: std::net::SocketAddrV4, users: u32) {
+    let hex = format!("{:08X}", u32::from(*g.ip()).swap_bytes());
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        let igmp = std::fs::read_to_string("/proc/net/igmp").unwrap_or_default();
+        let joined = igmp.lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(hex.as_str())).then(|| it.next()?.parse::<u32>().ok())?
+        });
+        if joined.is_some_and(|n| n >= users) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{users} sockets never joined {g}");
+}
+
+/// Waits until some socket has joined `g`.
+pub fn wait_joined(g: std::net::SocketAddrV4) {
+    wait_joined_by(g, 1)
+}

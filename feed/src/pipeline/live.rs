@@ -335,27 +335,99 @@ impl Agent for FloorAgent {
     }
 }
 
-type LiveSink = PublishSink<NoBbo, RingOutlet>;
-type BareSink = PublishSink<NoBbo, ()>;
+/// The engine's agent with its sink over outlet `O` (none, or the ring).
+type Eng<O> = EngineAgent<PublishSink<NoBbo, O>>;
 
+/// The receive and engine threads: one shared thread, or one each.
+enum Started<O: Outlet> {
+    Shared(AgentHandle<(RxAgent, Eng<O>)>),
+    /// The receive thread, the engine thread, and the engine's "receiver has stopped" flag.
+    Apart(AgentHandle<RxAgent>, AgentHandle<Eng<O>>, Arc<AtomicBool>),
+}
+
+/// Where the run's agents are.
 enum Running {
     Floor(AgentHandle<FloorAgent>, Arc<AtomicU64>),
-    Dedicated {
-        rx: AgentHandle<RxAgent>,
-        engine: EngineThread,
-        strategies: Vec<AgentHandle<RunnerGroup>>,
-    },
-    Shared(SharedThread),
+    Bare(Started<()>),
+    Ring(Started<RingOutlet>, Vec<AgentHandle<RunnerGroup>>),
 }
 
-enum EngineThread {
-    Ring(AgentHandle<EngineAgent<LiveSink>>),
-    Bare(AgentHandle<EngineAgent<BareSink>>),
+/// The thread settings of a run.
+struct Threads {
+    engine_core: Option<usize>,
+    rx_core: Option<usize>,
+    idle: Idle,
+    clock: MonotonicClock,
 }
 
-enum SharedThread {
-    Ring(AgentHandle<(RxAgent, EngineAgent<LiveSink>)>),
-    Bare(AgentHandle<(RxAgent, EngineAgent<BareSink>)>),
+impl Threads {
+    fn config(&self, name: &str, core: Option<usize>) -> ThreadConfig {
+        ThreadConfig {
+            name: Some(name.to_string()),
+            core,
+            idle: self.idle,
+        }
+    }
+
+    /// Starts `rx` and `eng`: on one thread (`shared`) or on one each.
+    fn start<O: Outlet + 'static>(
+        &self,
+        rx: RxAgent,
+        eng: Eng<O>,
+        shared: bool,
+    ) -> Result<Started<O>, PipelineError>
+    where
+        PublishSink<NoBbo, O>: Send,
+    {
+        let c = self.clock;
+        Ok(if shared {
+            let cfg = self.config("fh-shared", self.engine_core);
+            Started::Shared(agent::spawn((rx, eng), cfg, c).map_err(thread_error)?)
+        } else {
+            let up = eng.upstream_done();
+            let e = agent::spawn(eng, self.config("fh-engine", self.engine_core), c);
+            let e = e.map_err(thread_error)?;
+            let r = agent::spawn(rx, self.config("fh-rx", self.rx_core), c);
+            Started::Apart(r.map_err(thread_error)?, e, up)
+        })
+    }
+}
+
+fn thread_error(e: std::io::Error) -> PipelineError {
+    PipelineError::new(format!("fh live: starting a thread: {e}"))
+}
+
+/// Stops the receiver, lets the engine apply what is left and closes its sink; then waits
+/// for the strategy threads (done once the engine's producer is dropped).
+fn end_started<O: Outlet>(
+    started: Started<O>,
+    close: impl FnOnce(O) -> Option<Closed>,
+    strategies: Vec<AgentHandle<RunnerGroup>>,
+) -> Result<Ended, PipelineError>
+where
+    PublishSink<NoBbo, O>: Send,
+{
+    let (rx, mut end) = match started {
+        Started::Shared(h) => {
+            let (rx, mut e) = joined(h, true)?;
+            e.drain();
+            (rx, end_sink(e, close))
+        }
+        Started::Apart(rx, e, up) => {
+            let rx = joined(rx, true)?;
+            up.store(true, Ordering::Release);
+            (rx, end_sink(joined(e, false)?, close))
+        }
+    };
+    let mut groups = Vec::new();
+    if let Some(mut g) = end.group.take() {
+        g.on_close();
+        groups.push(g);
+    }
+    for h in strategies {
+        groups.push(joined(h, false)?);
+    }
+    Ok(Ended::of(rx, end, groups))
 }
 
 /// What the threads hand back at the end.
@@ -417,25 +489,6 @@ fn end_sink<O: Outlet>(
         outlet,
         group,
     }
-}
-
-/// Stops the shared thread, applies what is left in the receive ring and closes the sink.
-fn end_shared<O: Outlet>(
-    h: AgentHandle<(RxAgent, EngineAgent<PublishSink<NoBbo, O>>)>,
-    close: impl FnOnce(O) -> Option<Closed>,
-) -> Result<Ended, PipelineError>
-where
-    PublishSink<NoBbo, O>: Send,
-{
-    let (rx, mut e) = joined(h, true)?;
-    e.drain();
-    let mut end = end_sink(e, close);
-    let mut groups = Vec::new();
-    if let Some(mut g) = end.group.take() {
-        g.on_close();
-        groups.push(g);
-    }
-    Ok(Ended::of(rx, end, groups))
 }
 
 fn joined<A>(h: AgentHandle<A>, stop: bool) -> Result<A, PipelineError> {
@@ -512,58 +565,34 @@ pub fn run_with_events(
         .iter()
         .map(|s| s.rcvbuf_granted)
         .collect();
-    let idle = p.ring.idle.idle();
-    let mono = MonotonicClock::new();
-    let ag = |e: std::io::Error| PipelineError::new(format!("fh live: starting a thread: {e}"));
-    let thread = |name: &str, core: Option<usize>, idle: Idle| ThreadConfig {
-        name: Some(name.to_string()),
-        core,
-        idle,
-    };
     let n = p.strategies.len();
     let shared = p.threading == Threading::Shared;
     let engine = Engine::new(&p.engine);
     let mut thread_of: Vec<(String, Option<usize>)> = Vec::new();
     let mut ring_monitor = None;
     let mut eng_progress: Option<Arc<[AtomicU64; 3]>> = None;
-    let mut upstream: Option<Arc<AtomicBool>> = None;
+    let threads = Threads {
+        engine_core: p.engine_core,
+        rx_core: src.rx_core,
+        idle: p.ring.idle.idle(),
+        clock: MonotonicClock::new(),
+    };
     let running = if src.floor {
         let rec = on.then(|| lat.recorder());
         let f = FloorAgent::new(rx_agent, engine_reader, clock, rec);
         let processed = f.processed.clone();
-        let core = src.rx_core.or(p.engine_core);
-        let h = agent::spawn(
-            f,
-            thread("fh-rx-floor", core, Idle::BusySpin(BusySpin)),
-            mono,
-        )
-        .map_err(ag)?;
+        let cfg = ThreadConfig {
+            idle: Idle::BusySpin(BusySpin),
+            ..threads.config("fh-rx-floor", src.rx_core.or(p.engine_core))
+        };
+        let h = agent::spawn(f, cfg, threads.clock).map_err(thread_error)?;
         Running::Floor(h, processed)
     } else if n == 0 {
         let sink = PublishSink::new(p.digest, NoBbo, ());
         let rec = on.then(|| lat.recorder());
         let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
         eng_progress = Some(eng.progress());
-        upstream = Some(eng.upstream_done());
-        if shared {
-            let h = agent::spawn(
-                (rx_agent, eng),
-                thread("fh-shared", p.engine_core, idle),
-                mono,
-            )
-            .map_err(ag)?;
-            Running::Shared(SharedThread::Bare(h))
-        } else {
-            let e =
-                agent::spawn(eng, thread("fh-engine", p.engine_core, idle), mono).map_err(ag)?;
-            let rx =
-                agent::spawn(rx_agent, thread("fh-rx", src.rx_core, idle), mono).map_err(ag)?;
-            Running::Dedicated {
-                rx,
-                engine: EngineThread::Bare(e),
-                strategies: Vec::new(),
-            }
-        }
+        Running::Bare(threads.start(rx_agent, eng, shared)?)
     } else {
         let rc = crate::ring::RingConfig {
             producer_idle: Idle::SpinYield(crate::agent::SpinYield::new(200)),
@@ -591,61 +620,29 @@ pub fn run_with_events(
             },
         );
         let rec = on.then(|| lat.recorder());
-        if shared {
-            let mut all = Vec::new();
-            for (_, _, rs) in runners.threads {
+        let mut strategies = Vec::new();
+        let mut on_engine = Vec::new();
+        for (name, core, rs) in runners.threads {
+            if shared {
                 for r in rs {
                     thread_of.push(("fh-shared".to_string(), p.engine_core));
-                    all.push(r);
+                    on_engine.push(r);
                 }
+                continue;
             }
-            let outlet = RingOutlet::new(
-                producer,
-                writer,
-                Some(RunnerGroup::new("fh-shared", all)),
-                None,
-            );
-            let sink = PublishSink::new(p.digest, NoBbo, outlet);
-            let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
-            eng_progress = Some(eng.progress());
-            upstream = Some(eng.upstream_done());
-            let h = agent::spawn(
-                (rx_agent, eng),
-                thread("fh-shared", p.engine_core, idle),
-                mono,
-            )
-            .map_err(ag)?;
-            Running::Shared(SharedThread::Ring(h))
-        } else {
-            let mut strategies = Vec::new();
-            for (name, core, rs) in runners.threads {
-                let k = rs.len();
-                let h = agent::spawn(
-                    RunnerGroup::new(name.clone(), rs),
-                    thread(&name, core, idle),
-                    mono,
-                )
-                .map_err(ag)?;
-                for _ in 0..k {
-                    thread_of.push((name.clone(), h.pinned_core()));
-                }
-                strategies.push(h);
-            }
-            let outlet = RingOutlet::new(producer, writer, None, None);
-            let sink = PublishSink::new(p.digest, NoBbo, outlet);
-            let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
-            eng_progress = Some(eng.progress());
-            upstream = Some(eng.upstream_done());
-            let e =
-                agent::spawn(eng, thread("fh-engine", p.engine_core, idle), mono).map_err(ag)?;
-            let rx =
-                agent::spawn(rx_agent, thread("fh-rx", src.rx_core, idle), mono).map_err(ag)?;
-            Running::Dedicated {
-                rx,
-                engine: EngineThread::Ring(e),
-                strategies,
-            }
+            let k = rs.len();
+            let cfg = threads.config(&name, core);
+            let group = RunnerGroup::new(name.clone(), rs);
+            let h = agent::spawn(group, cfg, threads.clock).map_err(thread_error)?;
+            thread_of.extend((0..k).map(|_| (name.clone(), h.pinned_core())));
+            strategies.push(h);
         }
+        let group = shared.then(|| RunnerGroup::new("fh-shared", on_engine));
+        let outlet = RingOutlet::new(producer, writer, group, None);
+        let sink = PublishSink::new(p.digest, NoBbo, outlet);
+        let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        eng_progress = Some(eng.progress());
+        Running::Ring(threads.start(rx_agent, eng, shared)?, strategies)
     };
     let readers_stop = Arc::new(AtomicBool::new(false));
     let cap_thread = match capture {
@@ -655,7 +652,7 @@ pub fn run_with_events(
                 std::thread::Builder::new()
                     .name("fh-capture".into())
                     .spawn(move || c.run(&s))
-                    .map_err(ag)?,
+                    .map_err(thread_error)?,
             )
         }
         None => None,
@@ -752,77 +749,13 @@ pub fn run_with_events(
                 last,
             }
         }
-        Running::Dedicated {
-            rx,
-            engine,
-            strategies,
-        } => {
-            // Receiver first; the engine drains the rx ring, then the strategies the
-            // publication ring (they are done once the engine's producer is dropped).
-            let rx = joined(rx, true)?;
-            if let Some(u) = &upstream {
-                u.store(true, Ordering::Release);
-            }
-            let end = match engine {
-                EngineThread::Ring(h) => end_sink(joined(h, false)?, |o| Some(o.close())),
-                EngineThread::Bare(h) => end_sink(joined(h, false)?, |_| None),
-            };
-            let mut groups = Vec::new();
-            for h in strategies {
-                groups.push(joined(h, false)?);
-            }
-            Ended::of(rx, end, groups)
+        Running::Bare(started) => end_started(started, |_| None, Vec::new())?,
+        Running::Ring(started, strategies) => {
+            end_started(started, |o| Some(o.close()), strategies)?
         }
-        // The receiver stops with the thread; the engine then drains the rx ring here.
-        Running::Shared(SharedThread::Ring(h)) => end_shared(h, |o| Some(o.close()))?,
-        Running::Shared(SharedThread::Bare(h)) => end_shared(h, |_| None)?,
     };
-    finish(FinishArgs {
-        p,
-        src: &src,
-        lat,
-        t0,
-        interrupted,
-        silences,
-        rcvbuf_granted,
-        thread_of,
-        cap_thread,
-        readers_stop,
-        processed_floor,
-        ended,
-    })
-}
-
-struct FinishArgs<'a> {
-    p: super::Pipeline,
-    src: &'a LiveSource,
-    lat: crate::latency::LatencyRun,
-    t0: Instant,
-    interrupted: bool,
-    silences: u64,
-    rcvbuf_granted: Vec<usize>,
-    thread_of: Vec<(String, Option<usize>)>,
-    cap_thread: Option<std::thread::JoinHandle<Result<u64, PipelineError>>>,
-    readers_stop: Arc<AtomicBool>,
-    processed_floor: Option<u64>,
-    ended: Ended,
-}
-
-fn finish(a: FinishArgs<'_>) -> Result<super::RunOutcome, PipelineError> {
-    let FinishArgs {
-        p,
-        src,
-        lat,
-        t0,
-        interrupted,
-        silences,
-        rcvbuf_granted,
-        thread_of,
-        cap_thread,
-        readers_stop,
-        processed_floor,
-        ended,
-    } = a;
+    // The report.
+    let src = &src;
     readers_stop.store(true, Ordering::Release);
     let captured = match cap_thread {
         Some(j) => j

@@ -482,15 +482,22 @@ pub trait Timing {
     #[inline(always)]
     fn gap(&mut self) {}
 
-    /// Decode check, engine, publish, starting at `t0`.
-    fn unit<S: UpdateSink>(
-        &mut self,
-        engine: &mut Engine,
-        sink: &mut S,
-        unit: Unit<'_>,
-        ts: u64,
-        t0: u64,
-    ) -> Result<(), PipelineError>;
+    /// Decode check, engine, publish of `at.unit`, starting at `at.t0`.
+    fn unit<S: UpdateSink>(&mut self, e: &mut Engine, s: &mut S, at: At<'_>) -> UnitResult;
+}
+
+/// What [`Timing::unit`] returns: an error only from collecting a latency interval.
+pub type UnitResult = Result<(), PipelineError>;
+
+/// A unit as the replay loop hands it over: its capture time and the loop's `t0` reading.
+#[derive(Clone, Copy, Debug)]
+pub struct At<'a> {
+    /// The unit.
+    pub unit: Unit<'a>,
+    /// Its capture time, ns since the epoch.
+    pub ts: u64,
+    /// [`Timing::start`]'s reading.
+    pub t0: u64,
 }
 
 /// No stamps: the engine publishes straight into the sink.
@@ -504,15 +511,8 @@ impl Timing for Untimed {
     }
 
     #[inline(always)]
-    fn unit<S: UpdateSink>(
-        &mut self,
-        engine: &mut Engine,
-        sink: &mut S,
-        unit: Unit<'_>,
-        ts: u64,
-        _t0: u64,
-    ) -> Result<(), PipelineError> {
-        unit.apply(engine, 0, ts, sink);
+    fn unit<S: UpdateSink>(&mut self, e: &mut Engine, s: &mut S, at: At<'_>) -> UnitResult {
+        at.unit.apply(e, 0, at.ts, s);
         Ok(())
     }
 }
@@ -551,14 +551,8 @@ impl<F: FnMut() -> Result<(), PipelineError>> Timing for Timed<'_, F> {
     }
 
     #[inline(always)]
-    fn unit<S: UpdateSink>(
-        &mut self,
-        engine: &mut Engine,
-        sink: &mut S,
-        unit: Unit<'_>,
-        ts: u64,
-        t0: u64,
-    ) -> Result<(), PipelineError> {
+    fn unit<S: UpdateSink>(&mut self, engine: &mut Engine, sink: &mut S, at: At<'_>) -> UnitResult {
+        let At { unit, ts, t0 } = at;
         let st = &mut *self.stamps;
         if !st.take_turn() {
             // Not sampled (`--stamp-every`): straight to the sink, as `--no-latency` does, no
@@ -658,7 +652,12 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 let Some(d) = st.frames.count(frame::udp_payload(r.link, r.data)) else {
                     continue;
                 };
-                timing.unit(engine, sink, Unit::Datagram(d.payload), r.ts_ns, t0)?;
+                let at = At {
+                    unit: Unit::Datagram(d.payload),
+                    ts: r.ts_ns,
+                    t0,
+                };
+                timing.unit(engine, sink, at)?;
             }
         }
         Kind::Itch | Kind::ItchGz => {
@@ -675,7 +674,12 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 let ts = m.timestamp_ns().unwrap_or(0);
                 let waited = pace.wait(ts, stop);
                 let t0 = timing.start(waited);
-                timing.unit(engine, sink, Unit::ItchMessage(m.data), ts, t0)?;
+                let at = At {
+                    unit: Unit::ItchMessage(m.data),
+                    ts,
+                    t0,
+                };
+                timing.unit(engine, sink, at)?;
             }
         }
     }
@@ -1156,6 +1160,15 @@ mod tests {
         assert_eq!(shown, (1..50u8).collect::<Vec<_>>());
     }
 
+    /// An empty datagram at capture time 1, read at `t0`.
+    fn at(t0: u64) -> At<'static> {
+        At {
+            unit: Unit::Datagram(&[0u8; 3]),
+            ts: 1,
+            t0,
+        }
+    }
+
     fn upd(i: u64) -> BookUpdate {
         BookUpdate {
             seq: i,
@@ -1253,8 +1266,7 @@ mod tests {
                 let sampled = i % (burst * u64::from(every)) < burst;
                 assert_eq!(t0 != NO_READING, sampled, "every {every}, datagram {i}");
                 timed += u64::from(sampled);
-                t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-                    .unwrap();
+                t.unit(&mut engine, &mut log, at(t0)).unwrap();
             }
             assert_eq!(
                 engine.stats.datagrams, n,
@@ -1285,8 +1297,7 @@ mod tests {
         };
         let mut t0 = t.start(None);
         for i in 0..STAMP_BATCH {
-            t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-                .unwrap();
+            t.unit(&mut engine, &mut log, at(t0)).unwrap();
             let next = t.start(None);
             if i + 1 < STAMP_BATCH {
                 assert_eq!(next, t.stamps.batch[i][3], "t0 of {} is t3 of {i}", i + 1);
@@ -1297,8 +1308,7 @@ mod tests {
             }
             t0 = next;
         }
-        t.unit(&mut engine, &mut log, Unit::Datagram(&[0u8; 3]), 1, t0)
-            .unwrap();
+        t.unit(&mut engine, &mut log, at(t0)).unwrap();
         assert_ne!(t.stamps.last_end, NO_READING);
         t.gap();
         assert_eq!(t.stamps.last_end, NO_READING);
