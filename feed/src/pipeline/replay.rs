@@ -740,20 +740,22 @@ impl ItchLookahead {
 /// The engine side of a replay: its sink type decides what runs, the loop is the same.
 struct ReplayRun<'a> {
     cap: &'a Capture,
-    engine: &'a mut Engine,
     pace: Pace,
     stamps: Option<&'a mut Stamps>,
-    lat: &'a mut crate::latency::LatencyRun,
     stop: &'a AtomicBool,
     progress: &'a mut dyn FnMut(f64),
 }
 
 impl ReplayRun<'_> {
-    fn go<S: UpdateSink>(&mut self, sink: &mut S) -> Result<ShellStats, PipelineError> {
+    fn go<S: UpdateSink>(
+        &mut self,
+        engine: &mut Engine,
+        lat: &mut crate::latency::LatencyRun,
+        sink: &mut S,
+    ) -> Result<ShellStats, PipelineError> {
         let progress = &mut *self.progress;
         match self.stamps.as_deref_mut() {
             Some(stamps) => {
-                let lat = &mut *self.lat;
                 let mut t = Timed {
                     stamps,
                     on_interval: || {
@@ -764,7 +766,7 @@ impl ReplayRun<'_> {
                 };
                 replay_timed(
                     self.cap,
-                    self.engine,
+                    engine,
                     sink,
                     &mut self.pace,
                     &mut t,
@@ -774,7 +776,7 @@ impl ReplayRun<'_> {
             }
             None => replay_timed(
                 self.cap,
-                self.engine,
+                engine,
                 sink,
                 &mut self.pace,
                 &mut Untimed,
@@ -836,26 +838,24 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
     let mut lasts = Vec::new();
     let st;
     let tally;
+    let mut run = ReplayRun {
+        cap: &cap,
+        pace,
+        stamps: stamps.as_mut(),
+        stop,
+        progress: &mut *progress,
+    };
     if n == 0 {
-        let mut run = ReplayRun {
-            cap: &cap,
-            engine: &mut engine,
-            pace,
-            stamps: stamps.as_mut(),
-            lat: &mut lat,
-            stop,
-            progress: &mut *progress,
-        };
         match bbo_file {
             None => {
                 let mut sink = PublishSink::new(p.digest, NoBbo, ());
-                st = run.go(&mut sink)?;
+                st = run.go(&mut engine, &mut lat, &mut sink)?;
                 tally = sink.tally;
             }
             Some(mut out) => {
                 let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
                 let mut sink = PublishSink::new(p.digest, w, ());
-                st = run.go(&mut sink)?;
+                st = run.go(&mut engine, &mut lat, &mut sink)?;
                 tally = sink.tally;
                 let rows = sink.bbo.rows;
                 sink.bbo.finish().map_err(|e| out.error(e))?;
@@ -923,16 +923,7 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         let group = shared.then(|| RunnerGroup::new("engine", shared_group));
         let outlet = RingOutlet::new(producer, writer, group, step);
         let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
-        let res = ReplayRun {
-            cap: &cap,
-            engine: &mut engine,
-            pace,
-            stamps: stamps.as_mut(),
-            lat: &mut lat,
-            stop,
-            progress: &mut *progress,
-        }
-        .go(&mut sink);
+        let res = run.go(&mut engine, &mut lat, &mut sink);
         let producer_done = start.elapsed();
         report.engine_cpu_s = super::thread_cpu_ns()
             .zip(cpu0)
