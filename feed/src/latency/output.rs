@@ -4,6 +4,8 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+
+use crate::pipeline::output::{write_atomic, Output};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -98,26 +100,28 @@ pub fn file_stem(name: &str) -> String {
     }
 }
 
-/// Writes `DIR/<name>.hgrm` for every series (name through [`file_stem`]); returns the paths
-/// written.
+/// Writes `DIR/<name>.hgrm` for every series (name through [`file_stem`]), each atomically
+/// (temporary file, renamed); returns the paths written.
 pub fn write_hgrm_dir(dir: &Path, series: &[Series<'_>]) -> Result<Vec<PathBuf>, LatencyError> {
     fs::create_dir_all(dir).map_err(|e| {
-        LatencyError::new(format!("{}: cannot create directory: {e}", dir.display()))
+        LatencyError::new(format!(
+            "{}: cannot create directory: {}",
+            dir.display(),
+            crate::io_words(&e)
+        ))
     })?;
     let mut written = Vec::new();
     for s in series {
         let path = dir.join(format!("{}.hgrm", file_stem(s.name)));
-        fs::write(&path, hgrm::render(s.hist))
-            .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
+        write_atomic(&path, hgrm::render(s.hist).as_bytes()).map_err(|e| LatencyError(e.0))?;
         written.push(path);
     }
     Ok(written)
 }
 
-/// Writes the SVG plot of `series` to `path`.
+/// Writes the SVG plot of `series` to `path` (atomically).
 pub fn write_plot(path: &Path, title: &str, series: &[Series<'_>]) -> Result<(), LatencyError> {
-    fs::write(path, plot::render(title, series))
-        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))
+    write_atomic(path, plot::render(title, series).as_bytes()).map_err(|e| LatencyError(e.0))
 }
 
 /// A run's latency bookkeeping (cold side). See the module docs of [`crate::latency`] for the
@@ -128,7 +132,8 @@ pub struct LatencyRun {
     clock: Clock,
     config: HistConfig,
     origin_ns: u64,
-    hlog: Option<HlogWriter<BufWriter<File>>>,
+    /// The interval log: a temporary file until [`LatencyRun::finish`] renames it.
+    hlog: Option<(HlogWriter<BufWriter<File>>, Output)>,
     collectors: Vec<(Option<String>, IntervalCollector)>,
     total: StageRecorder,
     labeled: Vec<(String, StageRecorder)>,
@@ -155,12 +160,10 @@ impl LatencyRun {
         let hlog = match &opts.hlog {
             None => None,
             Some(path) => {
-                let f = File::create(path)
-                    .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
-                Some(
-                    HlogWriter::new(BufWriter::new(f), start_wall, origin_ns)
-                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?,
-                )
+                let mut out = Output::create(path).map_err(|e| LatencyError(e.0))?;
+                let w = HlogWriter::new(out.writer(), start_wall, origin_ns)
+                    .map_err(|e| LatencyError(out.error(e).0))?;
+                Some((w, out))
             }
         };
         Ok(LatencyRun {
@@ -227,18 +230,15 @@ impl LatencyRun {
     ) -> Result<LatencyTotals, LatencyError> {
         self.poll()?;
         for (label, r) in &last {
-            if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
+            if let Some((w, out)) = self.hlog.as_mut() {
                 if r.total_count() > 0 {
                     w.write_interval_labeled(r, label.as_deref())
-                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
+                        .map_err(|e| LatencyError(out.error(e).0))?;
                 }
             }
             self.merge_labeled(label.as_deref(), r);
         }
-        if let (Some(w), Some(path)) = (self.hlog.take(), self.opts.hlog.as_ref()) {
-            w.finish()
-                .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
-        }
+        self.close_hlog()?;
         let cost = self.clock.cost_ns(5, 10_000);
         let mut names = Vec::new();
         for (label, t) in &self.labeled {
@@ -270,6 +270,17 @@ impl LatencyRun {
         })
     }
 
+    /// Flushes the interval log and renames it into place.
+    fn close_hlog(&mut self) -> Result<(), LatencyError> {
+        if let Some((w, out)) = self.hlog.take() {
+            let mut f = w.finish().map_err(|e| LatencyError(out.error(e).0))?;
+            f.flush().map_err(|e| LatencyError(out.error(e).0))?;
+            drop(f);
+            out.commit().map_err(|e| LatencyError(e.0))?;
+        }
+        Ok(())
+    }
+
     /// Cold side, call now and then (after a `tick` returned true in a single-threaded replay,
     /// or every few ms on a monitoring thread in live): writes every finished interval to the
     /// interval log and adds it to the run's totals. Returns the intervals collected.
@@ -278,9 +289,9 @@ impl LatencyRun {
         for i in 0..self.collectors.len() {
             if let Some(r) = self.collectors[i].1.take() {
                 let label = self.collectors[i].0.clone();
-                if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
+                if let Some((w, out)) = self.hlog.as_mut() {
                     w.write_interval_labeled(&r, label.as_deref())
-                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
+                        .map_err(|e| LatencyError(out.error(e).0))?;
                 }
                 self.merge_labeled(label.as_deref(), &r);
                 self.collectors[i].1.give_back(r);
@@ -301,18 +312,15 @@ impl LatencyRun {
     ) -> Result<StageRecorder, LatencyError> {
         self.poll()?;
         for r in &last {
-            if let (Some(w), Some(path)) = (self.hlog.as_mut(), self.opts.hlog.as_ref()) {
+            if let Some((w, out)) = self.hlog.as_mut() {
                 if r.total_count() > 0 {
                     w.write_interval(r)
-                        .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
+                        .map_err(|e| LatencyError(out.error(e).0))?;
                 }
             }
             self.total.merge(r);
         }
-        if let (Some(w), Some(path)) = (self.hlog.take(), self.opts.hlog.as_ref()) {
-            w.finish()
-                .map_err(|e| LatencyError::new(format!("{}: {e}", path.display())))?;
-        }
+        self.close_hlog()?;
         let cost = self.clock.cost_ns(5, 10_000);
         report(
             &self.opts,

@@ -191,7 +191,9 @@ struct Ident {
 }
 
 fn absolute(p: &Path) -> PathBuf {
-    std::env::current_dir().map(|d| d.join(p)).unwrap_or(p.into())
+    std::env::current_dir()
+        .map(|d| d.join(p))
+        .unwrap_or(p.into())
 }
 
 fn parent_of(p: &Path) -> &Path {
@@ -252,9 +254,7 @@ fn probe_dir(n: &NamedPath, dir: &Path) -> Result<(), PipelineError> {
 }
 
 fn check_location(n: &NamedPath) -> Result<(), PipelineError> {
-    let at = |what: &str| {
-        PipelineError::new(format!("{} {}: {what}", n.name, n.path.display()))
-    };
+    let at = |what: &str| PipelineError::new(format!("{} {}: {what}", n.name, n.path.display()));
     let meta = std::fs::metadata(&n.path).ok();
     match n.role {
         Role::Input => Ok(()),
@@ -285,9 +285,7 @@ fn check_location(n: &NamedPath) -> Result<(), PipelineError> {
                     up = parent_of(up);
                     match std::fs::metadata(up) {
                         Ok(m) if m.is_dir() => return probe_dir(n, up),
-                        Ok(_) => {
-                            return Err(at(&format!("{} is not a directory", up.display())))
-                        }
+                        Ok(_) => return Err(at(&format!("{} is not a directory", up.display()))),
                         Err(_) if up == Path::new(".") || up == Path::new("/") => {
                             return Err(at("no such directory"))
                         }
@@ -318,7 +316,11 @@ pub fn check_paths(paths: &[NamedPath]) -> Result<(), PipelineError> {
             if !clash || (a.role == Role::Input && b.role == Role::Input) {
                 continue;
             }
-            let (out, other) = if b.role == Role::Input { (a, b) } else { (b, a) };
+            let (out, other) = if b.role == Role::Input {
+                (a, b)
+            } else {
+                (b, a)
+            };
             let msg = if other.role == Role::Input {
                 format!(
                     "{} {}: is {} ({}); refusing to overwrite it",
@@ -429,7 +431,10 @@ mod tests {
         let inp = NamedPath::new("the capture", &input, Role::Input);
         let check = |o: NamedPath| check_paths(&[inp.clone(), o]).map_err(|e| e.0);
         let e = check(NamedPath::new("--bbo-csv", &input, Role::File)).unwrap_err();
-        assert!(e.contains("--bbo-csv") && e.contains("is the capture"), "{e}");
+        assert!(
+            e.contains("--bbo-csv") && e.contains("is the capture"),
+            "{e}"
+        );
         assert!(check(NamedPath::new("--hlog", &hard, Role::File)).is_err());
         let dotted = dir.join(".").join("in.pcap");
         assert!(check(NamedPath::new("--plot", &dotted, Role::File)).is_err());
@@ -457,13 +462,23 @@ mod tests {
         }
         assert!(check_paths(&[NamedPath::new("--hgrm", dir.join("a/b/c"), Role::Dir)]).is_ok());
         let null = NamedPath::new("--plot", "/dev/null", Role::File);
-        assert!(check_paths(&[null.clone(), NamedPath { name: "--hlog".into(), ..null }]).is_ok());
+        assert!(check_paths(&[
+            null.clone(),
+            NamedPath {
+                name: "--hlog".into(),
+                ..null
+            }
+        ])
+        .is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn memory_beyond_what_is_available_is_refused() {
-        let needs = [("--orders 9".to_string(), 3 << 30), ("ring".into(), 1 << 20)];
+        let needs = [
+            ("--orders 9".to_string(), 3 << 30),
+            ("ring".into(), 1 << 20),
+        ];
         let e = check_memory(&needs, Some(2 << 30)).unwrap_err().0;
         assert!(e.starts_with("--orders 9: needs 3.0 GiB"), "{e}");
         assert!(check_memory(&needs, Some(4 << 30)).is_ok());
