@@ -50,28 +50,7 @@ pub mod topbook;
 pub mod update;
 
 /// An I/O error in plain words for one-line messages ("no such file or directory", "is a
-/// directory", "permission denied"), without the OS error number.
+/// directory", "permission denied"), without the OS error number ([`fh_replay::io_words`]).
 pub fn io_words(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    let words = match e.kind() {
-        K::NotFound => "no such file or directory",
-        K::PermissionDenied => "permission denied",
-        K::IsADirectory => "is a directory",
-        K::NotADirectory => "a path component is not a directory",
-        K::AlreadyExists => "already exists",
-        K::StorageFull => "no space left on device",
-        K::ReadOnlyFilesystem => "read-only file system",
-        K::UnexpectedEof => "ends early",
-        K::BrokenPipe => "broken pipe",
-        K::OutOfMemory => "out of memory",
-        _ => {
-            let s = e.to_string();
-            let s = match s.find(" (os error") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            };
-            return s.to_lowercase();
-        }
-    };
-    words.to_string()
+    fh_replay::io_words(e)
 }

@@ -1,12 +1,32 @@
-//! Capture readers: classic pcap, pcapng and Nasdaq `*.NASDAQ_ITCH50` files, read where they lie.
+//! Capture readers: classic pcap, pcapng, gzip and bare ITCH 5.0 streams (Nasdaq's
+//! `*.NASDAQ_ITCH50` files), read where they lie.
 //!
 //! ```text
-//!  Capture::open(path) ── mmap ──► bytes ──► Records<'_>      (pcap, pcapng: Record per packet)
-//!                                       └──► ItchMessages<'_> (NASDAQ_ITCH50 plain or .gz)
+//!  Capture::open(path | "-") ── detect from the bytes ──►
+//!     pcap, pcapng ─ mmap ─────────────────────► Records<'_>      (Record per packet)
+//!     gzip ─ inflate (≤ MAX_IN_MEMORY) ─ pcap/pcapng ─► Records<'_>
+//!          └ ITCH inside ─ inflated as it is read ──► ItchMessages<'_>
+//!     bare ITCH 5.0 stream ─ mmap ──────────────► ItchMessages<'_> (u16 length + message)
 //! ```
 //!
 //! The readers work over any `&[u8]` ([`Records::new`], [`ItchMessages::new`]); the memory map
 //! of [`Capture`] is one source of bytes, a fuzzer's input is another.
+//!
+//! ## Content decides, not names
+//! [`detect`] looks at the bytes: a pcap magic (µs or ns, either byte order), a pcapng Section
+//! Header Block, the gzip magic `1f 8b` (then the first [`GZIP_PEEK`] inflated bytes are
+//! looked at again: pcap, pcapng or ITCH inside), or a bare ITCH 5.0 stream: its first
+//! [`ITCH_CHECK_MESSAGES`] messages (or all of them, if fewer) must each have a type ITCH 5.0
+//! defines and exactly that type's length. Text or random bytes fail that at once: the error
+//! names the offset of the first message that makes no sense. The name only breaks a tie: a
+//! stream that ends inside its very first message is ITCH only when the name says so
+//! (`ITCH` in it, as in `.NASDAQ_ITCH50` or `.itch`).
+//!
+//! ## Where the bytes are
+//! - A regular file is memory-mapped (zero copy).
+//! - `-` (standard input), a pipe or a device, and a gzip'd pcap or pcapng once inflated, are
+//!   read into memory, at most [`MAX_IN_MEMORY`] bytes (a clear error beyond; a gzip'd ITCH
+//!   stream is never inflated whole, so it has no limit).
 //!
 //! ## Invariants
 //! - **Zero copy, no allocation per record.** A [`Record`]'s `data` and a plain ITCH message are
@@ -14,13 +34,16 @@
 //!   copy), grown only for a message longer than any before it (at most 64 KiB + 2).
 //! - **Never panics, whatever the bytes.** Every length is checked against what is left before
 //!   it is used; all arithmetic on values from the file is checked or saturating.
-//! - **Errors are one line naming the file and the byte offset** ([`Error`]'s `Display`):
-//!   `FILE: offset N: what`. A file that is no capture, an unsupported version, an unknown link
-//!   type, an absurd record or block length, a pcapng block whose trailing length disagrees
-//!   (a block cut in the middle of the file) are hard errors. Iteration stops after any error.
-//! - **A capture cut off at its very end** (its last record incomplete) yields every complete
-//!   record and then one [`Error`] whose [`Error::is_truncation`] is true: a warning, not a
-//!   failure.
+//! - **Errors are one line naming the file** ([`Error`]'s `Display`): `FILE: what` for what the
+//!   system says (`is a directory`, `no such file`, `permission denied`), `FILE: offset N:
+//!   what` for what the bytes say (offsets in the inflated stream for a gzip'd file; `FILE` is
+//!   `standard input` for `-`). A file that is no capture, empty, an unsupported version, an
+//!   unknown link type, an absurd record or block length, a pcapng block whose trailing length
+//!   disagrees (a block cut in the middle of the file) are hard errors. Iteration stops after
+//!   any error.
+//! - **A capture cut off at its very end** (its last record incomplete, or its gzip stream cut)
+//!   yields every complete record and then one [`Error`] whose [`Error::is_truncation`] is
+//!   true: a warning, not a failure.
 //! - Timestamps are ns since the Unix epoch: pcap µs × 1000; pcapng units converted per
 //!   interface (`if_tsresol`, powers of 10 and of 2, plus `if_tsoffset`), saturating at
 //!   `u64::MAX`. A Simple Packet Block has no timestamp: it repeats the previous record's.
@@ -38,35 +61,118 @@ use memmap2::Mmap;
 use crate::frame::LinkType;
 use crate::writer::{Endian, PCAP_MAGIC_NS, PCAP_MAGIC_US};
 
-/// The kind of a capture file.
+/// The kind of a capture's content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// Classic pcap (µs or ns, either byte order).
+    /// Classic pcap (µs or ns, either byte order; inflated first when gzip'd).
     Pcap,
-    /// pcapng.
+    /// pcapng (inflated first when gzip'd).
     Pcapng,
-    /// Nasdaq historical ITCH 5.0 file, uncompressed.
+    /// A bare ITCH 5.0 stream (Nasdaq's historical file format), uncompressed.
     Itch,
-    /// Nasdaq historical ITCH 5.0 file, gzip'd.
+    /// A bare ITCH 5.0 stream, gzip'd (inflated as it is read).
     ItchGz,
+}
+
+/// What [`detect`] found: the kind of the content and whether the bytes are gzip'd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Detected {
+    /// The content (`ItchGz` for a gzip'd ITCH stream; `Pcap`/`Pcapng` for a gzip'd capture,
+    /// whose bytes must be inflated before [`Records`] can read them).
+    pub kind: Kind,
+    /// The bytes are gzip'd.
+    pub gzip: bool,
 }
 
 /// Largest captured length accepted whatever the snap length says (libpcap's maximum).
 pub const MAX_SNAPLEN: u32 = 262_144;
 /// Largest pcapng block accepted (libpcap's limit).
 pub const MAX_BLOCK: u32 = 16 * 1024 * 1024;
+/// Most bytes held in memory for one capture: standard input (`-`), a pipe or a device as
+/// read, a gzip'd pcap or pcapng once inflated (2 GiB). A regular file is mapped instead, and
+/// a gzip'd ITCH stream is inflated as it is read: neither has a limit.
+/// [`Capture::open_with`] takes another limit.
+pub const MAX_IN_MEMORY: u64 = 2 << 30;
+/// Messages at the start of a bare ITCH stream that must all be valid ITCH 5.0 (type and
+/// length) for [`detect`] to take it for one.
+pub const ITCH_CHECK_MESSAGES: usize = 8;
+/// Inflated bytes [`detect`] looks at inside a gzip stream.
+pub const GZIP_PEEK: usize = 64 * 1024;
 
 const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
 const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
 const GZIP_MAGIC: [u8; 2] = [0x1F, 0x8B];
 
+/// Why bytes are no ITCH 5.0 stream ([`ErrorKind::NotACapture`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotItch {
+    /// A type byte ITCH 5.0 does not define.
+    UnknownType(u8),
+    /// A known type whose length prefix differs from the type's length.
+    BadLength {
+        /// The type byte.
+        ty: u8,
+        /// The length prefix.
+        len: u16,
+        /// The type's length in ITCH 5.0.
+        want: u16,
+    },
+    /// The bytes end inside the first message and the name does not say ITCH.
+    CutFirst,
+    /// gzip inside gzip.
+    GzipInGzip,
+}
+
+impl fmt::Display for NotItch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            NotItch::UnknownType(t) => write!(f, "{} is no ITCH 5.0 message type", show_byte(t)),
+            NotItch::BadLength { ty, len, want } => write!(
+                f,
+                "an ITCH 5.0 {} message is {want} bytes, its length prefix says {len}",
+                show_byte(ty)
+            ),
+            NotItch::CutFirst => write!(f, "it ends inside its first message"),
+            NotItch::GzipInGzip => write!(f, "it is gzip inside gzip"),
+        }
+    }
+}
+
+/// `'A'` for a printable byte, `0x1f` otherwise.
+fn show_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("{b:#04x}")
+    }
+}
+
 /// What went wrong, without the file name and offset (see [`Error`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Opening or mapping the file failed.
+    /// Opening or reading the file failed (`is a directory`, `no such file`…).
     Io(io::ErrorKind),
-    /// The first bytes are no pcap or pcapng magic and the name no `NASDAQ_ITCH50`.
-    NotACapture { head: [u8; 4], len: usize },
+    /// The file (or the gzip stream in it) holds no byte.
+    Empty {
+        /// It is an empty gzip stream.
+        gzip: bool,
+    },
+    /// Neither pcap, pcapng, gzip nor an ITCH 5.0 stream: the first bytes (`len` of the file)
+    /// and why they are no ITCH either (at the error's offset).
+    NotACapture {
+        head: [u8; 4],
+        len: usize,
+        why: NotItch,
+    },
+    /// More than the limit to hold in memory ([`MAX_IN_MEMORY`]).
+    TooLarge {
+        /// The limit, bytes.
+        limit: u64,
+        /// Inflating a gzip'd pcap or pcapng (else: reading standard input, a pipe, a device).
+        gzip: bool,
+    },
+    /// [`Records::new`] was given gzip'd bytes: [`Capture::open`] inflates them.
+    Compressed,
     /// The file header is cut off.
     HeaderTruncated,
     /// A pcap or pcapng version this reader does not know.
@@ -93,16 +199,33 @@ pub enum ErrorKind {
     /// The file ends inside a record: `needed` bytes for it, `available` left. A warning: every
     /// complete record before it was read.
     Truncated { needed: u64, available: u64 },
+    /// The gzip stream of a pcap or pcapng was cut off (at a record boundary of the inflated
+    /// bytes). A warning: every complete record before it was read.
+    GzipCut,
 }
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ErrorKind::Io(k) => write!(f, "cannot read: {k}"),
-            ErrorKind::NotACapture { head, len } => write!(
+            ErrorKind::Io(k) => f.write_str(&input_words(k)),
+            ErrorKind::Empty { gzip: false } => write!(f, "empty file"),
+            ErrorKind::Empty { gzip: true } => write!(f, "empty file (a gzip stream of nothing)"),
+            ErrorKind::NotACapture { head, len, why } => write!(
                 f,
-                "not a pcap, pcapng or NASDAQ_ITCH50 file (first bytes {:02x?}, {len} bytes)",
+                "not a capture (pcap, pcapng, gzip) or an ITCH 5.0 stream: {why} (the file starts with {:02x?}, {len} bytes)",
                 &head[..len.min(4)]
+            ),
+            ErrorKind::TooLarge { limit, gzip: true } => write!(
+                f,
+                "a gzip'd pcap or pcapng is inflated into memory, and this one inflates to more than {limit} bytes: gunzip it to a file first"
+            ),
+            ErrorKind::TooLarge { limit, gzip: false } => write!(
+                f,
+                "standard input, a pipe or a device is read into memory, and this one holds more than {limit} bytes: write it to a file first"
+            ),
+            ErrorKind::Compressed => write!(
+                f,
+                "gzip'd pcap or pcapng: inflate it first (Capture::open does)"
             ),
             ErrorKind::HeaderTruncated => write!(f, "file header cut off"),
             ErrorKind::UnsupportedVersion { major, minor } => {
@@ -128,18 +251,35 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownInterface(i) => {
                 write!(f, "packet on interface {i}, which no IDB of this section describes")
             }
-            ErrorKind::Gzip(k) => write!(f, "gzip stream does not inflate: {k}"),
+            ErrorKind::Gzip(k) => write!(f, "gzip stream does not inflate: {}", input_words(k)),
             ErrorKind::WrongKind(k) => write!(f, "wrong reader for a file of kind {k:?}"),
             ErrorKind::Truncated { needed, available } => write!(
                 f,
                 "capture cut off: last record needs {needed} bytes, {available} left (complete records before it were read)"
             ),
+            ErrorKind::GzipCut => write!(
+                f,
+                "gzip stream cut off (complete records before it were read)"
+            ),
         }
     }
 }
 
+/// Plain words for an I/O error on an input file: "no such file", "is a directory",
+/// "permission denied" ([`crate::io_words`] for the others).
+fn input_words(k: io::ErrorKind) -> String {
+    match k {
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::InvalidInput => "invalid input".to_string(),
+        k => crate::io_kind_words(k)
+            .map(str::to_string)
+            .unwrap_or_else(|| k.to_string().to_lowercase()),
+    }
+}
+
 /// A capture error: the file, the byte offset (in the file; in the inflated stream for a gzip'd
-/// ITCH file) and what went wrong. Displays as one line.
+/// file) and what went wrong. Displays as one line: `FILE: what` for an I/O error, else
+/// `FILE: offset N: what` (`FILE` is `standard input` for `-`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub path: PathBuf,
@@ -158,19 +298,31 @@ impl Error {
 
     /// True for a capture cut off at its very end: a warning, every complete record was read.
     pub fn is_truncation(&self) -> bool {
-        matches!(self.kind, ErrorKind::Truncated { .. })
+        matches!(self.kind, ErrorKind::Truncated { .. } | ErrorKind::GzipCut)
     }
+}
+
+/// How a capture's path is shown: `standard input` for `-`.
+pub fn display_path(path: &Path) -> std::borrow::Cow<'_, str> {
+    if is_stdin(path) {
+        "standard input".into()
+    } else {
+        path.to_string_lossy()
+    }
+}
+
+/// `-`: standard input.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: offset {}: {}",
-            self.path.display(),
-            self.offset,
-            self.kind
-        )
+        let path = display_path(&self.path);
+        match self.kind {
+            ErrorKind::Io(_) => write!(f, "{path}: {}", self.kind),
+            _ => write!(f, "{path}: offset {}: {}", self.offset, self.kind),
+        }
     }
 }
 
@@ -181,7 +333,8 @@ impl std::error::Error for Error {}
 pub struct Record<'a> {
     /// 0-based index among the packets of the file.
     pub index: u64,
-    /// Byte offset of the record (pcap record header / pcapng block) in the file.
+    /// Byte offset of the record (pcap record header / pcapng block) in the file (in the
+    /// inflated bytes of a gzip'd file).
     pub offset: u64,
     /// Capture time, ns since the Unix epoch.
     pub ts_ns: u64,
@@ -195,39 +348,178 @@ pub struct Record<'a> {
     pub data: &'a [u8],
 }
 
-/// Detects the kind of a file from its first bytes and its name.
-///
-/// pcap and pcapng are told by magic; a name containing `NASDAQ_ITCH50` is an ITCH file,
-/// gzip'd if it starts with the gzip magic or its name ends in `.gz`.
-pub fn detect(path: &Path, bytes: &[u8]) -> Result<Kind, Error> {
-    if let Some(&head) = bytes.first_chunk::<4>() {
-        let m = u32::from_le_bytes(head);
-        if m == PCAPNG_SHB {
-            return Ok(Kind::Pcapng);
-        }
-        if pcap_magic(head).is_some() {
-            return Ok(Kind::Pcap);
-        }
+/// The name says ITCH (`ITCH` in it, any case: `.NASDAQ_ITCH50`, `.itch`, `.itch.gz`).
+fn name_says_itch(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().to_ascii_uppercase().contains("ITCH"))
+}
+
+/// The kind told by the magic numbers alone: pcapng, pcap or gzip (`None`: none of them).
+fn magic_kind(bytes: &[u8]) -> Option<Magic> {
+    let head = *bytes.first_chunk::<4>()?;
+    if u32::from_le_bytes(head) == PCAPNG_SHB {
+        Some(Magic::Pcapng)
+    } else if pcap_magic(head).is_some() {
+        Some(Magic::Pcap)
+    } else if bytes.starts_with(&GZIP_MAGIC) {
+        Some(Magic::Gzip)
+    } else {
+        None
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_uppercase())
-        .unwrap_or_default();
-    if name.contains("NASDAQ_ITCH50") {
-        let gz = bytes.starts_with(&GZIP_MAGIC) || name.ends_with(".GZ");
-        return Ok(if gz { Kind::ItchGz } else { Kind::Itch });
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Magic {
+    Pcap,
+    Pcapng,
+    Gzip,
+}
+
+/// Whether `bytes` start like a bare ITCH 5.0 stream: each of the first
+/// [`ITCH_CHECK_MESSAGES`] messages (fewer if the bytes end first) has a type ITCH 5.0 defines
+/// and exactly its length. `Err((offset, why))` at the first one that does not. Bytes that
+/// end inside the first message are ITCH only if `tie` (the name says so).
+pub fn check_itch(bytes: &[u8], tie: bool) -> Result<(), (u64, NotItch)> {
+    let mut pos = 0usize;
+    for n in 0..ITCH_CHECK_MESSAGES {
+        let rest = bytes.get(pos..).unwrap_or(&[]);
+        let cut = |pos: usize| {
+            // The bytes end inside message `n`: fine after a whole one, a tie before.
+            if n > 0 || tie {
+                Ok(())
+            } else {
+                Err((pos as u64, NotItch::CutFirst))
+            }
+        };
+        let Some(&[l0, l1, ty]) = rest.first_chunk::<3>() else {
+            return if rest.is_empty() { Ok(()) } else { cut(pos) };
+        };
+        let len = u16::from_be_bytes([l0, l1]);
+        let Some(want) = fh_decoders::itch50::len_of(ty) else {
+            return Err((pos as u64, NotItch::UnknownType(ty)));
+        };
+        let want = want as u16;
+        if len != want {
+            return Err((pos as u64, NotItch::BadLength { ty, len, want }));
+        }
+        if rest.len() < 2 + usize::from(len) {
+            return cut(pos);
+        }
+        pos += 2 + usize::from(len);
     }
+    Ok(())
+}
+
+/// Detects what `bytes` hold from the bytes (the name of `path` only breaks a tie, see the
+/// module docs): pcap, pcapng, gzip (the first [`GZIP_PEEK`] inflated bytes looked at again)
+/// or a bare ITCH 5.0 stream.
+pub fn detect(path: &Path, bytes: &[u8]) -> Result<Detected, Error> {
+    if bytes.is_empty() {
+        return Err(Error::new(path, 0, ErrorKind::Empty { gzip: false }));
+    }
+    let plain = |kind| Ok(Detected { kind, gzip: false });
+    match magic_kind(bytes) {
+        Some(Magic::Pcap) => return plain(Kind::Pcap),
+        Some(Magic::Pcapng) => return plain(Kind::Pcapng),
+        Some(Magic::Gzip) => {
+            let inner = peek_gzip(path, bytes)?;
+            if inner.is_empty() {
+                return Err(Error::new(path, 0, ErrorKind::Empty { gzip: true }));
+            }
+            let gz = |kind| Ok(Detected { kind, gzip: true });
+            return match magic_kind(&inner) {
+                Some(Magic::Pcap) => gz(Kind::Pcap),
+                Some(Magic::Pcapng) => gz(Kind::Pcapng),
+                Some(Magic::Gzip) => Err(not_a_capture(path, &inner, 0, NotItch::GzipInGzip)),
+                None => match check_itch(&inner, name_says_itch(path)) {
+                    Ok(()) => gz(Kind::ItchGz),
+                    Err((off, why)) => Err(not_a_capture(path, &inner, off, why)),
+                },
+            };
+        }
+        None => {}
+    }
+    match check_itch(bytes, name_says_itch(path)) {
+        Ok(()) => plain(Kind::Itch),
+        Err((off, why)) => Err(not_a_capture(path, bytes, off, why)),
+    }
+}
+
+fn not_a_capture(path: &Path, bytes: &[u8], offset: u64, why: NotItch) -> Error {
     let mut head = [0u8; 4];
     let n = bytes.len().min(4);
     head[..n].copy_from_slice(&bytes[..n]);
-    Err(Error::new(
+    Error::new(
         path,
-        0,
+        offset,
         ErrorKind::NotACapture {
             head,
             len: bytes.len(),
+            why,
         },
-    ))
+    )
+}
+
+/// The first [`GZIP_PEEK`] inflated bytes of a gzip stream (fewer if it is shorter or cut).
+fn peek_gzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(GZIP_PEEK.min(bytes.len().saturating_mul(8).max(1024)));
+    let mut dec = MultiGzDecoder::new(bytes).take(GZIP_PEEK as u64);
+    match dec.read_to_end(&mut out) {
+        Ok(_) => Ok(out),
+        // A cut stream: what inflated is what there is.
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !out.is_empty() => Ok(out),
+        Err(e) => Err(Error::new(path, 0, ErrorKind::Gzip(e.kind()))),
+    }
+}
+
+/// Inflates a whole gzip stream into memory, at most `limit` bytes. Returns the bytes and
+/// whether the stream was cut off.
+fn inflate_all(path: &Path, bytes: &[u8], limit: u64) -> Result<(Vec<u8>, bool), Error> {
+    // The gzip trailer's ISIZE (size mod 2^32 of the last member) sizes the buffer when it is
+    // plausible (deflate inflates at most ~1032:1).
+    let hint = bytes
+        .last_chunk::<4>()
+        .map(|t| u64::from(u32::from_le_bytes(*t)))
+        .filter(|&n| n <= (bytes.len() as u64).saturating_mul(1032))
+        .unwrap_or(0)
+        .min(limit);
+    let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    let mut dec = MultiGzDecoder::new(bytes).take(limit.saturating_add(1));
+    let cut = match dec.read_to_end(&mut out) {
+        Ok(_) => false,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => true,
+        Err(e) => {
+            return Err(Error::new(
+                path,
+                out.len() as u64,
+                ErrorKind::Gzip(e.kind()),
+            ))
+        }
+    };
+    if out.len() as u64 > limit {
+        return Err(Error::new(
+            path,
+            limit,
+            ErrorKind::TooLarge { limit, gzip: true },
+        ));
+    }
+    Ok((out, cut))
+}
+
+/// Reads `r` to its end into memory, at most `limit` bytes.
+fn read_bounded(path: &Path, r: impl Read, limit: u64) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| Error::new(path, out.len() as u64, ErrorKind::Io(e.kind())))?;
+    if out.len() as u64 > limit {
+        return Err(Error::new(
+            path,
+            limit,
+            ErrorKind::TooLarge { limit, gzip: false },
+        ));
+    }
+    Ok(out)
 }
 
 /// Byte order and nanosecond flag of a classic pcap magic as found on disk.
@@ -243,77 +535,178 @@ fn pcap_magic(head: [u8; 4]) -> Option<(Endian, bool)> {
     }
 }
 
-/// A capture file mapped into memory, with its detected kind.
+/// Where a capture's bytes are.
+#[derive(Debug)]
+enum Data {
+    /// A regular file, mapped.
+    Map(Mmap),
+    /// Read or inflated into memory.
+    Mem(Vec<u8>),
+}
+
+/// A capture held in memory (mapped, or read: see the module docs), with its detected kind.
 #[derive(Debug)]
 pub struct Capture {
     path: PathBuf,
-    map: Mmap,
+    data: Data,
     kind: Kind,
+    /// The file is gzip'd (a pcap or pcapng then is inflated in `data`).
+    gzip: bool,
+    /// The gzip stream of an inflated pcap or pcapng was cut off.
+    cut: bool,
 }
 
 impl Capture {
-    /// Maps `path` and detects its kind (see [`detect`]). For pcap the file header is checked
-    /// here, so a bad link type or version fails at open.
+    /// Opens `path` (`-`: standard input) and detects its kind from the bytes (see
+    /// [`detect`]). For pcap the file header is checked here, so a bad link type or version
+    /// fails at open.
     pub fn open(path: impl AsRef<Path>) -> Result<Capture, Error> {
-        Self::open_kind(path, None)
+        Self::open_with(path, None, MAX_IN_MEMORY)
     }
 
     /// Like [`Capture::open`], with the kind given (`None`: detect it).
     pub fn open_kind(path: impl AsRef<Path>, kind: Option<Kind>) -> Result<Capture, Error> {
+        Self::open_with(path, kind, MAX_IN_MEMORY)
+    }
+
+    /// Like [`Capture::open_kind`], holding at most `max_in_memory` bytes in memory (standard
+    /// input, a pipe, a device, an inflated gzip'd pcap; [`MAX_IN_MEMORY`] by default).
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        kind: Option<Kind>,
+        max_in_memory: u64,
+    ) -> Result<Capture, Error> {
         let path = path.as_ref();
-        let io = |e: io::Error| Error::new(path, 0, ErrorKind::Io(e.kind()));
-        let file = File::open(path).map_err(io)?;
-        // SAFETY: the mapping is read-only and private to this process; the file is a capture
-        // that nothing should modify while it is read. Were it truncated underneath us, reads
-        // past the new end would fault (SIGBUS): the accepted risk of every mmapped reader.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        let kind = match kind {
-            Some(k) => k,
-            None => detect(path, &map)?,
+        let data = load(path, max_in_memory)?;
+        let bytes: &[u8] = match &data {
+            Data::Map(m) => m,
+            Data::Mem(v) => v,
+        };
+        let found = match kind {
+            Some(k) => Detected {
+                kind: k,
+                gzip: k == Kind::ItchGz || bytes.starts_with(&GZIP_MAGIC),
+            },
+            None => detect(path, bytes)?,
+        };
+        let (data, cut) = match found.kind {
+            Kind::Pcap | Kind::Pcapng if found.gzip => {
+                let (v, cut) = inflate_all(path, bytes, max_in_memory)?;
+                (Data::Mem(v), cut)
+            }
+            _ => (data, false),
         };
         let cap = Capture {
             path: path.to_path_buf(),
-            map,
-            kind,
+            data,
+            kind: found.kind,
+            gzip: found.gzip,
+            cut,
         };
-        match kind {
+        match cap.kind {
             Kind::Pcap | Kind::Pcapng => drop(cap.records()?),
             Kind::Itch | Kind::ItchGz => drop(cap.itch_messages()?),
         }
         Ok(cap)
     }
 
-    /// The file's kind.
+    /// The content's kind (`Pcap`/`Pcapng` for a gzip'd capture too: it was inflated).
     pub fn kind(&self) -> Kind {
         self.kind
     }
 
-    /// The file's path.
+    /// The file is gzip'd.
+    pub fn gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// The kind as reports name it: `Pcap`, `Pcapng`, `Itch`, `ItchGz`, `PcapGz`, `PcapngGz`.
+    pub fn kind_name(&self) -> &'static str {
+        match (self.kind, self.gzip) {
+            (Kind::Pcap, false) => "Pcap",
+            (Kind::Pcap, true) => "PcapGz",
+            (Kind::Pcapng, false) => "Pcapng",
+            (Kind::Pcapng, true) => "PcapngGz",
+            (Kind::Itch, _) => "Itch",
+            (Kind::ItchGz, _) => "ItchGz",
+        }
+    }
+
+    /// The file's path (`-`: standard input).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The whole file.
+    /// The bytes held: the file as it is, or inflated for a gzip'd pcap or pcapng (a gzip'd
+    /// ITCH stream stays compressed: [`Capture::itch_messages`] inflates it).
     pub fn bytes(&self) -> &[u8] {
-        &self.map
+        match &self.data {
+            Data::Map(m) => m,
+            Data::Mem(v) => v,
+        }
     }
 
     /// The packets of a pcap or pcapng file.
     pub fn records(&self) -> Result<Records<'_>, Error> {
         match self.kind {
-            Kind::Pcap | Kind::Pcapng => Records::with_kind(&self.path, &self.map, self.kind),
+            Kind::Pcap | Kind::Pcapng => {
+                let mut r = Records::with_kind(&self.path, self.bytes(), self.kind)?;
+                r.cut = self.cut;
+                Ok(r)
+            }
             k => Err(Error::new(&self.path, 0, ErrorKind::WrongKind(k))),
         }
     }
 
-    /// The messages of a NASDAQ_ITCH50 file.
+    /// The messages of a bare ITCH stream.
     pub fn itch_messages(&self) -> Result<ItchMessages<'_>, Error> {
         match self.kind {
-            Kind::Itch => Ok(ItchMessages::new(&self.path, &self.map, false)),
-            Kind::ItchGz => Ok(ItchMessages::new(&self.path, &self.map, true)),
+            Kind::Itch => Ok(ItchMessages::new(&self.path, self.bytes(), false)),
+            Kind::ItchGz => Ok(ItchMessages::new(&self.path, self.bytes(), true)),
             k => Err(Error::new(&self.path, 0, ErrorKind::WrongKind(k))),
         }
     }
+}
+
+/// The bytes of `path`: mapped for a regular file, read (at most `limit`) for `-`, a pipe or
+/// a device. A directory, a missing file and an empty file are errors.
+fn load(path: &Path, limit: u64) -> Result<Data, Error> {
+    let io = |e: io::Error| Error::new(path, 0, ErrorKind::Io(e.kind()));
+    let data = if is_stdin(path) {
+        Data::Mem(read_bounded(path, io::stdin().lock(), limit)?)
+    } else {
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(Error::new(
+                path,
+                0,
+                ErrorKind::Io(io::ErrorKind::IsADirectory),
+            ));
+        }
+        let file = File::open(path).map_err(io)?;
+        if meta.is_file() && meta.len() > 0 {
+            // SAFETY: the mapping is read-only and private to this process; the file is a
+            // capture that nothing should modify while it is read. Were it truncated
+            // underneath us, reads past the new end would fault (SIGBUS): the accepted risk
+            // of every mmapped reader.
+            match unsafe { Mmap::map(&file) } {
+                Ok(m) => Data::Map(m),
+                // A file system that cannot map: read it instead.
+                Err(_) => Data::Mem(read_bounded(path, file, limit)?),
+            }
+        } else {
+            // A pipe (`<(zcat …)`), a device (`/dev/stdin`, `/dev/null`) or an empty file.
+            Data::Mem(read_bounded(path, file, limit)?)
+        }
+    };
+    let empty = match &data {
+        Data::Map(m) => m.is_empty(),
+        Data::Mem(v) => v.is_empty(),
+    };
+    if empty {
+        return Err(Error::new(path, 0, ErrorKind::Empty { gzip: false }));
+    }
+    Ok(data)
 }
 
 /// How a pcapng interface's timestamp units become nanoseconds.
@@ -398,14 +791,22 @@ pub struct Records<'a> {
     index: u64,
     last_ts: u64,
     state: State,
+    /// The bytes are what inflated of a cut gzip stream: the end is a truncation warning.
+    cut: bool,
 }
 
 impl<'a> Records<'a> {
     /// Reads the pcap or pcapng capture in `bytes` (`path` only names it in errors). Checks
-    /// the pcap file header now.
+    /// the pcap file header now. Gzip'd bytes are refused ([`ErrorKind::Compressed`]:
+    /// [`Capture::open`] inflates them), and so is a bare ITCH stream
+    /// ([`ErrorKind::WrongKind`]).
     pub fn new(path: &'a Path, bytes: &'a [u8]) -> Result<Records<'a>, Error> {
-        let kind = detect(path, bytes)?;
-        Self::with_kind(path, bytes, kind)
+        match detect(path, bytes)? {
+            Detected { gzip: true, .. } if bytes.starts_with(&GZIP_MAGIC) => {
+                Err(Error::new(path, 0, ErrorKind::Compressed))
+            }
+            Detected { kind, .. } => Self::with_kind(path, bytes, kind),
+        }
     }
 
     fn with_kind(path: &'a Path, bytes: &'a [u8], kind: Kind) -> Result<Records<'a>, Error> {
@@ -460,6 +861,7 @@ impl<'a> Records<'a> {
             index: 0,
             last_ts: 0,
             state,
+            cut: false,
         })
     }
 
@@ -478,6 +880,15 @@ impl<'a> Records<'a> {
         Some(Err(Error::new(self.path, offset as u64, kind)))
     }
 
+    /// The end of the bytes: done, after a warning if they are a cut gzip stream's.
+    fn end(&mut self) -> Option<Result<Record<'a>, Error>> {
+        if self.cut {
+            return self.fail(self.pos, ErrorKind::GzipCut);
+        }
+        self.state = State::Done;
+        None
+    }
+
     fn truncated(&mut self, needed: u64) -> Option<Result<Record<'a>, Error>> {
         let available = (self.bytes.len() - self.pos) as u64;
         self.fail(self.pos, ErrorKind::Truncated { needed, available })
@@ -493,8 +904,7 @@ impl<'a> Records<'a> {
     ) -> Option<Result<Record<'a>, Error>> {
         let rest = &self.bytes[self.pos..];
         if rest.is_empty() {
-            self.state = State::Done;
-            return None;
+            return self.end();
         }
         let Some(h) = rest.first_chunk::<16>() else {
             return self.truncated(16);
@@ -542,8 +952,7 @@ impl<'a> Records<'a> {
             let bytes: &'a [u8] = self.bytes;
             let rest = &bytes[off..];
             if rest.is_empty() {
-                self.state = State::Done;
-                return None;
+                return self.end();
             }
             let Some(h) = rest.first_chunk::<12>() else {
                 return self.truncated(12);
@@ -720,22 +1129,11 @@ fn parse_idb(e: Endian, body: &[u8]) -> Result<Iface, ErrorKind> {
     })
 }
 
+/// The error for `bytes` that are not of the kind asked for: what [`detect`] says of them.
 fn not_a(path: &Path, bytes: &[u8]) -> Error {
     match detect(path, bytes) {
         Err(e) => e,
-        Ok(_) => {
-            let mut head = [0u8; 4];
-            let n = bytes.len().min(4);
-            head[..n].copy_from_slice(&bytes[..n]);
-            Error::new(
-                path,
-                0,
-                ErrorKind::NotACapture {
-                    head,
-                    len: bytes.len(),
-                },
-            )
-        }
+        Ok(d) => Error::new(path, 0, ErrorKind::WrongKind(d.kind)),
     }
 }
 

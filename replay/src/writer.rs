@@ -375,48 +375,67 @@ impl<W: Write> ItchFileWriter<W> {
     }
 }
 
-/// The file behind [`ItchFileWriter::create`]: plain, or gzip'd when the name ends in `.gz`.
+/// An output file, gzip'd when its name ends in `.gz` (any case): what
+/// [`ItchFileWriter::create`] and `fh gen` write to.
 #[derive(Debug)]
-pub enum ItchSink {
+pub enum FileSink {
     Plain(File),
     Gz(GzEncoder<File>),
 }
 
-impl Write for ItchSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            ItchSink::Plain(f) => f.write(buf),
-            ItchSink::Gz(g) => g.write(buf),
-        }
+/// The old name of [`FileSink`].
+pub type ItchSink = FileSink;
+
+impl FileSink {
+    /// Creates `path`, gzip'd if its name ends in `.gz`.
+    pub fn create(path: &Path) -> io::Result<FileSink> {
+        let f = File::create(path)?;
+        Ok(if is_gz_name(path) {
+            FileSink::Gz(GzEncoder::new(f, Compression::default()))
+        } else {
+            FileSink::Plain(f)
+        })
     }
-    fn flush(&mut self) -> io::Result<()> {
+
+    /// Flushes and ends the gzip stream if any (the file is closed on drop).
+    pub fn close(self) -> io::Result<()> {
         match self {
-            ItchSink::Plain(f) => f.flush(),
-            ItchSink::Gz(g) => g.flush(),
+            FileSink::Plain(mut f) => f.flush(),
+            FileSink::Gz(g) => g.finish().map(drop),
         }
     }
 }
 
-impl ItchFileWriter<ItchSink> {
+/// The name of `path` ends in `.gz` (any case).
+pub fn is_gz_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+impl Write for FileSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            FileSink::Plain(f) => f.write(buf),
+            FileSink::Gz(g) => g.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            FileSink::Plain(f) => f.flush(),
+            FileSink::Gz(g) => g.flush(),
+        }
+    }
+}
+
+impl ItchFileWriter<FileSink> {
     /// Creates `path`, gzip'd if its name ends in `.gz`.
     pub fn create(path: &Path) -> io::Result<Self> {
-        let f = File::create(path)?;
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        Ok(ItchFileWriter::new(if gz {
-            ItchSink::Gz(GzEncoder::new(f, Compression::default()))
-        } else {
-            ItchSink::Plain(f)
-        }))
+        Ok(ItchFileWriter::new(FileSink::create(path)?))
     }
 
     /// Flushes, ends the gzip stream if any, and syncs nothing (the file is closed on drop).
     pub fn close(self) -> io::Result<()> {
-        match self.finish()? {
-            ItchSink::Plain(mut f) => f.flush(),
-            ItchSink::Gz(g) => g.finish().map(drop),
-        }
+        self.finish()?.close()
     }
 }
 

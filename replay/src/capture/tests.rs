@@ -327,17 +327,30 @@ fn small_pcap(n: usize) -> Vec<u8> {
 
 #[test]
 fn error_not_a_capture() {
-    for bytes in [&b"hello, world"[..], b"", b"\x1f\x8b\x08\x00"] {
+    for (bytes, kind) in [
+        (&b"hello, world"[..], "NotACapture"),
+        (b"", "Empty"),
+        (b"\x1f\x8b\x08\x00", "Gzip"),
+    ] {
         let e = Records::new(Path::new("/tmp/notes.txt"), bytes).unwrap_err();
-        assert!(matches!(e.kind, ErrorKind::NotACapture { .. }));
+        assert!(format!("{:?}", e.kind).starts_with(kind), "{e:?}");
         let s = e.to_string();
-        assert!(s.starts_with("/tmp/notes.txt: offset 0: not a pcap"), "{s}");
+        assert!(s.starts_with("/tmp/notes.txt: offset 0: "), "{s}");
         assert!(!s.contains('\n'));
     }
+    let e = Records::new(Path::new("n.txt"), b"hello, world").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "n.txt: offset 0: not a capture (pcap, pcapng, gzip) or an ITCH 5.0 stream: 'l' is no ITCH 5.0 message type (the file starts with [68, 65, 6c, 6c], 12 bytes)"
+    );
     let dir = TempDir::new("not_a_capture");
     let p = dir.file("x.bin", b"nothing here");
     let e = Capture::open(&p).unwrap_err();
-    assert!(e.to_string().contains("x.bin: offset 0: not a pcap"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("x.bin: offset 0: not a capture (pcap, pcapng, gzip) or an ITCH 5.0 stream"),
+        "{e}"
+    );
     let e = Capture::open(dir.0.join("missing.pcap")).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Io(io::ErrorKind::NotFound));
 }
@@ -505,11 +518,20 @@ fn capture_on_disk_and_wrong_kind() {
     );
 }
 
+/// `n` messages, then one of 65 535 bytes: the first [`ITCH_CHECK_MESSAGES`] + 2 of the spec's
+/// types and lengths (so that the bytes are recognised as ITCH), the others 'A' of any length
+/// (the reader does not look inside); message `i` has timestamp `i`.
 fn itch_messages(n: usize) -> Vec<Vec<u8>> {
+    use fh_decoders::itch50::{len_of, ALL_TYPES};
     (0..n)
         .map(|i| {
-            let len = 11 + (i * 7919) % 300;
-            let mut m = vec![b'A'; len];
+            let (t, len) = if i < ITCH_CHECK_MESSAGES + 2 {
+                let t = ALL_TYPES[i % ALL_TYPES.len()];
+                (t, len_of(t).unwrap())
+            } else {
+                (b'A', 11 + (i * 7919) % 300)
+            };
+            let mut m = vec![t; len];
             m[5..11].copy_from_slice(&(i as u64).to_be_bytes()[2..]);
             m
         })
@@ -564,10 +586,11 @@ fn itch_files_plain_and_gz_round_trip() {
             ErrorKind::WrongKind(_)
         ));
     }
-    // Explicit kind for a file without the usual name.
+    // The content decides: the same bytes under another name are the same ITCH stream, and
+    // the kind can be given too.
     let p = dir.0.join("01302019.NASDAQ_ITCH50");
     let q = dir.file("renamed.bin", &std::fs::read(&p).unwrap());
-    assert!(Capture::open(&q).is_err());
+    assert_eq!(Capture::open(&q).unwrap().kind(), Kind::Itch);
     let cap = Capture::open_kind(&q, Some(Kind::Itch)).unwrap();
     let mut it = cap.itch_messages().unwrap();
     let m = it.next_message().unwrap().unwrap();
@@ -890,6 +913,362 @@ fn never_panics_on_mutated_captures() {
         total > 1000,
         "mutations left too few readable records: {total}"
     );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    io::Write::write_all(&mut gz, bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// (ts, link, data) of a packet.
+type Packet = (u64, LinkType, Vec<u8>);
+
+/// Every packet of a capture, and the error it ended with, if any.
+fn packets(cap: &Capture) -> (Vec<Packet>, Option<Error>) {
+    let mut out = Vec::new();
+    for r in cap.records().unwrap() {
+        match r {
+            Ok(r) => out.push((r.ts_ns, r.link, r.data.to_vec())),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+/// The bytes of an ITCH file of the first `n` messages of [`itch_messages`].
+fn itch_bytes(n: usize) -> Vec<u8> {
+    let mut w = ItchFileWriter::new(Vec::new());
+    for m in itch_messages(n).iter().take(n) {
+        w.write_message(m).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+/// The content decides, whatever the name: pcap (µs and ns, both byte orders), pcapng, ITCH,
+/// each under the other kinds' names, read exactly as under their own.
+#[test]
+fn kind_from_the_content_whatever_the_name() {
+    let dir = TempDir::new("by-content");
+    let fr = frames();
+    let mut pcaps = Vec::new();
+    for (precision, endian) in [
+        (TsPrecision::Micro, Endian::Little),
+        (TsPrecision::Nano, Endian::Little),
+        (TsPrecision::Micro, Endian::Big),
+        (TsPrecision::Nano, Endian::Big),
+    ] {
+        let mut o = PcapOptions::new(LinkType::Ethernet, precision);
+        o.endian = endian;
+        let mut w = PcapWriter::with_options(Vec::new(), o).unwrap();
+        for (i, f) in fr.iter().enumerate() {
+            w.write_packet(1_000_000_000 + i as u64 * 1000, f).unwrap();
+        }
+        pcaps.push(w.finish().unwrap());
+    }
+    let itch = itch_bytes(50);
+    let names = [
+        "x.NASDAQ_ITCH50",
+        "x.itch",
+        "x.pcapng",
+        "x.pcap",
+        "x.txt",
+        "x",
+    ];
+    for name in names {
+        for (i, b) in pcaps.iter().enumerate() {
+            let cap = Capture::open(dir.file(name, b)).unwrap();
+            assert_eq!(
+                (cap.kind(), cap.kind_name()),
+                (Kind::Pcap, "Pcap"),
+                "{name}"
+            );
+            let (got, err) = packets(&cap);
+            assert!(err.is_none(), "{name} #{i}: {err:?}");
+            let data: Vec<_> = got.iter().map(|p| p.2.clone()).collect();
+            assert_eq!(data, fr, "{name} #{i}");
+            assert_eq!(got[2].0, 1_000_002_000, "{name} #{i}");
+        }
+        let cap = Capture::open(dir.file(name, &sample_pcapng())).unwrap();
+        assert_eq!(cap.kind(), Kind::Pcapng, "{name}");
+        assert_eq!(packets(&cap).0.len(), 6, "{name}");
+        // An ITCH stream called `.itch` (refused before), `.pcap`, or nothing at all.
+        let cap = Capture::open(dir.file(name, &itch)).unwrap();
+        assert_eq!(cap.kind(), Kind::Itch, "{name}");
+        let (got, err) = read_itch(&mut cap.itch_messages().unwrap());
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert_eq!(got.len(), 50, "{name}");
+    }
+}
+
+/// gzip'd pcap, pcapng and ITCH, under any name: inflated and detected again inside; the
+/// same records as the plain files.
+#[test]
+fn gzip_of_every_kind_is_read_inside() {
+    let dir = TempDir::new("gz");
+    let pcap = small_pcap(30);
+    let ng = sample_pcapng();
+    let itch = itch_bytes(300);
+    for name in ["a.pcap.gz", "a.pcap", "a.NASDAQ_ITCH50", "a.gz", "a"] {
+        let plain = Capture::open(dir.file("plain.pcap", &pcap)).unwrap();
+        let cap = Capture::open(dir.file(name, &gzip(&pcap))).unwrap();
+        assert_eq!((cap.kind(), cap.gzip()), (Kind::Pcap, true), "{name}");
+        assert_eq!(cap.kind_name(), "PcapGz");
+        assert_eq!(cap.bytes(), &pcap[..], "{name}: inflated in memory");
+        assert_eq!(packets(&cap), packets(&plain), "{name}");
+
+        let cap = Capture::open(dir.file(name, &gzip(&ng))).unwrap();
+        assert_eq!((cap.kind(), cap.kind_name()), (Kind::Pcapng, "PcapngGz"));
+        let (got, err) = packets(&cap);
+        assert_eq!((got.len(), err), (6, None), "{name}");
+
+        let cap = Capture::open(dir.file(name, &gzip(&itch))).unwrap();
+        assert_eq!((cap.kind(), cap.kind_name()), (Kind::ItchGz, "ItchGz"));
+        let (got, err) = read_itch(&mut cap.itch_messages().unwrap());
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert_eq!(got.len(), 300, "{name}");
+    }
+    // Several gzip members in a row are one stream (like `cat a.gz b.gz`).
+    let mut two = gzip(&pcap[..24 + 10 * (16 + 82)]);
+    two.extend_from_slice(&gzip(&pcap[24 + 10 * (16 + 82)..]));
+    let cap = Capture::open(dir.file("two-members", &two)).unwrap();
+    assert_eq!(packets(&cap).0.len(), 30);
+    // Text inside gzip is no capture: the offset is in the inflated bytes.
+    let mut text = itch_bytes(3);
+    text.extend_from_slice(b"and then some text");
+    let e = Capture::open(dir.file("t.NASDAQ_ITCH50.gz", &gzip(&text))).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::NotACapture { .. }), "{e}");
+    assert_eq!(e.offset, itch_bytes(3).len() as u64, "{e}");
+    // Empty inside, gzip inside gzip, and no gzip at all after the magic.
+    let e = Capture::open(dir.file("e.gz", &gzip(b""))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Empty { gzip: true });
+    let e = Capture::open(dir.file("gg.gz", &gzip(&gzip(&pcap)))).unwrap_err();
+    assert!(e.to_string().contains("gzip inside gzip"), "{e}");
+    let e = Capture::open(dir.file("bad.gz", b"\x1f\x8bnot really gzip")).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Gzip(_)), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{}: offset 0: gzip stream does not inflate",
+            dir.0.join("bad.gz").display()
+        )),
+        "{e}"
+    );
+    // Records over gzip'd bytes refuse them: Capture::open inflates.
+    let e = Records::new(Path::new("m"), &gzip(&pcap)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Compressed);
+}
+
+/// A gzip'd pcap is inflated into memory up to a limit: beyond it, a clear error.
+#[test]
+fn gzip_inflated_beyond_the_limit_is_a_clear_error() {
+    let dir = TempDir::new("gz-limit");
+    let pcap = small_pcap(100);
+    let p = dir.file("big.pcap.gz", &gzip(&pcap));
+    let limit = pcap.len() as u64 - 1;
+    let e = Capture::open_with(&p, None, limit).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TooLarge { limit, gzip: true });
+    let s = e.to_string();
+    assert!(!s.contains('\n'));
+    assert!(
+        s.contains("inflates to more than") && s.contains("gunzip it to a file first"),
+        "{s}"
+    );
+    // Exactly at the limit is fine; a gzip'd ITCH stream is never inflated whole.
+    assert!(Capture::open_with(&p, None, pcap.len() as u64).is_ok());
+    let itch = dir.file("big.itch.gz", &gzip(&itch_bytes(2000)));
+    assert_eq!(
+        Capture::open_with(&itch, None, 100).unwrap().kind(),
+        Kind::ItchGz
+    );
+    const { assert!(MAX_IN_MEMORY == 2 << 30) };
+}
+
+/// What the system says, in plain words on one line naming the file.
+#[test]
+fn directories_missing_and_empty_files_in_plain_words() {
+    let dir = TempDir::new("io-words");
+    let e = Capture::open(&dir.0).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}: is a directory", dir.0.display())
+    );
+    let missing = dir.0.join("missing.pcap");
+    let e = Capture::open(&missing).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}: no such file", missing.display())
+    );
+    let e = Capture::open(dir.0.join("missing/below.pcap")).unwrap_err();
+    assert!(e.to_string().ends_with("below.pcap: no such file"), "{e}");
+    let e = Capture::open("/dev/null").unwrap_err();
+    assert_eq!(e.to_string(), "/dev/null: offset 0: empty file");
+    let empty = dir.file("empty.pcap", b"");
+    let e = Capture::open(&empty).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}: offset 0: empty file", empty.display())
+    );
+    // Standard input is named as such.
+    let e = Error::new(Path::new("-"), 0, ErrorKind::Empty { gzip: false });
+    assert_eq!(e.to_string(), "standard input: offset 0: empty file");
+}
+
+/// A text file named like an ITCH file, random bytes, a stream that goes wrong after a few
+/// good messages: no ITCH, naming the offset where it stopped making sense.
+#[test]
+fn text_and_random_bytes_are_not_itch_whatever_the_name() {
+    let dir = TempDir::new("not-itch");
+    let text = b"Symbol,Price,Size\nAAPL,150.00,100\nMSFT,300.00,200\n";
+    for name in ["day.NASDAQ_ITCH50", "day.itch", "day.NASDAQ_ITCH50.gz"] {
+        let bytes = if name.ends_with(".gz") {
+            gzip(text)
+        } else {
+            text.to_vec()
+        };
+        let e = Capture::open(dir.file(name, &bytes)).unwrap_err();
+        assert_eq!(e.offset, 0, "{e}");
+        let s = e.to_string();
+        assert!(
+            s.contains(&format!(
+                "{name}: offset 0: not a capture (pcap, pcapng, gzip) or an ITCH 5.0 stream: "
+            )),
+            "{s}"
+        );
+    }
+    let mut rng = Rng(0x5eed);
+    for len in [1usize, 2, 3, 20, 100, 5000] {
+        for _ in 0..200 {
+            let b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            if b.starts_with(&GZIP_MAGIC) || magic_kind(&b).is_some() {
+                continue;
+            }
+            let e = detect(Path::new("r.itch"), &b);
+            // Random bytes pass only when too short to say (1-2 bytes named `.itch`).
+            assert!(
+                e.is_err() || len < 3,
+                "{len} random bytes taken for ITCH: {b:02x?}"
+            );
+        }
+    }
+    // Four good messages, then an 'A' whose length prefix says 26: offset of the fifth.
+    let mut b = itch_bytes(4);
+    let at = b.len() as u64;
+    b.extend_from_slice(&[0, 26, b'A']);
+    b.extend_from_slice(&[0; 25]);
+    let e = Capture::open(dir.file("x.bin", &b)).unwrap_err();
+    assert_eq!(e.offset, at);
+    assert!(
+        e.to_string().contains(&format!("offset {at}: not a capture (pcap, pcapng, gzip) or an ITCH 5.0 stream: an ITCH 5.0 'A' message is 36 bytes, its length prefix says 26")),
+        "{e}"
+    );
+    // A type ITCH 5.0 does not define, past a good message.
+    let mut b = itch_bytes(1);
+    let at = b.len();
+    b.extend_from_slice(&[0, 12, b'z']);
+    b.extend_from_slice(&[0; 12]);
+    let e = detect(Path::new("y"), &b).unwrap_err();
+    assert_eq!(e.offset as usize, at);
+    assert_eq!(
+        e.kind,
+        ErrorKind::NotACapture {
+            head: [0, 12, b'S', b'S'],
+            len: b.len(),
+            why: NotItch::UnknownType(b'z')
+        }
+    );
+}
+
+/// Cut files: a warning after every complete record, for each kind; a stream cut inside its
+/// first message is ITCH only if its name says so (the tie).
+#[test]
+fn truncated_files_of_every_kind() {
+    let dir = TempDir::new("cut");
+    let pcap = small_pcap(5);
+    // pcap cut inside its last record, plain and gzip'd.
+    for (name, bytes) in [
+        ("cut.pcap", pcap[..pcap.len() - 7].to_vec()),
+        ("cut.pcap.gz", gzip(&pcap[..pcap.len() - 7])),
+    ] {
+        let cap = Capture::open(dir.file(name, &bytes)).unwrap();
+        let (got, err) = packets(&cap);
+        assert_eq!(got.len(), 4, "{name}");
+        let e = err.unwrap();
+        assert!(e.is_truncation(), "{name}: {e}");
+        assert!(e.to_string().contains("capture cut off"), "{e}");
+    }
+    // A gzip'd pcap whose compressed stream is cut: what inflated, then a warning.
+    let big = small_pcap(2000);
+    let z = gzip(&big);
+    let cap = Capture::open(dir.file("cutz.pcap.gz", &z[..z.len() * 2 / 3])).unwrap();
+    let (got, err) = packets(&cap);
+    assert!(!got.is_empty() && got.len() < 2000, "{}", got.len());
+    assert!(err.unwrap().is_truncation());
+    // The compressed stream cut exactly after whole records: still a warning.
+    let whole = small_pcap(3);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    io::Write::write_all(&mut enc, &whole).unwrap();
+    io::Write::flush(&mut enc).unwrap();
+    let flushed = enc.get_ref().len();
+    let z = enc.finish().unwrap();
+    let cap = Capture::open(dir.file("cut-at-boundary.gz", &z[..flushed])).unwrap();
+    let (got, err) = packets(&cap);
+    assert_eq!(got.len(), 3);
+    assert_eq!(err.unwrap().kind, ErrorKind::GzipCut);
+    // ITCH cut inside a message, plain and gzip'd.
+    let itch = itch_bytes(20);
+    for (name, bytes) in [
+        ("cut.itch", itch[..itch.len() - 3].to_vec()),
+        ("cut.itch.gz", gzip(&itch[..itch.len() - 3])),
+    ] {
+        let cap = Capture::open(dir.file(name, &bytes)).unwrap();
+        let (got, err) = read_itch(&mut cap.itch_messages().unwrap());
+        assert_eq!(got.len(), 19, "{name}");
+        assert!(err.unwrap().is_truncation(), "{name}");
+    }
+    // Only part of the first message: ITCH by name, else no capture.
+    let part = &itch[..7];
+    let cap = Capture::open(dir.file("first.NASDAQ_ITCH50", part)).unwrap();
+    let (got, err) = read_itch(&mut cap.itch_messages().unwrap());
+    assert!(got.is_empty() && err.unwrap().is_truncation());
+    let e = Capture::open(dir.file("first.bin", part)).unwrap_err();
+    assert!(
+        e.to_string().contains("ends inside its first message"),
+        "{e}"
+    );
+    // A pcap whose header is cut: named by its magic, a clear error.
+    let e = Capture::open(dir.file("h.itch", &pcap[..10])).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::HeaderTruncated);
+}
+
+/// A pipe (`<(zcat day.pcap.gz)`) is read into memory, detected like a file, gzip'd or not.
+#[test]
+fn a_pipe_is_read_like_a_file() {
+    let dir = TempDir::new("fifo");
+    let pcap = small_pcap(40);
+    for (name, bytes) in [("p", pcap.clone()), ("pz", gzip(&pcap))] {
+        let fifo = dir.0.join(name);
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let w = fifo.clone();
+        let writer = std::thread::spawn(move || std::fs::write(w, bytes).unwrap());
+        let cap = Capture::open(&fifo).unwrap();
+        writer.join().unwrap();
+        assert_eq!(cap.kind(), Kind::Pcap);
+        assert_eq!(packets(&cap).0.len(), 40, "{name}");
+        // More than the limit: a clear error.
+        let w = fifo.clone();
+        let p2 = pcap.clone();
+        let writer = std::thread::spawn(move || {
+            let _ = std::fs::write(w, p2);
+        });
+        let e = Capture::open_with(&fifo, None, 100).unwrap_err();
+        writer.join().unwrap();
+        assert!(
+            matches!(e.kind, ErrorKind::TooLarge { limit: 100, .. }),
+            "{e}"
+        );
+    }
 }
 
 /// A temporary directory removed on drop.

@@ -9,8 +9,7 @@
 use super::faults::FrameSink;
 use super::{run_itch, run_packets, GenError, Options, Summary};
 use crate::frame::LinkType;
-use crate::writer::{ItchFileWriter, PcapWriter, TsPrecision, UdpFrame};
-use std::fs::File;
+use crate::writer::{FileSink, ItchFileWriter, PcapWriter, TsPrecision, UdpFrame};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -26,7 +25,8 @@ pub const SOURCE: Ipv4Addr = Ipv4Addr::new(10, 54, 12, 1);
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Nanosecond pcap of Ethernet/IPv4/UDP frames carrying MoldUDP64.
+    /// Nanosecond pcap of Ethernet/IPv4/UDP frames carrying MoldUDP64; gzip'd when the file
+    /// name ends in `.gz`.
     Pcap,
     /// Nasdaq's historical file format: `u16` length + message, no packets; gzip'd when the
     /// file name ends in `.gz`.
@@ -104,10 +104,12 @@ pub fn write_files(opts: &Options, format: Format, out: &Path) -> Result<Summary
     };
     let summary = match format {
         Format::Pcap => {
-            let file = File::create(out).map_err(io_err(out))?;
+            // gzip'd when the name ends in `.gz`, like the ITCH file.
+            let file = FileSink::create(out).map_err(io_err(out))?;
             let sink = PcapFrames::new(file, opts).map_err(io_err(out))?;
             let (sink, summary) = run_packets(opts, sink).map_err(gen_err(out))?;
-            sink.finish().map_err(io_err(out))?;
+            let file = sink.finish().map_err(io_err(out))?;
+            file.close().map_err(io_err(out))?;
             summary
         }
         Format::Itch => {
@@ -191,9 +193,69 @@ impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FileError::Config(c) => c.fmt(f),
-            FileError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            FileError::Io(p, e) => write!(f, "{}: {}", p.display(), crate::io_words(e)),
         }
     }
 }
 
 impl std::error::Error for FileError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Capture, Kind};
+    use crate::gen::{Config, Stop};
+
+    /// `--out x.pcap.gz`, `x.itch.gz`, `x.NASDAQ_ITCH50.gz` write gzip; the same records as
+    /// the plain files.
+    #[test]
+    fn a_gz_name_writes_gzip() {
+        let dir = std::env::temp_dir().join(format!("fh-gen-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let opts = Options {
+            config: Config {
+                symbols: 5,
+                seed: 7,
+                stop: Stop::Messages(3_000),
+            },
+            ..Options::default()
+        };
+        let read = |p: &Path| {
+            let cap = Capture::open(p).unwrap();
+            let n = match cap.kind() {
+                Kind::Pcap | Kind::Pcapng => cap.records().unwrap().count(),
+                Kind::Itch | Kind::ItchGz => {
+                    let mut it = cap.itch_messages().unwrap();
+                    let mut n = 0;
+                    while let Some(m) = it.next_message() {
+                        m.unwrap();
+                        n += 1;
+                    }
+                    n
+                }
+            };
+            (cap.kind_name(), n)
+        };
+        for (plain, gz, format, kinds) in [
+            ("d.pcap", "d.pcap.gz", Format::Pcap, ("Pcap", "PcapGz")),
+            ("d.itch", "d.itch.gz", Format::Itch, ("Itch", "ItchGz")),
+            (
+                "d.NASDAQ_ITCH50",
+                "d.NASDAQ_ITCH50.gz",
+                Format::Itch,
+                ("Itch", "ItchGz"),
+            ),
+        ] {
+            let (p, g) = (dir.join(plain), dir.join(gz));
+            write_files(&opts, format, &p).unwrap();
+            write_files(&opts, format, &g).unwrap();
+            assert_eq!(std::fs::read(&g).unwrap()[..2], [0x1f, 0x8b], "{gz}");
+            let (a, b) = (read(&p), read(&g));
+            assert_eq!((a.0, b.0), kinds, "{gz}");
+            assert_eq!(a.1, b.1, "{gz}");
+            assert!(a.1 > 0);
+            assert!(std::fs::metadata(&g).unwrap().len() < std::fs::metadata(&p).unwrap().len());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
