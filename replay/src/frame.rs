@@ -246,6 +246,19 @@ impl FrameStats {
         *c += 1;
     }
 
+    /// Adds `o`'s counts to these (the frames of several files).
+    pub fn add(&mut self, o: &FrameStats) {
+        self.udp += o.udp;
+        self.link_truncated += o.link_truncated;
+        self.not_ipv4 += o.not_ipv4;
+        self.ip_truncated += o.ip_truncated;
+        self.ip_malformed += o.ip_malformed;
+        self.fragments += o.fragments;
+        self.not_udp += o.not_udp;
+        self.udp_truncated += o.udp_truncated;
+        self.udp_malformed += o.udp_malformed;
+    }
+
     /// Frames that yielded no datagram, whatever the reason.
     pub fn skipped(&self) -> u64 {
         self.link_truncated

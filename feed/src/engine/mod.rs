@@ -6,7 +6,8 @@
 //!  on_datagram(now, meta, bytes, sink)
 //!     ├─ IEX-TP (version 1, protocol 0x8002..=0x8004) ─► Sequencer<u64> ─► DEEP: DeepBooks (L2)
 //!     │                                                                 └► TOPS: counted, trades/status
-//!     └─ MoldUDP64 ───────────────────────────────────► Sequencer<[u8;10]> ─► ITCH: ItchBooks (L3 → L2)
+//!     ├─ MoldUDP64 ───────────────────────────────────► Sequencer<[u8;10]> ─► ITCH: ItchBooks (L3 → L2)
+//!     └─ neither (another venue's feed: CME MDP3, Cboe PITCH…) ─► counted (`unknown_protocol`), dropped
 //!  on_itch_stream_message(now, meta, bytes, sink)   (bare *.NASDAQ_ITCH50 files: no sequencing)
 //!                                   │
 //!                                   ▼
@@ -172,6 +173,10 @@ pub struct EngineStats {
     pub iex_malformed: u64,
     /// IEX-TP segments of a protocol other than DEEP/TOPS.
     pub iex_other_protocol: u64,
+    /// Datagrams that are neither IEX-TP nor MoldUDP64 ([`is_moldudp64`]): another venue's
+    /// feed (CME MDP3, Cboe PITCH…), counted and dropped rather than taken for malformed
+    /// MoldUDP64.
+    pub unknown_protocol: u64,
     /// Book updates published.
     pub updates: u64,
     /// DEEP held-update buffer growths past its configured size.
@@ -192,6 +197,7 @@ impl Default for EngineStats {
             iex_types: [0; 256],
             iex_malformed: 0,
             iex_other_protocol: 0,
+            unknown_protocol: 0,
             updates: 0,
             pending_growths: 0,
             book_resets: 0,
@@ -405,7 +411,8 @@ impl Engine {
         }
     }
 
-    /// One UDP payload (MoldUDP64/ITCH or IEX-TP/DEEP/TOPS, told apart by the header).
+    /// One UDP payload (MoldUDP64/ITCH or IEX-TP/DEEP/TOPS, told apart by the header; a
+    /// payload that is neither is counted in [`EngineStats::unknown_protocol`] and dropped).
     #[inline]
     pub fn on_datagram<S: UpdateSink>(
         &mut self,
@@ -417,8 +424,10 @@ impl Engine {
         self.stats.datagrams += 1;
         if is_iextp(bytes) {
             self.on_iextp(now, meta, bytes, sink);
-        } else {
+        } else if is_moldudp64(bytes) {
             self.on_mold(now, meta, bytes, sink);
+        } else {
+            self.stats.unknown_protocol += 1;
         }
         sink.datagram_end();
     }
@@ -914,6 +923,25 @@ pub fn is_iextp(b: &[u8]) -> bool {
     b.len() >= 40 && b[0] == 1 && matches!(u16::from_le_bytes([b[2], b[3]]), 0x8002..=0x8005)
 }
 
+/// A plausible MoldUDP64 packet (a cheap look at the header, not the framing check): at
+/// least the 20-byte header; a session of printable ASCII (or all NUL, as in anonymised
+/// captures); and a Message Count the length allows: any count on a bare header (heartbeat,
+/// end of session, re-request), else 1 to 0xFFFE blocks of at least 3 bytes each. Another
+/// venue's packets fail it (CME MDP3 starts with a binary sequence number and sending time,
+/// Cboe PITCH with a binary length and count); a damaged MoldUDP64 packet passes it and is
+/// then counted malformed by the framing check.
+#[inline]
+pub fn is_moldudp64(b: &[u8]) -> bool {
+    let Some(h) = b.first_chunk::<20>() else {
+        return false;
+    };
+    let session =
+        h[..10].iter().all(|&c| (0x20..0x7F).contains(&c)) || h[..10].iter().all(|&c| c == 0);
+    let count = usize::from(u16::from_be_bytes([h[18], h[19]]));
+    let body = b.len() - 20;
+    session && (body == 0 || ((1..0xFFFF).contains(&count) && count * 3 <= body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1090,6 +1118,58 @@ mod tests {
         let mut b = PacketBuilder::new(&mut buf, *b"SESSION001", seq).unwrap();
         assert!(b.push(m.as_bytes()));
         b.finish().to_vec()
+    }
+
+    /// Datagrams of another venue are counted apart, not as malformed MoldUDP64; damaged
+    /// MoldUDP64 packets still are malformed.
+    #[test]
+    fn foreign_datagrams_are_counted_apart_from_malformed_moldudp64() {
+        let good = mold_add(1, 1);
+        assert!(is_moldudp64(&good));
+        // Heartbeat, end of session and a re-request: bare 20-byte headers, any count.
+        for count in [0u16, 0xFFFF, 5] {
+            let mut h = good[..20].to_vec();
+            h[18..20].copy_from_slice(&count.to_be_bytes());
+            assert!(is_moldudp64(&h), "count {count}");
+        }
+        // An anonymised capture's session of NUL bytes.
+        let mut anon = good.clone();
+        anon[..10].fill(0);
+        assert!(is_moldudp64(&anon));
+        // Damaged but MoldUDP64: one more message than blocks, a block running past the end.
+        let mut count = good.clone();
+        count[19] += 1;
+        let mut block = good.clone();
+        block[20] = 0xFF;
+        let cut = good[..good.len() - 5].to_vec();
+        // Foreign: CME MDP3 (binary sequence number and sending time first), Cboe PITCH
+        // (binary length, count, unit, sequence), a session of mixed text and NUL, a count
+        // the length cannot hold, too short for a header.
+        let cme = [
+            0x1f, 0xd2, 0x26, 0x01, 0xc0, 0xf1, 0x08, 0x4c, 0x6b, 0x0e, 0x12, 0x14, 0x58, 0x00,
+            0x0b, 0x00, 0x20, 0x00, 0x01, 0x00, 0x33, 0x44, 0x55, 0x66,
+        ];
+        let pitch = [
+            0x2e, 0x00, 0x01, 0x21, 0x00, 0x00, 0x00, 0x00, 0x26, 0x2e, 0x30, 0x32, 0x37, 0x77,
+            0x75, 0x45, 0x53, 0x50, 0x58, 0x20, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut mixed = good.clone();
+        mixed[3] = 0;
+        let mut many = good.clone();
+        many[18..20].copy_from_slice(&1000u16.to_be_bytes());
+        let foreign: [&[u8]; 6] = [&cme, &pitch, &mixed, &many, &good[..19], &[]];
+        for f in foreign {
+            assert!(!is_moldudp64(f), "{f:02x?}");
+        }
+        let mut e = Engine::new(&EngineConfig::default());
+        let meta = DatagramMeta::default();
+        for p in [&good[..], &count, &block, &cut].into_iter().chain(foreign) {
+            e.on_datagram(0, &meta, p, &mut |_: &BookUpdate| {});
+        }
+        let s = e.stats();
+        assert_eq!(s.datagrams, 10);
+        assert_eq!((s.unknown_protocol, s.mold_malformed), (6, 3));
+        assert_eq!(s.itch_messages, 1);
     }
 
     #[test]

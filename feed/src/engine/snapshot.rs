@@ -32,6 +32,9 @@ pub struct EngineSnapshot {
     pub iex_other_protocol: u64,
     /// Live: datagrams of the other protocol than the one asked for, dropped.
     pub foreign: u64,
+    /// Datagrams that are neither MoldUDP64 nor IEX-TP (another venue's feed: CME MDP3, Cboe
+    /// PITCH…), dropped.
+    pub unknown_protocol: u64,
     /// MoldUDP64 sequencing (absent when no MoldUDP64 packet was seen).
     pub moldudp64: Option<SequencingSnapshot>,
     /// IEX-TP sequencing.
@@ -117,6 +120,7 @@ impl EngineSnapshot {
             iex_malformed: s.iex_malformed,
             iex_other_protocol: s.iex_other_protocol,
             foreign: 0,
+            unknown_protocol: s.unknown_protocol,
             moldudp64: seq(&e.mold_seq.stats, e.mold_seq.open_gap_messages()),
             iextp: seq(&e.iex_seq.stats, e.iex_seq.open_gap_messages()),
             itch_books: e.itch.instruments().filter(|(_, i)| !i.is_empty()).count() as u64,

@@ -1,7 +1,8 @@
 //! The pipeline: one builder for replay and live, with the user's strategies in it.
 //!
 //! ```text
-//!  Pipeline::replay(path) | Pipeline::live(config)       the source is the only difference
+//!  Pipeline::replay(path) | replay_files([a, b, …]) | Pipeline::live(config)
+//!                                                       the source is the only difference
 //!     .engine(EngineConfig)  .ring(RingSettings)  .threading(Threading)
 //!     .strategy("name", s) …  .latency(LatencyConfig)  .stop_on(…)
 //!     .run() ─► RunReport  (+ the strategies back, by name and type)
@@ -217,9 +218,11 @@ impl fmt::Debug for StrategySlot {
 /// The source of a pipeline.
 #[derive(Debug)]
 pub enum Source {
-    /// A capture file (pcap, pcapng, NASDAQ_ITCH50[.gz]).
+    /// A capture file (pcap, pcapng, gzip'd or not, or a bare ITCH 5.0 stream, told from the
+    /// bytes; `-`: standard input), followed by the pipeline's further files if any
+    /// ([`Pipeline::replay_files`]).
     Replay {
-        /// The file.
+        /// The (first) file.
         path: PathBuf,
         /// Pacing.
         pacing: Pacing,
@@ -234,6 +237,8 @@ pub type Progress = Box<dyn FnMut(f64) + Send>;
 /// The pipeline builder (see the module docs).
 pub struct Pipeline {
     source: Source,
+    /// A replay's files after the first (`Source::Replay::path`), in order.
+    more_files: Vec<PathBuf>,
     engine: EngineConfig,
     ring: RingSettings,
     threading: Threading,
@@ -252,6 +257,7 @@ impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
             .field("source", &self.source)
+            .field("more_files", &self.more_files)
             .field("ring", &self.ring)
             .field("threading", &self.threading)
             .field("strategies", &self.strategies)
@@ -263,6 +269,7 @@ impl Pipeline {
     fn with_source(source: Source) -> Self {
         Pipeline {
             source,
+            more_files: Vec::new(),
             engine: EngineConfig::default(),
             ring: RingSettings::default(),
             threading: Threading::Dedicated,
@@ -289,12 +296,34 @@ impl Pipeline {
         self
     }
 
-    /// A replay of `path`, as fast as possible.
+    /// A replay of `path` (`-`: standard input), as fast as possible.
     pub fn replay(path: impl Into<PathBuf>) -> Self {
         Self::with_source(Source::Replay {
             path: path.into(),
             pacing: Pacing::AsFast,
         })
+    }
+
+    /// A replay of several captures in order, as one stream: the engine goes on from one file
+    /// to the next (sequencing, books, the ITCH stream's numbering), so a capture split in
+    /// two files replays exactly as the whole one. Each file is detected on its own (kinds may
+    /// differ); the report's `source` names them all. At least one file.
+    pub fn replay_files<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> Self {
+        let mut paths = paths.into_iter().map(Into::into);
+        let first = paths.next().unwrap_or_default();
+        let mut p = Self::replay(first);
+        p.more_files = paths.collect();
+        p
+    }
+
+    /// The files a replay reads, in order (none for a live source).
+    pub fn replay_paths(&self) -> Vec<&std::path::Path> {
+        match &self.source {
+            Source::Replay { path, .. } => std::iter::once(path.as_path())
+                .chain(self.more_files.iter().map(PathBuf::as_path))
+                .collect(),
+            Source::Live(_) => Vec::new(),
+        }
     }
 
     /// A live run over `source`.
@@ -414,6 +443,21 @@ impl Pipeline {
 
     fn check(&self) -> Result<(), PipelineError> {
         let n = self.strategies.len();
+        if let Source::Replay { path, .. } = &self.source {
+            if path.as_os_str().is_empty() {
+                return Err(PipelineError::new("replay: no capture file given"));
+            }
+            let stdin = self
+                .replay_paths()
+                .iter()
+                .filter(|p| fh_replay::capture::is_stdin(p))
+                .count();
+            if stdin > 1 {
+                return Err(PipelineError::new(
+                    "-: standard input can be replayed once only",
+                ));
+            }
+        }
         if n > MAX_STRATEGIES {
             return Err(PipelineError::new(format!(
                 "{n} strategies: at most {MAX_STRATEGIES}"

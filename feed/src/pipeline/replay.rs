@@ -1,5 +1,6 @@
-//! The replay source: a capture read on one thread into the engine, as fast as possible or
-//! paced on the capture's timestamps, with tail latency per stage (and in-process pacing).
+//! The replay source: a capture (or several, in order, as one stream: [`replay_captures`])
+//! read on one thread into the engine, as fast as possible or paced on the capture's
+//! timestamps, with tail latency per stage (and in-process pacing).
 //!
 //! ```text
 //!  capture record ─(--speed: wait for its deadline)─► t0 ─ frame → UDP payload
@@ -584,7 +585,7 @@ impl<F: FnMut() -> Result<(), PipelineError>> Timing for Timed<'_, F> {
     }
 }
 
-/// What the replay loop saw of the file.
+/// What the replay loop saw of the file (of all the files, for [`replay_captures`]).
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct ShellStats {
     /// Records (pcap packets or ITCH-file messages).
@@ -594,8 +595,22 @@ pub struct ShellStats {
     pub frames: FrameStats,
     /// The file ended inside its last record (every complete record was read).
     pub truncated: bool,
+    /// Where and how it was cut (the warning: the offset and the reader's words).
+    #[serde(skip)]
+    pub truncation: Option<(u64, fh_replay::capture::ErrorKind)>,
     /// The replay was stopped before the end of the file.
     pub interrupted: bool,
+}
+
+impl ShellStats {
+    /// Adds the figures of the next file.
+    pub fn add(&mut self, o: &ShellStats) {
+        self.records += o.records;
+        self.frames.add(&o.frames);
+        self.truncated |= o.truncated;
+        self.truncation = self.truncation.or(o.truncation);
+        self.interrupted |= o.interrupted;
+    }
 }
 
 impl ShellStats {
@@ -611,6 +626,7 @@ impl ShellStats {
             Ok(r) => r,
             Err(e) if e.is_truncation() => {
                 self.truncated = true;
+                self.truncation = Some((e.offset, e.kind));
                 return Ok(None);
             }
             Err(e) => return Err(PipelineError::new(e)),
@@ -687,6 +703,35 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
     Ok(st)
 }
 
+/// Replays `caps` in order into one `engine`, as one stream ([`replay_timed`] file after
+/// file: the engine's sequencing, books and ITCH stream numbering go on from one to the next,
+/// and so do the pacing schedule and the stamps). A file cut inside its last record is a
+/// warning (its stats say where) and the next file follows; a stop ends the whole replay.
+/// `progress` sees the fraction of the files done. Returns the figures of each file.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_captures<S: UpdateSink, T: Timing>(
+    caps: &[Capture],
+    engine: &mut Engine,
+    sink: &mut S,
+    pace: &mut Pace,
+    timing: &mut T,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(f64),
+) -> Result<Vec<ShellStats>, PipelineError> {
+    let n = caps.len().max(1) as f64;
+    let mut out = Vec::with_capacity(caps.len());
+    for (i, cap) in caps.iter().enumerate() {
+        let st = replay_timed(cap, engine, sink, pace, timing, stop, |f| {
+            progress((i as f64 + f) / n)
+        })?;
+        out.push(st);
+        if st.interrupted {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// How many messages ahead of the one being applied an ITCH-file replay prefetches (a MoldUDP64
 /// packet gets the same from the engine, for its own messages, during the framing check).
 pub const ITCH_PREFETCH_AHEAD: u32 = 8;
@@ -739,7 +784,7 @@ impl ItchLookahead {
 
 /// The engine side of a replay: its sink type decides what runs, the loop is the same.
 struct ReplayRun<'a> {
-    cap: &'a Capture,
+    caps: &'a [Capture],
     pace: Pace,
     stamps: Option<&'a mut Stamps>,
     stop: &'a AtomicBool,
@@ -752,7 +797,7 @@ impl ReplayRun<'_> {
         engine: &mut Engine,
         lat: &mut crate::latency::LatencyRun,
         sink: &mut S,
-    ) -> Result<ShellStats, PipelineError> {
+    ) -> Result<Vec<ShellStats>, PipelineError> {
         let progress = &mut *self.progress;
         match self.stamps.as_deref_mut() {
             Some(stamps) => {
@@ -764,8 +809,8 @@ impl ReplayRun<'_> {
                             .map_err(|e| PipelineError::new(e.to_string()))
                     },
                 };
-                replay_timed(
-                    self.cap,
+                replay_captures(
+                    self.caps,
                     engine,
                     sink,
                     &mut self.pace,
@@ -774,8 +819,8 @@ impl ReplayRun<'_> {
                     progress,
                 )
             }
-            None => replay_timed(
-                self.cap,
+            None => replay_captures(
+                self.caps,
                 engine,
                 sink,
                 &mut self.pace,
@@ -798,12 +843,25 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
     let Source::Replay { path, pacing } = &p.source else {
         unreachable!("replay::run on a replay source")
     };
-    let (path, pacing) = (path.clone(), *pacing);
+    let pacing = *pacing;
+    let paths: Vec<std::path::PathBuf> = std::iter::once(path.clone())
+        .chain(p.more_files.iter().cloned())
+        .collect();
+    let source = paths
+        .iter()
+        .map(|p| fh_replay::capture::display_path(p).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
     let stop_flag = super::stop_flag(&p.stop);
     let stop: &AtomicBool = &stop_flag;
     let mut lat = crate::latency::LatencyRun::start(&p.latency)?;
     let clock = lat.clock();
-    let cap = Capture::open(&path).map_err(PipelineError::new)?;
+    // Every file is opened (and its kind checked) before the replay starts.
+    let caps = paths
+        .iter()
+        .map(Capture::open)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(PipelineError::new)?;
     let bbo_file = match &p.bbo_csv {
         Some(out) => Some(super::output::Output::create(out)?),
         None => None,
@@ -825,7 +883,7 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
     let mut report = RunReport {
         schema: rep::SCHEMA,
         mode: "replay",
-        source: path.display().to_string(),
+        source: source.clone(),
         threading,
         pacing: Some(match pacing {
             Pacing::AsFast => "fast".to_string(),
@@ -839,7 +897,7 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
     let st;
     let tally;
     let mut run = ReplayRun {
-        cap: &cap,
+        caps: &caps,
         pace,
         stamps: stamps.as_mut(),
         stop,
@@ -951,17 +1009,9 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         report.strategies = super::strategy_reports(&mut finished, thread_of, &mut lasts);
     }
     report.elapsed_s = start.elapsed().as_secs_f64();
-    report.interrupted = st.interrupted;
+    report.interrupted = st.iter().any(|s| s.interrupted);
     report.peak_rss_bytes = super::peak_rss_bytes();
-    let framed = matches!(cap.kind(), Kind::Pcap | Kind::Pcapng);
-    report.capture = Some(rep::CaptureReport {
-        kind: format!("{:?}", cap.kind()),
-        framed,
-        records: st.records,
-        udp_datagrams: st.frames.udp,
-        skipped_frames: st.frames.skipped(),
-        truncated: st.truncated,
-    });
+    report.capture = Some(capture_report(&caps, &st));
     report.engine = engine.stats();
     report.updates = rep::UpdatesReport::of(&tally.by_kind, tally.stale);
     report.digest = p.digest.then(|| format!("{:016x}", tally.digest.value()));
@@ -983,14 +1033,10 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         lasts.insert(0, (None, stamps.finish()));
         let title = if every > 1 {
             format!(
-                "fh replay {}: processing time per stage on the replay's clock, 1 datagram in {every} timed, in bursts of {STAMP_BURST} (--stamp-every {every})",
-                path.display()
+                "fh replay {source}: processing time per stage on the replay's clock, 1 datagram in {every} timed, in bursts of {STAMP_BURST} (--stamp-every {every})"
             )
         } else {
-            format!(
-                "fh replay {}: processing time per stage on the replay's clock",
-                path.display()
-            )
+            format!("fh replay {source}: processing time per stage on the replay's clock")
         };
         let totals = lat.finish_quiet(lasts, &title)?;
         report.latency = Some(rep::LatencyReport {
@@ -1001,6 +1047,55 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         });
     }
     Ok(super::RunOutcome::from_finished(report, finished))
+}
+
+/// The capture part of a replay's report: each file's figures (`files`, as many as were
+/// read) and their sum; a file cut inside its last record gives a warning line naming it and the
+/// offset.
+fn capture_report(caps: &[Capture], files: &[ShellStats]) -> super::report::CaptureReport {
+    use super::report::{CaptureFile, CaptureReport};
+    let mut all = ShellStats::default();
+    let mut out = Vec::with_capacity(files.len());
+    let mut warnings = Vec::new();
+    for (i, cap) in caps.iter().enumerate() {
+        // Files after a stop were not read: their figures are zero.
+        let st = &files.get(i).copied().unwrap_or_default();
+        all.add(st);
+        out.push(CaptureFile {
+            path: fh_replay::capture::display_path(cap.path()).into_owned(),
+            kind: cap.kind_name(),
+            records: st.records,
+            udp_datagrams: st.frames.udp,
+            skipped_frames: st.frames.skipped(),
+            truncated: st.truncated,
+        });
+        if let Some((offset, kind)) = st.truncation {
+            let e = fh_replay::capture::Error {
+                path: cap.path().to_path_buf(),
+                offset,
+                kind,
+            };
+            warnings.push(e.to_string());
+        }
+    }
+    let mut kinds: Vec<&str> = Vec::new();
+    for f in &out {
+        if !kinds.contains(&f.kind) {
+            kinds.push(f.kind);
+        }
+    }
+    CaptureReport {
+        kind: kinds.join("+"),
+        framed: caps
+            .iter()
+            .any(|c| matches!(c.kind(), Kind::Pcap | Kind::Pcapng)),
+        records: all.records,
+        udp_datagrams: all.frames.udp,
+        skipped_frames: all.frames.skipped(),
+        truncated: all.truncated,
+        warnings,
+        files: out,
+    }
 }
 
 /// What a decode-only pass found.

@@ -26,7 +26,8 @@ pub struct RunReport {
     pub schema: &'static str,
     /// `replay` or `live`.
     pub mode: &'static str,
-    /// The capture's path, or the groups joined.
+    /// The captures' paths (several replayed as one stream: space-separated, in order;
+    /// `standard input` for `-`), or the groups joined.
     pub source: String,
     /// `single` (no strategy), `dedicated` or `shared`.
     pub threading: &'static str,
@@ -62,12 +63,13 @@ pub struct RunReport {
     pub latency: Option<LatencyReport>,
 }
 
-/// What a replay read of its file.
+/// What a replay read of its file (of all its files, in order, as one stream).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CaptureReport {
-    /// `Pcap`, `Pcapng`, `Itch`, `ItchGz`.
+    /// `Pcap`, `Pcapng`, `Itch`, `ItchGz`, `PcapGz`, `PcapngGz` (the files' kinds joined
+    /// with `+` when they differ).
     pub kind: String,
-    /// Whether the file holds frames (pcap, pcapng) rather than bare ITCH messages.
+    /// Whether the files hold frames (pcap, pcapng) rather than bare ITCH messages.
     pub framed: bool,
     /// Records read.
     pub records: u64,
@@ -75,7 +77,29 @@ pub struct CaptureReport {
     pub udp_datagrams: u64,
     /// Frames skipped (not UDP/IPv4, or malformed).
     pub skipped_frames: u64,
-    /// The file ends inside its last record.
+    /// A file ends inside its last record (or its gzip stream is cut): every complete record
+    /// was replayed, but the capture is incomplete. A bad outcome a shell can exit on.
+    pub truncated: bool,
+    /// One line per cut file: `FILE: offset N: capture cut off: …`.
+    pub warnings: Vec<String>,
+    /// Each file, in the order replayed.
+    pub files: Vec<CaptureFile>,
+}
+
+/// One file of a replay.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CaptureFile {
+    /// Its path (`standard input` for `-`).
+    pub path: String,
+    /// Its kind (see [`CaptureReport::kind`]).
+    pub kind: &'static str,
+    /// Records read.
+    pub records: u64,
+    /// UDP datagrams found in its frames.
+    pub udp_datagrams: u64,
+    /// Frames skipped.
+    pub skipped_frames: u64,
+    /// It ends inside its last record.
     pub truncated: bool,
 }
 
@@ -321,6 +345,9 @@ pub fn render_text(r: &RunReport) -> String {
                 },
                 if r.interrupted { ", interrupted" } else { "" }
             );
+            for w in &c.warnings {
+                let _ = writeln!(o, "warning: {w}");
+            }
             if c.framed {
                 let _ = writeln!(
                     o,
@@ -357,6 +384,13 @@ pub fn render_text(r: &RunReport) -> String {
         "malformed: moldudp64 {} packets, iex-tp {} segments, itch {} messages, iex {} messages",
         e.mold_malformed, e.iextp_malformed, e.itch_malformed, e.iex_malformed
     );
+    if e.unknown_protocol > 0 {
+        let _ = writeln!(
+            o,
+            "foreign: {} datagrams neither MoldUDP64 nor IEX-TP (another protocol), dropped",
+            e.unknown_protocol
+        );
+    }
     for (name, q) in [("MoldUDP64", &e.moldudp64), ("IEX-TP", &e.iextp)] {
         let Some(q) = q else { continue };
         let (s, open) = (&q.stats, q.open_gap_messages);
