@@ -302,12 +302,14 @@ impl RingOutlet {
         (self.stats, stats, shared)
     }
 
-    /// Runs the shared strategies until they have read everything published.
+    /// Runs the shared strategies until they have read everything published: one duty cycle
+    /// each, as a poll takes everything published when it starts (and nothing can be
+    /// published while they run, on this very thread).
     #[inline]
     fn drain_shared(&mut self) {
         if let Some(g) = self.shared.as_mut() {
             use crate::agent::Agent;
-            while g.do_work(0) > 0 {}
+            g.do_work(0);
         }
     }
 
