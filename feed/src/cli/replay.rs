@@ -14,8 +14,9 @@ use crate::pipeline::{report, Pacing, Pipeline, StopOn};
 /// Arguments of `fh replay`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
-    /// Capture to replay: pcap, pcapng or NASDAQ_ITCH50[.gz] (default: the bundled sample).
-    pub file: Option<PathBuf>,
+    /// Captures to replay, in order as one stream: pcap, pcapng, gzip'd or not, or a bare ITCH
+    /// 5.0 stream, told from the bytes; `-` is standard input (default: the bundled sample).
+    pub file: Vec<PathBuf>,
     /// Keep books only for this symbol (repeatable); everything is still sequenced.
     #[arg(long = "symbol", value_name = "S")]
     pub symbols: Vec<String>,
@@ -101,7 +102,17 @@ fn progress_bar(enabled: bool) -> impl FnMut(f64) {
 
 /// Runs `fh replay`.
 pub fn run(args: Args) -> CliResult {
-    let path = args.file.clone().unwrap_or_else(sample_path);
+    let files = if args.file.is_empty() {
+        vec![sample_path()]
+    } else {
+        args.file.clone()
+    };
+    let path = files[0].clone();
+    if files.len() > 1 && (args.wire.to.is_some() || args.decode_only) {
+        return Err(CliError::new(
+            "several FILEs: only for a replay through the engine (not --to, --decode-only)",
+        ));
+    }
     let l = &args.latency;
     let latency_out: Vec<&str> = [
         ("--hgrm", l.hgrm.is_some()),
@@ -198,7 +209,7 @@ pub fn run(args: Args) -> CliResult {
         (None, None) => Pacing::AsFast,
         (Some(_), Some(_)) => return Err(CliError::new("--step: not available with --speed")),
     };
-    let mut p = Pipeline::replay(&path)
+    let mut p = Pipeline::replay_files(files)
         .engine(EngineConfig {
             orders,
             symbol_filter: (!args.symbols.is_empty()).then(|| args.symbols.clone()),
