@@ -8,12 +8,13 @@
 //! middle: one line naming the file and byte offset, exit 2. A capture cut off at its very end:
 //! everything complete is decoded, then a warning. Malformed frames, packets and messages are
 //! counted by kind and summed up on stderr at the end. A closed stdout (`| head`) ends quietly.
+//! Exit 1 when the capture is cut off, something was dropped as malformed, or `--symbol`
+//! matched nothing; 130 on Ctrl-C (the summary covers what was printed).
 
-use super::{CliError, CliResult};
+use super::{CliError, Ending, Run};
 use crate::dump::{self, DumpConfig, End};
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 /// Which protocol to decode the UDP payloads as.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +56,9 @@ pub struct Args {
     /// Stop after printing this many messages.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// The flags given on the command line (filled in by `main`).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 impl Args {
@@ -77,19 +81,33 @@ impl Args {
 }
 
 /// Runs `fh decode`.
-pub fn run(args: Args) -> CliResult {
-    // Never set: Ctrl-C keeps its default action and ends the process.
-    static RUN: AtomicBool = AtomicBool::new(false);
+pub fn run(args: Args) -> Run {
+    crate::live::signal::install();
+    let stop = crate::live::signal::flag();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let s = dump::dump_file(&args.file, &args.config(), &mut out, &RUN).map_err(CliError::new)?;
-    if s.end == End::OutputClosed {
-        return Ok(());
+    let s = dump::dump_file(&args.file, &args.config(), &mut out, stop).map_err(CliError::new)?;
+    drop(out);
+    let name = args.file.display();
+    match s.end {
+        End::OutputClosed => return Ok(Ending::Done),
+        End::Stopped => {
+            eprintln!("fh decode: {name}: {s}");
+            return Ok(Ending::Interrupted);
+        }
+        End::Complete | End::Limit => eprintln!("fh decode: {name}: {s}"),
     }
-    eprintln!("fh decode: {}: {s}", args.file.display());
+    let mut p = Vec::new();
     if let Some(w) = &s.truncation {
-        eprintln!("fh decode: warning: {w}");
+        p.push(w.to_string());
     }
-    Ok(())
+    let dropped = s.dropped();
+    if !dropped.is_empty() {
+        p.push(format!("dropped {}", dropped.join(", ")));
+    }
+    if !args.symbols.is_empty() && s.printed == 0 {
+        p.push("--symbol matched nothing".to_string());
+    }
+    Ok(Ending::of(&name.to_string(), p))
 }
 
 #[cfg(test)]

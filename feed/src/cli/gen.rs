@@ -3,11 +3,17 @@
 //! demand, and `FILE.truth.json` next to it. Prints one summary line with the throughput.
 //!
 //! Every argument is checked before anything is written; a bad one is a [`CliError`] naming
-//! the option and the value.
+//! the option and the value. Both files are written atomically (temporary files renamed when
+//! the day is complete): Ctrl-C or a failure leaves the previous files, or none (exit 130 or
+//! 2). A progress bar shows on a terminal.
 
-use super::{CliError, CliResult};
-use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, GenJob, Options, Stop};
+use super::{CliError, Ending, Run};
+use crate::pipeline::output::{NamedPath, Output, Role};
+use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, Options, Stop};
+use std::cell::Cell;
+use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `fh gen`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -19,10 +25,12 @@ pub struct Args {
     /// gzip'd if FILE ends in .gz).
     #[arg(long, default_value = "pcap")]
     pub format: String,
-    /// Exactly this many ITCH messages (default 1000000 unless --seconds is given).
+    /// Exactly this many ITCH messages (default 1000000 unless --seconds is given; at most
+    /// 10^10, about 420 GB of pcap).
     #[arg(long, value_name = "N", conflicts_with = "seconds")]
     pub messages: Option<u64>,
-    /// This many seconds of continuous trading instead of a message count.
+    /// This many seconds of continuous trading instead of a message count (1 to 23400, a
+    /// session; about 400 000 messages a second).
     #[arg(long, value_name = "S")]
     pub seconds: Option<u64>,
     /// Number of instruments (1..=10000).
@@ -52,7 +60,15 @@ pub struct Args {
     /// Also write line B to this group and port: same packets, its own independent faults.
     #[arg(long = "line-b", value_name = "G:PORT")]
     pub line_b: Option<String>,
+    /// The flags given on the command line (filled in by `main`).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
+
+/// Most `--messages`.
+pub const MAX_MESSAGES: u64 = 10_000_000_000;
+/// Most `--seconds`: a whole session, 9:30 to 16:00.
+pub const MAX_SECONDS: u64 = 23_400;
 
 impl Args {
     /// Checks every argument and turns them into generator options.
@@ -67,8 +83,8 @@ impl Args {
             }
         };
         let stop = match (self.messages, self.seconds) {
-            (_, Some(s)) => Stop::Seconds(s),
-            (Some(m), None) => Stop::Messages(m),
+            (_, Some(s)) => Stop::Seconds(super::in_range("--seconds", s, 1, MAX_SECONDS)?),
+            (Some(m), None) => Stop::Messages(super::in_range("--messages", m, 0, MAX_MESSAGES)?),
             (None, None) => Stop::Messages(1_000_000),
         };
         let endpoint = |opt: &str, v: &str| {
@@ -135,42 +151,142 @@ impl Args {
     }
 }
 
-/// Runs `fh gen`: arguments → [`GenJob`] → [`gen::write_day`] → one summary line.
-pub fn run(args: Args) -> CliResult {
+/// A frame sink that counts the messages written (MoldUDP64 message count of line A), moves
+/// the progress bar and fails with `Interrupted` once `stop` is set.
+struct Watch<'a, F> {
+    inner: F,
+    messages: &'a Cell<u64>,
+    stop: &'a AtomicBool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl<F> Watch<'_, F> {
+    fn tick(&mut self, messages: u64) -> io::Result<()> {
+        let n = self.messages.get() + messages;
+        self.messages.set(n);
+        if n & 0x3FFF < messages {
+            if let Some(b) = &self.bar {
+                b.set_position(n);
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<F: gen::FrameSink> gen::FrameSink for Watch<'_, F> {
+    fn frame(&mut self, line: usize, ts: u64, payload: &[u8]) -> io::Result<()> {
+        self.inner.frame(line, ts, payload)?;
+        let count = payload
+            .get(18..20)
+            .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+        self.tick(if line == 0 { u64::from(count) } else { 0 })
+    }
+}
+
+/// Runs `fh gen`: arguments → the day into temporary files → renamed → one summary line.
+pub fn run(args: Args) -> Run {
     let (opts, format) = args.options()?;
-    let job = GenJob {
-        opts,
-        format,
-        out: args.out,
+    let truth = gen::truth_path(&args.out);
+    super::check_paths(&[
+        NamedPath::new("--out", &args.out, Role::File),
+        NamedPath::new("--out (its truth file)", &truth, Role::File),
+    ])?;
+    let t0 = std::time::Instant::now();
+    crate::live::signal::install();
+    let stop = crate::live::signal::flag();
+    let total = match opts.config.stop {
+        Stop::Messages(m) => m,
+        Stop::Seconds(_) => 0,
     };
-    let r = gen::write_day(&job).map_err(|e| CliError::new(format!("fh gen: {e}")))?;
-    let t = &r.summary.truth;
-    let lines = if job.opts.line_b.is_some() {
-        "A+B"
-    } else {
-        "A"
+    let (messages, bar) = (Cell::new(0), super::progress_bar(total));
+    let watch = |inner| Watch {
+        inner,
+        messages: &messages,
+        stop,
+        bar: bar.clone(),
     };
-    let packets = match job.format {
+    let out = Output::create(&args.out).map_err(CliError::new)?;
+    let res = match format {
+        Format::Pcap => (|| {
+            let file = fh_replay::writer::FileSink::create(out.temp())?;
+            let sink = watch(gen::output::PcapFrames::new(file, &opts)?);
+            let (sink, summary) = gen::run_packets(&opts, sink).map_err(gen_io)?;
+            sink.inner.finish()?.close()?;
+            Ok(summary)
+        })(),
+        Format::Itch => (|| {
+            let mut f = Watch {
+                inner: fh_replay::writer::ItchFileWriter::create(out.temp())?,
+                messages: &messages,
+                stop,
+                bar: bar.clone(),
+            };
+            let summary = gen::run_itch(&opts, |m| {
+                f.inner.write_message(m)?;
+                f.tick(1)
+            })
+            .map_err(gen_io)?;
+            f.inner.close()?;
+            Ok(summary)
+        })(),
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = match res {
+        Ok(s) => s,
+        Err(_) if stop.load(Ordering::Relaxed) => {
+            eprintln!(
+                "fh gen: {}: stopped after {} messages; nothing written (a day is written whole or not at all)",
+                args.out.display(),
+                messages.get()
+            );
+            return Ok(Ending::Interrupted);
+        }
+        Err(e) => return Err(CliError::new(out.error(e))),
+    };
+    let mut t = Output::create(&truth).map_err(CliError::new)?;
+    let mut tw = t.writer();
+    tw.write_all(summary.truth.to_json().as_bytes())
+        .and_then(|_| tw.flush())
+        .map_err(|e| CliError::new(t.error(e)))?;
+    drop(tw);
+    out.commit().map_err(CliError::new)?;
+    t.commit().map_err(CliError::new)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    let tr = &summary.truth;
+    let packets = match format {
         Format::Pcap => format!(
-            "{} packets ({} data, {} heartbeats, {} end of session; {} frames on lines {lines})",
-            r.packets(),
-            t.data_packets,
-            t.heartbeats,
-            t.end_of_session,
-            r.summary.frames
+            "{} packets ({} data, {} heartbeats, {} end of session; {} frames on lines {})",
+            tr.data_packets + tr.heartbeats + tr.end_of_session,
+            tr.data_packets,
+            tr.heartbeats,
+            tr.end_of_session,
+            summary.frames,
+            if opts.line_b.is_some() { "A+B" } else { "A" }
         ),
         Format::Itch => "no packets (itch file)".to_string(),
     };
-    println!(
-        "fh gen: {}: {} messages, {packets}, {} bytes, {:.3} s, {:.0} messages/s; truth {}",
-        job.out.display(),
-        r.summary.messages,
-        r.bytes,
-        r.secs,
-        r.messages_per_sec(),
-        r.truth_path.display()
-    );
-    Ok(())
+    super::print(&format!(
+        "fh gen: {}: {} messages, {packets}, {bytes} bytes, {secs:.3} s, {:.0} messages/s; truth {}\n",
+        args.out.display(),
+        summary.messages,
+        summary.messages as f64 / secs.max(1e-9),
+        truth.display()
+    ))?;
+    Ok(Ending::Done)
+}
+
+/// A generator error as an I/O error (configuration errors were refused before).
+fn gen_io(e: gen::GenError) -> io::Error {
+    match e {
+        gen::GenError::Io(e) => e,
+        gen::GenError::Config(c) => io::Error::other(c.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::pipeline_args::{PipelineArgs, ReportArgs};
-use super::{CliError, CliResult, LatencyArgs};
+use super::{check_mode, in_range, CliError, LatencyArgs, Run};
 use crate::live::{GroupSpec, LiveConfig};
 use crate::pipeline::live::{run_with_events, LiveEvent, LiveSource, Protocol};
+use crate::pipeline::output::{NamedPath, Role};
 use crate::pipeline::{Pipeline, RunReport, StopOn, Threading};
 
 /// Feed protocol.
@@ -55,7 +56,7 @@ pub struct Args {
     /// Keep books only for this symbol (repeatable).
     #[arg(long = "symbol", value_name = "S")]
     pub symbols: Vec<String>,
-    /// Receive buffer to ask for, bytes (the granted size is reported).
+    /// Receive buffer to ask for, bytes (the granted size is reported; 4096 to 1073741823).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub rcvbuf: usize,
     /// A group silent for longer than S seconds after its first datagram is reported.
@@ -67,7 +68,8 @@ pub struct Args {
     /// Stop once nothing has arrived for S seconds after the first datagram.
     #[arg(long, value_name = "S")]
     pub until_quiet: Option<f64>,
-    /// Receive-ring slots (a power of two up to 1 048 576).
+    /// Receive-ring slots (a power of two from 2 to 1 048 576, 2 KiB each, within the memory
+    /// available).
     #[arg(long, value_name = "N", default_value_t = 1 << 14)]
     pub slots: usize,
     /// Strategies (default: digest), ring and threading.
@@ -83,7 +85,37 @@ pub struct Args {
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// The flags given on the command line (filled in by `main`).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
+
+/// What `fh live --floor` takes (it only receives).
+const FLOOR: &[&str] = &[
+    "--floor",
+    "--protocol",
+    "--group",
+    "--source",
+    "--iface",
+    "--duration",
+    "--stats-every",
+    "--capture",
+    "--rcvbuf",
+    "--heartbeat",
+    "--packets",
+    "--until-quiet",
+    "--slots",
+    "--cpu",
+    "--hgrm",
+    "--hlog",
+    "--interval",
+    "--plot",
+    "--no-latency",
+    "--report-json",
+];
+
+/// What `fh live` takes besides [`FLOOR`]'s and the pipeline's.
+const ENGINE: &[&str] = &["--digest", "--bbo-csv", "--symbol"];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
 pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
@@ -99,13 +131,24 @@ fn secs(what: &str, s: f64) -> Result<Duration, CliError> {
 }
 
 /// Runs `fh live`.
-pub fn run(args: Args) -> CliResult {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+pub fn run(args: Args) -> Run {
+    let mut out = LineOut;
     let r = run_to(&args, &mut out)?;
-    let extra = summary_line(&r);
-    drop(out);
-    args.report.emit(&r, &extra)
+    args.report.emit(&r, &summary_line(&r))?;
+    Ok(super::ending(&r, !args.symbols.is_empty()))
+}
+
+/// The progress lines: through [`super::print`] (a closed stdout ends them quietly).
+struct LineOut;
+
+impl Write for LineOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        super::print(&String::from_utf8_lossy(b)).map_err(|e| std::io::Error::other(e.0))?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The closing line: kernel receive → the first strategy (or the floor's receive), ns.
@@ -138,32 +181,39 @@ fn summary_line(r: &RunReport) -> String {
 
 /// Runs `fh live` writing its progress lines to `out`, and returns the report.
 pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
+    if args.floor {
+        check_mode("fh live --floor (it only receives)", &args.given, FLOOR)?;
+        if args.pipe.cpus.len() > 1 {
+            let c = args.pipe.cpus[1];
+            return Err(CliError::new(format!(
+                "--cpu {c}: the floor has one thread"
+            )));
+        }
+    } else {
+        let takes = [FLOOR, ENGINE, PipelineArgs::FLAGS].concat();
+        check_mode("fh live", &args.given, &takes[1..])?;
+    }
     if !args.slots.is_power_of_two() || !(2..=1 << 20).contains(&args.slots) {
         return Err(CliError::new(format!(
             "--slots {}: must be a power of two from 2 to 1048576",
             args.slots
         )));
     }
-    if args.floor {
-        // `--cpu` pins the floor's one thread (the first core given); the rest mean nothing.
-        let mut given: Vec<_> = args
-            .pipe
-            .given()
-            .into_iter()
-            .filter(|&f| f != "--cpu")
-            .collect();
-        if args.digest {
-            given.push("--digest");
-        }
-        if args.bbo_csv.is_some() {
-            given.push("--bbo-csv");
-        }
-        if let Some(f) = given.first() {
-            return Err(CliError::new(format!(
-                "{f}: not available with --floor (it only receives)"
-            )));
+    let slot_bytes = (args.slots * LiveConfig::default().slot_size) as u64;
+    super::check_memory(&[(format!("--slots {}", args.slots), slot_bytes)])?;
+    in_range("--rcvbuf", args.rcvbuf, 4096, (i32::MAX / 2) as usize)?;
+    if let Some(n) = args.packets {
+        in_range("--packets", n, 1, u64::MAX)?;
+    }
+    args.latency.check()?;
+    let mut paths = args.latency.outputs();
+    paths.extend(args.report.outputs());
+    for (flag, p) in [("--capture", &args.capture), ("--bbo-csv", &args.bbo_csv)] {
+        if let Some(p) = p {
+            paths.push(NamedPath::new(flag, p, Role::File));
         }
     }
+    super::check_paths(&paths)?;
     let mut src = LiveSource::new(
         &args.groups,
         match args.protocol {

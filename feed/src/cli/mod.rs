@@ -6,11 +6,25 @@
 //! clap lives here only: the option groups shared by subcommands ([`LatencyArgs`],
 //! [`WireArgs`]) turn into the libraries' plain configurations (`LatencyConfig`,
 //! `WireConfig`), and library errors convert into [`CliError`].
+//!
+//! The contract every subcommand keeps (the table test `tests/cli_contract.rs` checks it):
+//! - Exit codes ([`Ending`]): 0 success; 1 completed with data problems; 2 a usage or input
+//!   error (one line on stderr, `fh COMMAND: …`); 130 interrupted (SIGINT/SIGTERM: the run
+//!   stops reading, its outputs are finished and the report printed, marked interrupted).
+//! - Each mode declares the flags it takes ([`check_mode`]); any other is refused by name.
+//! - Every size and time has a documented range, checked before anything starts; every
+//!   path is checked before the run ([`check_paths`]: no output is an input or another
+//!   output), and every output is written atomically (`pipeline::output`).
+//! - A closed stdout (`| head`) ends the printing quietly ([`print`]).
 
 use std::fmt;
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::latency::{LatencyConfig, LatencyError, DEFAULT_STAMP_EVERY};
+use crate::pipeline::output::NamedPath;
+use crate::pipeline::RunReport;
 
 pub mod decode;
 pub mod gen;
@@ -41,8 +55,166 @@ impl CliError {
     }
 }
 
-/// Result of a subcommand.
+/// Result of a check.
 pub type CliResult = Result<(), CliError>;
+
+/// How a subcommand ended: its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Exit 0.
+    Done,
+    /// Exit 1: completed, with data problems (one line saying which).
+    Problems(String),
+    /// Exit 130: stopped by SIGINT or SIGTERM; the outputs cover what was processed.
+    Interrupted,
+}
+
+impl Ending {
+    /// The exit code.
+    pub fn code(&self) -> u8 {
+        match self {
+            Ending::Done => 0,
+            Ending::Problems(_) => 1,
+            Ending::Interrupted => 130,
+        }
+    }
+
+    /// `Problems` listing `p` about `what`, or `Done` if `p` is empty.
+    pub fn of(what: &str, p: Vec<String>) -> Ending {
+        if p.is_empty() {
+            Ending::Done
+        } else {
+            Ending::Problems(format!(
+                "{what}: completed with data problems: {}",
+                p.join("; ")
+            ))
+        }
+    }
+}
+
+/// Result of a subcommand.
+pub type Run = Result<Ending, CliError>;
+
+/// How a pipeline run ended: interrupted, or the data problems of its report (a capture cut
+/// off, malformed or foreign datagrams, gaps still open, a `--symbol` filter that matched
+/// nothing, a live run that received nothing).
+pub fn ending(r: &RunReport, symbol_filter: bool) -> Ending {
+    if r.interrupted {
+        return Ending::Interrupted;
+    }
+    let (e, mut p) = (&r.engine, Vec::new());
+    if let Some(c) = r.capture.as_ref().filter(|c| c.truncated) {
+        match c.warnings.is_empty() {
+            true => p.push("the capture is cut off inside its last record".to_string()),
+            false => p.extend(c.warnings.iter().cloned()),
+        }
+    }
+    let bad = e.mold_malformed + e.iextp_malformed + e.itch_malformed + e.iex_malformed;
+    let foreign = e.foreign + e.unknown_protocol;
+    for (n, what) in [
+        (bad, "malformed packets or messages"),
+        (foreign, "foreign datagrams"),
+    ] {
+        if n > 0 {
+            p.push(format!("{n} {what}"));
+        }
+    }
+    let open: u64 = [&e.moldudp64, &e.iextp]
+        .into_iter()
+        .flatten()
+        .map(|s| s.open_gap_messages)
+        .sum();
+    if open > 0 {
+        p.push(format!(
+            "{open} messages missing in gaps still open at the end"
+        ));
+    }
+    if symbol_filter && r.updates.total == r.updates.status {
+        p.push("--symbol matched nothing (no book update)".to_string());
+    }
+    if r.live.as_ref().is_some_and(|l| l.rx.packets == 0) {
+        p.push("received nothing".to_string());
+    }
+    Ending::of(&r.source, p)
+}
+
+/// Refuses the first flag of `given` (as typed: `--hlog`, `FILE`) that `mode` does not take.
+pub fn check_mode(mode: &str, given: &[String], takes: &[&str]) -> CliResult {
+    match given.iter().find(|f| !takes.contains(&f.as_str())) {
+        Some(f) => Err(CliError::new(format!("{f}: not a flag of {mode}"))),
+        None => Ok(()),
+    }
+}
+
+/// `v` if it lies in `lo..=hi`, else an error naming the flag, the value and the range.
+pub fn in_range<T: PartialOrd + fmt::Display>(
+    flag: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T, CliError> {
+    if v >= lo && v <= hi {
+        Ok(v)
+    } else {
+        Err(CliError::new(format!(
+            "{flag} {v}: must be from {lo} to {hi}"
+        )))
+    }
+}
+
+/// Checks a run's paths before it starts (`pipeline::output::check_paths`).
+pub fn check_paths(paths: &[NamedPath]) -> CliResult {
+    crate::pipeline::output::check_paths(paths).map_err(|e| CliError(e.0))
+}
+
+/// Refuses start-up allocations beyond the memory available (`pipeline::output::check_memory`).
+pub fn check_memory(needs: &[(String, u64)]) -> CliResult {
+    crate::pipeline::output::check_memory(needs, None).map_err(|e| CliError(e.0))
+}
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Prints `text` to stdout. A closed stdout (`| head`) is no error: printing stops quietly.
+pub fn print(text: &str) -> CliResult {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(CliError::new(format!("stdout: {}", crate::io_words(&e)))),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal (nothing when piped): `len` steps, or a
+/// counter when `len` is 0.
+pub fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let (b, t) = if len > 0 {
+        (
+            indicatif::ProgressBar::new(len),
+            "[{bar:40}] {percent:>3}% {elapsed_precise} (eta {eta})",
+        )
+    } else {
+        (
+            indicatif::ProgressBar::new_spinner(),
+            "{spinner} {pos} {elapsed_precise}",
+        )
+    };
+    b.set_style(
+        indicatif::ProgressStyle::with_template(t)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(b)
+}
 
 impl From<LatencyError> for CliError {
     fn from(e: LatencyError) -> Self {
@@ -91,7 +263,36 @@ impl Default for LatencyArgs {
     }
 }
 
+/// Longest `--interval`, seconds.
+pub const MAX_INTERVAL: f64 = 3600.0;
+/// Largest `--stamp-every`.
+pub const MAX_STAMP_EVERY: u32 = 1 << 20;
+
 impl LatencyArgs {
+    /// Checks the ranges: `--interval` 0.001 to [`MAX_INTERVAL`] seconds, `--stamp-every` 1 to
+    /// [`MAX_STAMP_EVERY`].
+    pub fn check(&self) -> CliResult {
+        in_range("--interval", self.interval, 0.001, MAX_INTERVAL)?;
+        in_range("--stamp-every", self.stamp_every, 1, MAX_STAMP_EVERY)?;
+        Ok(())
+    }
+
+    /// The outputs, named by their flags (for [`check_paths`]).
+    pub fn outputs(&self) -> Vec<NamedPath> {
+        use crate::pipeline::output::Role;
+        let mut v = Vec::new();
+        for (flag, p, role) in [
+            ("--hlog", &self.hlog, Role::File),
+            ("--plot", &self.plot, Role::File),
+            ("--hgrm", &self.hgrm, Role::Dir),
+        ] {
+            if let Some(p) = p {
+                v.push(NamedPath::new(flag, p, role));
+            }
+        }
+        v
+    }
+
     /// The library's latency configuration: the same values, field for field.
     pub fn config(&self) -> LatencyConfig {
         LatencyConfig {

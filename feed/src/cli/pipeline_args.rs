@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{CliError, CliResult};
+use crate::pipeline::output::{NamedPath, Role};
 use crate::pipeline::{
     builtin, report, IdleKind, Pipeline, RingSettings, RunReport, StrategyOptions, Threading,
 };
@@ -67,41 +68,24 @@ pub struct PipelineArgs {
     /// engine, then each strategy thread (shared: the one thread).
     #[arg(long = "cpu", value_name = "N")]
     pub cpus: Vec<usize>,
-    /// Make the last strategy spend NS ns on each update (to watch back-pressure or misses).
+    /// Make the last strategy spend NS ns on each update (to watch back-pressure or misses;
+    /// at most 10 000 000).
     #[arg(long, value_name = "NS")]
     pub slow_ns: Option<u64>,
 }
 
 impl PipelineArgs {
-    /// The flags given, by name (to refuse them where they mean nothing).
-    pub fn given(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if !self.strategies.is_empty() {
-            v.push("--strategy");
-        }
-        if self.consumers.is_some() {
-            v.push("--consumers");
-        }
-        if self.policy.is_some() {
-            v.push("--policy");
-        }
-        if self.ring_size.is_some() {
-            v.push("--ring-size");
-        }
-        if self.idle.is_some() {
-            v.push("--idle");
-        }
-        if self.threading.is_some() {
-            v.push("--threading");
-        }
-        if !self.cpus.is_empty() {
-            v.push("--cpu");
-        }
-        if self.slow_ns.is_some() {
-            v.push("--slow-ns");
-        }
-        v
-    }
+    /// Flags of the pipeline (to declare what a mode takes).
+    pub const FLAGS: &'static [&'static str] = &[
+        "--strategy",
+        "--consumers",
+        "--policy",
+        "--ring-size",
+        "--idle",
+        "--threading",
+        "--cpu",
+        "--slow-ns",
+    ];
 
     /// The strategy names to run (`default` when none was asked for).
     pub fn names(&self, default: &[&str]) -> Result<Vec<String>, CliError> {
@@ -168,6 +152,25 @@ impl PipelineArgs {
         bbo_csv: Option<&PathBuf>,
     ) -> Result<Pipeline, CliError> {
         check_cpus(&self.cpus)?;
+        let threads = match self.threading() {
+            Threading::Shared => 1,
+            Threading::Dedicated => first_strategy_cpu + names.len(),
+        };
+        if self.cpus.len() > threads {
+            return Err(CliError::new(format!(
+                "--cpu {}: {} cores for {threads} threads",
+                self.cpus[threads],
+                self.cpus.len()
+            )));
+        }
+        if let Some(ns) = self.slow_ns {
+            super::in_range("--slow-ns", ns, 0, MAX_SLOW_NS)?;
+        }
+        let ring = self.ring()?;
+        super::check_memory(&[(
+            format!("--ring-size {}", ring.size),
+            (ring.size * std::mem::size_of::<crate::update::BookUpdate>()) as u64,
+        )])?;
         for (i, name) in names.iter().enumerate() {
             let opts = StrategyOptions {
                 group: None,
@@ -183,6 +186,9 @@ impl PipelineArgs {
         Ok(p)
     }
 }
+
+/// Largest `--slow-ns`: 10 ms per update.
+pub const MAX_SLOW_NS: u64 = 10_000_000;
 
 /// Refuses cores this process may not use.
 pub fn check_cpus(cpus: &[usize]) -> CliResult {
@@ -206,16 +212,15 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// Prints `r` as text (plus `extra` lines) and writes the JSON file.
+    /// The output, named by its flag (for `check_paths`).
+    pub fn outputs(&self) -> Vec<NamedPath> {
+        let p = self.report_json.iter();
+        p.map(|p| NamedPath::new("--report-json", p, Role::File))
+            .collect()
+    }
+
+    /// Writes the JSON file and prints `r` as text (plus `extra` lines).
     pub fn emit(&self, r: &RunReport, extra: &str) -> CliResult {
-        let mut text = report::render_text(r);
-        text.push_str(extra);
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(CliError::new(format!("stdout: {}", crate::io_words(&e))));
-            }
-        }
         if let Some(path) = &self.report_json {
             let mut o =
                 crate::pipeline::output::Output::create(path).map_err(|e| CliError::new(e.0))?;
@@ -228,6 +233,8 @@ impl ReportArgs {
             drop(w);
             o.commit().map_err(|e| CliError::new(e.0))?;
         }
-        Ok(())
+        let mut text = report::render_text(r);
+        text.push_str(extra);
+        super::print(&text)
     }
 }

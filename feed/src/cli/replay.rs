@@ -3,12 +3,13 @@
 //! (`--to`); or decoded only (`--decode-only`). With no arguments `fh` replays the bundled
 //! sample `pcaps/sample.pcap`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use super::pipeline_args::{PipelineArgs, ReportArgs};
-use super::{CliError, CliResult, LatencyArgs, WireArgs};
+use super::{check_mode, in_range, CliError, Ending, LatencyArgs, Run, WireArgs};
 use crate::engine::EngineConfig;
+use crate::pipeline::output::{NamedPath, Role};
 use crate::pipeline::{report, Pacing, Pipeline, StopOn};
 
 /// Arguments of `fh replay`.
@@ -20,10 +21,10 @@ pub struct Args {
     /// Keep books only for this symbol (repeatable); everything is still sequenced.
     #[arg(long = "symbol", value_name = "S")]
     pub symbols: Vec<String>,
-    /// Levels per side in the final depth report.
+    /// Levels per side in the final depth report (0 to 1000).
     #[arg(long, value_name = "N")]
     pub depth: Option<usize>,
-    /// How many of the most active symbols the report shows.
+    /// How many of the most active symbols the report shows (0 to 100000).
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
     /// Write every best bid/offer change as CSV (ts,symbol,bid,bid_size,ask,ask_size).
@@ -32,7 +33,8 @@ pub struct Args {
     /// Print `digest: <hex>`, a stable hash over the whole book-update stream.
     #[arg(long)]
     pub digest: bool,
-    /// Expected live ITCH orders (the order store is sized for it, and grows, counted, beyond).
+    /// Expected live ITCH orders (the order store is sized for it, and grows, counted, beyond;
+    /// 1 to 268435456, and 48 bytes each must fit in the memory available).
     #[arg(long, value_name = "N")]
     pub orders: Option<usize>,
     /// First sequence number of a session, if known (a first packet after it is a gap).
@@ -46,7 +48,7 @@ pub struct Args {
     pub pipeline: bool,
     /// Stepped replay: after each datagram that reaches the next step of NS ns of exchange
     /// time, wait until every strategy has caught up (0: after every datagram).
-    #[arg(long, value_name = "NS", requires = "pipeline")]
+    #[arg(long, value_name = "NS")]
     pub step: Option<u64>,
     /// Strategies, ring and threading (with --pipeline).
     #[command(flatten)]
@@ -60,10 +62,34 @@ pub struct Args {
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// The flags given on the command line (filled in by `main`).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
-/// Largest order capacity asked for (the store takes 2 slots of 32 bytes per order).
+/// Largest order capacity asked for (the store takes 2 slots of 24 bytes per order, rounded
+/// up to a power of two, and must also fit in the memory available).
 pub const MAX_ORDERS: usize = 1 << 28;
+
+/// What a single-thread replay takes.
+const SINGLE: &[&str] = &[
+    "FILE",
+    "--symbol",
+    "--depth",
+    "--top",
+    "--bbo-csv",
+    "--digest",
+    "--orders",
+    "--first-seq",
+    "--hgrm",
+    "--hlog",
+    "--interval",
+    "--plot",
+    "--no-latency",
+    "--stamp-every",
+    "--speed",
+    "--report-json",
+];
 
 /// The bundled sample capture: `pcaps/sample.pcap` in the working directory or the workspace.
 pub fn sample_path() -> PathBuf {
@@ -74,22 +100,7 @@ pub fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcaps/sample.pcap")
 }
 
-fn refuse(mode: &str, flags: &[&str]) -> CliResult {
-    match flags.first() {
-        Some(f) => Err(CliError::new(format!("{f}: not available with {mode}"))),
-        None => Ok(()),
-    }
-}
-
-fn progress_bar(enabled: bool) -> impl FnMut(f64) {
-    let bar = enabled.then(|| {
-        let b = indicatif::ProgressBar::new(1000);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("[{bar:40}] {percent:>3}% {elapsed_precise}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    });
+fn progress(bar: Option<indicatif::ProgressBar>) -> impl FnMut(f64) + Send {
     move |f: f64| {
         if let Some(b) = &bar {
             b.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
@@ -101,7 +112,7 @@ fn progress_bar(enabled: bool) -> impl FnMut(f64) {
 }
 
 /// Runs `fh replay`.
-pub fn run(args: Args) -> CliResult {
+pub fn run(args: Args) -> Run {
     let files = if args.file.is_empty() {
         vec![sample_path()]
     } else {
@@ -113,102 +124,46 @@ pub fn run(args: Args) -> CliResult {
             "several FILEs: only for a replay through the engine (not --to, --decode-only)",
         ));
     }
-    let l = &args.latency;
-    let latency_out: Vec<&str> = [
-        ("--hgrm", l.hgrm.is_some()),
-        ("--hlog", l.hlog.is_some()),
-        ("--plot", l.plot.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(f, on)| on.then_some(f))
-    .collect();
-    let engine_flags: Vec<&str> = [
-        ("--digest", args.digest),
-        ("--bbo-csv", args.bbo_csv.is_some()),
-        ("--symbol", !args.symbols.is_empty()),
-        ("--orders", args.orders.is_some()),
-        ("--first-seq", args.first_seq.is_some()),
-        ("--depth", args.depth.is_some()),
-        ("--top", args.top.is_some()),
-        ("--pipeline", args.pipeline),
-        ("--report-json", args.report.report_json.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(f, on)| on.then_some(f))
-    .collect();
-    if let Some(cfg) = args.wire.config() {
-        refuse("--to", &engine_flags)?;
-        refuse("--to", &latency_out)?;
-        refuse("--to", &args.pipe.given())?;
-        if args.decode_only {
-            return Err(CliError::new("--decode-only: not available with --to"));
-        }
-        let rep = fh_replay::wire::send_capture(&path, &cfg).map_err(CliError::new)?;
-        println!("{rep}");
-        return Ok(());
+    let g = &args.given;
+    if args.wire.to.is_some() {
+        let takes = [&["FILE"], WireArgs::FLAGS].concat();
+        check_mode("fh replay --to (it only sends)", g, &takes)?;
+        return wire(&path, &args.wire);
     }
-    let cap_size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let progress = progress_bar(cap_size > 64 << 20 && std::io::stderr().is_terminal());
     if args.decode_only {
-        refuse("--decode-only", &engine_flags)?;
-        refuse("--decode-only", &latency_out)?;
-        refuse("--decode-only", &args.pipe.given())?;
-        if args.wire.speed.is_some() {
-            return Err(CliError::new("--speed: not available with --decode-only"));
-        }
-        let cap = fh_replay::capture::Capture::open(&path).map_err(CliError::new)?;
-        crate::live::signal::install();
-        let d = crate::pipeline::replay::decode_only(&cap, crate::live::signal::flag(), progress)
-            .map_err(|e| CliError::new(e.0))?;
-        let types: Vec<String> = d
-            .types
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n > 0)
-            .map(|(t, n)| {
-                let c = t as u8;
-                if c.is_ascii_graphic() {
-                    format!("{}={n}", c as char)
-                } else {
-                    format!("0x{t:02x}={n}")
-                }
-            })
-            .collect();
-        println!("fh replay --decode-only {}", cap.path().display());
-        println!(
-            "records: {}, messages: {}, malformed: {}",
-            d.records, d.messages, d.malformed
-        );
-        println!("messages by type: {}", types.join(" "));
-        println!(
-            "{}",
-            report::speed_line(
-                d.messages,
-                d.elapsed_s,
-                d.cpu_s,
-                crate::pipeline::peak_rss_bytes()
-            )
-        );
-        return Ok(());
+        check_mode("fh replay --decode-only", g, &["FILE", "--decode-only"])?;
+        return decode_only(&path);
     }
-    if !args.pipeline {
-        refuse(
-            "a single-thread replay (add --pipeline)",
-            &args.pipe.given(),
-        )?;
+    if args.pipeline {
+        let takes = [SINGLE, &["--pipeline", "--step"], PipelineArgs::FLAGS].concat();
+        check_mode("fh replay --pipeline", g, &takes)?;
+    } else {
+        check_mode("a single-thread fh replay (add --pipeline)", g, SINGLE)?;
     }
-    let orders = args.orders.unwrap_or(1 << 18);
-    if !(1..=MAX_ORDERS).contains(&orders) {
-        return Err(CliError::new(format!(
-            "--orders {orders}: from 1 to {MAX_ORDERS}"
-        )));
+    let orders = in_range("--orders", args.orders.unwrap_or(1 << 18), 1, MAX_ORDERS)?;
+    let top = in_range("--top", args.top.unwrap_or(5), 0, 100_000)?;
+    let depth = in_range("--depth", args.depth.unwrap_or(5), 0, 1000)?;
+    args.latency.check()?;
+    args.wire.check()?;
+    let order_bytes = (orders * 2).next_power_of_two() * 24;
+    super::check_memory(&[(format!("--orders {orders}"), order_bytes as u64)])?;
+    let mut paths: Vec<NamedPath> = files
+        .iter()
+        .map(|f| NamedPath::new("the capture being replayed", f, Role::Input))
+        .collect();
+    if let Some(p) = &args.bbo_csv {
+        paths.push(NamedPath::new("--bbo-csv", p, Role::File));
     }
+    paths.extend(args.latency.outputs());
+    paths.extend(args.report.outputs());
+    super::check_paths(&paths)?;
     let pacing = match (args.wire.speed, args.step) {
         (Some(x), None) => Pacing::Speed(x),
         (None, Some(ns)) => Pacing::Step { every_ns: ns },
         (None, None) => Pacing::AsFast,
         (Some(_), Some(_)) => return Err(CliError::new("--step: not available with --speed")),
     };
+    let bar = super::progress_bar(1000);
     let mut p = Pipeline::replay_files(files)
         .engine(EngineConfig {
             orders,
@@ -219,9 +174,9 @@ pub fn run(args: Args) -> CliResult {
         .pacing(pacing)
         .latency(args.latency.config())
         .digest(args.digest)
-        .report_books(args.top.unwrap_or(5), args.depth.unwrap_or(5))
+        .report_books(top, depth)
         .stop_on(StopOn::Signals)
-        .progress(progress);
+        .progress(progress(bar.clone()));
     if args.pipeline {
         p = p
             .ring(args.pipe.ring()?)
@@ -237,6 +192,112 @@ pub fn run(args: Args) -> CliResult {
     } else {
         p = p.bbo_csv(args.bbo_csv.clone());
     }
-    let out = p.run().map_err(|e| CliError::new(e.0))?;
-    args.report.emit(&out.report, "")
+    let out = p.run().map_err(|e| CliError::new(e.0));
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let out = out?;
+    args.report.emit(&out.report, "")?;
+    Ok(super::ending(&out.report, !args.symbols.is_empty()))
+}
+
+/// `fh replay --decode-only`: frames, framing and message views only.
+fn decode_only(path: &Path) -> Run {
+    let cap = fh_replay::capture::Capture::open(path).map_err(CliError::new)?;
+    crate::live::signal::install();
+    let bar = super::progress_bar(1000);
+    let d = crate::pipeline::replay::decode_only(&cap, crate::live::signal::flag(), progress(bar))
+        .map_err(|e| CliError::new(e.0))?;
+    let types: Vec<String> = d
+        .types
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(t, n)| match t as u8 {
+            c if c.is_ascii_graphic() => format!("{}={n}", c as char),
+            _ => format!("0x{t:02x}={n}"),
+        })
+        .collect();
+    let rss = crate::pipeline::peak_rss_bytes();
+    super::print(&format!(
+        "fh replay --decode-only {}\nrecords: {}, messages: {}, malformed: {}\nmessages by type: {}\n{}\n",
+        cap.path().display(),
+        d.records,
+        d.messages,
+        d.malformed,
+        types.join(" "),
+        report::speed_line(d.messages, d.elapsed_s, d.cpu_s, rss)
+    ))?;
+    if d.interrupted {
+        return Ok(Ending::Interrupted);
+    }
+    let mut p = Vec::new();
+    if d.truncated {
+        p.push("the capture is cut off inside its last record".to_string());
+    }
+    if d.malformed > 0 {
+        p.push(format!("{} malformed packets or messages", d.malformed));
+    }
+    Ok(Ending::of(&path.display().to_string(), p))
+}
+
+/// `fh replay --to`: the capture's UDP payloads onto the wire, with a progress bar and a clean
+/// stop on Ctrl-C.
+fn wire(path: &Path, w: &WireArgs) -> Run {
+    use fh_replay::{capture::Capture, frame, wire};
+    w.check()?;
+    let cfg = w.config().ok_or_else(|| CliError::new("--to: missing"))?;
+    cfg.validate().map_err(CliError::new)?;
+    let cap = Capture::open(path).map_err(CliError::new)?;
+    let (mut datagrams, mut skipped, mut truncated_at) = (0u64, 0u64, None);
+    for r in cap.records().map_err(CliError::new)? {
+        match r {
+            Ok(r) if frame::udp_payload(r.link, r.data).is_ok() => datagrams += 1,
+            Ok(_) => skipped += 1,
+            Err(e) if e.is_truncation() => truncated_at = Some(e.offset),
+            Err(e) => return Err(CliError::new(e)),
+        }
+    }
+    if datagrams == 0 {
+        let name = path.display();
+        return Err(CliError::new(format!("{name}: no UDP datagram to send")));
+    }
+    crate::live::signal::install();
+    let stop = crate::live::signal::flag();
+    let bar = super::progress_bar(datagrams * u64::from(cfg.loops));
+    let mut rep = wire::send_datagrams(&cfg, || {
+        let recs = cap.records().map_err(|e| wire::WireError(e.to_string()))?;
+        let bar = bar.clone();
+        Ok(recs
+            .map_while(Result::ok)
+            .filter_map(|r| {
+                let d = frame::udp_payload(r.link, r.data).ok()?;
+                let (ts_ns, dst, payload) = (r.ts_ns, d.dst, d.payload);
+                Some(wire::WireDatagram {
+                    ts_ns,
+                    dst,
+                    payload,
+                })
+            })
+            .take_while(|_| !stop.load(Ordering::Relaxed))
+            .inspect(move |_| {
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+            }))
+    })
+    .map_err(CliError::new)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    (rep.skipped_frames, rep.truncated_at) = (skipped, truncated_at);
+    super::print(&format!("{rep}\n"))?;
+    if stop.load(Ordering::Relaxed) {
+        return Ok(Ending::Interrupted);
+    }
+    let cut = truncated_at.map(|o| format!("the capture is cut off at byte {o}"));
+    Ok(Ending::of(
+        &path.display().to_string(),
+        cut.into_iter().collect(),
+    ))
 }

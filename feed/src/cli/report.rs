@@ -4,13 +4,16 @@
 //!
 //! Intervals are merged per tag (stage); `--from`/`--to` keep the intervals whose start lies
 //! in `[from, to)` seconds after the log's start. A file that cannot be read or parsed ends
-//! with one line naming the file (and line), exit code 2.
+//! with one line naming the file (and line), exit code 2. The outputs are checked before the
+//! log is read (neither may be the log, nor each other) and written atomically; Ctrl-C ends
+//! after the table (exit 130).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{CliError, CliResult};
+use super::{CliError, Ending, Run};
 use crate::latency::{hlog, output, table};
+use crate::pipeline::output::{NamedPath, Role};
 
 /// Arguments of `fh report`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -30,31 +33,47 @@ pub struct Args {
     /// Write each tag's percentile distribution to DIR/TAG.hgrm (values in µs).
     #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
+    /// The flags given on the command line (filled in by `main`).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 /// Runs `fh report`, printing to stdout.
-pub fn run(args: Args) -> CliResult {
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    run_to(&args, &mut lock)
+pub fn run(args: Args) -> Run {
+    crate::live::signal::install();
+    let mut text = Vec::new();
+    run_to(&args, &mut text)?;
+    super::print(&String::from_utf8_lossy(&text))?;
+    Ok(if crate::live::signal::requested() {
+        Ending::Interrupted
+    } else {
+        Ending::Done
+    })
 }
 
 /// Runs `fh report`, printing to `out`.
-pub fn run_to(args: &Args, out: &mut dyn Write) -> CliResult {
+pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<(), CliError> {
     for (flag, v) in [("--from", args.from), ("--to", args.to)] {
         if let Some(v) = v {
-            if !v.is_finite() || v < 0.0 {
-                return Err(CliError::new(format!("{flag} {v}: must be seconds ≥ 0")));
-            }
+            super::in_range(flag, v, 0.0, 1e9)?;
         }
     }
+    let mut paths = vec![NamedPath::new("the log", &args.hlog, Role::Input)];
+    if let Some(p) = &args.plot {
+        paths.push(NamedPath::new("--plot", p, Role::File));
+    }
+    if let Some(d) = &args.hgrm {
+        paths.push(NamedPath::new("--hgrm", d, Role::Dir));
+    }
+    super::check_paths(&paths)?;
     if let (Some(f), Some(t)) = (args.from, args.to) {
         if t <= f {
             return Err(CliError::new(format!("--to {t}: must be after --from {f}")));
         }
     }
     let name = args.hlog.display();
-    let bytes = std::fs::read(&args.hlog).map_err(|e| CliError::new(format!("{name}: {e}")))?;
+    let bytes = std::fs::read(&args.hlog)
+        .map_err(|e| CliError::new(format!("{name}: {}", crate::io_words(&e))))?;
     let sum = hlog::read(&bytes, args.from, args.to)
         .map_err(|e| CliError::new(format!("{name}: {e}")))?;
     if sum.intervals == 0 {

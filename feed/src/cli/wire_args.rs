@@ -12,27 +12,27 @@ pub struct WireArgs {
     #[arg(long, value_name = "GROUP:PORT")]
     pub to: Option<SocketAddrV4>,
     /// Send datagrams captured to CAPTURED_G:P to G:P instead (repeatable).
-    #[arg(long = "map", value_name = "CAPTURED_G:P=G:P", requires = "to")]
+    #[arg(long = "map", value_name = "CAPTURED_G:P=G:P")]
     pub maps: Vec<GroupMap>,
     /// Local interface address to send multicast from.
-    #[arg(long, value_name = "ADDR", requires = "to")]
+    #[arg(long, value_name = "ADDR")]
     pub iface: Option<Ipv4Addr>,
-    /// Follow the capture's timestamps X times faster (1: as captured). With --to: the
+    /// Follow the capture's timestamps X times faster (1: as captured; 0.001 to 1000000). With --to: the
     /// sender's pacing (default 1). Without --to: paces the in-process replay too (default:
     /// as fast as possible), and the latency report adds `behind_schedule`.
     #[arg(long, value_name = "X", conflicts_with_all = ["pps", "topspeed"])]
     pub speed: Option<f64>,
-    /// Send N datagrams per second, ignoring the capture's timestamps.
-    #[arg(long, value_name = "N", conflicts_with = "topspeed", requires = "to")]
+    /// Send N datagrams per second, ignoring the capture's timestamps (1 to 100000000).
+    #[arg(long, value_name = "N", conflicts_with = "topspeed")]
     pub pps: Option<u64>,
     /// Send as fast as possible (sendmmsg batches).
-    #[arg(long, requires = "to")]
+    #[arg(long)]
     pub topspeed: bool,
-    /// Send the whole capture N times.
-    #[arg(long = "loop", value_name = "N", default_value_t = 1, requires = "to")]
+    /// Send the whole capture N times (1 to 1000000).
+    #[arg(long = "loop", value_name = "N", default_value_t = 1)]
     pub loops: u32,
-    /// Multicast TTL (0: nothing leaves this host).
-    #[arg(long, value_name = "N", default_value_t = 0, requires = "to")]
+    /// Multicast TTL (0: nothing leaves this host; at most 255).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub ttl: u32,
 }
 
@@ -51,7 +51,38 @@ impl Default for WireArgs {
     }
 }
 
+/// Slowest `--speed`.
+pub const MIN_SPEED: f64 = 0.001;
+/// Fastest `--speed`.
+pub const MAX_SPEED: f64 = 1_000_000.0;
+
 impl WireArgs {
+    /// Flags of the wire sender (what `fh replay --to` takes besides FILE).
+    pub const FLAGS: &'static [&'static str] = &[
+        "--to",
+        "--map",
+        "--iface",
+        "--speed",
+        "--pps",
+        "--topspeed",
+        "--loop",
+        "--ttl",
+    ];
+
+    /// Checks the ranges: `--speed` [`MIN_SPEED`] to [`MAX_SPEED`], `--pps` 1 to 10^8, `--loop`
+    /// 1 to 10^6, `--ttl` 0 to 255.
+    pub fn check(&self) -> Result<(), super::CliError> {
+        if let Some(x) = self.speed {
+            super::in_range("--speed", x, MIN_SPEED, MAX_SPEED)?;
+        }
+        if let Some(n) = self.pps {
+            super::in_range("--pps", n, 1, 100_000_000)?;
+        }
+        super::in_range("--loop", self.loops, 1, 1_000_000)?;
+        super::in_range("--ttl", self.ttl, 0, 255)?;
+        Ok(())
+    }
+
     /// The sender configuration, or `None` when `--to` was not given (replay in-process).
     pub fn config(&self) -> Option<WireConfig> {
         let to = self.to?;
@@ -119,8 +150,16 @@ mod tests {
         assert!(
             Cli::try_parse_from(["x", "--to", "239.1.1.1:1", "--pps", "5", "--topspeed"]).is_err()
         );
-        assert!(Cli::try_parse_from(["x", "--pps", "5"]).is_err());
-        assert!(Cli::try_parse_from(["x", "--loop", "2"]).is_err());
+        // Without --to these are refused by `fh replay`'s mode check, and ranges by `check`.
+        let c = Cli::parse_from(["x", "--to", "239.1.1.1:1", "--loop", "0"]);
+        assert!(c
+            .wire
+            .check()
+            .unwrap_err()
+            .0
+            .starts_with("--loop 0: must be from 1"));
+        let c = Cli::parse_from(["x", "--speed", "1e-9"]);
+        assert!(c.wire.check().is_err());
         // One --speed for both: without --to it paces the in-process replay.
         let c = Cli::parse_from(["x", "--speed", "2"]);
         assert_eq!((c.wire.speed, c.wire.config().is_none()), (Some(2.0), true));
