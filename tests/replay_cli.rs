@@ -477,7 +477,8 @@ fn standard_input_and_several_files_from_the_command_line() {
     assert_ne!(code, 0);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
-        err.trim_end().ends_with("standard input: offset 0: empty file"),
+        err.trim_end()
+            .ends_with("standard input: offset 0: empty file"),
         "{err}"
     );
 
