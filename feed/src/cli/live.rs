@@ -1,7 +1,6 @@
 //! `fh live`: receive a multicast feed through the pipeline (`fh_feed::pipeline::live`) with
 //! built-in strategies, print stats lines while it runs and the report at the end.
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,27 +90,11 @@ pub struct Args {
 }
 
 /// What `fh live --floor` takes (it only receives).
+#[rustfmt::skip]
 const FLOOR: &[&str] = &[
-    "--floor",
-    "--protocol",
-    "--group",
-    "--source",
-    "--iface",
-    "--duration",
-    "--stats-every",
-    "--capture",
-    "--rcvbuf",
-    "--heartbeat",
-    "--packets",
-    "--until-quiet",
-    "--slots",
-    "--cpu",
-    "--hgrm",
-    "--hlog",
-    "--interval",
-    "--plot",
-    "--no-latency",
-    "--report-json",
+    "--floor", "--protocol", "--group", "--source", "--iface", "--duration", "--stats-every",
+    "--capture", "--rcvbuf", "--heartbeat", "--packets", "--until-quiet", "--slots", "--cpu",
+    "--hgrm", "--hlog", "--interval", "--plot", "--no-latency", "--report-json",
 ];
 
 /// What `fh live` takes besides [`FLOOR`]'s and the pipeline's.
@@ -132,23 +115,9 @@ fn secs(what: &str, s: f64) -> Result<Duration, CliError> {
 
 /// Runs `fh live`.
 pub fn run(args: Args) -> Run {
-    let mut out = LineOut;
-    let r = run_to(&args, &mut out)?;
+    let r = run_live(&args)?;
     args.report.emit(&r, &summary_line(&r))?;
     Ok(super::ending(&r, !args.symbols.is_empty()))
-}
-
-/// The progress lines: through [`super::print`] (a closed stdout ends them quietly).
-struct LineOut;
-
-impl Write for LineOut {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        super::print(&String::from_utf8_lossy(b)).map_err(|e| std::io::Error::other(e.0))?;
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The closing line: kernel receive → the first strategy (or the floor's receive), ns.
@@ -179,8 +148,9 @@ fn summary_line(r: &RunReport) -> String {
     }
 }
 
-/// Runs `fh live` writing its progress lines to `out`, and returns the report.
-pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
+/// Runs `fh live` printing its progress lines (a closed stdout ends them quietly), and
+/// returns the report.
+pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     if args.floor {
         check_mode("fh live --floor (it only receives)", &args.given, FLOOR)?;
         if args.pipe.cpus.len() > 1 {
@@ -200,7 +170,10 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
         )));
     }
     let slot_bytes = (args.slots * LiveConfig::default().slot_size) as u64;
-    super::check_memory(&[(format!("--slots {}", args.slots), slot_bytes)])?;
+    crate::pipeline::output::check_memory(
+        &[(format!("--slots {}", args.slots), slot_bytes)],
+        None,
+    )?;
     in_range("--rcvbuf", args.rcvbuf, 4096, (i32::MAX / 2) as usize)?;
     if let Some(n) = args.packets {
         in_range("--packets", n, 1, u64::MAX)?;
@@ -213,7 +186,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
             paths.push(NamedPath::new(flag, p, Role::File));
         }
     }
-    super::check_paths(&paths)?;
+    crate::pipeline::output::check_paths(&paths)?;
     let mut src = LiveSource::new(
         &args.groups,
         match args.protocol {
@@ -275,15 +248,11 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
             .pipe
             .add_strategies(p, &names, first_strategy_cpu, args.bbo_csv.as_ref())?;
     }
-    let mut failed = None;
-    let mut write = |line: String| {
-        if failed.is_none() {
-            if let Err(e) = writeln!(out, "{line}") {
-                failed = Some(e);
-            }
-        }
+    let write = |line: String| {
+        let _ = super::print(&format!("{line}\n"));
     };
-    let outcome = run_with_events(p, &mut |e| match e {
+    let outcome = run_with_events(p, &mut |e| {
+        match e {
         LiveEvent::Joined {
             group,
             iface,
@@ -310,7 +279,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<RunReport, CliError> {
         } => write(format!(
             "t={t:.1}s packets/s {packets_per_s:.0} messages/s {messages_per_s:.0} gaps {gaps} duplicates {duplicates} reordered {reordered} kernel-drops {kernel_drops} rx-ring-lag {rx_ring_lag} pub-ring-lag {pub_ring_lag} silent {silent}"
         )),
-    })
-    .map_err(|e| CliError::new(e.0))?;
+    }
+    })?;
     Ok(outcome.report)
 }

@@ -13,7 +13,7 @@
 //!   stops reading, its outputs are finished and the report printed, marked interrupted).
 //! - Each mode declares the flags it takes ([`check_mode`]); any other is refused by name.
 //! - Every size and time has a documented range, checked before anything starts; every
-//!   path is checked before the run ([`check_paths`]: no output is an input or another
+//!   path is checked before the run (`pipeline::output::check_paths`: no output is an input or another
 //!   output), and every output is written atomically (`pipeline::output`).
 //! - A closed stdout (`| head`) ends the printing quietly ([`print`]).
 
@@ -95,47 +95,16 @@ impl Ending {
 /// Result of a subcommand.
 pub type Run = Result<Ending, CliError>;
 
-/// How a pipeline run ended: interrupted, or the data problems of its report (a capture cut
-/// off, malformed or foreign datagrams, gaps still open, a `--symbol` filter that matched
-/// nothing, a live run that received nothing).
+/// How a pipeline run ended: interrupted, or the data problems of its report
+/// (`pipeline::output::data_problems`).
 pub fn ending(r: &RunReport, symbol_filter: bool) -> Ending {
-    if r.interrupted {
-        return Ending::Interrupted;
+    match r.interrupted {
+        true => Ending::Interrupted,
+        false => Ending::of(
+            &r.source,
+            crate::pipeline::output::data_problems(r, symbol_filter),
+        ),
     }
-    let (e, mut p) = (&r.engine, Vec::new());
-    if let Some(c) = r.capture.as_ref().filter(|c| c.truncated) {
-        match c.warnings.is_empty() {
-            true => p.push("the capture is cut off inside its last record".to_string()),
-            false => p.extend(c.warnings.iter().cloned()),
-        }
-    }
-    let bad = e.mold_malformed + e.iextp_malformed + e.itch_malformed + e.iex_malformed;
-    let foreign = e.foreign + e.unknown_protocol;
-    for (n, what) in [
-        (bad, "malformed packets or messages"),
-        (foreign, "foreign datagrams"),
-    ] {
-        if n > 0 {
-            p.push(format!("{n} {what}"));
-        }
-    }
-    let open: u64 = [&e.moldudp64, &e.iextp]
-        .into_iter()
-        .flatten()
-        .map(|s| s.open_gap_messages)
-        .sum();
-    if open > 0 {
-        p.push(format!(
-            "{open} messages missing in gaps still open at the end"
-        ));
-    }
-    if symbol_filter && r.updates.total == r.updates.status {
-        p.push("--symbol matched nothing (no book update)".to_string());
-    }
-    if r.live.as_ref().is_some_and(|l| l.rx.packets == 0) {
-        p.push("received nothing".to_string());
-    }
-    Ending::of(&r.source, p)
 }
 
 /// Refuses the first flag of `given` (as typed: `--hlog`, `FILE`) that `mode` does not take.
@@ -160,16 +129,6 @@ pub fn in_range<T: PartialOrd + fmt::Display>(
             "{flag} {v}: must be from {lo} to {hi}"
         )))
     }
-}
-
-/// Checks a run's paths before it starts (`pipeline::output::check_paths`).
-pub fn check_paths(paths: &[NamedPath]) -> CliResult {
-    crate::pipeline::output::check_paths(paths).map_err(|e| CliError(e.0))
-}
-
-/// Refuses start-up allocations beyond the memory available (`pipeline::output::check_memory`).
-pub fn check_memory(needs: &[(String, u64)]) -> CliResult {
-    crate::pipeline::output::check_memory(needs, None).map_err(|e| CliError(e.0))
 }
 
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -214,6 +173,12 @@ pub fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     );
     b.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(b)
+}
+
+impl From<crate::pipeline::PipelineError> for CliError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        CliError(e.0)
+    }
 }
 
 impl From<LatencyError> for CliError {
@@ -277,7 +242,7 @@ impl LatencyArgs {
         Ok(())
     }
 
-    /// The outputs, named by their flags (for [`check_paths`]).
+    /// The outputs, named by their flags (for `pipeline::output::check_paths`).
     pub fn outputs(&self) -> Vec<NamedPath> {
         use crate::pipeline::output::Role;
         let mut v = Vec::new();
@@ -351,7 +316,10 @@ mod tests {
                 .no_latency
         );
         let zero = Cli::parse_from(["x", "--stamp-every", "0"]).latency.check();
-        assert_eq!(zero.unwrap_err().0, "--stamp-every 0: must be from 1 to 1048576");
+        assert_eq!(
+            zero.unwrap_err().0,
+            "--stamp-every 0: must be from 1 to 1048576"
+        );
     }
 
     #[test]

@@ -76,14 +76,9 @@ pub struct PipelineArgs {
 
 impl PipelineArgs {
     /// Flags of the pipeline (to declare what a mode takes).
+    #[rustfmt::skip]
     pub const FLAGS: &'static [&'static str] = &[
-        "--strategy",
-        "--consumers",
-        "--policy",
-        "--ring-size",
-        "--idle",
-        "--threading",
-        "--cpu",
+        "--strategy", "--consumers", "--policy", "--ring-size", "--idle", "--threading", "--cpu",
         "--slow-ns",
     ];
 
@@ -167,10 +162,13 @@ impl PipelineArgs {
             super::in_range("--slow-ns", ns, 0, MAX_SLOW_NS)?;
         }
         let ring = self.ring()?;
-        super::check_memory(&[(
-            format!("--ring-size {}", ring.size),
-            (ring.size * std::mem::size_of::<crate::update::BookUpdate>()) as u64,
-        )])?;
+        crate::pipeline::output::check_memory(
+            &[(
+                format!("--ring-size {}", ring.size),
+                (ring.size * std::mem::size_of::<crate::update::BookUpdate>()) as u64,
+            )],
+            None,
+        )?;
         for (i, name) in names.iter().enumerate() {
             let opts = StrategyOptions {
                 group: None,
@@ -181,7 +179,7 @@ impl PipelineArgs {
                 .filter(|(b, _)| *b == "count")
                 .map_or(name.as_str(), |(b, _)| b);
             let slow = self.slow_ns.filter(|_| i + 1 == names.len()).unwrap_or(0);
-            p = builtin::add(p, base, name, opts, bbo_csv, slow).map_err(|e| CliError::new(e.0))?;
+            p = builtin::add(p, base, name, opts, bbo_csv, slow)?;
         }
         Ok(p)
     }
@@ -222,8 +220,7 @@ impl ReportArgs {
     /// Writes the JSON file and prints `r` as text (plus `extra` lines).
     pub fn emit(&self, r: &RunReport, extra: &str) -> CliResult {
         if let Some(path) = &self.report_json {
-            let mut o =
-                crate::pipeline::output::Output::create(path).map_err(|e| CliError::new(e.0))?;
+            let mut o = crate::pipeline::output::Output::create(path)?;
             let mut w = o.writer();
             serde_json::to_writer_pretty(&mut w, r)
                 .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
@@ -231,7 +228,7 @@ impl ReportArgs {
                 .and_then(|_| w.flush())
                 .map_err(|e| CliError::new(o.error(e).0))?;
             drop(w);
-            o.commit().map_err(|e| CliError::new(e.0))?;
+            o.commit()?;
         }
         let mut text = report::render_text(r);
         text.push_str(extra);

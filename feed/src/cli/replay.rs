@@ -72,22 +72,10 @@ pub struct Args {
 pub const MAX_ORDERS: usize = 1 << 28;
 
 /// What a single-thread replay takes.
+#[rustfmt::skip]
 const SINGLE: &[&str] = &[
-    "FILE",
-    "--symbol",
-    "--depth",
-    "--top",
-    "--bbo-csv",
-    "--digest",
-    "--orders",
-    "--first-seq",
-    "--hgrm",
-    "--hlog",
-    "--interval",
-    "--plot",
-    "--no-latency",
-    "--stamp-every",
-    "--speed",
+    "FILE", "--symbol", "--depth", "--top", "--bbo-csv", "--digest", "--orders", "--first-seq",
+    "--hgrm", "--hlog", "--interval", "--plot", "--no-latency", "--stamp-every", "--speed",
     "--report-json",
 ];
 
@@ -146,7 +134,10 @@ pub fn run(args: Args) -> Run {
     args.latency.check()?;
     args.wire.check()?;
     let order_bytes = (orders * 2).next_power_of_two() * 24;
-    super::check_memory(&[(format!("--orders {orders}"), order_bytes as u64)])?;
+    crate::pipeline::output::check_memory(
+        &[(format!("--orders {orders}"), order_bytes as u64)],
+        None,
+    )?;
     let mut paths: Vec<NamedPath> = files
         .iter()
         .map(|f| NamedPath::new("the capture being replayed", f, Role::Input))
@@ -156,7 +147,7 @@ pub fn run(args: Args) -> Run {
     }
     paths.extend(args.latency.outputs());
     paths.extend(args.report.outputs());
-    super::check_paths(&paths)?;
+    crate::pipeline::output::check_paths(&paths)?;
     let pacing = match (args.wire.speed, args.step) {
         (Some(x), None) => Pacing::Speed(x),
         (None, Some(ns)) => Pacing::Step { every_ns: ns },
@@ -192,7 +183,7 @@ pub fn run(args: Args) -> Run {
     } else {
         p = p.bbo_csv(args.bbo_csv.clone());
     }
-    let out = p.run().map_err(|e| CliError::new(e.0));
+    let out = p.run();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -206,8 +197,7 @@ fn decode_only(path: &Path) -> Run {
     let cap = fh_replay::capture::Capture::open(path).map_err(CliError::new)?;
     crate::live::signal::install();
     let bar = super::progress_bar(1000);
-    let d = crate::pipeline::replay::decode_only(&cap, crate::live::signal::flag(), progress(bar))
-        .map_err(|e| CliError::new(e.0))?;
+    let d = crate::pipeline::replay::decode_only(&cap, crate::live::signal::flag(), progress(bar))?;
     let types: Vec<String> = d
         .types
         .iter()

@@ -65,7 +65,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<(), CliError> {
     if let Some(d) = &args.hgrm {
         paths.push(NamedPath::new("--hgrm", d, Role::Dir));
     }
-    super::check_paths(&paths)?;
+    crate::pipeline::output::check_paths(&paths)?;
     if let (Some(f), Some(t)) = (args.from, args.to) {
         if t <= f {
             return Err(CliError::new(format!("--to {t}: must be after --from {f}")));

@@ -58,15 +58,9 @@ pub const MAX_SPEED: f64 = 1_000_000.0;
 
 impl WireArgs {
     /// Flags of the wire sender (what `fh replay --to` takes besides FILE).
+    #[rustfmt::skip]
     pub const FLAGS: &'static [&'static str] = &[
-        "--to",
-        "--map",
-        "--iface",
-        "--speed",
-        "--pps",
-        "--topspeed",
-        "--loop",
-        "--ttl",
+        "--to", "--map", "--iface", "--speed", "--pps", "--topspeed", "--loop", "--ttl",
     ];
 
     /// Checks the ranges: `--speed` [`MIN_SPEED`] to [`MAX_SPEED`], `--pps` 1 to 10^8, `--loop`

@@ -344,6 +344,46 @@ pub fn check_paths(paths: &[NamedPath]) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// The data problems a run's report shows, for a shell to exit on (`fh` exits 1): a capture
+/// cut off, malformed or foreign datagrams, gaps still open at the end, a symbol filter that
+/// matched nothing (no update but status), a live run that received nothing.
+pub fn data_problems(r: &super::RunReport, symbol_filter: bool) -> Vec<String> {
+    let (e, mut p) = (&r.engine, Vec::new());
+    if let Some(c) = r.capture.as_ref().filter(|c| c.truncated) {
+        match c.warnings.is_empty() {
+            true => p.push("the capture is cut off inside its last record".to_string()),
+            false => p.extend(c.warnings.iter().cloned()),
+        }
+    }
+    let bad = e.mold_malformed + e.iextp_malformed + e.itch_malformed + e.iex_malformed;
+    let foreign = e.foreign + e.unknown_protocol;
+    for (n, what) in [
+        (bad, "malformed packets or messages"),
+        (foreign, "foreign datagrams"),
+    ] {
+        if n > 0 {
+            p.push(format!("{n} {what}"));
+        }
+    }
+    let open: u64 = [&e.moldudp64, &e.iextp]
+        .into_iter()
+        .flatten()
+        .map(|s| s.open_gap_messages)
+        .sum();
+    if open > 0 {
+        p.push(format!(
+            "{open} messages missing in gaps still open at the end"
+        ));
+    }
+    if symbol_filter && r.updates.total == r.updates.status {
+        p.push("--symbol matched nothing (no book update)".to_string());
+    }
+    if r.live.as_ref().is_some_and(|l| l.rx.packets == 0) {
+        p.push("received nothing".to_string());
+    }
+    p
+}
+
 /// Memory this machine can give now (`MemAvailable` of `/proc/meminfo`), bytes, if known.
 pub fn available_memory() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
