@@ -384,12 +384,32 @@ pub fn data_problems(r: &super::RunReport, symbol_filter: bool) -> Vec<String> {
     p
 }
 
-/// Memory this machine can give now (`MemAvailable` of `/proc/meminfo`), bytes, if known.
+/// The number after `key` in a `/proc` file (`kB` values in bytes).
+fn proc_value(file: &str, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(file).ok()?;
+    let mut words = s
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace();
+    let n: u64 = words.next()?.parse().ok()?;
+    Some(if words.next() == Some("kB") {
+        n.saturating_mul(1024)
+    } else {
+        n
+    })
+}
+
+/// Memory this process can get now, bytes, if known: the machine's `MemAvailable`, or less
+/// when an address-space limit (`ulimit -v`) leaves less room.
 pub fn available_memory() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.saturating_mul(1024))
+    let avail = proc_value("/proc/meminfo", "MemAvailable:");
+    let limit = proc_value("/proc/self/limits", "Max address space");
+    let room =
+        limit.map(|l| l.saturating_sub(proc_value("/proc/self/status", "VmSize:").unwrap_or(0)));
+    match (avail, room) {
+        (Some(a), Some(r)) => Some(a.min(r)),
+        (a, r) => a.or(r),
+    }
 }
 
 /// `n` bytes for people: `512 MiB`, `12.0 GiB`.
