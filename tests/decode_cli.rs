@@ -438,10 +438,13 @@ fn capture_cut_at_its_end_decodes_what_is_complete_then_warns() {
     };
     let src = root.join("iex-tops-20180103-iextools/example1.pcap");
     let (code, out, err) = run_fh(["decode", "--format", "json", src.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    // Everything complete decoded, then exit 1: completed with a data problem.
+    assert_eq!(code, 1, "{err}");
     assert_eq!(json_lines(&out).len(), 53);
     assert!(
-        err.contains("warning") && err.contains("cut off") && err.contains("offset"),
+        err.contains("completed with data problems")
+            && err.contains("cut off")
+            && err.contains("offset"),
         "{err}"
     );
 }
@@ -477,7 +480,7 @@ fn malformed_packets_are_counted_and_summed_up() {
     w.write_packet(2, &[0u8; 10]).unwrap(); // a runt frame
     w.finish().unwrap();
     let (code, out, err) = run_fh(["decode", "--format", "json", path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 1, "malformed packets: exit 1; {err}");
     assert_eq!(json_lines(&out).len(), 1);
     for want in [
         "4 records",

@@ -383,7 +383,7 @@ fn fh_report_errors_name_the_file_and_line() {
         "#[StartTime: 1.000 (seconds since epoch)]\ngarbage here\n",
     )
     .unwrap();
-    // `fh report` ends with one line `fh: MESSAGE` and exit code 2; returns MESSAGE.
+    // `fh report` ends with one line `fh report: MESSAGE` and exit code 2; returns MESSAGE.
     let run = |p: &std::path::Path, from: Option<f64>| {
         let mut args = vec!["report".into(), p.as_os_str().to_os_string()];
         if let Some(f) = from {
@@ -394,7 +394,9 @@ fn fh_report_errors_name_the_file_and_line() {
         assert!(out.is_empty(), "nothing on stdout: {out:?}");
         let line = err.strip_suffix('\n').unwrap_or(&err);
         assert!(!line.contains('\n'), "one line: {err}");
-        line.strip_prefix("fh: ").expect("fh: prefix").to_string()
+        line.strip_prefix("fh report: ")
+            .expect("fh report: prefix")
+            .to_string()
     };
     assert_eq!(
         run(&bad, None),
@@ -621,11 +623,11 @@ fn fh_replay_paced_and_without_latency() {
         ),
         (
             vec!["replay", s, "--speed", "0"],
-            "--speed 0: must be a positive number",
+            "--speed 0: must be from 0.001 to 1000000",
         ),
         (
             vec!["replay", s, "--to", "239.1.1.1:5000", "--plot", "x.svg"],
-            "--plot: not available with --to",
+            "--plot: not a flag of fh replay --to (it only sends)",
         ),
         (
             vec!["replay", s, "--to", "127.0.0.1:5000"],
@@ -633,16 +635,16 @@ fn fh_replay_paced_and_without_latency() {
         ),
         (
             vec!["replay", s, "--decode-only", "--speed", "2"],
-            "--speed: not available with --decode-only",
+            "--speed: not a flag of fh replay --decode-only",
         ),
         (
             vec!["replay", s, "--decode-only", "--plot", "x.svg"],
-            "--plot: not available with --decode-only",
+            "--plot: not a flag of fh replay --decode-only",
         ),
     ] {
         let (code, _, err) = fh_tests::run_fh(&args);
         assert_eq!(code, 2, "{args:?}");
-        assert_eq!(err, format!("fh: {want}\n"), "{args:?}");
+        assert_eq!(err, format!("fh replay: {want}\n"), "{args:?}");
     }
     let _ = fs::remove_dir_all(&dir);
 }

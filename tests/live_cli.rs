@@ -22,8 +22,8 @@ fn fh_live(args: &[&str]) -> Child {
         .expect("spawn fh live")
 }
 
-/// Waits (bounded) for the child, returning its exit success and stdout.
-fn finish(mut c: Child, limit: Duration) -> (bool, String) {
+/// Waits (bounded) for the child, returning its exit code and stdout.
+fn finish(mut c: Child, limit: Duration) -> (Option<i32>, String) {
     let t0 = Instant::now();
     let status = loop {
         if let Some(s) = c.try_wait().unwrap() {
@@ -40,7 +40,7 @@ fn finish(mut c: Child, limit: Duration) -> (bool, String) {
     let mut err = String::new();
     c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     eprint!("{err}");
-    (status.success(), out)
+    (status.code(), out)
 }
 
 fn send(g: SocketAddrV4, n: u64, pps: u64) {
@@ -79,12 +79,13 @@ fn fh_live_receives_everything_and_stops_on_packets() {
     let floor = fh_live(&["--group", "239.3.0.1:32001", "--packets", "4000", "--floor"]);
     wait_joined_by(g, 2);
     send(g, 4000, 8_000);
-    let (ok, out) = finish(child, Duration::from_secs(60));
+    let (code, out) = finish(child, Duration::from_secs(60));
     print!("{out}");
-    assert!(ok);
-    let (fok, fout) = finish(floor, Duration::from_secs(60));
+    // The payloads are no ITCH: completed with data problems (foreign datagrams), exit 1.
+    assert_eq!(code, Some(1));
+    let (fcode, fout) = finish(floor, Duration::from_secs(60));
     print!("{fout}");
-    assert!(fok, "the floor loop exits cleanly");
+    assert_eq!(fcode, Some(0), "the floor loop exits cleanly");
     assert_eq!(field(&fout, "received "), 4000);
     assert_eq!(field(&fout, "(floor), ns: count "), 4000);
     assert!(out.contains("joined 239.3.0.1:32001 on 127.0.0.1: SO_RCVBUF granted"));
@@ -118,9 +119,9 @@ fn fh_live_stops_cleanly_on_ctrl_c_and_reports_silence() {
         .status()
         .unwrap();
     assert!(st.success());
-    let (ok, out) = finish(child, Duration::from_secs(30));
+    let (code, out) = finish(child, Duration::from_secs(30));
     print!("{out}");
-    assert!(ok, "exit 0 after Ctrl-C");
+    assert_eq!(code, Some(130), "exit 130 after Ctrl-C, with the report");
     assert_eq!(field(&out, "received "), 500);
     assert_eq!(field(&out, "processed "), 500);
     assert_eq!(field(&out, "silences "), 1);
@@ -133,18 +134,19 @@ fn fh_live_stops_at_duration_and_when_quiet() {
         return;
     }
     let t0 = Instant::now();
-    let (ok, out) = finish(
+    let (code, out) = finish(
         fh_live(&["--group", "239.3.0.3:32003", "--duration", "0.5"]),
         Duration::from_secs(20),
     );
-    assert!(ok && t0.elapsed() >= Duration::from_millis(500));
+    // Nothing received: exit 1.
+    assert!(code == Some(1) && t0.elapsed() >= Duration::from_millis(500));
     assert_eq!(field(&out, "received "), 0);
     let g: SocketAddrV4 = "239.3.0.4:32004".parse().unwrap();
     let child = fh_live(&["--group", "239.3.0.4:32004", "--until-quiet", "0.3"]);
     wait_joined(g);
     send(g, 300, 30_000);
-    let (ok, out) = finish(child, Duration::from_secs(20));
-    assert!(ok);
+    let (code, out) = finish(child, Duration::from_secs(20));
+    assert_eq!(code, Some(1), "foreign datagrams");
     assert_eq!(field(&out, "received "), 300);
 }
 

@@ -64,7 +64,10 @@ fn fh_report_binary() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         stderr,
-        format!("fh: {}: line 3: not an interval log line\n", bad.display())
+        format!(
+            "fh report: {}: line 3: not an interval log line\n",
+            bad.display()
+        )
     );
     let _ = fs::remove_dir_all(&dir);
 }
