@@ -598,3 +598,48 @@ fn the_json_report_validates_and_says_what_the_text_says() {
         let _ = std::fs::remove_file(&j);
     }
 }
+
+/// The `bbo-csv` strategy (its own L2 ladders, on its own thread) writes the very file the
+/// single-thread replay writes from the engine's BBO changes.
+#[test]
+fn the_bbo_csv_strategy_writes_the_single_thread_replays_file() {
+    let mut files = vec![workspace_root().join("pcaps/sample.pcap")];
+    if let Some(dir) = real_pcaps_or_skip("pipeline_modes_bbo_csv") {
+        files.push(dir.join("iex-deep-20231002-sai271828/test.pcap"));
+    }
+    let dir = fresh_dir("bbo-csv");
+    for (i, f) in files.iter().enumerate() {
+        let (one, piped) = (
+            dir.join(format!("one{i}.csv")),
+            dir.join(format!("pipe{i}.csv")),
+        );
+        let f = f.to_str().unwrap();
+        for (csv, pipeline) in [(&one, false), (&piped, true)] {
+            let mut args = vec![
+                "replay",
+                f,
+                "--no-latency",
+                "--bbo-csv",
+                csv.to_str().unwrap(),
+            ];
+            if pipeline {
+                args.extend([
+                    "--pipeline",
+                    "--strategy",
+                    "bbo-csv",
+                    "--strategy",
+                    "digest",
+                ]);
+            }
+            let (code, _, err) = run_fh(args.iter().copied());
+            assert!(code == 0 || code == 1, "{args:?}: {err}");
+        }
+        let (a, b) = (
+            std::fs::read_to_string(&one).unwrap(),
+            std::fs::read_to_string(&piped).unwrap(),
+        );
+        assert!(a.lines().count() > 100, "{f}: rows written");
+        assert_eq!(a, b, "{f}: the same BBO rows");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

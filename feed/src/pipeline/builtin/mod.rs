@@ -24,7 +24,7 @@ pub use spread::Spread;
 pub use tape::Tape;
 
 use super::output::Output;
-use super::sink::{bbo_csv_row, BboCsv, Tally};
+use super::sink::{BboCsv, Tally};
 use super::{Pipeline, PipelineError, StrategyOptions};
 use crate::engine::levels::Bbo as LevelBbo;
 use crate::strategy::{Context, Figures, Strategy};
@@ -87,7 +87,6 @@ impl Ladders {
 pub struct BboCsvWriter {
     books: HashMap<InstrumentId, Ladders>,
     out: Option<(Output, BboCsv<std::io::BufWriter<std::fs::File>>)>,
-    line: String,
     error: Option<String>,
     rows: u64,
 }
@@ -100,7 +99,6 @@ impl BboCsvWriter {
         Ok(BboCsvWriter {
             books: HashMap::new(),
             out: Some((o, w)),
-            line: String::new(),
             error: None,
             rows: 0,
         })
@@ -111,18 +109,19 @@ impl Strategy for BboCsvWriter {
     fn on_update(&mut self, u: &BookUpdate, ctx: &Context<'_>) {
         let b = self.books.entry(u.instrument).or_default();
         let side = match u.side {
-            Side::Bid => &mut b.bids,
-            Side::Ask => &mut b.asks,
-            Side::None => return,
+            Side::Bid => Some(&mut b.bids),
+            Side::Ask => Some(&mut b.asks),
+            Side::None => None,
         };
-        match u.kind {
-            UpdateKind::AddLevel | UpdateKind::ChangeLevel => {
+        match (side, u.kind) {
+            (Some(side), UpdateKind::AddLevel | UpdateKind::ChangeLevel) => {
                 side.insert(u.price, u.shares);
             }
-            UpdateKind::DeleteLevel => {
+            (Some(side), UpdateKind::DeleteLevel) => {
                 side.remove(&u.price);
             }
-            _ => return,
+            // Trades and status changes move no level, but may end an event that did.
+            _ => {}
         }
         if !u.flags.last_in_event() {
             return;
@@ -134,7 +133,6 @@ impl Strategy for BboCsvWriter {
         b.last = now;
         let sym = ctx.symbol(u.instrument).map(|s| s.0).unwrap_or([b' '; 8]);
         if let Some((_, w)) = self.out.as_mut() {
-            bbo_csv_row(&mut self.line, u.exch_ts, &sym, &now);
             w.write_row(u.exch_ts, &sym, &now);
             self.rows += 1;
         }
