@@ -144,6 +144,10 @@ impl LiveSource {
     }
 }
 
+/// Counters the engine agent shares with the monitor: datagrams, messages in sequenced
+/// packets, gap events, duplicate packets, reordered packets.
+pub const PROGRESS: usize = 5;
+
 /// The engine agent: decodes each datagram in place in its receive-ring slot, into the sink.
 #[derive(Debug)]
 pub struct EngineAgent<S: UpdateSink> {
@@ -153,7 +157,7 @@ pub struct EngineAgent<S: UpdateSink> {
     protocol: Protocol,
     clock: Clock,
     rec: Option<IntervalRecorder>,
-    progress: Arc<[AtomicU64; 3]>,
+    progress: Arc<[AtomicU64; PROGRESS]>,
     upstream_done: Arc<AtomicBool>,
     foreign: u64,
 }
@@ -175,7 +179,7 @@ impl<S: UpdateSink> EngineAgent<S> {
             protocol,
             clock,
             rec,
-            progress: Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]),
+            progress: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             upstream_done: Arc::new(AtomicBool::new(false)),
             foreign: 0,
         }
@@ -187,8 +191,8 @@ impl<S: UpdateSink> EngineAgent<S> {
         self.upstream_done.clone()
     }
 
-    /// Datagrams, messages and gaps so far, for the stats line.
-    pub fn progress(&self) -> Arc<[AtomicU64; 3]> {
+    /// The [`PROGRESS`] counters so far, for the stats line.
+    pub fn progress(&self) -> Arc<[AtomicU64; PROGRESS]> {
         self.progress.clone()
     }
 
@@ -254,13 +258,18 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
         }
         drop(b);
         if k > 0 {
-            let s = &self.engine.stats;
-            self.progress[0].store(s.datagrams + self.foreign, Ordering::Relaxed);
-            self.progress[1].store(s.itch_messages() + s.iex_messages(), Ordering::Relaxed);
-            self.progress[2].store(
-                self.engine.mold_seq.stats.gaps + self.engine.iex_seq.stats.gaps,
-                Ordering::Relaxed,
-            );
+            // Plain counters summed over both transports: a few loads, no per-type sums.
+            let (m, i) = (&self.engine.mold_seq.stats, &self.engine.iex_seq.stats);
+            let now = [
+                self.engine.stats.datagrams + self.foreign,
+                m.messages + i.messages,
+                m.gaps + i.gaps,
+                m.duplicate_packets + i.duplicate_packets,
+                m.out_of_order_packets + i.out_of_order_packets,
+            ];
+            for (a, v) in self.progress.iter().zip(now) {
+                a.store(v, Ordering::Relaxed);
+            }
             if let Some(r) = self.rec.as_mut() {
                 r.tick(self.clock.now());
             }
@@ -570,7 +579,7 @@ pub fn run_with_events(
     let engine = Engine::new(&p.engine);
     let mut thread_of: Vec<(String, Option<usize>)> = Vec::new();
     let mut ring_monitor = None;
-    let mut eng_progress: Option<Arc<[AtomicU64; 3]>> = None;
+    let mut eng_progress: Option<Arc<[AtomicU64; PROGRESS]>> = None;
     let threads = Threads {
         engine_core: p.engine_core,
         rx_core: src.rx_core,
@@ -690,14 +699,10 @@ pub fn run_with_events(
         silent_now = silent;
         if !src.stats_every.is_zero() && now >= next_stats {
             next_stats += src.stats_every;
-            let (done, msgs, gaps) = match (&running, &eng_progress) {
-                (Running::Floor(_, p), _) => (p.load(Ordering::Relaxed), 0, 0),
-                (_, Some(p)) => (
-                    p[0].load(Ordering::Relaxed),
-                    p[1].load(Ordering::Relaxed),
-                    p[2].load(Ordering::Relaxed),
-                ),
-                (_, None) => (s.packets, 0, 0),
+            let [done, msgs, gaps, duplicates, reordered] = match (&running, &eng_progress) {
+                (Running::Floor(_, p), _) => [p.load(Ordering::Relaxed), 0, 0, 0, 0],
+                (_, Some(p)) => std::array::from_fn(|k| p[k].load(Ordering::Relaxed)),
+                (_, None) => [s.packets, 0, 0, 0, 0],
             };
             let pub_lag = ring_monitor.as_ref().map_or(0, |m| {
                 let published = m.producer_stats().published;
@@ -714,8 +719,8 @@ pub fn run_with_events(
                 packets_per_s: (s.packets - last.1.packets) as f64 / dt,
                 messages_per_s: msgs.saturating_sub(last.2) as f64 / dt,
                 gaps,
-                duplicates: 0,
-                reordered: 0,
+                duplicates,
+                reordered,
                 kernel_drops: s.kernel_drops,
                 rx_ring_lag: s.packets.saturating_sub(done),
                 pub_ring_lag: pub_lag,
