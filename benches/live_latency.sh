@@ -53,7 +53,7 @@ CPU_RX=${CPUS%,*} CPU_TX=${CPUS#*,}
 
 PROFILE=${FH_PROFILE:-release}
 if [ "${FH_BENCH_NETNS:-}" != 1 ]; then
-    cargo build --profile "$PROFILE" -q -p fh-feed --bin fh
+    cargo build --profile "$PROFILE" -q -p fh-cli --bin fh
     for u in "-n" "-r -n"; do
         # shellcheck disable=SC2086
         if unshare $u true 2>/dev/null; then

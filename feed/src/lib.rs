@@ -2,7 +2,8 @@
 //!
 //! The engine (sequencing, order books), the publication ring, agents and idle strategies,
 //! the strategy API, the pipeline that runs them in replay and live alike, latency recording,
-//! the live multicast receiver, and the `fh` command line (a thin shell over the rest).
+//! and the live multicast receiver. The `fh` command line is the `fh-cli` crate (`feed/cli`), a
+//! thin shell over this library.
 //!
 //! ```text
 //!  live:   socket ─recvmmsg─► rx ring slots ─┐
@@ -26,7 +27,8 @@
 //! - Bad input is counted and dropped, never fatal; every gap, duplicate, overrun and drop is
 //!   counted and reported.
 //! - Layers: `ring` knows neither strategies nor book updates; the library never imports
-//!   `cli` and does not use clap; `cli` parses, configures, runs and formats, nothing else.
+//!   the command line (`fh-cli`) and does not use clap; `fh-cli` parses, configures, runs and
+//!   formats, nothing else.
 //! - `unsafe` lives only in the ring (`ring`, `sync`), the live layer (`live::{rx, socket,
 //!   signal}`), the clock (`latency::clock`: `rdtsc`, `clock_gettime`), the interval hand-over
 //!   (`latency::recorder`) and the order store's table (`engine::table`: masked, unchecked
@@ -36,7 +38,6 @@
 extern crate self as fh_feed;
 
 pub mod agent;
-pub mod cli;
 pub mod directory;
 pub mod dump;
 pub mod engine;

@@ -66,7 +66,7 @@ pub mod oracle;
 
 /// The `fh` binary of the same build profile as the running test (`target/<profile>/fh`).
 ///
-/// `cargo test --workspace` builds it (it is a target of the `fh-feed` package). Panics with
+/// `cargo test --workspace` builds it (it is the `fh-cli` package's binary). Panics with
 /// the command to run when it is missing.
 pub fn fh_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
@@ -78,7 +78,7 @@ pub fn fh_bin() -> PathBuf {
     let bin = dir.join(format!("fh{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "{} not found: build it first (`cargo test --workspace --profile ci` builds it; or `cargo build -p fh-feed --profile ci`)",
+        "{} not found: build it first (`cargo test --workspace --profile ci` builds it; or `cargo build -p fh-cli --profile ci`)",
         bin.display()
     );
     bin

@@ -8,9 +8,9 @@ use std::sync::atomic::Ordering;
 
 use super::pipeline_args::{PipelineArgs, ReportArgs};
 use super::{check_mode, in_range, CliError, Ending, LatencyArgs, Run, WireArgs};
-use crate::engine::EngineConfig;
-use crate::pipeline::output::{NamedPath, Role};
-use crate::pipeline::{report, Pacing, Pipeline, StopOn};
+use fh_feed::engine::EngineConfig;
+use fh_feed::pipeline::output::{NamedPath, Role};
+use fh_feed::pipeline::{report, Pacing, Pipeline, StopOn};
 
 /// Arguments of `fh replay`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -134,7 +134,7 @@ pub fn run(args: Args) -> Run {
     args.latency.check()?;
     args.wire.check()?;
     let order_bytes = (orders * 2).next_power_of_two() * 24;
-    crate::pipeline::output::check_memory(
+    fh_feed::pipeline::output::check_memory(
         &[(format!("--orders {orders}"), order_bytes as u64)],
         None,
     )?;
@@ -147,7 +147,7 @@ pub fn run(args: Args) -> Run {
     }
     paths.extend(args.latency.outputs());
     paths.extend(args.report.outputs());
-    crate::pipeline::output::check_paths(&paths)?;
+    fh_feed::pipeline::output::check_paths(&paths)?;
     let pacing = match (args.wire.speed, args.step) {
         (Some(x), None) => Pacing::Speed(x),
         (None, Some(ns)) => Pacing::Step { every_ns: ns },
@@ -195,9 +195,10 @@ pub fn run(args: Args) -> Run {
 /// `fh replay --decode-only`: frames, framing and message views only.
 fn decode_only(path: &Path) -> Run {
     let cap = fh_replay::capture::Capture::open(path).map_err(CliError::new)?;
-    crate::live::signal::install();
+    fh_feed::live::signal::install();
     let bar = super::progress_bar(1000);
-    let d = crate::pipeline::replay::decode_only(&cap, crate::live::signal::flag(), progress(bar))?;
+    let d =
+        fh_feed::pipeline::replay::decode_only(&cap, fh_feed::live::signal::flag(), progress(bar))?;
     let types: Vec<String> = d
         .types
         .iter()
@@ -208,7 +209,7 @@ fn decode_only(path: &Path) -> Run {
             _ => format!("0x{t:02x}={n}"),
         })
         .collect();
-    let rss = crate::pipeline::peak_rss_bytes();
+    let rss = fh_feed::pipeline::peak_rss_bytes();
     super::print(&format!(
         "fh replay --decode-only {}\nrecords: {}, messages: {}, malformed: {}\nmessages by type: {}\n{}\n",
         cap.path().display(),
@@ -252,8 +253,8 @@ fn wire(path: &Path, w: &WireArgs) -> Run {
         let name = path.display();
         return Err(CliError::new(format!("{name}: no UDP datagram to send")));
     }
-    crate::live::signal::install();
-    let stop = crate::live::signal::flag();
+    fh_feed::live::signal::install();
+    let stop = fh_feed::live::signal::flag();
     let bar = super::progress_bar(datagrams * u64::from(cfg.loops));
     let mut rep = wire::send_datagrams(&cfg, || {
         let recs = cap.records().map_err(|e| wire::WireError(e.to_string()))?;

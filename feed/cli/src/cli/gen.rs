@@ -8,7 +8,7 @@
 //! 2). A progress bar shows on a terminal.
 
 use super::{CliError, Ending, Run};
-use crate::pipeline::output::{NamedPath, Output, Role};
+use fh_feed::pipeline::output::{NamedPath, Output, Role};
 use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, Options, Stop};
 use std::cell::Cell;
 use std::io::{self, Write};
@@ -60,9 +60,6 @@ pub struct Args {
     /// Also write line B to this group and port: same packets, its own independent faults.
     #[arg(long = "line-b", value_name = "G:PORT")]
     pub line_b: Option<String>,
-    /// The flags given on the command line (filled in by `main`).
-    #[arg(skip)]
-    pub given: Vec<String>,
 }
 
 /// Most `--messages`.
@@ -190,13 +187,13 @@ impl<F: gen::FrameSink> gen::FrameSink for Watch<'_, F> {
 pub fn run(args: Args) -> Run {
     let (opts, format) = args.options()?;
     let truth = gen::truth_path(&args.out);
-    crate::pipeline::output::check_paths(&[
+    fh_feed::pipeline::output::check_paths(&[
         NamedPath::new("--out", &args.out, Role::File),
         NamedPath::new("--out (its truth file)", &truth, Role::File),
     ])?;
     let t0 = std::time::Instant::now();
-    crate::live::signal::install();
-    let stop = crate::live::signal::flag();
+    fh_feed::live::signal::install();
+    let stop = fh_feed::live::signal::flag();
     let total = match opts.config.stop {
         Stop::Messages(m) => m,
         Stop::Seconds(_) => 0,

@@ -1,5 +1,5 @@
 //! `fh decode FILE`: print every message of a capture, as aligned text or JSON Lines (a shell
-//! over [`crate::dump`], which documents the output). Input: classic pcap, pcapng or a Nasdaq `*.NASDAQ_ITCH50[.gz]` file. Each UDP payload is
+//! over [`fh_feed::dump`], which documents the output). Input: classic pcap, pcapng or a Nasdaq `*.NASDAQ_ITCH50[.gz]` file. Each UDP payload is
 //! recognised as MoldUDP64 (ITCH 5.0) or IEX-TP (DEEP/TOPS) from its bytes (`--protocol auto`),
 //! or forced with `--protocol itch|iex`.
 //!
@@ -12,7 +12,7 @@
 //! matched nothing; 130 on Ctrl-C (the summary covers what was printed).
 
 use super::{CliError, Ending, Run};
-use crate::dump::{self, DumpConfig, End};
+use fh_feed::dump::{self, DumpConfig, End};
 use std::io::{self, BufWriter};
 use std::path::PathBuf;
 
@@ -56,9 +56,6 @@ pub struct Args {
     /// Stop after printing this many messages.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
-    /// The flags given on the command line (filled in by `main`).
-    #[arg(skip)]
-    pub given: Vec<String>,
 }
 
 impl Args {
@@ -82,8 +79,8 @@ impl Args {
 
 /// Runs `fh decode`.
 pub fn run(args: Args) -> Run {
-    crate::live::signal::install();
-    let stop = crate::live::signal::flag();
+    fh_feed::live::signal::install();
+    let stop = fh_feed::live::signal::flag();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let s = dump::dump_file(&args.file, &args.config(), &mut out, stop).map_err(CliError::new)?;
     drop(out);

@@ -22,9 +22,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::latency::{LatencyConfig, LatencyError, DEFAULT_STAMP_EVERY};
-use crate::pipeline::output::NamedPath;
-use crate::pipeline::RunReport;
+use fh_feed::latency::{LatencyConfig, LatencyError, DEFAULT_STAMP_EVERY};
+use fh_feed::pipeline::output::NamedPath;
+use fh_feed::pipeline::RunReport;
 
 pub mod decode;
 pub mod gen;
@@ -102,7 +102,7 @@ pub fn ending(r: &RunReport, symbol_filter: bool) -> Ending {
         true => Ending::Interrupted,
         false => Ending::of(
             &r.source,
-            crate::pipeline::output::data_problems(r, symbol_filter),
+            fh_feed::pipeline::output::data_problems(r, symbol_filter),
         ),
     }
 }
@@ -144,7 +144,7 @@ pub fn print(text: &str) -> CliResult {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);
             Ok(())
         }
-        Err(e) => Err(CliError::new(format!("stdout: {}", crate::io_words(&e)))),
+        Err(e) => Err(CliError::new(format!("stdout: {}", fh_feed::io_words(&e)))),
         Ok(()) => Ok(()),
     }
 }
@@ -175,8 +175,8 @@ pub fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     Some(b)
 }
 
-impl From<crate::pipeline::PipelineError> for CliError {
-    fn from(e: crate::pipeline::PipelineError) -> Self {
+impl From<fh_feed::pipeline::PipelineError> for CliError {
+    fn from(e: fh_feed::pipeline::PipelineError) -> Self {
         CliError(e.0)
     }
 }
@@ -244,7 +244,7 @@ impl LatencyArgs {
 
     /// The outputs, named by their flags (for `pipeline::output::check_paths`).
     pub fn outputs(&self) -> Vec<NamedPath> {
-        use crate::pipeline::output::Role;
+        use fh_feed::pipeline::output::Role;
         let mut v = Vec::new();
         for (flag, p, role) in [
             ("--hlog", &self.hlog, Role::File),

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use super::pipeline_args::{PipelineArgs, ReportArgs};
 use super::{check_mode, in_range, CliError, LatencyArgs, Run};
-use crate::live::{GroupSpec, LiveConfig};
-use crate::pipeline::live::{run_with_events, LiveEvent, LiveSource, Protocol};
-use crate::pipeline::output::{NamedPath, Role};
-use crate::pipeline::{Pipeline, RunReport, StopOn, Threading};
+use fh_feed::live::{GroupSpec, LiveConfig};
+use fh_feed::pipeline::live::{run_with_events, LiveEvent, LiveSource, Protocol};
+use fh_feed::pipeline::output::{NamedPath, Role};
+use fh_feed::pipeline::{Pipeline, RunReport, StopOn, Threading};
 
 /// Feed protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -127,7 +127,7 @@ fn summary_line(r: &RunReport) -> String {
     };
     let (stage, label) = match r.strategies.first() {
         Some(s) if !r.live.as_ref().is_some_and(|l| l.floor) => (
-            crate::latency::stage_tag(crate::latency::Stage::EndToEnd, Some(&s.name)),
+            fh_feed::latency::stage_tag(fh_feed::latency::Stage::EndToEnd, Some(&s.name)),
             "kernel receive -> strategy",
         ),
         _ => (
@@ -170,7 +170,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         )));
     }
     let slot_bytes = (args.slots * LiveConfig::default().slot_size) as u64;
-    crate::pipeline::output::check_memory(
+    fh_feed::pipeline::output::check_memory(
         &[(format!("--slots {}", args.slots), slot_bytes)],
         None,
     )?;
@@ -186,7 +186,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
             paths.push(NamedPath::new(flag, p, Role::File));
         }
     }
-    crate::pipeline::output::check_paths(&paths)?;
+    fh_feed::pipeline::output::check_paths(&paths)?;
     let mut src = LiveSource::new(
         &args.groups,
         match args.protocol {
@@ -229,9 +229,9 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         }
     };
     let mut p = Pipeline::live(src)
-        .engine(crate::engine::EngineConfig {
+        .engine(fh_feed::engine::EngineConfig {
             symbol_filter: (!args.symbols.is_empty()).then(|| args.symbols.clone()),
-            ..crate::engine::EngineConfig::default()
+            ..fh_feed::engine::EngineConfig::default()
         })
         .ring(args.pipe.ring()?)
         .threading(threading)

@@ -12,8 +12,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{CliError, Ending, Run};
-use crate::latency::{hlog, output, table};
-use crate::pipeline::output::{NamedPath, Role};
+use fh_feed::latency::{hlog, output, table};
+use fh_feed::pipeline::output::{NamedPath, Role};
 
 /// Arguments of `fh report`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -33,18 +33,15 @@ pub struct Args {
     /// Write each tag's percentile distribution to DIR/TAG.hgrm (values in µs).
     #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
-    /// The flags given on the command line (filled in by `main`).
-    #[arg(skip)]
-    pub given: Vec<String>,
 }
 
 /// Runs `fh report`, printing to stdout.
 pub fn run(args: Args) -> Run {
-    crate::live::signal::install();
+    fh_feed::live::signal::install();
     let mut text = Vec::new();
     run_to(&args, &mut text)?;
     super::print(&String::from_utf8_lossy(&text))?;
-    Ok(if crate::live::signal::requested() {
+    Ok(if fh_feed::live::signal::requested() {
         Ending::Interrupted
     } else {
         Ending::Done
@@ -65,7 +62,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<(), CliError> {
     if let Some(d) = &args.hgrm {
         paths.push(NamedPath::new("--hgrm", d, Role::Dir));
     }
-    crate::pipeline::output::check_paths(&paths)?;
+    fh_feed::pipeline::output::check_paths(&paths)?;
     if let (Some(f), Some(t)) = (args.from, args.to) {
         if t <= f {
             return Err(CliError::new(format!("--to {t}: must be after --from {f}")));
@@ -73,7 +70,7 @@ pub fn run_to(args: &Args, out: &mut dyn Write) -> Result<(), CliError> {
     }
     let name = args.hlog.display();
     let bytes = std::fs::read(&args.hlog)
-        .map_err(|e| CliError::new(format!("{name}: {}", crate::io_words(&e))))?;
+        .map_err(|e| CliError::new(format!("{name}: {}", fh_feed::io_words(&e))))?;
     let sum = hlog::read(&bytes, args.from, args.to)
         .map_err(|e| CliError::new(format!("{name}: {e}")))?;
     if sum.intervals == 0 {

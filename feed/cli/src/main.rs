@@ -1,11 +1,13 @@
 //! `fh`: the feed handler's command line. With no arguments it replays the bundled sample.
 //!
 //! Exit codes: 0 success; 1 completed with data problems; 2 usage or input error; 130
-//! interrupted (see `fh_feed::cli`). Every error is one line on stderr, `fh COMMAND: …`.
+//! interrupted (see `cli`). Every error is one line on stderr, `fh COMMAND: …`.
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
-use fh_feed::cli::{self, Ending};
+mod cli;
+
+use cli::Ending;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -89,11 +91,11 @@ fn main() -> ExitCode {
     let given = sub.unwrap_or_default();
     let res = match cli.cmd {
         None => cli::replay::run(cli::replay::Args::default()),
-        Some(Cmd::Decode(a)) => cli::decode::run(cli::decode::Args { given, ..a }),
-        Some(Cmd::Gen(a)) => cli::gen::run(cli::gen::Args { given, ..a }),
+        Some(Cmd::Decode(a)) => cli::decode::run(a),
+        Some(Cmd::Gen(a)) => cli::gen::run(a),
         Some(Cmd::Replay(a)) => cli::replay::run(cli::replay::Args { given, ..a }),
         Some(Cmd::Live(a)) => cli::live::run(cli::live::Args { given, ..a }),
-        Some(Cmd::Report(a)) => cli::report::run(cli::report::Args { given, ..a }),
+        Some(Cmd::Report(a)) => cli::report::run(a),
     };
     match res {
         Ok(end) => {

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{CliError, CliResult};
-use crate::pipeline::output::{NamedPath, Role};
-use crate::pipeline::{
+use fh_feed::pipeline::output::{NamedPath, Role};
+use fh_feed::pipeline::{
     builtin, report, IdleKind, Pipeline, RingSettings, RunReport, StrategyOptions, Threading,
 };
-use crate::ring::Policy;
+use fh_feed::ring::Policy;
 
 /// Ring policy on the command line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -85,10 +85,10 @@ impl PipelineArgs {
     /// The strategy names to run (`default` when none was asked for).
     pub fn names(&self, default: &[&str]) -> Result<Vec<String>, CliError> {
         if let Some(n) = self.consumers {
-            if !(1..=crate::pipeline::MAX_STRATEGIES).contains(&n) {
+            if !(1..=fh_feed::pipeline::MAX_STRATEGIES).contains(&n) {
                 return Err(CliError::new(format!(
                     "--consumers {n}: from 1 to {}",
-                    crate::pipeline::MAX_STRATEGIES
+                    fh_feed::pipeline::MAX_STRATEGIES
                 )));
             }
             let base = ["digest", "spread", "imbalance"];
@@ -109,10 +109,10 @@ impl PipelineArgs {
     pub fn ring(&self) -> Result<RingSettings, CliError> {
         let d = RingSettings::default();
         let size = self.ring_size.unwrap_or(d.size);
-        if !size.is_power_of_two() || !(2..=crate::pipeline::MAX_RING_SIZE).contains(&size) {
+        if !size.is_power_of_two() || !(2..=fh_feed::pipeline::MAX_RING_SIZE).contains(&size) {
             return Err(CliError::new(format!(
                 "--ring-size {size}: must be a power of two from 2 to {}",
-                crate::pipeline::MAX_RING_SIZE
+                fh_feed::pipeline::MAX_RING_SIZE
             )));
         }
         Ok(RingSettings {
@@ -162,10 +162,10 @@ impl PipelineArgs {
             super::in_range("--slow-ns", ns, 0, MAX_SLOW_NS)?;
         }
         let ring = self.ring()?;
-        crate::pipeline::output::check_memory(
+        fh_feed::pipeline::output::check_memory(
             &[(
                 format!("--ring-size {}", ring.size),
-                (ring.size * std::mem::size_of::<crate::update::BookUpdate>()) as u64,
+                (ring.size * std::mem::size_of::<fh_feed::update::BookUpdate>()) as u64,
             )],
             None,
         )?;
@@ -190,7 +190,7 @@ pub const MAX_SLOW_NS: u64 = 10_000_000;
 
 /// Refuses cores this process may not use.
 pub fn check_cpus(cpus: &[usize]) -> CliResult {
-    let usable = crate::pipeline::usable_cores();
+    let usable = fh_feed::pipeline::usable_cores();
     for &c in cpus {
         if !usable.is_empty() && !usable.contains(&c) {
             return Err(CliError::new(format!(
@@ -220,7 +220,7 @@ impl ReportArgs {
     /// Writes the JSON file and prints `r` as text (plus `extra` lines).
     pub fn emit(&self, r: &RunReport, extra: &str) -> CliResult {
         if let Some(path) = &self.report_json {
-            let mut o = crate::pipeline::output::Output::create(path)?;
+            let mut o = fh_feed::pipeline::output::Output::create(path)?;
             let mut w = o.writer();
             serde_json::to_writer_pretty(&mut w, r)
                 .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
