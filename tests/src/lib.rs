@@ -64,6 +64,37 @@ pub fn shared_specs() -> Option<PathBuf> {
 }
 pub mod oracle;
 
+/// The Python interpreter of the test environment, when it has every module in `modules`.
+///
+/// `FH_PYTHON` names it; otherwise `<workspace>/target/py/bin/python` (the virtual environment
+/// `.ci/run` creates: `python3 -m venv target/py && target/py/bin/pip install -r
+/// python/requirements-ci.txt`), otherwise `python3`. When the interpreter is missing or lacks a
+/// module, prints a `SKIP:` notice naming `test` and the missing module ([`skip`]) and returns
+/// `None`.
+pub fn python_with(test: &str, modules: &[&str]) -> Option<PathBuf> {
+    let venv = workspace_root().join("target/py/bin/python");
+    let py = match std::env::var_os("FH_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None if venv.is_file() => venv,
+        None => PathBuf::from("python3"),
+    };
+    for m in modules {
+        let ok = std::process::Command::new(&py)
+            .args(["-c", &format!("import {m}")])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            skip(format_args!(
+                "{test}: {} cannot import {m} (create the environment: python3 -m venv target/py && target/py/bin/pip install -r python/requirements-ci.txt)",
+                py.display()
+            ));
+            return None;
+        }
+    }
+    Some(py)
+}
+
 /// The `fh` binary of the same build profile as the running test (`target/<profile>/fh`).
 ///
 /// `cargo test --workspace` builds it (it is the `fh-cli` package's binary). Panics with
