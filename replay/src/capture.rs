@@ -53,6 +53,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -1176,9 +1177,12 @@ pub struct ItchMessage<'a> {
 impl ItchMessage<'_> {
     /// The message's own timestamp (ns since midnight, bytes 5..11), if it is long enough.
     /// These files carry no capture time.
+    #[inline]
     pub fn timestamp_ns(&self) -> Option<u64> {
-        let t = self.data.get(5..11)?;
-        Some(t.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        // Bytes 3..11 (tracking number and timestamp) as one big-endian load, the timestamp's
+        // 6 bytes kept.
+        let t = self.data.get(3..11)?.first_chunk::<8>()?;
+        Some(u64::from_be_bytes(*t) & 0xFFFF_FFFF_FFFF)
     }
 }
 
@@ -1240,6 +1244,63 @@ impl<'a> ItchMessages<'a> {
     /// Messages yielded so far.
     pub fn yielded(&self) -> u64 {
         self.index
+    }
+
+    /// Calls `f` with every message in order (the same messages as [`Self::next_message`]), until
+    /// the stream ends (`Ok(None)`), `f` returns `ControlFlow::Break(b)` (`Ok(Some(b))`; the
+    /// walk can go on from the next message), or the stream is cut or malformed (`Err`, as
+    /// `next_message` reports it; then the stream is done). An uncompressed file is walked in
+    /// one loop over the mapped bytes, with nothing between two messages but their framing.
+    #[inline]
+    pub fn walk<B>(
+        &mut self,
+        mut f: impl FnMut(ItchMessage<'_>) -> ControlFlow<B>,
+    ) -> Result<Option<B>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        if let ItchSource::Plain(bytes) = self.src {
+            let mut pos = self.pos as usize;
+            let mut index = self.index;
+            let end = loop {
+                let rest = bytes.get(pos..).unwrap_or(&[]);
+                let Some(&l) = rest.first_chunk::<2>() else {
+                    break (!rest.is_empty()).then(|| truncated(2, rest.len()));
+                };
+                let len = usize::from(u16::from_be_bytes(l));
+                let Some(data) = rest.get(2..2 + len) else {
+                    break Some(truncated(2 + len, rest.len()));
+                };
+                let m = ItchMessage {
+                    index,
+                    offset: pos as u64,
+                    data,
+                    ahead: rest.get(2 + len..).unwrap_or(&[]),
+                };
+                pos += 2 + len;
+                index += 1;
+                if let ControlFlow::Break(b) = f(m) {
+                    self.pos = pos as u64;
+                    self.index = index;
+                    return Ok(Some(b));
+                }
+            };
+            self.index = index;
+            self.done = true;
+            return match end {
+                None => {
+                    self.pos = pos as u64;
+                    Ok(None)
+                }
+                Some(kind) => Err(Error::new(self.path, pos as u64, kind)),
+            };
+        }
+        while let Some(m) = self.next_message() {
+            if let ControlFlow::Break(b) = f(m?) {
+                return Ok(Some(b));
+            }
+        }
+        Ok(None)
     }
 
     /// The next message, or an error (then `None` forever). A file cut inside its last message

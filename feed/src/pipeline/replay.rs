@@ -66,6 +66,7 @@
 //! - The sink sees the same updates in the same order whether or not stamps are taken, so
 //!   digests are unchanged.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -424,13 +425,17 @@ impl Pace {
         }
     }
 
-    /// Waits for the deadline of a record captured at `ts_ns`, if paced; returns
-    /// `(deadline, clock reading at or after it)`.
     /// Waits for the deadline of a record captured at `ts_ns` (sleeping in slices of at most
     /// [`PACE_SLICE`] so that `stop` is noticed); returns the deadline and the reading at or
     /// after it, `None` unpaced.
-    #[inline]
+    #[inline(always)]
     fn wait(&mut self, ts_ns: u64, stop: &AtomicBool) -> Option<(u64, u64)> {
+        self.schedule.as_ref()?;
+        self.wait_paced(ts_ns, stop)
+    }
+
+    #[inline(never)]
+    fn wait_paced(&mut self, ts_ns: u64, stop: &AtomicBool) -> Option<(u64, u64)> {
         let s = self.schedule.as_mut()?;
         let dl = s.deadline(ts_ns);
         let clock = self.clock;
@@ -679,8 +684,12 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
         Kind::Itch | Kind::ItchGz => {
             let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
             let mut ahead = ItchLookahead::default();
-            while let Some(m) = msgs.next_message() {
-                let Some(m) = st.take(m, stop)? else { break };
+            let walked = msgs.walk(|m| {
+                if stop.load(Ordering::Relaxed) {
+                    st.interrupted = true;
+                    return ControlFlow::Break(Ok(()));
+                }
+                st.records += 1;
                 ahead.consumed(m.data.len());
                 ahead.fill(m.ahead, |next| engine.prefetch_itch_message(next));
                 if st.records & 0xF_FFFF == 0 {
@@ -695,7 +704,19 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                     ts,
                     t0,
                 };
-                timing.unit(engine, sink, at)?;
+                match timing.unit(engine, sink, at) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => ControlFlow::Break(Err(e)),
+                }
+            });
+            match walked {
+                Ok(None | Some(Ok(()))) => {}
+                Ok(Some(Err(e))) => return Err(e),
+                Err(e) if e.is_truncation() => {
+                    st.truncated = true;
+                    st.truncation = Some((e.offset, e.kind));
+                }
+                Err(e) => return Err(PipelineError::new(e)),
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddrV4;
+use std::ops::ControlFlow;
 
 use super::*;
 use crate::frame::{udp_payload, FrameError, FrameStats};
@@ -638,6 +639,53 @@ fn itch_message_ahead_is_the_stream_that_follows() {
     }
 }
 
+/// What [`ItchMessages::walk`] sees, in [`read_itch`]'s form, stopping (and resuming) after
+/// every `pause` messages: `f` breaking must lose nothing.
+fn walk_itch(msgs: &mut ItchMessages<'_>, pause: u64) -> ItchRead {
+    let mut out = Vec::new();
+    loop {
+        let mut k = 0;
+        let r = msgs.walk(|m| {
+            out.push((m.index, m.offset, m.data.to_vec()));
+            k += 1;
+            if k == pause {
+                ControlFlow::Break(k)
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        match r {
+            Ok(Some(n)) => assert_eq!(n, pause),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+/// The one-loop walk yields exactly the messages, offsets and final error of `next_message`,
+/// plain and gzip'd, whole and cut anywhere, with and without breaks.
+#[test]
+fn walk_sees_what_next_message_sees() {
+    let mut w = ItchFileWriter::new(Vec::new());
+    for m in itch_messages(2000).iter().take(2000) {
+        w.write_message(m).unwrap();
+    }
+    let b = w.finish().unwrap();
+    let z = gzip(&b);
+    let p = Path::new("x.NASDAQ_ITCH50");
+    let key = |r: &ItchRead| (r.0.clone(), r.1.as_ref().map(|e| (e.offset, e.to_string())));
+    for (bytes, gz) in [(&b, false), (&z, true)] {
+        for cut in [bytes.len(), bytes.len() - 1, bytes.len() / 2 + 1, 1, 0] {
+            let bytes = &bytes[..cut];
+            let want = read_itch(&mut ItchMessages::new(p, bytes, gz));
+            for pause in [1, 7, u64::MAX] {
+                let got = walk_itch(&mut ItchMessages::new(p, bytes, gz), pause);
+                assert_eq!(key(&got), key(&want), "gz {gz}, cut {cut}, pause {pause}");
+            }
+        }
+    }
+}
+
 #[test]
 fn itch_file_cut_at_end_is_a_warning() {
     let mut w = ItchFileWriter::new(Vec::new());
@@ -839,11 +887,20 @@ fn read_every_way(bytes: &[u8]) -> usize {
     }
     for gz in [false, true] {
         let mut it = ItchMessages::new(p, bytes, gz);
+        let (mut read, mut failed) = (0, false);
         while let Some(m) = it.next_message() {
-            if m.is_ok() {
-                n += 1;
+            match m {
+                Ok(_) => read += 1,
+                Err(_) => failed = true,
             }
         }
+        let mut walked = 0;
+        let r = ItchMessages::new(p, bytes, gz).walk(|_| {
+            walked += 1;
+            ControlFlow::<()>::Continue(())
+        });
+        assert_eq!((walked, r.is_err()), (read, failed));
+        n += read;
     }
     n
 }
