@@ -85,7 +85,7 @@ pub fn sample_path() -> PathBuf {
     if local.exists() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../pcaps/sample.pcap")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pcaps/sample.pcap")
 }
 
 fn progress(bar: Option<indicatif::ProgressBar>) -> impl FnMut(f64) + Send {
