@@ -1208,12 +1208,28 @@ pub fn decode_only(
         }
         Kind::Itch | Kind::ItchGz => {
             let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
-            while let Some(m) = msgs.next_message() {
-                let Some(m) = st.take(m, stop)? else { break };
+            let walked = msgs.walk(|m| {
+                if stop.load(Ordering::Relaxed) {
+                    st.interrupted = true;
+                    return ControlFlow::Break(());
+                }
+                st.records += 1;
+                if st.records & 0xF_FFFF == 0 {
+                    progress(m.offset as f64 / total);
+                }
                 match itch50::Message::parse(m.data) {
                     Ok(_) => types[usize::from(m.data[0])] += 1,
                     Err(_) => *bad += 1,
                 }
+                ControlFlow::Continue(())
+            });
+            match walked {
+                Ok(_) => {}
+                Err(e) if e.is_truncation() => {
+                    st.truncated = true;
+                    st.truncation = Some((e.offset, e.kind));
+                }
+                Err(e) => return Err(PipelineError::new(e)),
             }
         }
     }
@@ -1265,6 +1281,40 @@ mod tests {
             );
         }
         assert_eq!(shown, (1..50u8).collect::<Vec<_>>());
+    }
+
+    /// A bare ITCH file's decode-only pass counts every whole message by type, a malformed
+    /// one apart, and notes the cut last message; a stop set before the pass reads nothing.
+    #[test]
+    fn decode_only_counts_an_itch_file_by_type() {
+        let mut system = vec![b'S', 0, 0, 0, 0];
+        system.extend_from_slice(&[0, 0, 0, 0, 0, 1, b'O']);
+        let mut add = vec![b'A', 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        add.extend_from_slice(&7u64.to_be_bytes());
+        add.push(b'B');
+        add.extend_from_slice(&100u32.to_be_bytes());
+        add.extend_from_slice(b"FH      ");
+        add.extend_from_slice(&1_0000u32.to_be_bytes());
+        let mut file = Vec::new();
+        for m in [&system[..], &add[..], &add[..], &add[..5]] {
+            file.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            file.extend_from_slice(m);
+        }
+        file.extend_from_slice(&[0, 36, b'A']);
+        let path = std::env::temp_dir().join(format!("fh-decode-only-{}.itch", std::process::id()));
+        std::fs::write(&path, &file).unwrap();
+        let cap = Capture::open_kind(&path, Some(Kind::Itch)).unwrap();
+        let out = decode_only(&cap, &AtomicBool::new(false), |_| {}).unwrap();
+        let stopped = decode_only(&cap, &AtomicBool::new(true), |_| {}).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!((out.records, out.messages, out.malformed), (4, 3, 1));
+        assert_eq!(
+            (out.types[usize::from(b'S')], out.types[usize::from(b'A')]),
+            (1, 2)
+        );
+        assert!(out.truncated && !out.interrupted);
+        assert_eq!((stopped.records, stopped.messages), (0, 0));
+        assert!(stopped.interrupted);
     }
 
     /// An empty datagram at capture time 1, read at `t0`.
