@@ -977,6 +977,9 @@ impl DayGenerator {
                 self.orders[slot as usize].shares -= take;
             }
             self.push(i as u16 + 1, body, -i8::from(gone));
+            if !gone {
+                break;
+            }
             slot = next;
         }
         if slot == NIL {
@@ -1102,5 +1105,276 @@ impl DayGenerator {
         self.push(0, Body::SystemEvent { code: b'E' }, 0);
         self.clock += 1_500_000_000;
         self.push(0, Body::SystemEvent { code: b'C' }, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn gen(symbols: u16, seed: u64, scale: f64) -> DayGenerator {
+        DayGenerator::new(DayConfig {
+            symbols,
+            seed,
+            scale,
+        })
+        .unwrap()
+    }
+
+    /// `(locate, side, price, shares)` per live order reference.
+    type Store = HashMap<u64, (u16, u8, u32, u32)>;
+
+    /// Replays the day through a minimal order store, checking every message: references
+    /// unique and dense (each new one is the previous plus one), every E/C/X/D/U on a live
+    /// order within its shares, time never going back, the live count after each message
+    /// equal to the generator's, no book crossed or locked (checked every `every` messages).
+    fn check_day(g: &mut DayGenerator, every: u64) -> (Store, u64) {
+        let mut live: Store = HashMap::new();
+        let mut last_ref: Option<u64> = None;
+        let mut last_ts = 0;
+        let mut last_match = 0;
+        let mut n = 0u64;
+        let mut max_live = 0u64;
+        let mut new_ref = |r: u64| {
+            if let Some(p) = last_ref {
+                assert_eq!(r, p + 1, "references are dense and increasing");
+            }
+            last_ref = Some(r);
+        };
+        while let Some(m) = g.next_event() {
+            n += 1;
+
+            assert!(m.ts >= last_ts, "time went back at {m:?}");
+            last_ts = m.ts;
+            let mut take = |live: &mut Store, r: u64, k: u32| {
+                let o = live
+                    .get_mut(&r)
+                    .unwrap_or_else(|| panic!("unknown order {r} in {m:?}"));
+                assert!(k >= 1 && k <= o.3, "{m:?} takes {k} of {}", o.3);
+                assert_eq!(o.0, m.locate, "{m:?} on another symbol");
+                o.3 -= k;
+                if o.3 == 0 {
+                    live.remove(&r);
+                }
+            };
+            match m.body {
+                Body::AddOrder {
+                    order_ref,
+                    side,
+                    shares,
+                    price,
+                    ..
+                } => {
+                    new_ref(order_ref);
+                    assert!(shares > 0 && price > 0 && price % TICK == 0);
+                    assert!(live
+                        .insert(order_ref, (m.locate, side, price, shares))
+                        .is_none());
+                }
+                Body::Executed {
+                    order_ref,
+                    shares,
+                    match_no,
+                }
+                | Body::ExecutedWithPrice {
+                    order_ref,
+                    shares,
+                    match_no,
+                    ..
+                } => {
+                    assert!(match_no > last_match);
+                    last_match = match_no;
+                    take(&mut live, order_ref, shares);
+                }
+                Body::Trade { match_no, .. } => {
+                    assert!(match_no > last_match);
+                    last_match = match_no;
+                }
+                Body::Cancel { order_ref, shares } => {
+                    assert!(shares < live[&order_ref].3, "a cancel leaves some shares");
+                    take(&mut live, order_ref, shares);
+                }
+                Body::Delete { order_ref } => {
+                    assert!(live.remove(&order_ref).is_some(), "delete of unknown");
+                }
+                Body::Replace {
+                    old_ref,
+                    new_ref: r,
+                    shares,
+                    price,
+                } => {
+                    new_ref(r);
+                    let o = live.remove(&old_ref).expect("replace of unknown order");
+                    assert!(shares > 0 && price % TICK == 0);
+                    live.insert(r, (o.0, o.1, price, shares));
+                }
+                _ => {}
+            }
+            assert_eq!(live.len() as u64, g.live(), "live count after message {n}");
+            max_live = max_live.max(g.live());
+            if n.is_multiple_of(every) {
+                let mut best: HashMap<u16, (u32, u32)> = HashMap::new();
+                for &(loc, side, price, _) in live.values() {
+                    let b = best.entry(loc).or_insert((0, u32::MAX));
+                    if side == b'B' {
+                        b.0 = b.0.max(price);
+                    } else {
+                        b.1 = b.1.min(price);
+                    }
+                }
+                for (loc, (bid, ask)) in best {
+                    assert!(bid < ask, "locate {loc} crossed or locked after {n}");
+                }
+            }
+        }
+        assert_eq!(g.peak().live, max_live);
+        assert_eq!(g.emitted(), n);
+        (live, n)
+    }
+
+    #[test]
+    fn every_message_is_consistent_and_the_final_books_are_the_generators() {
+        let mut g = gen(300, 5, 0.004);
+        let (live, n) = check_day(&mut g, 2_000);
+        assert!(n > 100_000, "{n} messages");
+        // The final books are the live orders, aggregated.
+        let mut want = vec![SymbolBook::default(); 300];
+        let mut os: Vec<_> = live.values().copied().collect();
+        os.sort_unstable();
+        for (loc, side, price, shares) in os {
+            let b = &mut want[usize::from(loc) - 1];
+            let v = if side == b'B' {
+                &mut b.bids
+            } else {
+                &mut b.asks
+            };
+            match v.last_mut() {
+                Some(l) if l.price == price => {
+                    l.shares += u64::from(shares);
+                    l.orders += 1;
+                }
+                _ => v.push(BookLevel {
+                    price,
+                    shares: u64::from(shares),
+                    orders: 1,
+                }),
+            }
+        }
+        want.iter_mut().for_each(|b| b.bids.reverse());
+        assert_eq!(g.books(), want);
+        let t = g.truth();
+        assert_eq!(t.live_at_end, live.len() as u64);
+        assert_eq!(
+            t.book_hash,
+            book_hash(want.iter().enumerate().map(|(i, b)| (i as u16 + 1, b)))
+        );
+        assert_eq!(t.final_tops.len(), 300);
+        let top = &t.final_tops[0];
+        assert_eq!(
+            top.bid,
+            want[0].bids.first().map(|l| (l.price, l.shares, l.orders))
+        );
+    }
+
+    /// The shape of the day at 1/50 of full size over the full 8,000 symbols: the live-order
+    /// peak where the model puts it, heavy-tailed lifetimes, a few very active symbols, the
+    /// message mix of a Nasdaq day.
+    #[test]
+    fn a_fiftieth_of_the_day_has_the_days_shape() {
+        let scale = 0.02;
+        let mut g = gen(DAY_SYMBOLS, 1, scale);
+        let mut buf = [0u8; super::super::msg::MAX_LEN];
+        let mut last_ts = 0;
+        while let Some((ts, _)) = g.next_message(&mut buf) {
+            last_ts = ts;
+        }
+        let t = g.truth();
+        let n: u64 = t.by_type.iter().map(|&(_, c)| c).sum();
+        let expect = expected_live_at_close(scale);
+        let peak = t.peak.live as f64;
+        // Below the estimate (which ignores orders executed early), not far below it.
+        assert!(
+            peak > 0.6 * expect && peak < expect,
+            "peak {peak} vs expected {expect}"
+        );
+        // Live orders grow with the scale (books get thicker, so a smaller share of them is
+        // executed early): 50 times this peak is a floor for the full day's.
+        assert!(peak / scale > 1_100_000.0, "peak {peak} at scale {scale}");
+        // The peak comes late in the session, and the day ends after the close.
+        assert!(t.peak.at_ns > OPEN_NS + 5 * 3600 * SEC, "{:?}", t.peak);
+        assert!(last_ts > CLOSE_NS);
+        // Most orders gone within milliseconds, a tail of hours.
+        assert!(t.lifetime_p50_ns <= 1 << 24, "p50 {}", t.lifetime_p50_ns);
+        assert!(t.ended_within_1s_permille >= 700, "{t:?}");
+        assert!(t.lifetime_p99_ns >= 3600 * SEC, "p99 {}", t.lifetime_p99_ns);
+        // A few very active symbols: the top 10 of 8,000 carry 10-35 % of the messages.
+        assert!(
+            (100..350).contains(&t.top10_permille),
+            "{}",
+            t.top10_permille
+        );
+        let share = |types: &[u8]| -> u64 {
+            let c: u64 = t
+                .by_type
+                .iter()
+                .filter(|(ty, _)| types.contains(ty))
+                .map(|&(_, c)| c)
+                .sum();
+            c * 1000 / n
+        };
+        let mix = [
+            (share(b"AF"), 380, 480),
+            (share(b"D"), 300, 420),
+            (share(b"U"), 60, 130),
+            (share(b"EC"), 30, 80),
+            (share(b"X"), 5, 30),
+            (share(b"P"), 5, 30),
+        ];
+        for (i, (got, lo, hi)) in mix.into_iter().enumerate() {
+            assert!((lo..=hi).contains(&got), "mix {i}: {got} per mille");
+        }
+    }
+
+    /// The full-size day's parameters give well over a million live orders at the close
+    /// (before early executions, which take about a quarter at 1/50 of the size: see
+    /// `a_fiftieth_of_the_day_has_the_days_shape`).
+    #[test]
+    fn the_full_day_peaks_above_a_million_live_orders() {
+        let full = expected_live_at_close(1.0);
+        assert!(full > 1_500_000.0, "{full}");
+        // Live orders scale with `scale`.
+        let half = expected_live_at_close(0.5);
+        assert!((half * 2.0 - full).abs() < 1.0);
+    }
+
+    #[test]
+    fn deterministic_and_seed_sensitive() {
+        let run = |seed| {
+            let mut g = gen(50, seed, 0.0005);
+            std::iter::from_fn(|| g.next_event()).collect::<Vec<_>>()
+        };
+        let a = run(3);
+        assert!(a.len() > 10_000);
+        assert_eq!(a, run(3));
+        assert_ne!(a, run(4));
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let c = |symbols, scale| {
+            DayGenerator::new(DayConfig {
+                symbols,
+                seed: 1,
+                scale,
+            })
+            .err()
+        };
+        assert_eq!(c(0, 1.0), Some(ConfigError::Symbols(0)));
+        assert_eq!(c(10_001, 1.0), Some(ConfigError::Symbols(10_001)));
+        assert_eq!(c(10, 0.0), Some(ConfigError::Scale("0".into())));
+        assert_eq!(c(10, 9.0), Some(ConfigError::Scale("9".into())));
+        assert!(matches!(c(10, f64::NAN), Some(ConfigError::Scale(_))));
+        assert!(c(1, MIN_SCALE).is_none());
     }
 }
