@@ -1128,7 +1128,8 @@ mod tests {
     /// Replays the day through a minimal order store, checking every message: references
     /// unique and dense (each new one is the previous plus one), every E/C/X/D/U on a live
     /// order within its shares, time never going back, the live count after each message
-    /// equal to the generator's, no book crossed or locked (checked every `every` messages).
+    /// equal to the generator's, no add or replace crossing or locking its book, and every
+    /// `every` messages no book crossed or locked.
     fn check_day(g: &mut DayGenerator, every: u64) -> (Store, u64) {
         let mut live: Store = HashMap::new();
         let mut last_ref: Option<u64> = None;
@@ -1147,7 +1148,7 @@ mod tests {
 
             assert!(m.ts >= last_ts, "time went back at {m:?}");
             last_ts = m.ts;
-            let mut take = |live: &mut Store, r: u64, k: u32| {
+            let take = |live: &mut Store, r: u64, k: u32| {
                 let o = live
                     .get_mut(&r)
                     .unwrap_or_else(|| panic!("unknown order {r} in {m:?}"));
@@ -1168,6 +1169,29 @@ mod tests {
                 } => {
                     new_ref(order_ref);
                     assert!(shares > 0 && price > 0 && price % TICK == 0);
+                    if side == b'B' {
+                        let a = live
+                            .values()
+                            .filter(|o| o.0 == m.locate && o.1 == b'S')
+                            .map(|o| o.2)
+                            .min();
+                        assert!(
+                            a.is_none_or(|a| price < a),
+                            "add {m:?} crosses ask {a:?} n {n} touch {}",
+                            g.syms[usize::from(m.locate) - 1].bid
+                        );
+                    } else {
+                        let b = live
+                            .values()
+                            .filter(|o| o.0 == m.locate && o.1 == b'B')
+                            .map(|o| o.2)
+                            .max();
+                        assert!(
+                            b.is_none_or(|b| price > b),
+                            "add {m:?} crosses bid {b:?} n {n} touch {}",
+                            g.syms[usize::from(m.locate) - 1].bid
+                        );
+                    }
                     assert!(live
                         .insert(order_ref, (m.locate, side, price, shares))
                         .is_none());
@@ -1207,6 +1231,20 @@ mod tests {
                     new_ref(r);
                     let o = live.remove(&old_ref).expect("replace of unknown order");
                     assert!(shares > 0 && price % TICK == 0);
+                    let opp = live
+                        .values()
+                        .filter(|x| x.0 == m.locate && x.1 != o.1)
+                        .map(|x| x.2);
+                    let ok = if o.1 == b'B' {
+                        opp.min().is_none_or(|a| price < a)
+                    } else {
+                        opp.max().is_none_or(|b| price > b)
+                    };
+                    assert!(
+                        ok,
+                        "replace {m:?} of {o:?} crosses, touch {}",
+                        g.syms[usize::from(m.locate) - 1].bid
+                    );
                     live.insert(r, (o.0, o.1, price, shares));
                 }
                 _ => {}
