@@ -1,10 +1,15 @@
 //! # The synthetic exchange: a Nasdaq TotalView-ITCH 5.0 day over MoldUDP64, with faults
 //!
+//! Two models make the day ([`Profile`]): [`flow`], a compressed day with every message type
+//! and a bounded book, and [`day`], a realistic 6.5-hour session whose live orders pass a
+//! million (heavy-tailed lifetimes, Zipf activity, dense references). Both feed the same
+//! packetizer, fault injection and files.
+//!
 //! ```text
 //!  flow::Generator ──Msg──► msg::encode ──bytes──► packet::Packetizer ──Packet──► faults::Lines
-//!  (order-flow model,        (itch50 wire           (MoldUDP64: bursts share      (per line A/B:
-//!   xoshiro256** PRNG)        structs)                a packet ≤ 1400 B,           drop, dup, reorder,
-//!                                                     heartbeats, end of session)   corrupt + truth)
+//!  or day::DayGenerator      (itch50 wire           (MoldUDP64: bursts share      (per line A/B:
+//!  (order-flow models,        structs)                a packet ≤ 1400 B,           drop, dup, reorder,
+//!   xoshiro256** PRNG)                                heartbeats, end of session)   corrupt + truth)
 //!                                                                                     │ FrameSink
 //!                                                                                     ▼
 //!                                                                   pcap (Ethernet/IPv4/UDP, ns) or
@@ -21,8 +26,9 @@
 //!   (see [`flow`]).
 //! - **Exact truth**: every fault injected is recorded in [`faults::Truth`], written next to
 //!   the capture as `FILE.truth.json`.
-//! - **Bounded memory**: live orders per symbol are capped, so 100 million messages need no
-//!   more memory than ten thousand.
+//! - **Bounded memory**: [`flow`] caps the live orders per symbol, so 100 million messages
+//!   need no more memory than ten thousand; [`day`] streams too, its memory is its live-order
+//!   set (~100 bytes a live order), whatever the number of messages.
 //!
 //! ## Using the generator directly (e.g. to check a book builder)
 //! ```
