@@ -192,3 +192,61 @@ fn the_engine_sees_the_truths_live_order_peak_and_final_books() {
         .count();
     assert!(deep > 10, "{deep} books deeper than 20 levels");
 }
+
+/// Packet faults and line B work on a day as on any capture, and the truth records both the
+/// faults and the day; flags the day cannot honour are refused before anything is written.
+#[test]
+fn a_day_takes_faults_and_refuses_what_it_cannot_honour() {
+    let out = tmp("faulty.pcap");
+    let path = out.0.to_str().unwrap();
+    let (code, _, err) = run_fh([
+        "gen",
+        "--profile",
+        "day",
+        "--scale",
+        "0.001",
+        "--symbols",
+        "200",
+        "--drop",
+        "0.01",
+        "--line-b",
+        "233.49.196.111:26478",
+        "--out",
+        path,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let t = truth(&out.0);
+    assert_eq!(t["format"], "pcap");
+    assert!(t["day"]["live_orders_peak"].as_u64().unwrap() > 100);
+    let lines = t["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    assert!(lines
+        .iter()
+        .all(|l| !l["dropped"].as_array().unwrap().is_empty()));
+
+    let never = tmp("never.pcap");
+    let never_path = never.0.to_str().unwrap();
+    for (args, says) in [
+        (
+            &["--profile", "day", "--messages", "5000"][..],
+            "--messages 5000",
+        ),
+        (&["--profile", "day", "--seconds", "60"][..], "--seconds 60"),
+        (&["--profile", "day", "--scale", "9"][..], "--scale 9"),
+        (
+            &["--scale", "0.5"][..],
+            "--scale 0.5: only with --profile day",
+        ),
+        (&["--profile", "night"][..], "--profile night"),
+    ] {
+        let mut a = vec!["gen", "--out", never_path];
+        a.extend_from_slice(args);
+        let (code, _, err) = run_fh(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!never.0.exists(), "{args:?} wrote a file");
+    }
+}
