@@ -967,9 +967,7 @@ impl DayGenerator {
         // price bounds the move goes back inside.
         let hit = if bid < MIN_BID + 10 * TICK {
             b'S'
-        } else if bid + 10 * TICK > MAX_ASK {
-            b'B'
-        } else if self.rng.below(2) == 0 {
+        } else if bid + 10 * TICK > MAX_ASK || self.rng.below(2) == 0 {
             b'B'
         } else {
             b'S'

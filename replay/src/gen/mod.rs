@@ -179,14 +179,14 @@ pub const LAYOUT_ITCH: &str = "NASDAQ_ITCH50 file: u16 length + message, no pack
 /// The message source of a run: either model, one message at a time.
 #[derive(Debug)]
 enum Source {
-    Flow(Generator),
+    Flow(Box<Generator>),
     Day(Box<DayGenerator>),
 }
 
 impl Source {
     fn new(opts: &Options) -> Result<Self, ConfigError> {
         Ok(match opts.profile {
-            Profile::Flow => Source::Flow(Generator::new(opts.config)?),
+            Profile::Flow => Source::Flow(Box::new(Generator::new(opts.config)?)),
             Profile::Day { scale } => Source::Day(Box::new(DayGenerator::new(DayConfig {
                 symbols: opts.config.symbols,
                 seed: opts.config.seed,
