@@ -3,7 +3,9 @@
 //! Three layers, each over a 1 000 000-message day (50 symbols, seed 1): the order-flow model
 //! alone (`Generator::next_event`), the model plus encoding through the ITCH wire structs
 //! (`next_message`), and the whole pipeline into MoldUDP64 packets with faults on two lines
-//! written to a sink that only counts bytes (`run_packets`).
+//! written to a sink that only counts bytes (`run_packets`). And the realistic day
+//! (`DayGenerator`, 8 000 symbols) at scale 0.03 (~1.1 M messages) and at scale 0.3 (~11 M
+//! messages, ~400 k live orders: the order set no longer fits in cache), model and encoding.
 //!
 //! Run: `cargo bench -p fh-benches --bench gen`.
 
@@ -11,7 +13,10 @@ use std::hint::black_box;
 use std::io;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fh_replay::gen::{self, Config, Endpoint, FaultRates, FrameSink, Generator, Options, Stop};
+use fh_replay::gen::{
+    self, Config, DayConfig, DayGenerator, Endpoint, FaultRates, FrameSink, Generator, Options,
+    Stop,
+};
 
 const MESSAGES: u64 = 1_000_000;
 
@@ -78,5 +83,30 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_day(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gen_day");
+    g.sample_size(10);
+    for scale in [0.03, 0.3] {
+        let cfg = DayConfig {
+            scale,
+            ..DayConfig::default()
+        };
+        let mut buf = [0u8; gen::msg::MAX_LEN];
+        let day = |buf: &mut [u8]| {
+            let mut gen = DayGenerator::new(cfg).unwrap();
+            let mut bytes = 0usize;
+            while let Some((_, len)) = gen.next_message(buf) {
+                bytes += len;
+            }
+            (gen.emitted(), bytes)
+        };
+        g.throughput(Throughput::Elements(day(&mut buf).0));
+        g.bench_function(format!("model_and_encode_scale_{scale}"), |b| {
+            b.iter(|| black_box(day(&mut buf)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_day);
 criterion_main!(benches);

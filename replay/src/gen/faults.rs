@@ -254,6 +254,9 @@ pub struct Truth {
     pub layout: &'static str,
     /// `(name, "group:port", truth)` per line.
     pub lines: Vec<(&'static str, String, LineTruth)>,
+    /// For a realistic day (`--profile day`): its live-order peak, shape and final books,
+    /// written as `"day"` before `"lines"`; absent otherwise.
+    pub day: Option<super::day::DayTruth>,
 }
 
 impl Truth {
@@ -284,6 +287,9 @@ impl Truth {
             r.drop, r.dup, r.reorder, r.corrupt
         );
         let _ = writeln!(s, "  \"layout\": \"{}\",", json_escape(self.layout));
+        if let Some(d) = &self.day {
+            day_json(&mut s, d);
+        }
         let _ = writeln!(s, "  \"lines\": [");
         for (k, (name, ep, t)) in self.lines.iter().enumerate() {
             let reordered: Vec<String> = t
@@ -314,6 +320,57 @@ impl Truth {
         let _ = writeln!(s, "}}");
         s
     }
+}
+
+/// The `"day"` object of a realistic day's truth (see [`super::day::DayTruth`]).
+fn day_json(s: &mut String, d: &super::day::DayTruth) {
+    use std::fmt::Write;
+    let top = |t: Option<(u32, u64, u32)>| {
+        t.map_or("null".to_string(), |(p, sh, n)| format!("[{p},{sh},{n}]"))
+    };
+    let _ = writeln!(s, "  \"day\": {{");
+    let _ = writeln!(s, "    \"profile\": \"day\",");
+    let _ = writeln!(s, "    \"scale\": {},", d.scale);
+    let _ = writeln!(s, "    \"orders_added\": {},", d.orders_added);
+    let _ = writeln!(s, "    \"live_orders_peak\": {},", d.peak.live);
+    let _ = writeln!(s, "    \"live_orders_peak_at_seq\": {},", d.peak.at_seq);
+    let _ = writeln!(s, "    \"live_orders_peak_at_ns\": {},", d.peak.at_ns);
+    let _ = writeln!(s, "    \"live_orders_at_end\": {},", d.live_at_end);
+    let types: Vec<String> = d
+        .by_type
+        .iter()
+        .map(|&(t, n)| format!("\"{}\": {n}", t as char))
+        .collect();
+    let _ = writeln!(s, "    \"messages_by_type\": {{{}}},", types.join(", "));
+    let _ = writeln!(s, "    \"lifetime_p50_ns\": {},", d.lifetime_p50_ns);
+    let _ = writeln!(s, "    \"lifetime_p90_ns\": {},", d.lifetime_p90_ns);
+    let _ = writeln!(s, "    \"lifetime_p99_ns\": {},", d.lifetime_p99_ns);
+    let _ = writeln!(
+        s,
+        "    \"ended_within_2e30ns_permille\": {},",
+        d.ended_within_1s_permille
+    );
+    let _ = writeln!(s, "    \"top10_symbols_permille\": {},", d.top10_permille);
+    let _ = writeln!(s, "    \"book_hash\": \"{:#018x}\",", d.book_hash);
+    let _ = writeln!(
+        s,
+        "    \"final_tops_format\": \"[locate, symbol, bid [price, shares, orders] or null, ask]\","
+    );
+    let _ = writeln!(s, "    \"final_tops\": [");
+    for (k, t) in d.final_tops.iter().enumerate() {
+        let sym = String::from_utf8_lossy(&t.stock);
+        let _ = writeln!(
+            s,
+            "      [{}, \"{}\", {}, {}]{}",
+            t.locate,
+            json_escape(sym.trim_end()),
+            top(t.bid),
+            top(t.ask),
+            if k + 1 < d.final_tops.len() { "," } else { "" }
+        );
+    }
+    let _ = writeln!(s, "    ]");
+    let _ = writeln!(s, "  }},");
 }
 
 fn json_escape(s: &str) -> String {

@@ -98,6 +98,8 @@ pub enum ConfigError {
     },
     /// Zero seconds.
     ZeroSeconds,
+    /// A realistic day's scale outside `day::MIN_SCALE..=day::MAX_SCALE` (the value as given).
+    Scale(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -109,6 +111,12 @@ impl fmt::Display for ConfigError {
                 "--messages {requested}: the day's fixed messages need at least {minimum} for these symbols"
             ),
             ConfigError::ZeroSeconds => f.write_str("--seconds 0: must be at least 1"),
+            ConfigError::Scale(v) => write!(
+                f,
+                "--scale {v}: must be between {} and {}",
+                super::day::MIN_SCALE,
+                super::day::MAX_SCALE
+            ),
         }
     }
 }

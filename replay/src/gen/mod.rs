@@ -1,10 +1,15 @@
 //! # The synthetic exchange: a Nasdaq TotalView-ITCH 5.0 day over MoldUDP64, with faults
 //!
+//! Two models make the day ([`Profile`]): [`flow`], a compressed day with every message type
+//! and a bounded book, and [`day`], a realistic 6.5-hour session whose live orders pass a
+//! million (heavy-tailed lifetimes, Zipf activity, dense references). Both feed the same
+//! packetizer, fault injection and files.
+//!
 //! ```text
 //!  flow::Generator ──Msg──► msg::encode ──bytes──► packet::Packetizer ──Packet──► faults::Lines
-//!  (order-flow model,        (itch50 wire           (MoldUDP64: bursts share      (per line A/B:
-//!   xoshiro256** PRNG)        structs)                a packet ≤ 1400 B,           drop, dup, reorder,
-//!                                                     heartbeats, end of session)   corrupt + truth)
+//!  or day::DayGenerator      (itch50 wire           (MoldUDP64: bursts share      (per line A/B:
+//!  (order-flow models,        structs)                a packet ≤ 1400 B,           drop, dup, reorder,
+//!   xoshiro256** PRNG)                                heartbeats, end of session)   corrupt + truth)
 //!                                                                                     │ FrameSink
 //!                                                                                     ▼
 //!                                                                   pcap (Ethernet/IPv4/UDP, ns) or
@@ -21,8 +26,9 @@
 //!   (see [`flow`]).
 //! - **Exact truth**: every fault injected is recorded in [`faults::Truth`], written next to
 //!   the capture as `FILE.truth.json`.
-//! - **Bounded memory**: live orders per symbol are capped, so 100 million messages need no
-//!   more memory than ten thousand.
+//! - **Bounded memory**: [`flow`] caps the live orders per symbol, so 100 million messages
+//!   need no more memory than ten thousand; [`day`] streams too, its memory is its live-order
+//!   set (~100 bytes a live order), whatever the number of messages.
 //!
 //! ## Using the generator directly (e.g. to check a book builder)
 //! ```
@@ -44,6 +50,7 @@
 //! Files: [`write_day`] (what `fh gen` runs: [`write_files`], timed, with the figures it
 //! prints); packets into any sink: [`run_packets`].
 
+pub mod day;
 pub mod faults;
 pub mod flow;
 pub mod msg;
@@ -51,6 +58,7 @@ pub mod output;
 pub mod packet;
 pub mod rng;
 
+pub use day::{DayConfig, DayGenerator, DayTruth};
 pub use faults::{Corruption, FaultRates, FrameSink, LineTruth, Truth};
 pub use flow::{Config, ConfigError, Generator, Level, LiveOrder, Stop};
 pub use msg::{Body, Msg};
@@ -105,11 +113,29 @@ pub fn parse_session(s: &str) -> Option<[u8; 10]> {
 /// Default session name.
 pub const DEFAULT_SESSION: [u8; 10] = *b"FHGEN00001";
 
+/// Which model makes the day.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Profile {
+    /// The compressed day of [`flow`]: all 23 message types, a length in messages or seconds
+    /// (`config.stop`), a bounded book.
+    #[default]
+    Flow,
+    /// The realistic day of [`day`]: a 6.5-hour session at `scale` (1 = the full day, over a
+    /// million live orders at the peak); `config.symbols` and `config.seed` apply,
+    /// `config.stop` does not (the session's length is fixed, `scale` sets its size).
+    Day {
+        /// [`DayConfig::scale`].
+        scale: f64,
+    },
+}
+
 /// Everything `fh gen` needs to produce a capture.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// The day to generate.
     pub config: Config,
+    /// Which model generates it.
+    pub profile: Profile,
     /// MoldUDP64 session.
     pub session: [u8; 10],
     /// Packet faults, applied to every line independently.
@@ -124,6 +150,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             config: Config::default(),
+            profile: Profile::Flow,
             session: DEFAULT_SESSION,
             rates: FaultRates::default(),
             line_a: Endpoint::NASDAQ_A,
@@ -149,10 +176,50 @@ pub const LAYOUT_PCAP: &str =
 /// Layout of an ITCH file.
 pub const LAYOUT_ITCH: &str = "NASDAQ_ITCH50 file: u16 length + message, no packets, no faults";
 
+/// The message source of a run: either model, one message at a time.
+#[derive(Debug)]
+enum Source {
+    Flow(Box<Generator>),
+    Day(Box<DayGenerator>),
+}
+
+impl Source {
+    fn new(opts: &Options) -> Result<Self, ConfigError> {
+        Ok(match opts.profile {
+            Profile::Flow => Source::Flow(Box::new(Generator::new(opts.config)?)),
+            Profile::Day { scale } => Source::Day(Box::new(DayGenerator::new(DayConfig {
+                symbols: opts.config.symbols,
+                seed: opts.config.seed,
+                scale,
+            })?)),
+        })
+    }
+
+    #[inline]
+    fn next_message(&mut self, buf: &mut [u8]) -> Option<(u64, usize)> {
+        match self {
+            Source::Flow(g) => g.next_message(buf),
+            Source::Day(g) => g.next_message(buf),
+        }
+    }
+
+    fn day_truth(&self) -> Option<DayTruth> {
+        match self {
+            Source::Flow(_) => None,
+            Source::Day(g) => Some(g.truth()),
+        }
+    }
+}
+
+/// Checks that `opts` can make a day (before any file is created).
+pub fn check_options(opts: &Options) -> Result<(), ConfigError> {
+    Source::new(opts).map(|_| ())
+}
+
 /// Generates the whole day as MoldUDP64 packets into `out` (one or two lines with faults).
 /// Returns `out` and the summary. An error is only ever one of `out`'s.
 pub fn run_packets<F: FrameSink>(opts: &Options, out: F) -> Result<(F, Summary), GenError> {
-    let mut gen = Generator::new(opts.config).map_err(GenError::Config)?;
+    let mut gen = Source::new(opts).map_err(GenError::Config)?;
     let n_lines = if opts.line_b.is_some() { 2 } else { 1 };
     let mut lines = faults::Lines::new(n_lines, opts.rates, opts.config.seed, out);
     let mut pk = packet::Packetizer::new(opts.session);
@@ -185,6 +252,7 @@ pub fn run_packets<F: FrameSink>(opts: &Options, out: F) -> Result<(F, Summary),
             .zip(per_line)
             .map(|((n, e), t)| (n, e, t))
             .collect(),
+        day: gen.day_truth(),
     };
     Ok((
         out,
@@ -202,7 +270,7 @@ pub fn run_itch<F: FnMut(&[u8]) -> io::Result<()>>(
     opts: &Options,
     mut sink: F,
 ) -> Result<Summary, GenError> {
-    let mut gen = Generator::new(opts.config).map_err(GenError::Config)?;
+    let mut gen = Source::new(opts).map_err(GenError::Config)?;
     let mut buf = [0u8; msg::MAX_LEN];
     let mut n = 0u64;
     while let Some((_, len)) = gen.next_message(&mut buf) {
@@ -223,6 +291,7 @@ pub fn run_itch<F: FnMut(&[u8]) -> io::Result<()>>(
         rates: FaultRates::default(),
         layout: LAYOUT_ITCH,
         lines: Vec::new(),
+        day: gen.day_truth(),
     };
     Ok(Summary {
         messages: n,

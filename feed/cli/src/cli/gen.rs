@@ -9,7 +9,7 @@
 
 use super::{CliError, Ending, Run};
 use fh_feed::pipeline::output::{NamedPath, Output, Role};
-use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, Options, Stop};
+use fh_replay::gen::{self, Config, Endpoint, FaultRates, Format, Options, Profile, Stop};
 use std::cell::Cell;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -33,9 +33,18 @@ pub struct Args {
     /// session; about 400 000 messages a second).
     #[arg(long, value_name = "S")]
     pub seconds: Option<u64>,
-    /// Number of instruments (1..=10000).
-    #[arg(long, value_name = "N", default_value_t = 50)]
-    pub symbols: u16,
+    /// Number of instruments (1..=10000; default 50, or 8000 with --profile day).
+    #[arg(long, value_name = "N")]
+    pub symbols: Option<u16>,
+    /// `flow` (a compressed day with all 23 message types, sized by --messages or --seconds)
+    /// or `day` (a realistic 6.5-hour session: heavy-tailed order lifetimes, Zipf activity,
+    /// dense references, over a million live orders at its peak; sized by --scale).
+    #[arg(long, value_name = "NAME", default_value = "flow")]
+    pub profile: String,
+    /// With --profile day: multiplies the order flow (messages and live orders) of the full
+    /// day (1); 0.0001 to 8.
+    #[arg(long, value_name = "X")]
+    pub scale: Option<f64>,
     /// PRNG seed: same arguments and seed give byte-identical files.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -76,6 +85,42 @@ impl Args {
             f => {
                 return Err(CliError::new(format!(
                     "--format {f}: expected pcap or itch"
+                )))
+            }
+        };
+        let profile = match self.profile.as_str() {
+            "flow" => {
+                if let Some(x) = self.scale {
+                    return Err(CliError::new(format!(
+                        "--scale {x}: only with --profile day (--profile flow is sized by --messages or --seconds)"
+                    )));
+                }
+                Profile::Flow
+            }
+            "day" => {
+                if let Some(m) = self.messages {
+                    return Err(CliError::new(format!(
+                        "--messages {m}: not with --profile day (its size is set by --scale)"
+                    )));
+                }
+                if let Some(s) = self.seconds {
+                    return Err(CliError::new(format!(
+                        "--seconds {s}: not with --profile day (its session is 9:30 to 16:00; its size is set by --scale)"
+                    )));
+                }
+                let scale = self.scale.unwrap_or(1.0);
+                if !(gen::day::MIN_SCALE..=gen::day::MAX_SCALE).contains(&scale) {
+                    return Err(CliError::new(format!(
+                        "--scale {scale}: must be from {} to {}",
+                        gen::day::MIN_SCALE,
+                        gen::day::MAX_SCALE
+                    )));
+                }
+                Profile::Day { scale }
+            }
+            p => {
+                return Err(CliError::new(format!(
+                    "--profile {p}: expected flow or day"
                 )))
             }
         };
@@ -128,23 +173,26 @@ impl Args {
                 "--format itch: faults and --line-b need packets; use --format pcap",
             ));
         }
+        let default_symbols = match profile {
+            Profile::Flow => 50,
+            Profile::Day { .. } => gen::day::DAY_SYMBOLS,
+        };
         let config = Config {
-            symbols: self.symbols,
+            symbols: self.symbols.unwrap_or(default_symbols),
             seed: self.seed,
             stop,
         };
+        let opts = Options {
+            config,
+            profile,
+            session,
+            rates,
+            line_a,
+            line_b,
+        };
         // Refuse a bad configuration before creating any file.
-        gen::Generator::new(config).map_err(CliError::new)?;
-        Ok((
-            Options {
-                config,
-                session,
-                rates,
-                line_a,
-                line_b,
-            },
-            format,
-        ))
+        gen::check_options(&opts).map_err(CliError::new)?;
+        Ok((opts, format))
     }
 }
 
@@ -194,9 +242,9 @@ pub fn run(args: Args) -> Run {
     let t0 = std::time::Instant::now();
     fh_feed::live::signal::install();
     let stop = fh_feed::live::signal::flag();
-    let total = match opts.config.stop {
-        Stop::Messages(m) => m,
-        Stop::Seconds(_) => 0,
+    let total = match (opts.profile, opts.config.stop) {
+        (Profile::Flow, Stop::Messages(m)) => m,
+        _ => 0,
     };
     let (messages, bar) = (Cell::new(0), super::progress_bar(total));
     let watch = |inner| Watch {
@@ -271,8 +319,14 @@ pub fn run(args: Args) -> Run {
         ),
         Format::Itch => "no packets (itch file)".to_string(),
     };
+    let peak = tr.day.as_ref().map_or(String::new(), |d| {
+        format!(
+            ", live orders peak {} (message {}), {} at the end",
+            d.peak.live, d.peak.at_seq, d.live_at_end
+        )
+    });
     super::print(&format!(
-        "fh gen: {}: {} messages, {packets}, {bytes} bytes, {secs:.3} s, {:.0} messages/s; truth {}\n",
+        "fh gen: {}: {} messages{peak}, {packets}, {bytes} bytes, {secs:.3} s, {:.0} messages/s; truth {}\n",
         args.out.display(),
         summary.messages,
         summary.messages as f64 / secs.max(1e-9),
@@ -297,7 +351,8 @@ mod tests {
         let mut a = Args {
             out: "x.pcap".into(),
             format: "pcap".into(),
-            symbols: 5,
+            symbols: Some(5),
+            profile: "flow".into(),
             seed: 1,
             group: "233.54.12.111:26477".into(),
             session: "S1".into(),
