@@ -27,6 +27,7 @@ pub mod capture;
 pub mod frame;
 pub mod gen;
 pub mod pace;
+pub mod serve;
 pub mod wire;
 pub mod writer;
 
