@@ -468,6 +468,24 @@ impl Engine {
         sink.datagram_end();
     }
 
+    /// Before applying a snapshot: the ITCH books are emptied (the snapshot rebuilds them).
+    pub fn begin_snapshot(&mut self) {
+        self.reset_itch();
+    }
+
+    /// One ITCH message of a snapshot (unsequenced: it carries the state at the snapshot's
+    /// sequence number; see `fh_replay::serve::snapshot`), applied like a live one.
+    pub fn on_snapshot_message<S: UpdateSink>(&mut self, now: u64, bytes: &[u8], sink: &mut S) {
+        self.itch_message(now, 0, 0, Flags::EMPTY, bytes, sink);
+        sink.datagram_end();
+    }
+
+    /// After a snapshot reflecting everything before `next`: MoldUDP64 sequencing resumes at
+    /// `next` of `session`, its open gaps forgotten (no longer stale).
+    pub fn resume_mold(&mut self, session: [u8; 10], next: u64) {
+        self.mold_seq.resume(session, next);
+    }
+
     fn reset_itch(&mut self) {
         self.stats.book_resets += 1;
         self.itch.reset();

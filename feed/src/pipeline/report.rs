@@ -45,6 +45,10 @@ pub struct RunReport {
     pub capture: Option<CaptureReport>,
     /// What the receiver saw.
     pub live: Option<LiveReport>,
+    /// A/B arbitration and gap recovery of a live run (`fh live` with two lines, `--rerequest`
+    /// or `--snapshot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::live::recovery::RecoveryReport>,
     /// Decoding, sequencing, books and anomalies.
     pub engine: EngineSnapshot,
     /// Book updates by kind.
