@@ -169,7 +169,8 @@ pub struct RecoveryReport {
     pub held_max: u64,
     /// Holes given up because the hold buffer was full.
     pub hold_overflows: u64,
-    /// Datagrams of other streams passed on untouched.
+    /// Datagrams of other streams, requests and damaged packets passed on untouched (the
+    /// engine counts them).
     pub passed_through: u64,
     /// Snapshots loaded.
     pub snapshots: u64,
@@ -221,31 +222,31 @@ struct Pid {
     data: bool,
 }
 
+/// The packet's place, after the full framing check (a damaged packet is left to the engine,
+/// which counts it malformed; its sequence numbers stay missing until a good copy comes).
 fn mold_id(b: &[u8]) -> Option<Pid> {
-    if b.len() < 20 {
-        return None;
-    }
-    let count = u64::from(u16::from_be_bytes([b[18], b[19]]));
-    let data = count != 0 && count != 0xFFFF;
-    if data && b.len() == 20 {
-        return None; // a request
-    }
+    use fh_decoders::moldudp64::Packet;
+    let p = Packet::parse(b).ok()?;
+    let h = p.header();
+    let count = match p {
+        Packet::Data(d) => u64::from(d.message_count()),
+        Packet::Heartbeat(_) | Packet::EndOfSession(_) => 0,
+        Packet::Request(_) => return None,
+    };
     Some(Pid {
-        key: b[..10].try_into().ok()?,
-        first: u64::from_be_bytes(b[10..18].try_into().ok()?),
-        count: if data { count } else { 0 },
-        data,
+        key: *h.session(),
+        first: h.sequence_number(),
+        count,
+        data: count > 0,
     })
 }
 
 fn iex_id(b: &[u8]) -> Option<Pid> {
-    if !crate::engine::is_iextp(b) {
-        return None;
-    }
-    let count = u64::from(u16::from_le_bytes([b[14], b[15]]));
+    let seg = fh_decoders::iextp::Segment::parse(b).ok()?;
+    let count = u64::from(seg.message_count());
     Some(Pid {
         key: b[2..12].try_into().ok()?,
-        first: u64::from_le_bytes(b[24..32].try_into().ok()?),
+        first: seg.first_seq(),
         count,
         data: count > 0,
     })

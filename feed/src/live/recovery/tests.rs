@@ -177,6 +177,25 @@ fn heartbeats_reveal_a_lost_tail_and_wait_for_it() {
 }
 
 #[test]
+fn a_damaged_copy_is_left_to_the_engine_and_the_good_one_counts() {
+    let mut a = Arbiter::new(cfg(0), 2);
+    let mut out = Out::default();
+    let mut d = |b: &[u8]| out.0.push((b.len() as u64, 0));
+    a.on_datagram(0, 0, &pkt(1, 5), &mut d);
+    let mut bad = pkt(6, 5);
+    bad[19] += 1; // Message Count one more than the blocks
+    a.on_datagram(1, 0, &bad, &mut d);
+    a.on_datagram(2, 1, &pkt(6, 5), &mut d);
+    a.on_datagram(3, 0, &pkt(11, 5), &mut d);
+    let r = a.report();
+    drop(d);
+    assert_eq!(r.passed_through, 1);
+    assert_eq!(r.holes, 0);
+    assert_eq!(out.0.len(), 4, "the damaged one goes to the engine to be counted");
+    assert_eq!(r.lines[1].1.first, 1);
+}
+
+#[test]
 fn iex_segments_are_arbitrated_by_their_first_sequence_number() {
     let seg = |first: u64, count: u16| {
         let mut b = vec![0u8; 40];
@@ -186,6 +205,10 @@ fn iex_segments_are_arbitrated_by_their_first_sequence_number() {
         b[8..12].copy_from_slice(&7u32.to_le_bytes());
         b[14..16].copy_from_slice(&count.to_le_bytes());
         b[24..32].copy_from_slice(&first.to_le_bytes());
+        b[12..14].copy_from_slice(&(3 * count).to_le_bytes());
+        for _ in 0..count {
+            b.extend_from_slice(&[1, 0, 0x51]);
+        }
         b
     };
     let mut c = cfg(0);
