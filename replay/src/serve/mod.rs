@@ -107,7 +107,8 @@ pub struct ServeConfig {
     /// The snapshot server's address, if any.
     pub snapshot: Option<SocketAddrV4>,
     /// Stop sending before the packet holding this sequence number until a snapshot client
-    /// has logged in (a late joiner meets the day there; the rest then goes out at once).
+    /// has logged in (a late joiner meets the day there: a client logging in earlier waits
+    /// for the sender to reach the gate); then the rest goes out.
     pub snapshot_gate: Option<u64>,
     /// Keep the servers up this long after the last packet (for the clients' last requests).
     pub linger: Duration,
@@ -497,6 +498,8 @@ pub struct Progress {
     pub frames: AtomicU64,
     /// Snapshot logins served.
     pub snapshots: AtomicU64,
+    /// The sender is waiting at the snapshot gate.
+    pub at_gate: AtomicBool,
     /// Sequence number of the last snapshot served.
     pub snapshot_seq: AtomicU64,
     /// Requests received / answered / ignored (dropped on purpose or out of the log).
@@ -582,8 +585,9 @@ pub fn start(cfg: &ServeConfig, stop: Arc<AtomicBool>) -> Result<Served, ServeEr
         l.set_nonblocking(true)
             .map_err(|e| ServeError(format!("fh serve: snapshot server: {e}")))?;
         let (log, pr, st) = (log.clone(), progress.clone(), stop.clone());
+        let gated = cfg.snapshot_gate.is_some();
         servers.push(spawn("fh-serve-snap", move || {
-            snapshot::serve(l, &log, &pr, &st)
+            snapshot::serve(l, &log, &pr, &st, gated)
         })?);
     }
     let sock = send_socket(cfg)?;
@@ -709,6 +713,7 @@ fn send_frames(
             break;
         }
         if !gated && f.last_seq >= gate.unwrap_or(0) {
+            progress.at_gate.store(true, Ordering::Release);
             while progress.snapshots.load(Ordering::Acquire) == 0 {
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
@@ -716,6 +721,7 @@ fn send_frames(
                 std::thread::sleep(Duration::from_millis(1));
             }
             gated = true;
+            progress.at_gate.store(false, Ordering::Release);
             t0 = Instant::now();
             paced = 0;
         }

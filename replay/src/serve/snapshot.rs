@@ -240,18 +240,25 @@ pub fn state_at(log: &Log, seq: u64) -> State {
 
 /// Accepts snapshot clients until `stop`, one at a time, each served at the sequence number
 /// sent when it logged in.
-pub(super) fn serve(l: TcpListener, log: &Log, pr: &Progress, stop: &AtomicBool) {
+/// With `gated`, the first client is served once the sender waits at the snapshot gate.
+pub(super) fn serve(l: TcpListener, log: &Log, pr: &Progress, stop: &AtomicBool, gated: bool) {
     while !stop.load(Ordering::Relaxed) {
         match l.accept() {
             Ok((s, _)) => {
-                let _ = serve_one(s, log, pr);
+                let _ = serve_one(s, log, pr, gated, stop);
             }
             Err(_) => std::thread::sleep(Duration::from_millis(2)),
         }
     }
 }
 
-fn serve_one(mut s: TcpStream, log: &Log, pr: &Progress) -> io::Result<()> {
+fn serve_one(
+    mut s: TcpStream,
+    log: &Log,
+    pr: &Progress,
+    gated: bool,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.set_nodelay(true)?;
@@ -266,6 +273,11 @@ fn serve_one(mut s: TcpStream, log: &Log, pr: &Progress) -> io::Result<()> {
     let want = &body[16..26];
     if want.iter().any(|&c| c != b' ') && want != log.session {
         return packet(&mut s, b'J', b"S");
+    }
+    if gated && pr.snapshots.load(Ordering::Acquire) == 0 {
+        while !pr.at_gate.load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     let seq = pr.sent.load(Ordering::Acquire);
     pr.snapshot_seq.store(seq, Ordering::Relaxed);
