@@ -67,7 +67,7 @@ pub struct RecoveryConfig {
     pub servers: Vec<SocketAddrV4>,
     /// A request not answered within this is sent again (to the next server).
     pub request_timeout_ns: u64,
-    /// Requests per hole before it is given up.
+    /// Unanswered requests per request's worth of a hole before it is given up.
     pub retries: u32,
     /// A hole still open this long after detection is given up.
     pub gap_timeout_ns: u64,
@@ -392,17 +392,19 @@ impl Arbiter {
             }
             return;
         }
+        let response = l == self.n_lines;
+        if response {
+            // Answered, even if a line filled the range meanwhile: the request is done.
+            self.rep.responses += 1;
+            self.answered(p.first);
+            self.next_poll = 0;
+        }
         if end <= self.next || (end <= self.top && !self.overlaps_hole(p.first, end)) {
             self.lines[l].duplicates += 1;
             return;
         }
         self.lines[l].first += 1;
-        let response = l == self.n_lines;
-        if response {
-            self.rep.responses += 1;
-            self.answered(p.first);
-            self.next_poll = 0;
-        } else if p.first < self.top {
+        if !response && p.first < self.top {
             self.lines[l].saves += 1;
         }
         if p.first < self.top {
@@ -440,8 +442,11 @@ impl Arbiter {
                     .iter_mut()
                     .find(|h| h.a < f.b && f.a < h.b)
                 {
+                    // Retries are per request's worth of the hole: a big hole (an outage) asked
+                    // for in many pieces may see that many more timeouts.
                     h.tries += 1;
-                    h.dead |= h.tries > self.cfg.retries;
+                    let pieces = (h.b - h.a).div_ceil(u64::from(self.cfg.request_messages.max(1)));
+                    h.dead |= u64::from(h.tries) > u64::from(self.cfg.retries) * pieces;
                 }
                 self.remove_flight(i);
             } else {
