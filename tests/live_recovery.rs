@@ -26,10 +26,19 @@ fn clean_day(path: &Path, messages: u64, seed: u64) {
     let st = Command::new(netns::fh_bin())
         .args(["gen", "--out"])
         .arg(path)
-        .args(["--messages", &messages.to_string(), "--seed", &seed.to_string()])
+        .args([
+            "--messages",
+            &messages.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
 }
 
 fn replay(path: &Path, extra: &[&str]) -> String {
@@ -39,7 +48,11 @@ fn replay(path: &Path, extra: &[&str]) -> String {
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -84,9 +97,24 @@ fn finish(mut c: Child) -> (i32, String) {
 /// `fh live` on both lines with `extra` flags, JSON report to `json`.
 fn live(json: &Path, extra: &[&str]) -> Child {
     let mut args = vec![
-        "live", "--protocol", "itch", "--group", A, "--group", B, "--iface", "127.0.0.1",
-        "--stats-every", "0", "--until-quiet", "1.5", "--duration", "50", "--digest",
-        "--no-latency", "--report-json",
+        "live",
+        "--protocol",
+        "itch",
+        "--group",
+        A,
+        "--group",
+        B,
+        "--iface",
+        "127.0.0.1",
+        "--stats-every",
+        "0",
+        "--until-quiet",
+        "1.5",
+        "--duration",
+        "50",
+        "--digest",
+        "--no-latency",
+        "--report-json",
     ];
     let j = json.to_str().unwrap().to_string();
     let mut v: Vec<String> = args.drain(..).map(String::from).collect();
@@ -100,8 +128,18 @@ fn live(json: &Path, extra: &[&str]) -> Child {
 fn serve(messages: u64, seed: u64, truth: &Path, extra: &[&str]) -> Child {
     let (m, s) = (messages.to_string(), seed.to_string());
     let mut v = vec![
-        "serve", "--messages", &m, "--seed", &s, "--group", A, "--line-b", B, "--iface",
-        "127.0.0.1", "--truth",
+        "serve",
+        "--messages",
+        &m,
+        "--seed",
+        &s,
+        "--group",
+        A,
+        "--line-b",
+        B,
+        "--iface",
+        "127.0.0.1",
+        "--truth",
     ];
     let t = truth.to_str().unwrap();
     v.push(t);
@@ -171,9 +209,17 @@ fn start_live_then_serve(
 
 fn check_recovered(live_json: &Path, want_digest: &str, messages: u64) -> Value {
     let r = json(live_json);
-    assert_eq!(r["digest"].as_str().unwrap(), want_digest, "digest of the gap-free replay");
+    assert_eq!(
+        r["digest"].as_str().unwrap(),
+        want_digest,
+        "digest of the gap-free replay"
+    );
     let m = &r["engine"]["moldudp64"];
-    assert_eq!(m["messages"].as_u64(), Some(messages), "every message applied");
+    assert_eq!(
+        m["messages"].as_u64(),
+        Some(messages),
+        "every message applied"
+    );
     assert_eq!(m["gaps"].as_u64(), Some(0), "the engine never saw a gap");
     assert_eq!(m["open_gap_messages"].as_u64(), Some(0));
     assert_eq!(r["updates"]["stale"].as_u64(), Some(0), "no stale update");
@@ -200,26 +246,45 @@ fn a_faulted_two_line_day_with_an_outage_recovers_to_the_gap_free_digest() {
         seed,
         &truth,
         &[
-            "--drop", "0.01", "--dup", "0.005", "--reorder", "0.005", "--outage", "3000:200",
-            "--request-server", REQ, "--pps", "100000",
+            "--drop",
+            "0.01",
+            "--dup",
+            "0.005",
+            "--reorder",
+            "0.005",
+            "--outage",
+            "3000:200",
+            "--request-server",
+            REQ,
+            "--pps",
+            "100000",
         ],
     );
     assert_eq!(sc, 0, "fh serve");
     assert_eq!(lc, 0, "fh live recovered everything: {lo}");
     let t = json(&truth);
     let lost = lost_on_every_line(&t);
-    assert!(!lost.is_empty(), "the day loses packets on both lines: {lost:?}");
+    assert!(
+        !lost.is_empty(),
+        "the day loses packets on both lines: {lost:?}"
+    );
     assert_eq!(ranges(&t["lost_both"]), lost);
     let rec = check_recovered(&lj, &want, n);
     assert!(rec["filled_by_request"].as_u64().unwrap() >= lost.len() as u64);
-    assert!(rec["filled_by_line"].as_u64().unwrap() > 10, "reorders and single-line drops");
+    assert!(
+        rec["filled_by_line"].as_u64().unwrap() > 10,
+        "reorders and single-line drops"
+    );
     let lines = rec["lines"].as_array().unwrap();
     for l in &lines[..2] {
         let c = &l[1];
         assert!(c["packets"].as_u64().unwrap() > 10_000);
         assert!(c["gaps"].as_u64().unwrap() > 0);
         assert!(c["first"].as_u64().unwrap() > 0);
-        assert!(c["saves"].as_u64().unwrap() > 0, "each line saved the other");
+        assert!(
+            c["saves"].as_u64().unwrap() > 0,
+            "each line saved the other"
+        );
     }
     assert!(lo.contains("gap recovery latency, detect -> filled, us: count "));
     assert!(so.contains("requests "));
@@ -246,13 +311,26 @@ fn partial_answers_and_dropped_requests_still_complete() {
         seed,
         &truth,
         &[
-            "--drop", "0.02", "--outage", "2000:100", "--request-server", REQ,
-            "--answer-fraction", "0.3", "--drop-requests", "0.2", "--pps", "100000",
+            "--drop",
+            "0.02",
+            "--outage",
+            "2000:100",
+            "--request-server",
+            REQ,
+            "--answer-fraction",
+            "0.3",
+            "--drop-requests",
+            "0.2",
+            "--pps",
+            "100000",
         ],
     );
     assert_eq!((sc, lc), (0, 0));
     let rec = check_recovered(&lj, &want, n);
-    assert!(rec["request_timeouts"].as_u64().unwrap() > 0, "dropped requests timed out");
+    assert!(
+        rec["request_timeouts"].as_u64().unwrap() > 0,
+        "dropped requests timed out"
+    );
     let dropped: u64 = so
         .split("dropped ")
         .nth(1)
@@ -296,14 +374,25 @@ fn without_a_request_server_lost_ranges_are_counted_stale_and_listed_as_the_trut
     assert!(!lost.is_empty(), "seed choice: both lines lose a packet");
     let r = json(&lj);
     let rec = &r["recovery"];
-    assert_eq!(ranges(&rec["lost"]), lost, "the report lists exactly the lost ranges");
+    assert_eq!(
+        ranges(&rec["lost"]),
+        lost,
+        "the report lists exactly the lost ranges"
+    );
     let missing: u64 = lost.iter().map(|(a, b)| b - a + 1).sum();
     assert_eq!(rec["lost_messages"].as_u64(), Some(missing));
     assert_eq!(rec["gave_up"].as_u64(), Some(lost.len() as u64));
     let m = &r["engine"]["moldudp64"];
-    assert_eq!(m["gaps"].as_u64(), Some(lost.len() as u64), "each counted as a gap");
+    assert_eq!(
+        m["gaps"].as_u64(),
+        Some(lost.len() as u64),
+        "each counted as a gap"
+    );
     assert_eq!(m["messages"].as_u64(), Some(n - missing), "the run went on");
-    assert!(r["updates"]["stale"].as_u64().unwrap() > 0, "books flagged stale");
+    assert!(
+        r["updates"]["stale"].as_u64().unwrap() > 0,
+        "books flagged stale"
+    );
     for p in [&truth, &lj] {
         let _ = std::fs::remove_file(p);
     }
@@ -332,14 +421,25 @@ fn late_join(name: &str, gate_fraction: f64, serve_rate: &[&str]) {
     clean_day(&pcap, n, seed);
     replay(
         &pcap,
-        &["--bbo-csv", rb.to_str().unwrap(), "--report-json", rj.to_str().unwrap()],
+        &[
+            "--bbo-csv",
+            rb.to_str().unwrap(),
+            "--report-json",
+            rj.to_str().unwrap(),
+        ],
     );
     let gate = ((n as f64) * gate_fraction) as u64;
     let g = gate.to_string();
     // The exchange starts first and waits at the gate for the late joiner.
     let mut sv = vec![
-        "--request-server", REQ, "--snapshot-server", SNAP, "--snapshot-gate", &g,
-        "--linger", "3",
+        "--request-server",
+        REQ,
+        "--snapshot-server",
+        SNAP,
+        "--snapshot-gate",
+        &g,
+        "--linger",
+        "3",
     ];
     sv.extend_from_slice(serve_rate);
     let s = serve(n, seed, &truth, &sv);
@@ -347,12 +447,22 @@ fn late_join(name: &str, gate_fraction: f64, serve_rate: &[&str]) {
     while std::net::TcpStream::connect_timeout(&SNAP.parse().unwrap(), Duration::from_millis(50))
         .is_err()
     {
-        assert!(t0.elapsed() < Duration::from_secs(20), "the snapshot server never came up");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the snapshot server never came up"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let l = live(
         &lj,
-        &["--rerequest", REQ, "--snapshot", SNAP, "--bbo-csv", lb.to_str().unwrap()],
+        &[
+            "--rerequest",
+            REQ,
+            "--snapshot",
+            SNAP,
+            "--bbo-csv",
+            lb.to_str().unwrap(),
+        ],
     );
     let (lc, lo) = finish(l);
     let (sc, _) = finish(s);
@@ -361,9 +471,15 @@ fn late_join(name: &str, gate_fraction: f64, serve_rate: &[&str]) {
     let rec = &r["recovery"];
     assert_eq!(rec["snapshots"].as_u64(), Some(1), "{name}");
     let at = rec["snapshot_seq"].as_u64().unwrap();
-    assert!(at < gate && at + 200 > gate, "joined at {at}, just before the gate {gate}");
+    assert!(
+        at < gate && at + 200 > gate,
+        "joined at {at}, just before the gate {gate}"
+    );
     assert_eq!(r["updates"]["stale"].as_u64(), Some(0));
-    assert_eq!(r["engine"]["moldudp64"]["open_gap_messages"].as_u64(), Some(0));
+    assert_eq!(
+        r["engine"]["moldudp64"]["open_gap_messages"].as_u64(),
+        Some(0)
+    );
     let (want_bbo, want_books) = final_books(&rb, &json(&rj));
     let (got_bbo, got_books) = final_books(&lb, &r);
     assert_eq!(got_bbo.len(), want_bbo.len(), "symbols with a BBO");
@@ -379,7 +495,8 @@ fn late_join(name: &str, gate_fraction: f64, serve_rate: &[&str]) {
 
 #[test]
 fn a_late_join_at_half_the_day_from_a_snapshot_ends_with_the_full_replays_books() {
-    const NAME: &str = "a_late_join_at_half_the_day_from_a_snapshot_ends_with_the_full_replays_books";
+    const NAME: &str =
+        "a_late_join_at_half_the_day_from_a_snapshot_ends_with_the_full_replays_books";
     if !netns::enter(NAME) {
         return;
     }

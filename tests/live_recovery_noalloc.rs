@@ -135,10 +135,17 @@ fn a_recovery_storm_allocates_nothing_on_the_receive_and_engine_path() {
         "{rep:?}\nserver: requests {} answered {} dropped {}",
         sr.requests, sr.answered, sr.dropped_requests
     );
-    assert!(lost_both.len() > 10, "a storm: {} ranges lost on both lines", lost_both.len());
+    assert!(
+        lost_both.len() > 10,
+        "a storm: {} ranges lost on both lines",
+        lost_both.len()
+    );
     assert!(sr.dropped_requests > 0 && sr.answered > 0);
     assert!(rep.requests > 50 && rep.request_timeouts > 0 && rep.responses > 0);
-    assert!(rep.held_max > 0 && rep.held_max <= 4096, "the hold buffer stays within its size");
+    assert!(
+        rep.held_max > 0 && rep.held_max <= 4096,
+        "the hold buffer stays within its size"
+    );
     let (e, _, _, _) = engine.finish();
     // A small hold buffer on a busy machine may overflow: then the oldest hole is given up
     // (the path this storm also covers); every other message is applied.
@@ -147,6 +154,12 @@ fn a_recovery_storm_allocates_nothing_on_the_receive_and_engine_path() {
         N,
         "every message applied or listed lost"
     );
-    assert!(rep.gave_up <= rep.hold_overflows, "only overflows give up while a server answers");
-    assert_eq!(allocs, 0, "{allocs} allocations on the receive and engine path");
+    assert!(
+        rep.gave_up <= rep.hold_overflows,
+        "only overflows give up while a server answers"
+    );
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations on the receive and engine path"
+    );
 }

@@ -239,7 +239,9 @@ impl RxAgent {
     /// A handle on the unicast response socket ([`LiveConfig::unicast`]), to send requests
     /// from (responses come back to it).
     pub fn unicast_socket(&self, groups: usize) -> Option<std::net::UdpSocket> {
-        self.sockets.get(groups).and_then(|s| s.try_clone_udp().ok())
+        self.sockets
+            .get(groups)
+            .and_then(|s| s.try_clone_udp().ok())
     }
 
     /// The ring's producer side (capacity, slot size).

@@ -344,7 +344,13 @@ impl Arbiter {
     /// One datagram from group `line`: delivered (now or later, in order) through `deliver`, or
     /// dropped as a duplicate.
     #[inline]
-    pub fn on_datagram<D: FnMut(&[u8])>(&mut self, now: u64, line: usize, b: &[u8], deliver: &mut D) {
+    pub fn on_datagram<D: FnMut(&[u8])>(
+        &mut self,
+        now: u64,
+        line: usize,
+        b: &[u8],
+        deliver: &mut D,
+    ) {
         let id = if self.cfg.mold { mold_id(b) } else { iex_id(b) };
         let Some(p) = id else {
             self.rep.passed_through += 1;
@@ -775,7 +781,8 @@ impl Arbiter {
         } else if at < self.next {
             // The snapshot is older than what was delivered: ask again for the difference.
             let (a, b) = (at, self.next);
-            self.holes.copy_within(0..self.n_holes.min(MAX_HOLES - 1), 1);
+            self.holes
+                .copy_within(0..self.n_holes.min(MAX_HOLES - 1), 1);
             self.n_holes = (self.n_holes + 1).min(MAX_HOLES);
             self.holes[0] = Hole {
                 a,
@@ -904,7 +911,9 @@ pub fn load_snapshot(
         }
         let n = s.read(&mut buf[hi..]).map_err(|x| e("read", x))?;
         if n == 0 {
-            return Err(format!("snapshot {addr}: closed before the end of snapshot"));
+            return Err(format!(
+                "snapshot {addr}: closed before the end of snapshot"
+            ));
         }
         hi += n;
     }

@@ -105,10 +105,13 @@ impl GroupSocket {
     /// the same timestamps and drop counter as a group's: where re-request responses arrive.
     /// Its `spec.group` is the address it is bound to.
     pub fn unicast(bind: SocketAddrV4, rcvbuf: usize) -> Result<Self, LiveError> {
-        let err = |what: &str, e: std::io::Error| LiveError(format!("response socket {bind}: {what}: {e}"));
+        let err = |what: &str, e: std::io::Error| {
+            LiveError(format!("response socket {bind}: {what}: {e}"))
+        };
         let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
             .map_err(|e| err("socket", e))?;
-        sock.bind(&SockAddr::from(bind)).map_err(|e| err("bind", e))?;
+        sock.bind(&SockAddr::from(bind))
+            .map_err(|e| err("bind", e))?;
         let local = sock
             .local_addr()
             .ok()

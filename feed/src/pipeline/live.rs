@@ -115,7 +115,7 @@ pub struct LiveSource {
     /// Run the floor benchmark (receive only) instead of the engine.
     pub floor: bool,
     /// A/B arbitration and gap recovery (re-requests, snapshots) in front of the engine.
-    pub recovery: Option<RecoveryConfig>,
+    pub recovery: Option<Box<RecoveryConfig>>,
     pub(super) refused_pacing: Option<super::Pacing>,
 }
 
@@ -609,7 +609,7 @@ pub fn run_with_events(
     cfg.batch = if src.floor { 1 } else { cfg.batch };
     let n_groups = cfg.groups.len();
     let arbiter = src.recovery.as_ref().map(|r| {
-        let mut r = r.clone();
+        let mut r = RecoveryConfig::clone(r);
         r.mold = src.protocol == Protocol::Itch;
         Box::new(Arbiter::new(r, n_groups))
     });

@@ -555,12 +555,22 @@ fn render_recovery(o: &mut String, v: &crate::live::recovery::RecoveryReport) {
     let shown: Vec<String> = v
         .lost
         .iter()
-        .map(|[a, b]| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect();
     let _ = writeln!(
         o,
         "lost ranges: {}{}",
-        if shown.is_empty() { "none".to_string() } else { shown.join(" ") },
+        if shown.is_empty() {
+            "none".to_string()
+        } else {
+            shown.join(" ")
+        },
         if v.lost_unlisted > 0 {
             format!(" (+{} not listed)", v.lost_unlisted)
         } else {

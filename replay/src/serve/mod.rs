@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::gen::faults::{FrameSink, Lines, LineTruth, SeqRange};
+use crate::gen::faults::{FrameSink, LineTruth, Lines, SeqRange};
 use crate::gen::packet::{Packet, PacketSink, Packetizer, HEADER_LEN, MAX_PAYLOAD};
 use crate::gen::rng::{Chance, Rng};
 use crate::gen::{self, FaultRates, GenError, Generator};
@@ -650,10 +650,7 @@ impl Served {
     }
 }
 
-fn spawn(
-    name: &str,
-    f: impl FnOnce() + Send + 'static,
-) -> Result<JoinHandle<()>, ServeError> {
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServeError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
@@ -669,8 +666,8 @@ fn send_socket(cfg: &ServeConfig) -> Result<Socket, ServeError> {
             )));
         }
     }
-    let sock =
-        Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| err("socket", e))?;
+    let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| err("socket", e))?;
     sock.set_multicast_ttl_v4(cfg.ttl)
         .map_err(|e| err("IP_MULTICAST_TTL", e))?;
     sock.set_multicast_loop_v4(true)
@@ -726,7 +723,8 @@ fn send_frames(
             paced = 0;
         }
         if pps > 0 && i % 16 == 0 {
-            let due = t0 + Duration::from_nanos(paced.saturating_mul(1_000_000_000) / (pps * n_lines));
+            let due =
+                t0 + Duration::from_nanos(paced.saturating_mul(1_000_000_000) / (pps * n_lines));
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
@@ -740,7 +738,10 @@ fn send_frames(
         loop {
             match sock.send_to(&f.bytes, to) {
                 Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::ENOBUFS) => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                {
                     tries += 1;
                     if tries > 10_000 {
                         return Err(ServeError(format!("fh serve: send: {e}")));
@@ -866,9 +867,21 @@ mod tests {
         assert_eq!(build_response(&log, 100, 1, 1, 100, 100, &mut out), 32);
         assert_eq!(out.len(), 20 + 32 * 42);
         assert_eq!(build_response(&log, 100, 1, 95, 10, 10, &mut out), 6);
-        assert_eq!(build_response(&log, 50, 1, 60, 10, 10, &mut out), 0, "not sent yet");
-        assert_eq!(build_response(&log, 100, 50, 10, 10, 10, &mut out), 0, "left the log");
-        assert_eq!(build_response(&log, 100, 1, 10, 10, 3, &mut out), 3, "partial");
+        assert_eq!(
+            build_response(&log, 50, 1, 60, 10, 10, &mut out),
+            0,
+            "not sent yet"
+        );
+        assert_eq!(
+            build_response(&log, 100, 50, 10, 10, 10, &mut out),
+            0,
+            "left the log"
+        );
+        assert_eq!(
+            build_response(&log, 100, 1, 10, 10, 3, &mut out),
+            3,
+            "partial"
+        );
         assert_eq!(&out[10..18], &10u64.to_be_bytes());
     }
 }

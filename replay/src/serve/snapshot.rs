@@ -187,7 +187,9 @@ impl State {
     }
 
     fn reduce(&mut self, r: u64, by: u64) {
-        let Some(&i) = self.by_ref.get(&r) else { return };
+        let Some(&i) = self.by_ref.get(&r) else {
+            return;
+        };
         let Some(o) = self.orders[i].as_mut() else {
             return;
         };

@@ -118,8 +118,14 @@ const FLOOR: &[&str] = &[
 
 /// What `fh live` takes besides [`FLOOR`]'s and the pipeline's.
 const ENGINE: &[&str] = &[
-    "--digest", "--bbo-csv", "--symbol", "--gap-wait-us", "--rerequest", "--gap-timeout-ms",
-    "--hold-packets", "--snapshot",
+    "--digest",
+    "--bbo-csv",
+    "--symbol",
+    "--gap-wait-us",
+    "--rerequest",
+    "--gap-timeout-ms",
+    "--hold-packets",
+    "--snapshot",
 ];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
@@ -295,7 +301,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     src.packets = args.packets;
     src.capture = args.capture.clone();
     src.floor = args.floor;
-    src.recovery = recovery_config(args)?;
+    src.recovery = recovery_config(args)?.map(Box::new);
     let threading = args.pipe.threading();
     let cpus = &args.pipe.cpus;
     super::pipeline_args::check_cpus(cpus)?;

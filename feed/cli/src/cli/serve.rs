@@ -97,7 +97,9 @@ fn secs(flag: &str, s: f64) -> Result<Duration, CliError> {
     if s.is_finite() && (0.0..=3600.0).contains(&s) {
         Ok(Duration::from_secs_f64(s))
     } else {
-        Err(CliError::new(format!("{flag} {s}: must be from 0 to 3600 seconds")))
+        Err(CliError::new(format!(
+            "{flag} {s}: must be from 0 to 3600 seconds"
+        )))
     }
 }
 
@@ -153,7 +155,9 @@ impl Args {
                     .split_once(':')
                     .and_then(|(a, n)| Some((a.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
                 Some(p.ok_or_else(|| {
-                    CliError::new(format!("--outage {s}: expected AT:N (packet index and count)"))
+                    CliError::new(format!(
+                        "--outage {s}: expected AT:N (packet index and count)"
+                    ))
                 })?)
             }
         };
@@ -215,7 +219,8 @@ pub fn run(args: Args) -> Run {
     fh_feed::pipeline::output::check_paths(&paths)?;
     fh_feed::live::signal::install();
     let stop = Arc::new(AtomicBool::new(false));
-    let served = serve::start(&cfg, stop.clone()).map_err(|e| CliError::new(e.0.trim_start_matches("fh serve: ")))?;
+    let served = serve::start(&cfg, stop.clone())
+        .map_err(|e| CliError::new(e.0.trim_start_matches("fh serve: ")))?;
     if let Some(t) = &args.truth {
         write_atomic(t, served.truth.to_json().as_bytes())?;
     }
@@ -251,7 +256,13 @@ pub fn run(args: Args) -> Run {
         .truth
         .lost_both()
         .iter()
-        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect();
     super::print(&format!(
         "sent {} frames ({} messages); requests {} answered {} dropped {} unanswerable {} resent-messages {}; snapshots {}\nlost on every line: {}\n",
