@@ -182,10 +182,14 @@ pub struct RecoveryReport {
     pub snapshot_failures: u64,
     /// Why snapshot loads failed.
     pub snapshot_errors: Vec<String>,
-    /// Gap recovery latency, detection → filled, µs: p50, p99, max (holes filled).
+    /// Gap recovery latency, detection → filled, µs: p50, p99, max (every hole filled).
     pub latency_us: [f64; 3],
     /// Holes whose fill was timed.
     pub latency_count: u64,
+    /// The same for the holes a request server's response filled.
+    pub request_latency_us: [f64; 3],
+    /// Holes filled by a response, timed.
+    pub request_latency_count: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -272,6 +276,7 @@ pub struct Arbiter {
     used: usize,
     lost: Vec<[u64; 2]>,
     latency: Histogram<u64>,
+    req_latency: Histogram<u64>,
     rep: RecoveryReport,
     queue: Arc<ArrayQueue<Request>>,
     rr: usize,
@@ -304,6 +309,8 @@ impl Arbiter {
             used: 0,
             lost: Vec::with_capacity(MAX_LOST),
             latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
+                .expect("static histogram bounds"),
+            req_latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 2)
                 .expect("static histogram bounds"),
             rep: RecoveryReport::default(),
             queue: Arc::new(ArrayQueue::new(cfg.in_flight.max(1) * 2)),
@@ -544,15 +551,22 @@ impl Arbiter {
             .push(("responses".to_string(), self.lines[self.n_lines]));
         r.lost = self.lost.clone();
         r.requests_sent = self.sent.load(Ordering::Relaxed);
-        let us = |v: u64| v as f64 / 1000.0;
-        if !self.latency.is_empty() {
-            r.latency_us = [
-                us(self.latency.value_at_quantile(0.5)),
-                us(self.latency.value_at_quantile(0.99)),
-                us(self.latency.max()),
-            ];
-        }
+        let us = |h: &Histogram<u64>| {
+            let f = |v: u64| v as f64 / 1000.0;
+            if h.is_empty() {
+                [0.0; 3]
+            } else {
+                [
+                    f(h.value_at_quantile(0.5)),
+                    f(h.value_at_quantile(0.99)),
+                    f(h.max()),
+                ]
+            }
+        };
+        r.latency_us = us(&self.latency);
         r.latency_count = self.latency.len();
+        r.request_latency_us = us(&self.req_latency);
+        r.request_latency_count = self.req_latency.len();
         r
     }
 
@@ -608,9 +622,10 @@ impl Arbiter {
                 (None, None) => {
                     self.holes.copy_within(i + 1..self.n_holes, i);
                     self.n_holes -= 1;
-                    self.latency
-                        .saturating_record(now.saturating_sub(h.detected).max(1));
+                    let took = now.saturating_sub(h.detected).max(1);
+                    self.latency.saturating_record(took);
                     if response {
+                        self.req_latency.saturating_record(took);
                         self.rep.filled_by_request += 1;
                     } else {
                         self.rep.filled_by_line += 1;

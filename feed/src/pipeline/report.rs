@@ -538,6 +538,12 @@ fn render_recovery(o: &mut String, v: &crate::live::recovery::RecoveryReport) {
         "gap recovery latency, detect -> filled, us: count {} p50 {p50:.1} p99 {p99:.1} max {max:.1}",
         v.latency_count
     );
+    let [q50, q99, qmax] = v.request_latency_us;
+    let _ = writeln!(
+        o,
+        "gap recovery latency, filled by a request server, us: count {} p50 {q50:.1} p99 {q99:.1} max {qmax:.1}",
+        v.request_latency_count
+    );
     if v.snapshots > 0 || v.snapshot_failures > 0 {
         let _ = writeln!(
             o,
