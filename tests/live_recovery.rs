@@ -513,3 +513,92 @@ fn a_join_during_a_burst_also_ends_with_the_full_replays_books() {
     // snapshot is still being read; the multicast waits in the receive ring and sockets.
     late_join(NAME, 0.3, &["--drop", "0.005", "--reorder", "0.005"]);
 }
+
+#[test]
+fn a_gap_no_server_can_fill_is_resynchronised_from_a_snapshot() {
+    const NAME: &str = "a_gap_no_server_can_fill_is_resynchronised_from_a_snapshot";
+    if !netns::enter(NAME) {
+        return;
+    }
+    let (n, seed) = (100_000u64, 37);
+    let (pcap, truth, lj) = (tmp("f.pcap"), tmp("f.truth.json"), tmp("f.live.json"));
+    let (rb, lb, rj) = (tmp("f.replay.csv"), tmp("f.live.csv"), tmp("f.replay.json"));
+    clean_day(&pcap, n, seed);
+    replay(
+        &pcap,
+        &[
+            "--bbo-csv",
+            rb.to_str().unwrap(),
+            "--report-json",
+            rj.to_str().unwrap(),
+        ],
+    );
+    // The snapshot server is up before the client starts (its start-up snapshot is the empty
+    // day); no request server, so every range both lines lose is given up, then the books are
+    // rebuilt from a snapshot and the stream resumes after it.
+    let s = serve(
+        n,
+        seed,
+        &truth,
+        &[
+            "--snapshot-server",
+            SNAP,
+            "--drop",
+            "0.02",
+            "--outage",
+            "4000:50",
+            "--pps",
+            "100000",
+            "--start-delay",
+            "1",
+            "--linger",
+            "2",
+        ],
+    );
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect_timeout(&SNAP.parse().unwrap(), Duration::from_millis(50))
+        .is_err()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the snapshot server never came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let l = live(
+        &lj,
+        &[
+            "--snapshot",
+            SNAP,
+            "--gap-wait-us",
+            "50000",
+            "--bbo-csv",
+            lb.to_str().unwrap(),
+        ],
+    );
+    let (lc, lo) = finish(l);
+    let (sc, _) = finish(s);
+    assert_eq!((sc, lc), (0, 0), "{lo}");
+    let r = json(&lj);
+    let rec = &r["recovery"];
+    assert!(
+        rec["gave_up"].as_u64().unwrap() >= 1,
+        "a range was lost on both lines"
+    );
+    assert!(
+        rec["snapshots"].as_u64().unwrap() >= 2,
+        "the start-up snapshot and at least one after a loss"
+    );
+    assert_eq!(
+        r["engine"]["moldudp64"]["open_gap_messages"].as_u64(),
+        Some(0)
+    );
+    let (want_bbo, want_books) = final_books(&rb, &json(&rj));
+    let (got_bbo, got_books) = final_books(&lb, &r);
+    assert_eq!(got_bbo, want_bbo, "last BBO row of every symbol");
+    assert_eq!(got_books, want_books, "top-5 depth");
+    for p in [&pcap, &truth, &lj, &rb, &lb, &rj] {
+        let _ = std::fs::remove_file(p);
+    }
+    let _ = std::fs::remove_file(fh_replay::gen::truth_path(&pcap));
+}

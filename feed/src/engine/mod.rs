@@ -468,8 +468,43 @@ impl Engine {
         sink.datagram_end();
     }
 
-    /// Before applying a snapshot: the ITCH books are emptied (the snapshot rebuilds them).
-    pub fn begin_snapshot(&mut self) {
+    /// Before applying a snapshot: the ITCH books are emptied (the snapshot rebuilds them), and
+    /// every level they held is published as deleted, one event per instrument, so that every
+    /// consumer's view (strategies' ladders, the top-of-book table) empties with them.
+    pub fn begin_snapshot<S: UpdateSink>(&mut self, now: u64, sink: &mut S) {
+        for locate in 0..itch_book::LOCATES {
+            let i = self.itch.instrument(locate as u16);
+            let n = i.bids().len() + i.asks().len();
+            if n == 0 {
+                continue;
+            }
+            let (symbol, instrument) = (i.symbol, InstrumentId::from(locate as u16));
+            let mut k = 0;
+            for (side, ladder) in [(Side::Bid, i.bids()), (Side::Ask, i.asks())] {
+                for l in ladder.iter_best_first() {
+                    k += 1;
+                    let mut flags = Flags::BEST_CHANGED;
+                    if k == n {
+                        flags = flags | Flags::LAST_IN_EVENT;
+                    }
+                    let u = BookUpdate {
+                        engine_ts: now,
+                        price: l.price,
+                        instrument,
+                        kind: UpdateKind::DeleteLevel,
+                        side,
+                        flags,
+                        ..BookUpdate::default()
+                    };
+                    self.stats.updates += 1;
+                    sink.publish(&u);
+                }
+            }
+            if S::WANTS_BBO {
+                sink.bbo_changed(0, instrument, &symbol, &Bbo::default());
+            }
+            sink.datagram_end();
+        }
         self.reset_itch();
     }
 

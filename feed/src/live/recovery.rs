@@ -839,7 +839,7 @@ pub fn resync<S: UpdateSink>(arb: &mut Arbiter, engine: &mut Engine, sink: &mut 
     let mut began = false;
     let r = load_snapshot(addr, &mut buf, |m| {
         if !began {
-            engine.begin_snapshot();
+            engine.begin_snapshot(now, sink);
             began = true;
         }
         engine.on_snapshot_message(now, m, sink);
