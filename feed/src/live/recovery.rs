@@ -82,7 +82,8 @@ pub struct RecoveryConfig {
     /// SoupBinTCP snapshot server: load the books from it at start-up and after a hole is
     /// given up.
     pub snapshot: Option<SocketAddrV4>,
-    /// The stream is MoldUDP64 (else IEX-TP: arbitration only, no requests or snapshots).
+    /// The stream is MoldUDP64 (else IEX-TP: arbitration and IEX-TP gap-fill requests, no
+    /// snapshots).
     pub mold: bool,
 }
 
@@ -110,7 +111,8 @@ impl Default for RecoveryConfig {
 pub struct Request {
     /// Index into [`RecoveryConfig::servers`].
     pub server: u8,
-    /// MoldUDP64 session.
+    /// The stream: the MoldUDP64 session, or IEX-TP's Message Protocol ID, Channel ID and
+    /// Session ID as they lie in the segment header (bytes 2..12).
     pub session: [u8; 10],
     /// First sequence number.
     pub first: u64,
@@ -468,7 +470,7 @@ impl Arbiter {
         }
         while self.n_holes > 0 {
             let h = self.holes[0];
-            let limit = if self.cfg.servers.is_empty() || !self.cfg.mold {
+            let limit = if self.cfg.servers.is_empty() {
                 self.cfg.gap_wait_ns
             } else {
                 self.cfg.gap_timeout_ns
@@ -479,7 +481,7 @@ impl Arbiter {
                 break;
             }
         }
-        if self.cfg.servers.is_empty() || !self.cfg.mold {
+        if self.cfg.servers.is_empty() {
             return;
         }
         let Some(session) = self.key else { return };
@@ -934,6 +936,32 @@ pub fn load_snapshot(
     }
 }
 
+/// Writes `r` as a request datagram into `out`; returns its length.
+///
+/// - MoldUDP64 (Nasdaq *MoldUDP64 Protocol Specification* 1.00): the 20-byte header — session,
+///   first sequence number (u64 BE), message count (u16 BE).
+/// - IEX-TP (*IEX Transport Specification* 1.25, gap fill; `shared/specs/iex_tp_deep_tops.md`):
+///   version 1, request type 1 (sequenced messages), message protocol id, channel id and
+///   session id as in the segment header, range count 1 (u32 LE), then the inclusive range
+///   first, last (i64 LE): 32 bytes.
+pub fn encode_request(r: &Request, iex: bool, out: &mut [u8; 32]) -> usize {
+    if iex {
+        out[0] = 1;
+        out[1] = 1;
+        out[2..12].copy_from_slice(&r.session);
+        out[12..16].copy_from_slice(&1u32.to_le_bytes());
+        out[16..24].copy_from_slice(&r.first.to_le_bytes());
+        let last = r.first + u64::from(r.count.max(1)) - 1;
+        out[24..32].copy_from_slice(&last.to_le_bytes());
+        32
+    } else {
+        out[..10].copy_from_slice(&r.session);
+        out[10..18].copy_from_slice(&r.first.to_be_bytes());
+        out[18..20].copy_from_slice(&r.count.to_be_bytes());
+        20
+    }
+}
+
 /// The request sender: takes requests from the arbiter's queue and sends them from the response
 /// socket, off the engine's thread.
 #[derive(Debug)]
@@ -942,6 +970,7 @@ pub struct Requester {
     sent: Arc<AtomicU64>,
     sock: UdpSocket,
     servers: Vec<SocketAddrV4>,
+    iex: bool,
 }
 
 impl Requester {
@@ -953,6 +982,7 @@ impl Requester {
             sent,
             sock,
             servers: arb.cfg.servers.clone(),
+            iex: !arb.cfg.mold,
         }
     }
 
@@ -963,12 +993,10 @@ impl Requester {
             let mut any = false;
             while let Some(r) = self.queue.pop() {
                 any = true;
-                let mut b = [0u8; 20];
-                b[..10].copy_from_slice(&r.session);
-                b[10..18].copy_from_slice(&r.first.to_be_bytes());
-                b[18..20].copy_from_slice(&r.count.to_be_bytes());
+                let mut b = [0u8; 32];
+                let len = encode_request(&r, self.iex, &mut b);
                 if let Some(to) = self.servers.get(usize::from(r.server)) {
-                    if self.sock.send_to(&b, to).is_ok() {
+                    if self.sock.send_to(&b[..len], to).is_ok() {
                         n += 1;
                         self.sent.store(n, Ordering::Relaxed);
                     }

@@ -598,9 +598,9 @@ pub fn run_with_events(
         ));
     }
     if let Some(r) = &src.recovery {
-        if src.protocol == Protocol::Iex && (!r.servers.is_empty() || r.snapshot.is_some()) {
+        if src.protocol == Protocol::Iex && r.snapshot.is_some() {
             return Err(PipelineError::new(
-                "live: --rerequest and --snapshot are MoldUDP64/ITCH only (IEX-TP: A/B arbitration only)",
+                "live: --snapshot is ITCH only (IEX-TP: A/B arbitration and gap-fill requests)",
             ));
         }
     }

@@ -87,7 +87,8 @@ pub struct Args {
     /// recovery flag, or two groups or more, puts the A/B arbiter in front of the engine.
     #[arg(long, value_name = "US")]
     pub gap_wait_us: Option<u64>,
-    /// MoldUDP64 request server HOST:PORT (repeatable: requests are spread over them).
+    /// Request server HOST:PORT (repeatable: requests are spread over them): MoldUDP64
+    /// re-requests for ITCH, IEX-TP gap-fill requests (UDP, type 1) for IEX.
     #[arg(long = "rerequest", value_name = "HOST:PORT")]
     pub rerequest: Vec<SocketAddrV4>,
     /// Give up a gap still open after this many ms (1 to 3600000; default 2000).
@@ -191,17 +192,10 @@ fn recovery_config(args: &Args) -> Result<Option<RecoveryConfig>, CliError> {
             "--group: at most {MAX_LINES} groups can be arbitrated"
         )));
     }
-    if args.protocol == ProtocolArg::Iex {
-        for (flag, given) in [
-            ("--rerequest", !args.rerequest.is_empty()),
-            ("--snapshot", args.snapshot.is_some()),
-        ] {
-            if given {
-                return Err(CliError::new(format!(
-                    "{flag}: MoldUDP64/ITCH only (IEX-TP gets A/B arbitration, no gap-fill requests)"
-                )));
-            }
-        }
+    if args.protocol == ProtocolArg::Iex && args.snapshot.is_some() {
+        return Err(CliError::new(
+            "--snapshot: ITCH only (IEX-TP gets A/B arbitration and gap-fill requests)",
+        ));
     }
     if args.rerequest.len() > 255 {
         return Err(CliError::new("--rerequest: at most 255 servers"));

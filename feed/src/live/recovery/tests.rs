@@ -243,3 +243,41 @@ fn iex_segments_are_arbitrated_by_their_first_sequence_number() {
     let r = a.report();
     assert_eq!(r.lines[0].1.duplicates + r.lines[1].1.duplicates, 2);
 }
+
+#[test]
+fn requests_are_encoded_as_each_specification_lays_them_out() {
+    let r = Request {
+        server: 0,
+        session: *b"SESSION001",
+        first: 0x0102_0304_0506_0708,
+        count: 36,
+    };
+    let mut b = [0u8; 32];
+    assert_eq!(encode_request(&r, false, &mut b), 20);
+    assert_eq!(&b[..10], b"SESSION001");
+    assert_eq!(&b[10..18], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(&b[18..20], &[0, 36]);
+    // IEX-TP: protocol 0x8004, channel 1, session 7 as the segment header has them.
+    let mut key = [0u8; 10];
+    key[0..2].copy_from_slice(&0x8004u16.to_le_bytes());
+    key[2..6].copy_from_slice(&1u32.to_le_bytes());
+    key[6..10].copy_from_slice(&7u32.to_le_bytes());
+    let r = Request {
+        session: key,
+        first: 100,
+        count: 5,
+        ..r
+    };
+    assert_eq!(encode_request(&r, true, &mut b), 32);
+    assert_eq!(
+        &b[..2],
+        &[1, 1],
+        "version 1, request type 1 (sequenced messages)"
+    );
+    assert_eq!(&b[2..4], &[0x04, 0x80]);
+    assert_eq!(&b[4..8], &1u32.to_le_bytes());
+    assert_eq!(&b[8..12], &7u32.to_le_bytes());
+    assert_eq!(&b[12..16], &1u32.to_le_bytes(), "one range");
+    assert_eq!(&b[16..24], &100i64.to_le_bytes());
+    assert_eq!(&b[24..32], &104i64.to_le_bytes(), "inclusive last");
+}
