@@ -483,10 +483,11 @@ impl Engine {
             for (side, ladder) in [(Side::Bid, i.bids()), (Side::Ask, i.asks())] {
                 for l in ladder.iter_best_first() {
                     k += 1;
-                    let mut flags = Flags::BEST_CHANGED;
-                    if k == n {
-                        flags = flags | Flags::LAST_IN_EVENT;
-                    }
+                    let flags = if k == n {
+                        Flags::BEST_CHANGED | Flags::LAST_IN_EVENT
+                    } else {
+                        Flags::BEST_CHANGED
+                    };
                     let u = BookUpdate {
                         engine_ts: now,
                         price: l.price,
