@@ -872,7 +872,9 @@ pub fn load_snapshot(
     buf: &mut [u8],
     mut f: impl FnMut(&[u8]),
 ) -> Result<([u8; 10], u64), String> {
-    let e = |what: &str, x: std::io::Error| format!("snapshot {addr}: {what}: {x}");
+    let e = |what: &str, x: std::io::Error| {
+        format!("snapshot {addr}: {what}: {}", fh_replay::io_words(&x))
+    };
     let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))
         .map_err(|x| e("connect", x))?;
     let _ = s.set_nodelay(true);
