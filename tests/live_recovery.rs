@@ -602,3 +602,46 @@ fn a_gap_no_server_can_fill_is_resynchronised_from_a_snapshot() {
     }
     let _ = std::fs::remove_file(fh_replay::gen::truth_path(&pcap));
 }
+
+#[test]
+fn a_capture_served_with_faults_recovers_to_its_replay_digest() {
+    const NAME: &str = "a_capture_served_with_faults_recovers_to_its_replay_digest";
+    if !netns::enter(NAME) {
+        return;
+    }
+    let sample = fh_tests::workspace_root().join("pcaps/sample.pcap");
+    let want = digest_of(&replay(&sample, &["--digest"]));
+    let (truth, lj) = (tmp("c.truth.json"), tmp("c.live.json"));
+    let l = live(&lj, &["--rerequest", REQ]);
+    netns::wait_joined(A.parse().unwrap());
+    netns::wait_joined(B.parse().unwrap());
+    let s = spawn(&[
+        "serve",
+        sample.to_str().unwrap(),
+        "--group",
+        A,
+        "--line-b",
+        B,
+        "--iface",
+        "127.0.0.1",
+        "--drop",
+        "0.02",
+        "--outage",
+        "500:20",
+        "--request-server",
+        REQ,
+        "--pps",
+        "100000",
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    let (sc, _) = finish(s);
+    let (lc, lo) = finish(l);
+    assert_eq!((sc, lc), (0, 0), "{lo}");
+    assert!(!lost_on_every_line(&json(&truth)).is_empty());
+    let rec = check_recovered(&lj, &want, 100_000);
+    assert!(rec["filled_by_request"].as_u64().unwrap() > 0);
+    for p in [&truth, &lj] {
+        let _ = std::fs::remove_file(p);
+    }
+}
