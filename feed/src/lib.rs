@@ -6,7 +6,8 @@
 //! thin shell over this library.
 //!
 //! ```text
-//!  live:   socket ─recvmmsg─► rx ring slots ─┐
+//!  live:   socket ─recvmmsg─► rx ring slots ─► [live::recovery: A/B arbitration, re-requests,
+//!                                              │  snapshots; only with two lines or asked for]
 //!  replay: mmapped capture ──────────────────┴─► Engine::on_datagram(now, meta, bytes, sink)
 //!                                                 │ decode in place (fh-decoders)
 //!                                                 │ sequence per session, apply to books

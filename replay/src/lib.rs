@@ -12,6 +12,10 @@
 //!                  fh-feed engine / fh decode
 //! ```
 //!
+//! It also holds the exchange side for tests and demos: [`gen`] (a synthetic ITCH day with
+//! line faults and its truth file) and [`serve`] (that day or a capture sent on lines A and B
+//! with independent faults, a MoldUDP64 request server and a SoupBinTCP snapshot server).
+//!
 //! [`capture::Capture::open`] tells the format from the bytes, never from the name: pcap (µs or
 //! ns, either byte order), pcapng, gzip (inflated and looked into again) or a bare ITCH 5.0
 //! stream; `-` is standard input.
@@ -27,6 +31,7 @@ pub mod capture;
 pub mod frame;
 pub mod gen;
 pub mod pace;
+pub mod serve;
 pub mod wire;
 pub mod writer;
 

@@ -30,6 +30,9 @@ enum Cmd {
     Live(cli::live::Args),
     /// Turn an interval histogram log back into a latency table and plot.
     Report(cli::report::Args),
+    /// The exchange side: a day on lines A and B with faults, a MoldUDP64 request server and a
+    /// SoupBinTCP snapshot server (for tests and demos).
+    Serve(cli::serve::Args),
 }
 
 /// The flags given on the command line (`--hlog`, or `FILE` for a positional), in order.
@@ -66,7 +69,7 @@ fn main() -> ExitCode {
     let name = argv
         .get(1)
         .and_then(|a| a.to_str())
-        .filter(|a| ["decode", "gen", "replay", "live", "report"].contains(a));
+        .filter(|a| ["decode", "gen", "replay", "live", "report", "serve"].contains(a));
     let who = name.map_or("fh".to_string(), |n| format!("fh {n}"));
     let say = |msg: &str| {
         let _ = writeln!(std::io::stderr(), "{who}: {msg}");
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Some(Cmd::Replay(a)) => cli::replay::run(cli::replay::Args { given, ..a }),
         Some(Cmd::Live(a)) => cli::live::run(cli::live::Args { given, ..a }),
         Some(Cmd::Report(a)) => cli::report::run(a),
+        Some(Cmd::Serve(a)) => cli::serve::run(a),
     };
     match res {
         Ok(end) => {

@@ -468,6 +468,60 @@ impl Engine {
         sink.datagram_end();
     }
 
+    /// Before applying a snapshot: the ITCH books are emptied (the snapshot rebuilds them), and
+    /// every level they held is published as deleted, one event per instrument, so that every
+    /// consumer's view (strategies' ladders, the top-of-book table) empties with them.
+    pub fn begin_snapshot<S: UpdateSink>(&mut self, now: u64, sink: &mut S) {
+        for locate in 0..itch_book::LOCATES {
+            let i = self.itch.instrument(locate as u16);
+            let n = i.bids().len() + i.asks().len();
+            if n == 0 {
+                continue;
+            }
+            let (symbol, instrument) = (i.symbol, InstrumentId::from(locate as u16));
+            let mut k = 0;
+            for (side, ladder) in [(Side::Bid, i.bids()), (Side::Ask, i.asks())] {
+                for l in ladder.iter_best_first() {
+                    k += 1;
+                    let flags = if k == n {
+                        Flags::BEST_CHANGED | Flags::LAST_IN_EVENT
+                    } else {
+                        Flags::BEST_CHANGED
+                    };
+                    let u = BookUpdate {
+                        engine_ts: now,
+                        price: l.price,
+                        instrument,
+                        kind: UpdateKind::DeleteLevel,
+                        side,
+                        flags,
+                        ..BookUpdate::default()
+                    };
+                    self.stats.updates += 1;
+                    sink.publish(&u);
+                }
+            }
+            if S::WANTS_BBO {
+                sink.bbo_changed(0, instrument, &symbol, &Bbo::default());
+            }
+            sink.datagram_end();
+        }
+        self.reset_itch();
+    }
+
+    /// One ITCH message of a snapshot (unsequenced: it carries the state at the snapshot's
+    /// sequence number; see `fh_replay::serve::snapshot`), applied like a live one.
+    pub fn on_snapshot_message<S: UpdateSink>(&mut self, now: u64, bytes: &[u8], sink: &mut S) {
+        self.itch_message(now, 0, 0, Flags::EMPTY, bytes, sink);
+        sink.datagram_end();
+    }
+
+    /// After a snapshot reflecting everything before `next`: MoldUDP64 sequencing resumes at
+    /// `next` of `session`, its open gaps forgotten (no longer stale).
+    pub fn resume_mold(&mut self, session: [u8; 10], next: u64) {
+        self.mold_seq.resume(session, next);
+    }
+
     fn reset_itch(&mut self) {
         self.stats.book_resets += 1;
         self.itch.reset();

@@ -275,6 +275,14 @@ impl<K: Copy + Eq> Sequencer<K> {
         (PacketClass::InOrder { skip }, changed)
     }
 
+    /// Resumes at `next` of `session` (after a snapshot that reflects everything before it):
+    /// open gaps are forgotten (the snapshot covers them), the state is active.
+    pub fn resume(&mut self, session: K, next: u64) {
+        self.state = State::Active { session, next };
+        self.n_gaps = 0;
+        self.late_new_from = u64::MAX;
+    }
+
     /// The session ended in-band (e.g. an IEX End of Messages system event): counted once.
     pub fn end_session(&mut self) {
         if let State::Active { session, next } = self.state {

@@ -23,12 +23,13 @@
 //!   heartbeat interval is reported by [`RxStats::silent_groups`] (heartbeats keep a healthy
 //!   feed from ever going that quiet).
 
+pub mod recovery;
 pub mod rx;
 pub mod signal;
 pub mod socket;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -62,6 +63,9 @@ pub struct LiveConfig {
     pub slot_size: usize,
     /// Most datagrams per `recvmmsg`.
     pub batch: usize,
+    /// Also open a unicast UDP socket bound to this address (port 0: any) after the groups,
+    /// for MoldUDP64 re-request responses (its group index is `groups.len()`).
+    pub unicast: Option<SocketAddrV4>,
 }
 
 impl Default for LiveConfig {
@@ -73,6 +77,7 @@ impl Default for LiveConfig {
             slots: 1 << 16,
             slot_size: 2048,
             batch: 64,
+            unicast: None,
         }
     }
 }
@@ -197,11 +202,14 @@ pub fn open(cfg: &LiveConfig, consumers: usize) -> Result<(RxAgent, Vec<RxConsum
     if cfg.groups.len() > u16::MAX as usize {
         return Err(LiveError("too many groups".into()));
     }
-    let sockets = cfg
+    let mut sockets = cfg
         .groups
         .iter()
         .map(|g| GroupSocket::open(*g, cfg.iface, cfg.rcvbuf))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(u) = cfg.unicast {
+        sockets.push(GroupSocket::unicast(u, cfg.rcvbuf)?);
+    }
     let (producer, cons) = rx_ring(cfg.slots, cfg.slot_size, consumers, cfg.batch);
     let n = sockets.len();
     Ok((
@@ -226,6 +234,14 @@ impl RxAgent {
     /// The joined sockets (granted buffer sizes).
     pub fn sockets(&self) -> &[GroupSocket] {
         &self.sockets
+    }
+
+    /// A handle on the unicast response socket ([`LiveConfig::unicast`]), to send requests
+    /// from (responses come back to it).
+    pub fn unicast_socket(&self, groups: usize) -> Option<std::net::UdpSocket> {
+        self.sockets
+            .get(groups)
+            .and_then(|s| s.try_clone_udp().ok())
     }
 
     /// The ring's producer side (capacity, slot size).

@@ -101,6 +101,52 @@ impl GroupSocket {
         })
     }
 
+    /// A unicast UDP socket bound to `bind` (port 0: the kernel picks one), non-blocking, with
+    /// the same timestamps and drop counter as a group's: where re-request responses arrive.
+    /// Its `spec.group` is the address it is bound to.
+    pub fn unicast(bind: SocketAddrV4, rcvbuf: usize) -> Result<Self, LiveError> {
+        let err = |what: &str, e: std::io::Error| {
+            LiveError(format!("response socket {bind}: {what}: {e}"))
+        };
+        let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|e| err("socket", e))?;
+        sock.bind(&SockAddr::from(bind))
+            .map_err(|e| err("bind", e))?;
+        let local = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket_ipv4())
+            .unwrap_or(bind);
+        let fd = sock.as_raw_fd();
+        let req = rcvbuf.min(i32::MAX as usize / 2) as i32;
+        let rcvbuf_forced = setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, req).is_ok();
+        if !rcvbuf_forced {
+            let _ = sock.set_recv_buffer_size(req as usize);
+        }
+        let rcvbuf_granted = sock.recv_buffer_size().unwrap_or(0);
+        setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+            .map_err(|e| err("SO_TIMESTAMPNS", e))?;
+        setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
+            .map_err(|e| err("SO_RXQ_OVFL", e))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| err("O_NONBLOCK", e))?;
+        Ok(GroupSocket {
+            sock,
+            spec: GroupSpec {
+                group: local,
+                source: None,
+            },
+            rcvbuf_granted,
+            rcvbuf_forced,
+        })
+    }
+
+    /// Another handle on the same socket (non-blocking, like the receive side), to send from.
+    pub fn try_clone_udp(&self) -> std::io::Result<std::net::UdpSocket> {
+        let s = self.sock.try_clone()?;
+        Ok(s.into())
+    }
+
     /// The file descriptor, for `recvmmsg`.
     pub fn fd(&self) -> RawFd {
         self.sock.as_raw_fd()

@@ -29,6 +29,7 @@ use super::{PipelineError, Runners, Threading};
 use crate::agent::{self, Agent, AgentHandle, BusySpin, Idle, MonotonicClock, Nanos, ThreadConfig};
 use crate::engine::{DatagramMeta, Engine, UpdateSink};
 use crate::latency::{Clock, IntervalRecorder, Stage, StageRecorder};
+use crate::live::recovery::{self, Arbiter, RecoveryConfig, RecoveryReport, Requester};
 use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
 use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
 use crate::update::BookUpdate;
@@ -113,6 +114,8 @@ pub struct LiveSource {
     pub rx_core: Option<usize>,
     /// Run the floor benchmark (receive only) instead of the engine.
     pub floor: bool,
+    /// A/B arbitration and gap recovery (re-requests, snapshots) in front of the engine.
+    pub recovery: Option<Box<RecoveryConfig>>,
     pub(super) refused_pacing: Option<super::Pacing>,
 }
 
@@ -139,6 +142,7 @@ impl LiveSource {
             capture: None,
             rx_core: None,
             floor: false,
+            recovery: None,
             refused_pacing: None,
         }
     }
@@ -160,6 +164,7 @@ pub struct EngineAgent<S: UpdateSink> {
     progress: Arc<[AtomicU64; PROGRESS]>,
     upstream_done: Arc<AtomicBool>,
     foreign: u64,
+    recovery: Option<Box<Arbiter>>,
 }
 
 impl<S: UpdateSink> EngineAgent<S> {
@@ -182,7 +187,28 @@ impl<S: UpdateSink> EngineAgent<S> {
             progress: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             upstream_done: Arc::new(AtomicBool::new(false)),
             foreign: 0,
+            recovery: None,
         }
+    }
+
+    /// Puts `arb` between the receive ring and the engine (A/B arbitration, gap recovery).
+    pub fn with_recovery(mut self, arb: Box<Arbiter>) -> Self {
+        self.recovery = Some(arb);
+        self
+    }
+
+    /// The arbiter, if any.
+    pub fn recovery(&self) -> Option<&Arbiter> {
+        self.recovery.as_deref()
+    }
+
+    /// Ends recovery: holes still open are given up, held packets applied; the figures.
+    pub fn finish_recovery(&mut self) -> Option<RecoveryReport> {
+        let arb = self.recovery.as_deref_mut()?;
+        let now = self.clock.now();
+        let (engine, sink) = (&mut self.engine, &mut self.sink);
+        let meta = DatagramMeta { recv_ts: 0 };
+        Some(arb.finish(&mut |b: &[u8]| engine.on_datagram(now, &meta, b, sink)))
     }
 
     /// Set (Release) once the receive agent has stopped: the engine agent is then done when
@@ -235,6 +261,12 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
 
     #[inline]
     fn do_work(&mut self, _now: Nanos) -> usize {
+        if let Some(arb) = self.recovery.as_deref_mut() {
+            if arb.wants_snapshot() {
+                let now = self.clock.now();
+                recovery::resync(arb, &mut self.engine, &mut self.sink, now);
+            }
+        }
         let b = self.rx.poll(256);
         let k = b.len();
         for p in b.iter() {
@@ -245,7 +277,15 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
                 let meta = DatagramMeta {
                     recv_ts: p.meta.kernel_ns,
                 };
-                self.engine.on_datagram(now, &meta, p.bytes, &mut self.sink);
+                match self.recovery.as_deref_mut() {
+                    None => self.engine.on_datagram(now, &meta, p.bytes, &mut self.sink),
+                    Some(arb) => {
+                        let (engine, sink) = (&mut self.engine, &mut self.sink);
+                        arb.on_datagram(now, usize::from(p.meta.group), p.bytes, &mut |b| {
+                            engine.on_datagram(now, &meta, b, sink)
+                        });
+                    }
+                }
             }
             // After the datagram, not between its arrival and its updates (shared threading
             // runs the strategies inside `on_datagram`).
@@ -257,6 +297,14 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
             }
         }
         drop(b);
+        // Recovery timers run once the receive ring is drained: what is still queued may fill
+        // a hole (a slow receive batch is not a lost packet).
+        if let Some(arb) = self.recovery.as_deref_mut().filter(|_| k < 256) {
+            let now = self.clock.now();
+            let (engine, sink) = (&mut self.engine, &mut self.sink);
+            let meta = DatagramMeta { recv_ts: 0 };
+            arb.poll(now, &mut |b: &[u8]| engine.on_datagram(now, &meta, b, sink));
+        }
         if k > 0 {
             // Plain counters summed over both transports: a few loads, no per-type sums.
             let (m, i) = (&self.engine.mold_seq.stats, &self.engine.iex_seq.stats);
@@ -448,6 +496,7 @@ struct Ended {
     groups: Vec<RunnerGroup>,
     foreign: u64,
     last: Option<Box<StageRecorder>>,
+    recovery: Option<RecoveryReport>,
 }
 
 impl Ended {
@@ -460,6 +509,7 @@ impl Ended {
             groups,
             foreign: end.foreign,
             last: end.last,
+            recovery: end.recovery,
         }
     }
 }
@@ -473,6 +523,7 @@ struct SinkEnd {
     last: Option<Box<StageRecorder>>,
     outlet: Option<(super::sink::OutletStats, crate::ring::ProducerStats)>,
     group: Option<RunnerGroup>,
+    recovery: Option<RecoveryReport>,
 }
 
 type Closed = (
@@ -482,9 +533,10 @@ type Closed = (
 );
 
 fn end_sink<O: Outlet>(
-    e: EngineAgent<PublishSink<NoBbo, O>>,
+    mut e: EngineAgent<PublishSink<NoBbo, O>>,
     close: impl FnOnce(O) -> Option<Closed>,
 ) -> SinkEnd {
+    let recovery = e.finish_recovery();
     let (engine, sink, foreign, last) = e.finish();
     let (outlet, group) = match close(sink.outlet) {
         Some((a, b, g)) => (Some((a, b)), g),
@@ -497,6 +549,7 @@ fn end_sink<O: Outlet>(
         last,
         outlet,
         group,
+        recovery,
     }
 }
 
@@ -539,9 +592,30 @@ pub fn run_with_events(
             "live floor: only receives (no engine), so strategies cannot run",
         ));
     }
+    if src.floor && src.recovery.is_some() {
+        return Err(PipelineError::new(
+            "live floor: only receives (no engine), so there is no arbitration or recovery",
+        ));
+    }
+    if let Some(r) = &src.recovery {
+        if src.protocol == Protocol::Iex && r.snapshot.is_some() {
+            return Err(PipelineError::new(
+                "live: --snapshot is ITCH only (IEX-TP: A/B arbitration and gap-fill requests)",
+            ));
+        }
+    }
     let stop = super::stop_flag(&p.stop);
     let mut cfg = src.config.clone();
     cfg.batch = if src.floor { 1 } else { cfg.batch };
+    let n_groups = cfg.groups.len();
+    let arbiter = src.recovery.as_ref().map(|r| {
+        let mut r = RecoveryConfig::clone(r);
+        r.mold = src.protocol == Protocol::Itch;
+        Box::new(Arbiter::new(r, n_groups))
+    });
+    if src.recovery.as_ref().is_some_and(|r| !r.servers.is_empty()) {
+        cfg.unicast = Some(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+    }
     // Calibrate the clock before joining: nothing queues in the sockets meanwhile.
     let mut lat = crate::latency::LatencyRun::start(&p.latency)?;
     let clock = lat.clock();
@@ -568,6 +642,15 @@ pub fn run_with_events(
     let engine_reader = cons
         .pop()
         .ok_or_else(|| PipelineError::new("engine reader"))?;
+    let requester = match (&arbiter, cfg.unicast) {
+        (Some(a), Some(_)) => {
+            let sock = rx_agent
+                .unicast_socket(n_groups)
+                .ok_or_else(|| PipelineError::new("fh live: the response socket"))?;
+            Some(Requester::new(a, sock))
+        }
+        _ => None,
+    };
     let rx_stats = rx_agent.stats();
     let rcvbuf_granted: Vec<usize> = rx_agent
         .sockets()
@@ -599,7 +682,10 @@ pub fn run_with_events(
     } else if n == 0 {
         let sink = PublishSink::new(p.digest, NoBbo, ());
         let rec = on.then(|| lat.recorder());
-        let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        if let Some(a) = arbiter {
+            eng = eng.with_recovery(a);
+        }
         eng_progress = Some(eng.progress());
         Running::Bare(threads.start(rx_agent, eng, shared)?)
     } else {
@@ -649,11 +735,26 @@ pub fn run_with_events(
         let group = shared.then(|| RunnerGroup::new("fh-shared", on_engine));
         let outlet = RingOutlet::new(producer, writer, group, None);
         let sink = PublishSink::new(p.digest, NoBbo, outlet);
-        let eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        if let Some(a) = arbiter {
+            eng = eng.with_recovery(a);
+        }
         eng_progress = Some(eng.progress());
         Running::Ring(threads.start(rx_agent, eng, shared)?, strategies)
     };
     let readers_stop = Arc::new(AtomicBool::new(false));
+    let req_thread = match requester {
+        Some(r) => {
+            let s = readers_stop.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("fh-rerequest".into())
+                    .spawn(move || r.run(&s))
+                    .map_err(thread_error)?,
+            )
+        }
+        None => None,
+    };
     let cap_thread = match capture {
         Some(c) => {
             let s = readers_stop.clone();
@@ -685,7 +786,10 @@ pub fn run_with_events(
         }
         let mut silent = vec![false; groups.len()];
         for g in rx_stats.silent_groups(live::realtime_ns(), src.heartbeat.as_nanos() as u64) {
-            silent[g] = true;
+            // (The response socket, after the groups, is quiet by design.)
+            if g < silent.len() {
+                silent[g] = true;
+            }
         }
         for (g, (&was, &is)) in silent_now.iter().zip(&silent).enumerate() {
             if is && !was {
@@ -752,6 +856,7 @@ pub fn run_with_events(
                 groups: Vec::new(),
                 foreign: 0,
                 last,
+                recovery: None,
             }
         }
         Running::Bare(started) => end_started(started, |_| None, Vec::new())?,
@@ -768,6 +873,9 @@ pub fn run_with_events(
             .map_err(|_| PipelineError::new("fh live: the capture thread panicked"))??,
         None => 0,
     };
+    if let Some(j) = req_thread {
+        let _ = j.join();
+    }
     let mut finished = Vec::new();
     for g in ended.groups {
         finished.extend(g.finish());
@@ -811,6 +919,7 @@ pub fn run_with_events(
         captured,
         floor: src.floor,
     });
+    report.recovery = ended.recovery;
     if let Some(e) = &ended.engine {
         report.engine = e.stats();
         report.engine.foreign = ended.foreign;

@@ -381,6 +381,13 @@ pub fn data_problems(r: &super::RunReport, symbol_filter: bool) -> Vec<String> {
     if r.live.as_ref().is_some_and(|l| l.rx.packets == 0) {
         p.push("received nothing".to_string());
     }
+    if let Some(v) = r.recovery.as_ref().filter(|v| v.snapshot_failures > 0) {
+        p.push(format!(
+            "{} snapshot loads failed ({})",
+            v.snapshot_failures,
+            v.snapshot_errors.first().map_or("", String::as_str)
+        ));
+    }
     p
 }
 

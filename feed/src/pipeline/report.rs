@@ -45,6 +45,10 @@ pub struct RunReport {
     pub capture: Option<CaptureReport>,
     /// What the receiver saw.
     pub live: Option<LiveReport>,
+    /// A/B arbitration and gap recovery of a live run (`fh live` with two lines, `--rerequest`
+    /// or `--snapshot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::live::recovery::RecoveryReport>,
     /// Decoding, sequencing, books and anomalies.
     pub engine: EngineSnapshot,
     /// Book updates by kind.
@@ -508,6 +512,76 @@ fn render_live(o: &mut String, r: &RunReport, l: &LiveReport) {
         sum(|s| s.heartbeats),
         e.malformed(),
         r.updates.stale
+    );
+    if let Some(v) = &r.recovery {
+        render_recovery(o, v);
+    }
+}
+
+fn render_recovery(o: &mut String, v: &crate::live::recovery::RecoveryReport) {
+    for (name, c) in &v.lines {
+        let _ = writeln!(
+            o,
+            "line {name}: packets {} gaps {} first {} duplicates {} saves {}",
+            c.packets, c.gaps, c.first, c.duplicates, c.saves
+        );
+    }
+    let _ = writeln!(
+        o,
+        "recovery: holes {} filled-by-line {} filled-by-request {} gave-up {} lost-messages {} requests {} sent {} timeouts {} responses {} held {} held-max {} hold-overflows {}",
+        v.holes, v.filled_by_line, v.filled_by_request, v.gave_up, v.lost_messages, v.requests,
+        v.requests_sent, v.request_timeouts, v.responses, v.held, v.held_max, v.hold_overflows
+    );
+    let [p50, p99, max] = v.latency_us;
+    let _ = writeln!(
+        o,
+        "gap recovery latency, detect -> filled, us: count {} p50 {p50:.1} p99 {p99:.1} max {max:.1}",
+        v.latency_count
+    );
+    let [q50, q99, qmax] = v.request_latency_us;
+    let _ = writeln!(
+        o,
+        "gap recovery latency, filled by a request server, us: count {} p50 {q50:.1} p99 {q99:.1} max {qmax:.1}",
+        v.request_latency_count
+    );
+    if v.snapshots > 0 || v.snapshot_failures > 0 {
+        let _ = writeln!(
+            o,
+            "snapshots: {} (last at sequence {}, {} messages) failures {}{}",
+            v.snapshots,
+            v.snapshot_seq,
+            v.snapshot_messages,
+            v.snapshot_failures,
+            v.snapshot_errors
+                .first()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    let shown: Vec<String> = v
+        .lost
+        .iter()
+        .map(|[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "lost ranges: {}{}",
+        if shown.is_empty() {
+            "none".to_string()
+        } else {
+            shown.join(" ")
+        },
+        if v.lost_unlisted > 0 {
+            format!(" (+{} not listed)", v.lost_unlisted)
+        } else {
+            String::new()
+        }
     );
 }
 

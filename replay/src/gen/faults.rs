@@ -135,6 +135,11 @@ impl<F: FrameSink> Lines<F> {
         self.lines.iter().map(|l| l.truth.clone()).collect()
     }
 
+    /// The frame sink (e.g. to tell it about the packet being faulted).
+    pub fn sink_mut(&mut self) -> &mut F {
+        &mut self.out
+    }
+
     /// The frame sink back, with each line's truth.
     pub fn into_parts(self) -> (F, Vec<LineTruth>) {
         (self.out, self.lines.into_iter().map(|l| l.truth).collect())

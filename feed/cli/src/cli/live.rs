@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::pipeline_args::{PipelineArgs, ReportArgs};
 use super::{check_mode, in_range, CliError, LatencyArgs, Run};
+use fh_feed::live::recovery::{RecoveryConfig, MAX_LINES};
 use fh_feed::live::{GroupSpec, LiveConfig};
 use fh_feed::pipeline::live::{run_with_events, LiveEvent, LiveSource, Protocol};
 use fh_feed::pipeline::output::{NamedPath, Role};
@@ -81,6 +82,25 @@ pub struct Args {
     /// no engine), reporting kernel timestamp → receive return latency; pinned with `--cpu`.
     #[arg(long)]
     pub floor: bool,
+    /// Recovery: wait this long (µs) after a sequence gap opens on every line before asking a
+    /// request server (without one, the gap is given up after it); 0 to 10000000. Any
+    /// recovery flag, or two groups or more, puts the A/B arbiter in front of the engine.
+    #[arg(long, value_name = "US")]
+    pub gap_wait_us: Option<u64>,
+    /// Request server HOST:PORT (repeatable: requests are spread over them): MoldUDP64
+    /// re-requests for ITCH, IEX-TP gap-fill requests (UDP, type 1) for IEX.
+    #[arg(long = "rerequest", value_name = "HOST:PORT")]
+    pub rerequest: Vec<SocketAddrV4>,
+    /// Give up a gap still open after this many ms (1 to 3600000; default 2000).
+    #[arg(long, value_name = "MS")]
+    pub gap_timeout_ms: Option<u64>,
+    /// Packets held while a gap is open (16 to 4194304; default 65536; 1 KiB of buffer each).
+    #[arg(long, value_name = "N")]
+    pub hold_packets: Option<usize>,
+    /// SoupBinTCP snapshot server HOST:PORT: load the books from it at start-up (late join)
+    /// and after a gap that could not be filled.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub snapshot: Option<SocketAddrV4>,
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
@@ -98,7 +118,16 @@ const FLOOR: &[&str] = &[
 ];
 
 /// What `fh live` takes besides [`FLOOR`]'s and the pipeline's.
-const ENGINE: &[&str] = &["--digest", "--bbo-csv", "--symbol"];
+const ENGINE: &[&str] = &[
+    "--digest",
+    "--bbo-csv",
+    "--symbol",
+    "--gap-wait-us",
+    "--rerequest",
+    "--gap-timeout-ms",
+    "--hold-packets",
+    "--snapshot",
+];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
 pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
@@ -146,6 +175,54 @@ fn summary_line(r: &RunReport) -> String {
         ),
         None => String::new(),
     }
+}
+
+/// The recovery settings: on with two groups or more, or any recovery flag.
+fn recovery_config(args: &Args) -> Result<Option<RecoveryConfig>, CliError> {
+    let asked = args.gap_wait_us.is_some()
+        || !args.rerequest.is_empty()
+        || args.gap_timeout_ms.is_some()
+        || args.hold_packets.is_some()
+        || args.snapshot.is_some();
+    if !asked && args.groups.len() < 2 {
+        return Ok(None);
+    }
+    if args.groups.len() > MAX_LINES {
+        return Err(CliError::new(format!(
+            "--group: at most {MAX_LINES} groups can be arbitrated"
+        )));
+    }
+    if args.protocol == ProtocolArg::Iex && args.snapshot.is_some() {
+        return Err(CliError::new(
+            "--snapshot: ITCH only (IEX-TP gets A/B arbitration and gap-fill requests)",
+        ));
+    }
+    if args.rerequest.len() > 255 {
+        return Err(CliError::new("--rerequest: at most 255 servers"));
+    }
+    let mut c = RecoveryConfig {
+        servers: args.rerequest.clone(),
+        snapshot: args.snapshot,
+        ..RecoveryConfig::default()
+    };
+    if let Some(us) = args.gap_wait_us {
+        c.gap_wait_ns = in_range("--gap-wait-us", us, 0, 10_000_000)? * 1000;
+    }
+    if let Some(ms) = args.gap_timeout_ms {
+        c.gap_timeout_ns = in_range("--gap-timeout-ms", ms, 1, 3_600_000)? * 1_000_000;
+    }
+    if let Some(n) = args.hold_packets {
+        c.hold_packets = in_range("--hold-packets", n, 16, 1 << 22)?;
+        c.hold_bytes = c.hold_packets * 1024;
+    }
+    fh_feed::pipeline::output::check_memory(
+        &[(
+            format!("--hold-packets {}", c.hold_packets),
+            c.hold_bytes as u64,
+        )],
+        None,
+    )?;
+    Ok(Some(c))
 }
 
 /// Runs `fh live` printing its progress lines (a closed stdout ends them quietly), and
@@ -218,6 +295,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     src.packets = args.packets;
     src.capture = args.capture.clone();
     src.floor = args.floor;
+    src.recovery = recovery_config(args)?.map(Box::new);
     let threading = args.pipe.threading();
     let cpus = &args.pipe.cpus;
     super::pipeline_args::check_cpus(cpus)?;
