@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use super::export_args::ExportArgs;
 use super::pipeline_args::{PipelineArgs, ReportArgs};
 use super::{check_mode, in_range, CliError, Ending, LatencyArgs, Run, WireArgs};
 use fh_feed::engine::EngineConfig;
@@ -62,6 +63,9 @@ pub struct Args {
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// Research outputs: DBN, snapshots, trade tape (single-thread replay).
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// The flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -126,7 +130,8 @@ pub fn run(args: Args) -> Run {
         let takes = [SINGLE, &["--pipeline", "--step"], PipelineArgs::FLAGS].concat();
         check_mode("fh replay --pipeline", g, &takes)?;
     } else {
-        check_mode("a single-thread fh replay (add --pipeline)", g, SINGLE)?;
+        let takes = [SINGLE, ExportArgs::FLAGS].concat();
+        check_mode("a single-thread fh replay (add --pipeline)", g, &takes)?;
     }
     let orders = in_range("--orders", args.orders.unwrap_or(1 << 18), 1, MAX_ORDERS)?;
     let top = in_range("--top", args.top.unwrap_or(5), 0, 100_000)?;
@@ -147,7 +152,9 @@ pub fn run(args: Args) -> Run {
     }
     paths.extend(args.latency.outputs());
     paths.extend(args.report.outputs());
+    paths.extend(args.export.outputs());
     fh_feed::pipeline::output::check_paths(&paths)?;
+    let export = args.export.config(depth, &files)?;
     let pacing = match (args.wire.speed, args.step) {
         (Some(x), None) => Pacing::Speed(x),
         (None, Some(ns)) => Pacing::Step { every_ns: ns },
@@ -182,6 +189,9 @@ pub fn run(args: Args) -> Run {
             .add_strategies(p, &names, 1, args.bbo_csv.as_ref())?;
     } else {
         p = p.bbo_csv(args.bbo_csv.clone());
+        if let Some(cfg) = export {
+            p = p.tap(Box::new(fh_export::Exporter::new(cfg)?));
+        }
     }
     let out = p.run();
     if let Some(b) = bar {

@@ -1,0 +1,188 @@
+//! The L2 books the exports read, rebuilt from the engine's level updates (each carries the
+//! level's new total shares and order count), so an export needs no access to the engine.
+//!
+//! Per instrument, two ordered maps price → (shares, orders): an update is one map
+//! operation, the top N levels a walk of N entries from the best end. This runs only when an
+//! export asks for it, off the replay's plain path.
+
+use std::collections::{BTreeMap, HashMap};
+
+use fh_feed::update::{BookUpdate, InstrumentId, Side, UpdateKind};
+
+/// One level: price (4 implied decimals), shares, orders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Level {
+    /// Price, 4 implied decimals.
+    pub price: i64,
+    /// Shares at the level.
+    pub shares: u64,
+    /// Orders at the level (0 when the feed does not say, IEX DEEP).
+    pub orders: u32,
+}
+
+/// One instrument's two sides.
+#[derive(Clone, Debug, Default)]
+pub struct Book {
+    bids: BTreeMap<i64, (u64, u32)>,
+    asks: BTreeMap<i64, (u64, u32)>,
+}
+
+/// What a level update did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// Shares before the update at that price (0 if there was no level).
+    pub before: u64,
+    /// Index of the level from the best (0 = best), before a deletion, after anything else.
+    pub depth: usize,
+}
+
+impl Book {
+    /// The `i`th best level of `side`.
+    pub fn level(&self, side: Side, i: usize) -> Option<Level> {
+        let l = |(&price, &(shares, orders)): (&i64, &(u64, u32))| Level {
+            price,
+            shares,
+            orders,
+        };
+        match side {
+            Side::Bid => self.bids.iter().rev().nth(i).map(l),
+            _ => self.asks.iter().nth(i).map(l),
+        }
+    }
+
+    /// The best `n` levels of `side`, into `out` (cleared first).
+    pub fn top(&self, side: Side, n: usize, out: &mut Vec<Level>) {
+        out.clear();
+        let l = |(&price, &(shares, orders)): (&i64, &(u64, u32))| Level {
+            price,
+            shares,
+            orders,
+        };
+        match side {
+            Side::Bid => out.extend(self.bids.iter().rev().take(n).map(l)),
+            _ => out.extend(self.asks.iter().take(n).map(l)),
+        }
+    }
+
+    /// Whether neither side has a level.
+    pub fn is_empty(&self) -> bool {
+        self.bids.is_empty() && self.asks.is_empty()
+    }
+
+    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<i64, (u64, u32)> {
+        match side {
+            Side::Bid => &mut self.bids,
+            _ => &mut self.asks,
+        }
+    }
+
+    fn depth_of(&self, side: Side, price: i64) -> usize {
+        match side {
+            Side::Bid => self.bids.range(price + 1..).count(),
+            _ => self.asks.range(..price).count(),
+        }
+    }
+
+    /// Applies a level update (`AddLevel`, `ChangeLevel`, `DeleteLevel`); `None` for other kinds.
+    pub fn apply(&mut self, u: &BookUpdate) -> Option<Applied> {
+        let side = u.side;
+        if side == Side::None {
+            return None;
+        }
+        match u.kind {
+            UpdateKind::AddLevel | UpdateKind::ChangeLevel => {
+                let before = self
+                    .side_mut(side)
+                    .insert(u.price, (u.shares, u.order_count))
+                    .map_or(0, |l| l.0);
+                Some(Applied {
+                    before,
+                    depth: self.depth_of(side, u.price),
+                })
+            }
+            UpdateKind::DeleteLevel => {
+                let depth = self.depth_of(side, u.price);
+                let before = self.side_mut(side).remove(&u.price).map_or(0, |l| l.0);
+                Some(Applied { before, depth })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Books of every instrument seen.
+#[derive(Clone, Debug, Default)]
+pub struct Books {
+    books: HashMap<InstrumentId, Book>,
+}
+
+impl Books {
+    /// The book of `i` (empty if never seen).
+    pub fn get(&self, i: InstrumentId) -> Option<&Book> {
+        self.books.get(&i)
+    }
+
+    /// Applies a level update.
+    pub fn apply(&mut self, u: &BookUpdate) -> Option<Applied> {
+        self.books.entry(u.instrument).or_default().apply(u)
+    }
+
+    /// Empties every book (a session change).
+    pub fn clear(&mut self) {
+        self.books.clear();
+    }
+
+    /// Instruments with a level, in id order.
+    pub fn non_empty(&self) -> Vec<InstrumentId> {
+        let mut v: Vec<_> = self
+            .books
+            .iter()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(&i, _)| i)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lvl(kind: UpdateKind, side: Side, price: i64, shares: u64) -> BookUpdate {
+        BookUpdate {
+            kind,
+            side,
+            price,
+            shares,
+            order_count: u32::from(shares > 0),
+            instrument: 3,
+            ..BookUpdate::default()
+        }
+    }
+
+    #[test]
+    fn levels_depths_and_deletes() {
+        let mut b = Books::default();
+        use UpdateKind::*;
+        assert_eq!(b.apply(&lvl(AddLevel, Side::Bid, 100, 5)).unwrap().depth, 0);
+        assert_eq!(b.apply(&lvl(AddLevel, Side::Bid, 101, 7)).unwrap().depth, 0);
+        assert_eq!(b.apply(&lvl(AddLevel, Side::Bid, 99, 1)).unwrap().depth, 2);
+        assert_eq!(b.apply(&lvl(AddLevel, Side::Ask, 103, 2)).unwrap().depth, 0);
+        assert_eq!(b.apply(&lvl(AddLevel, Side::Ask, 102, 2)).unwrap().depth, 0);
+        let a = b.apply(&lvl(ChangeLevel, Side::Bid, 100, 9)).unwrap();
+        assert_eq!((a.before, a.depth), (5, 1));
+        let a = b.apply(&lvl(DeleteLevel, Side::Bid, 101, 0)).unwrap();
+        assert_eq!((a.before, a.depth), (7, 0));
+        let book = b.get(3).unwrap();
+        assert_eq!(book.level(Side::Bid, 0).unwrap().price, 100);
+        assert_eq!(book.level(Side::Ask, 1).unwrap().price, 103);
+        let mut top = Vec::new();
+        book.top(Side::Bid, 10, &mut top);
+        assert_eq!(top.iter().map(|l| l.shares).collect::<Vec<_>>(), [9, 1]);
+        assert_eq!(b.apply(&lvl(Trade, Side::Bid, 100, 1)), None);
+        assert_eq!(b.non_empty(), [3]);
+        b.clear();
+        assert!(b.non_empty().is_empty());
+    }
+}
