@@ -119,6 +119,9 @@ fn dbn_every_schema_is_read_by_databento_dbn_and_the_mbo_book_matches_fh_replay(
     assert_eq!(got["mbp10_books"], 50, "{got}");
 }
 
+/// Bids and asks as the report writes them: `[price, shares, orders]`, best first.
+type Depth = (Vec<[i64; 3]>, Vec<[i64; 3]>);
+
 /// ns since the epoch of 2019-01-30 00:00 US Eastern (EST, UTC−5).
 const MIDNIGHT_2019_01_30: u64 = 1_548_824_400_000_000_000;
 
@@ -192,7 +195,7 @@ fn snapshots_and_tape_parquet_equal_csv_and_a_snapshot_equals_the_replay_stopped
 
     // Snapshot rows by time: symbol -> (bids, asks) as the report writes books.
     let text = std::fs::read_to_string(&scsv).unwrap();
-    let mut by_t: BTreeMap<u64, BTreeMap<String, (Vec<[i64; 3]>, Vec<[i64; 3]>)>> = BTreeMap::new();
+    let mut by_t: BTreeMap<u64, BTreeMap<String, Depth>> = BTreeMap::new();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let t: u64 = f[0].parse().unwrap();
@@ -437,4 +440,54 @@ fn bad_export_flags_are_one_line_and_exit_2() {
         tape.lines().nth(1).unwrap().contains(",2019-01-30T"),
         "{tape}"
     );
+}
+
+/// `--bbo-csv` rows with `--bbo-ts epoch` are the native rows with ITCH's ns since midnight
+/// moved to ns since the epoch (one constant: the session's US Eastern midnight), IEX's as
+/// they were.
+#[test]
+fn bbo_csv_epoch_times_are_the_native_rows_shifted_by_the_session_midnight() {
+    let rows = |capture: &Path, epoch: bool| -> Vec<(u64, String)> {
+        let out = tmp(&format!(
+            "bbo-{epoch}-{}.csv",
+            capture.file_name().unwrap().to_string_lossy()
+        ));
+        let mut args = vec!["replay", s(capture), "--no-latency", "--bbo-csv", s(&out)];
+        if epoch {
+            args.extend(["--bbo-ts", "epoch"]);
+        }
+        let (code, _, err) = run_fh(&args);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.starts_with("ts,symbol,bid,bid_size,ask,ask_size\n"));
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let (ts, rest) = l.split_once(',').unwrap();
+                (ts.parse().unwrap(), rest.to_string())
+            })
+            .collect()
+    };
+    let (native, epoch) = (rows(&sample(), false), rows(&sample(), true));
+    assert!(native.len() > 1000);
+    assert_eq!(native.len(), epoch.len());
+    let midnight = epoch[0].0 - native[0].0;
+    // 2026-11-20 00:00 EST is 05:00 UTC.
+    assert_eq!(
+        midnight % 86_400_000_000_000,
+        5 * 3_600_000_000_000,
+        "{midnight}"
+    );
+    for (n, e) in native.iter().zip(&epoch) {
+        assert_eq!((n.0 + midnight, &n.1), (e.0, &e.1));
+    }
+    if let Some(real) = real_pcaps_or_skip("bbo_csv_epoch_times_are_the_native_rows_shifted") {
+        let iex = real.join("iex-deep-20231002-sai271828/test.pcap");
+        let (native, epoch) = (rows(&iex, false), rows(&iex, true));
+        assert!(!native.is_empty());
+        assert_eq!(native, epoch, "IEX times are epoch ns already");
+    }
+    let (code, _, err) = run_fh(["replay", s(&sample()), "--bbo-ts", "epoch"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--bbo-ts: only with --bbo-csv"), "{err}");
 }

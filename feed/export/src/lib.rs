@@ -8,6 +8,7 @@
 //!               book updates ─► Books (L2, rebuilt from the level updates)
 //!                                  ├─► DBN mbp-1 / mbp-10 / tbbo / trades
 //!                                  └─► snapshots every --snapshot-every (CSV, Parquet), trade tape
+//!               BBO changes ──────────► BBO CSV with epoch timestamps (`--bbo-ts epoch`)
 //! ```
 //!
 //! ## Invariants
@@ -98,6 +99,9 @@ pub struct ExportConfig {
     pub trades_csv: Option<PathBuf>,
     /// The trade tape as Parquet.
     pub trades_parquet: Option<PathBuf>,
+    /// The BBO CSV of the engine (the same rows as `--bbo-csv`) with `ts` as epoch ns for
+    /// every protocol.
+    pub bbo_csv_epoch: Option<PathBuf>,
     /// The ITCH session date (`None`: from the capture's times).
     pub session_date: Option<Date>,
 }
@@ -110,6 +114,7 @@ impl ExportConfig {
             && self.snapshot_parquet.is_none()
             && self.trades_csv.is_none()
             && self.trades_parquet.is_none()
+            && self.bbo_csv_epoch.is_none()
     }
 }
 
@@ -172,6 +177,7 @@ pub struct Exporter {
     saw_iex: bool,
     orders: u64,
     scratch: (Vec<Level>, Vec<Level>),
+    bbo_csv: Option<table::BboEpochCsv>,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -201,7 +207,13 @@ impl Exporter {
         let tape = (cfg.trades_csv.is_some() || cfg.trades_parquet.is_some())
             .then(|| table::Tape::new(cfg.trades_csv.as_deref(), cfg.trades_parquet.as_deref()))
             .transpose()?;
+        let bbo_csv = cfg
+            .bbo_csv_epoch
+            .as_deref()
+            .map(table::BboEpochCsv::new)
+            .transpose()?;
         Ok(Exporter {
+            bbo_csv,
             clock: SessionClock::new(cfg.session_date),
             cfg,
             books: Books::default(),
@@ -276,7 +288,7 @@ impl Exporter {
         std::array::from_fn(|k| pair(bids.get(k).copied(), asks.get(k).copied()))
     }
 
-    fn bbo(&self, i: InstrumentId) -> (Option<Level>, Option<Level>) {
+    fn top_of_book(&self, i: InstrumentId) -> (Option<Level>, Option<Level>) {
         self.books.get(i).map_or((None, None), |b| {
             (b.level(Side::Bid, 0), b.level(Side::Ask, 0))
         })
@@ -358,7 +370,7 @@ impl Tap for Exporter {
             });
         }
         if !self.event_open {
-            self.event_bbo = self.bbo(i);
+            self.event_bbo = self.top_of_book(i);
             self.event_open = true;
         }
         if u.flags.last_in_event() {
@@ -422,6 +434,18 @@ impl Tap for Exporter {
         }
     }
 
+    fn bbo(
+        &mut self,
+        exch_ts: u64,
+        instrument: InstrumentId,
+        symbol: &[u8; 8],
+        bbo: &fh_feed::engine::levels::Bbo,
+    ) {
+        if let Some(w) = self.bbo_csv.as_mut() {
+            w.row(self.clock.epoch(is_itch(instrument), exch_ts), symbol, bbo);
+        }
+    }
+
     fn finish(&mut self, _interrupted: bool) -> Result<Vec<OutputReport>, PipelineError> {
         let mut out = Vec::new();
         if self.saw_iex && !self.saw_itch && self.orders == 0 {
@@ -453,6 +477,9 @@ impl Tap for Exporter {
         }
         if let Some(t) = self.tape.as_mut() {
             out.extend(t.finish()?);
+        }
+        if let Some(b) = self.bbo_csv.take() {
+            out.push(b.finish()?);
         }
         let _ = &self.cfg;
         Ok(out)

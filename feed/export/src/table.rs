@@ -483,3 +483,35 @@ impl Tape {
         self.table.finish()
     }
 }
+
+/// The engine's BBO CSV (`ts,symbol,bid,bid_size,ask,ask_size`, the rows of `--bbo-csv`) with
+/// `ts` as ns since the Unix epoch for every protocol (`--bbo-ts epoch`).
+#[derive(Debug)]
+pub struct BboEpochCsv {
+    out: Output,
+    w: fh_feed::pipeline::sink::BboCsv<BufWriter<File>>,
+}
+
+impl BboEpochCsv {
+    /// Starts the file (its header).
+    pub fn new(path: &Path) -> Result<BboEpochCsv, PipelineError> {
+        let mut out = Output::create(path)?;
+        let w = fh_feed::pipeline::sink::BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
+        Ok(BboEpochCsv { out, w })
+    }
+
+    /// One change at `ts` (epoch ns).
+    pub fn row(&mut self, ts: u64, symbol: &[u8; 8], bbo: &fh_feed::engine::levels::Bbo) {
+        self.w.write_row(ts, symbol, bbo);
+    }
+
+    /// Completes the file.
+    pub fn finish(self) -> Result<OutputReport, PipelineError> {
+        let rows = self.w.rows;
+        let w = self.w.finish().map_err(|e| self.out.error(e))?;
+        drop(w);
+        let path = self.out.path().display().to_string();
+        self.out.commit()?;
+        Ok(OutputReport { path, rows })
+    }
+}

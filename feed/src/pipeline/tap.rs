@@ -12,6 +12,7 @@
 //! [`super::output::Output`]) and says what it wrote.
 //!
 //! ## Invariants
+//! - A tap sees BBO changes exactly as the engine's BBO CSV does (after the event's updates).
 //! - A tap sees the updates in the order the engine published them, each order-level event
 //!   before the book updates of its message, and a [`OrderAction::Clear`] (instrument
 //!   [`crate::update::OrderEvent::ALL_INSTRUMENTS`]) when a session change empties the books.
@@ -36,6 +37,9 @@ pub trait Tap: Send {
     fn update(&mut self, u: &BookUpdate);
     /// One order-level event.
     fn order(&mut self, e: &OrderEvent);
+    /// The best bid/offer of `instrument` changed with the event that ended at `exch_ts`
+    /// (after that event's updates; the rows of the engine's BBO CSV).
+    fn bbo(&mut self, _exch_ts: u64, _instrument: InstrumentId, _symbol: &[u8; 8], _bbo: &Bbo) {}
     /// The replay ended (`interrupted`: stopped early): complete the outputs and say what was
     /// written.
     fn finish(&mut self, interrupted: bool) -> Result<Vec<OutputReport>, PipelineError>;
@@ -58,7 +62,7 @@ impl<S> std::fmt::Debug for Tapped<'_, S> {
 }
 
 impl<S: UpdateSink> UpdateSink for Tapped<'_, S> {
-    const WANTS_BBO: bool = S::WANTS_BBO;
+    const WANTS_BBO: bool = true;
     const WANTS_ORDERS: bool = true;
 
     #[inline]
@@ -76,7 +80,12 @@ impl<S: UpdateSink> UpdateSink for Tapped<'_, S> {
 
     #[inline]
     fn bbo_changed(&mut self, exch_ts: u64, instrument: InstrumentId, symbol: &[u8; 8], bbo: &Bbo) {
-        self.inner.bbo_changed(exch_ts, instrument, symbol, bbo);
+        for t in self.taps.iter_mut() {
+            t.bbo(exch_ts, instrument, symbol, bbo);
+        }
+        if S::WANTS_BBO {
+            self.inner.bbo_changed(exch_ts, instrument, symbol, bbo);
+        }
     }
 
     #[inline]

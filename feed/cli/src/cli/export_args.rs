@@ -38,6 +38,9 @@ pub struct ExportArgs {
     /// capture times (a bare ITCH file not named MMDDYYYY.NASDAQ_ITCH50).
     #[arg(long, value_name = "DATE")]
     pub session_date: Option<String>,
+    /// The --bbo-csv path when `--bbo-ts epoch` has the exporter write it.
+    #[arg(skip)]
+    pub bbo_csv_epoch: Option<PathBuf>,
 }
 
 impl ExportArgs {
@@ -124,6 +127,7 @@ impl ExportArgs {
             snapshot_parquet: self.snapshot_parquet.clone(),
             trades_csv: self.trades_csv.clone(),
             trades_parquet: self.trades_parquet.clone(),
+            bbo_csv_epoch: self.bbo_csv_epoch.clone(),
             session_date,
         };
         if cfg.is_empty() {
