@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use fh_feed::update::{BookUpdate, InstrumentId, Side, UpdateKind};
 
+/// The deepest level index [`Applied::depth`] tells apart (deeper ones say this).
+pub const MAX_DEPTH: usize = 255;
+
 /// One level: price (4 implied decimals), shares, orders.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Level {
@@ -32,7 +35,8 @@ pub struct Book {
 pub struct Applied {
     /// Shares before the update at that price (0 if there was no level).
     pub before: u64,
-    /// Index of the level from the best (0 = best), before a deletion, after anything else.
+    /// Index of the level from the best (0 = best), before a deletion, after anything else;
+    /// at most [`MAX_DEPTH`].
     pub depth: usize,
 }
 
@@ -76,10 +80,12 @@ impl Book {
         }
     }
 
+    /// Levels better than `price`, counted up to [`MAX_DEPTH`] (DBN's `depth` is a `u8`):
+    /// a change deep in a long book costs no walk of the book.
     fn depth_of(&self, side: Side, price: i64) -> usize {
         match side {
-            Side::Bid => self.bids.range(price + 1..).count(),
-            _ => self.asks.range(..price).count(),
+            Side::Bid => self.bids.range(price + 1..).rev().take(MAX_DEPTH).count(),
+            _ => self.asks.range(..price).take(MAX_DEPTH).count(),
         }
     }
 

@@ -178,6 +178,10 @@ pub struct Exporter {
     orders: u64,
     scratch: (Vec<Level>, Vec<Level>),
     bbo_csv: Option<table::BboEpochCsv>,
+    /// Some output reads the books (MBP, TBBO, snapshots): keep them.
+    needs_books: bool,
+    /// An MBO output is written.
+    mbo: bool,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -212,7 +216,13 @@ impl Exporter {
             .as_deref()
             .map(table::BboEpochCsv::new)
             .transpose()?;
+        let needs_books = snapshots.is_some()
+            || dbn
+                .iter()
+                .any(|d| matches!(d.schema, Schema::Mbp1 | Schema::Mbp10 | Schema::Tbbo));
         Ok(Exporter {
+            mbo: dbn.iter().any(|d| d.schema == Schema::Mbo),
+            needs_books,
             bbo_csv,
             clock: SessionClock::new(cfg.session_date),
             cfg,
@@ -295,6 +305,48 @@ impl Exporter {
     }
 }
 
+impl Exporter {
+    /// A trade update: the tape, and the DBN records that carry trades.
+    fn trade(&mut self, u: &BookUpdate, c: &Common) {
+        let i = u.instrument;
+        let side = aggressor(u.side);
+        if self.tape.is_some() {
+            let sym = self.symbol(i);
+            if let Some(t) = self.tape.as_mut() {
+                t.trade(c, &sym, u, side);
+            }
+        }
+        if u.flags.non_printable() || self.dbn.is_empty() {
+            return;
+        }
+        self.seen.insert(i);
+        let (px, size, sc) = (dbn_price(u.price), clamp32(u.shares), side_char(side));
+        let has = |s: Schema| self.dbn.iter().any(|d| d.schema == s);
+        let (want1, want10) = (has(Schema::Mbp1), has(Schema::Mbp10));
+        let none = pair(None, None);
+        let l1 = if want1 {
+            self.top_pairs::<1>(i)
+        } else {
+            [none]
+        };
+        let l10 = if want10 {
+            self.top_pairs::<10>(i)
+        } else {
+            [none; 10]
+        };
+        let before = pair(self.event_bbo.0, self.event_bbo.1);
+        for d in self.dbn.iter_mut() {
+            match d.schema {
+                Schema::Trades => d.trade(c, px, size, sc),
+                Schema::Tbbo => d.mbp1(c, px, size, b'T', sc, 0, before),
+                Schema::Mbp1 => d.mbp1(c, px, size, b'T', sc, 0, l1[0]),
+                Schema::Mbp10 => d.mbp10(c, px, size, b'T', sc, 0, l10),
+                Schema::Mbo => {}
+            }
+        }
+    }
+}
+
 impl Tap for Exporter {
     fn start(&mut self, symbols: &SymbolDirectory) {
         self.symbols = Some(symbols.clone());
@@ -310,7 +362,7 @@ impl Tap for Exporter {
         if e.instrument != OrderEvent::ALL_INSTRUMENTS {
             self.orders += 1;
         }
-        if !self.dbn.iter().any(|d| d.schema == Schema::Mbo) {
+        if !self.mbo {
             return;
         }
         if e.action == OrderAction::Trade && e.flags.non_printable() {
@@ -359,6 +411,15 @@ impl Tap for Exporter {
         } else if i != fh_feed::engine::IEX_SYSTEM_INSTRUMENT {
             self.saw_iex = true;
         }
+        if !self.needs_books {
+            // Only trades are written (tape, trades, MBP trade records need the books).
+            self.clock.see_recv(u.recv_ts);
+            if u.kind == UpdateKind::Trade {
+                let c = self.common(i, u.exch_ts, u.recv_ts, u.seq, u.flags);
+                self.trade(u, &c);
+            }
+            return;
+        }
         let c = self.common(i, u.exch_ts, u.recv_ts, u.seq, u.flags);
         if let Some(s) = self.snapshots.as_mut() {
             let sym = &self.symbols;
@@ -404,32 +465,7 @@ impl Tap for Exporter {
                     }
                 }
             }
-            UpdateKind::Trade => {
-                let side = aggressor(u.side);
-                if self.tape.is_some() {
-                    let sym = self.symbol(i);
-                    if let Some(t) = self.tape.as_mut() {
-                        t.trade(&c, &sym, u, side);
-                    }
-                }
-                if u.flags.non_printable() || self.dbn.is_empty() {
-                    return;
-                }
-                self.seen.insert(i);
-                let (px, size, sc) = (dbn_price(u.price), clamp32(u.shares), side_char(side));
-                let l1 = self.top_pairs::<1>(i);
-                let l10 = self.top_pairs::<10>(i);
-                let before = pair(self.event_bbo.0, self.event_bbo.1);
-                for d in self.dbn.iter_mut() {
-                    match d.schema {
-                        Schema::Trades => d.trade(&c, px, size, sc),
-                        Schema::Tbbo => d.mbp1(&c, px, size, b'T', sc, 0, before),
-                        Schema::Mbp1 => d.mbp1(&c, px, size, b'T', sc, 0, l1[0]),
-                        Schema::Mbp10 => d.mbp10(&c, px, size, b'T', sc, 0, l10),
-                        Schema::Mbo => {}
-                    }
-                }
-            }
+            UpdateKind::Trade => self.trade(u, &c),
             _ => {}
         }
     }
