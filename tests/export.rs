@@ -446,6 +446,18 @@ fn bad_export_flags_are_one_line_and_exit_2() {
     let (code, _, err) = run_fh(["replay", s(&day), "--trades-csv", s(&out)]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--session-date"), "{err}");
+    // Read from standard input, the file has no name to take a date from: refused at the end,
+    // nothing written.
+    let stdin = std::fs::File::open(&day).unwrap();
+    let res = std::process::Command::new(fh_tests::fh_bin())
+        .args(["replay", "-", "--no-latency", "--trades-csv", s(&out)])
+        .stdin(stdin)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_ne!(res.status.code(), Some(0), "{err}");
+    assert!(err.contains("--session-date"), "{err}");
+    assert!(!out.exists());
     let (code, _, err) = run_fh([
         "replay",
         s(&day),

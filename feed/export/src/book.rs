@@ -5,7 +5,7 @@
 //! operation, the top N levels a walk of N entries from the best end. This runs only when an
 //! export asks for it, off the replay's plain path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use fh_feed::update::{BookUpdate, InstrumentId, Side, UpdateKind};
 
@@ -116,38 +116,56 @@ impl Book {
     }
 }
 
-/// Books of every instrument seen.
+/// Instrument ids past this have no book here (fh's ids: ITCH locates below 65 536, IEX
+/// 65 536 + a slot).
+pub const MAX_INSTRUMENTS: usize = 1 << 24;
+
+/// Books of every instrument seen, indexed by instrument id (no hashing per update).
 #[derive(Clone, Debug, Default)]
 pub struct Books {
-    books: HashMap<InstrumentId, Book>,
+    books: Vec<Book>,
+    /// Ids that have had a level, sorted.
+    used: Vec<InstrumentId>,
 }
 
 impl Books {
     /// The book of `i` (empty if never seen).
+    #[inline]
     pub fn get(&self, i: InstrumentId) -> Option<&Book> {
-        self.books.get(&i)
+        self.books.get(i as usize)
     }
 
     /// Applies a level update.
+    #[inline]
     pub fn apply(&mut self, u: &BookUpdate) -> Option<Applied> {
-        self.books.entry(u.instrument).or_default().apply(u)
+        let i = u.instrument as usize;
+        if i >= MAX_INSTRUMENTS {
+            return None;
+        }
+        if i >= self.books.len() {
+            self.books.resize_with(i + 1, Book::default);
+        }
+        let b = &mut self.books[i];
+        if b.is_empty() {
+            if let Err(at) = self.used.binary_search(&u.instrument) {
+                self.used.insert(at, u.instrument);
+            }
+        }
+        b.apply(u)
     }
 
     /// Empties every book (a session change).
     pub fn clear(&mut self) {
         self.books.clear();
+        self.used.clear();
     }
 
     /// Instruments with a level, in id order.
-    pub fn non_empty(&self) -> Vec<InstrumentId> {
-        let mut v: Vec<_> = self
-            .books
+    pub fn non_empty(&self) -> impl Iterator<Item = InstrumentId> + '_ {
+        self.used
             .iter()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(&i, _)| i)
-            .collect();
-        v.sort_unstable();
-        v
+            .copied()
+            .filter(|&i| self.get(i).is_some_and(|b| !b.is_empty()))
     }
 }
 
@@ -187,8 +205,8 @@ mod tests {
         book.top(Side::Bid, 10, &mut top);
         assert_eq!(top.iter().map(|l| l.shares).collect::<Vec<_>>(), [9, 1]);
         assert_eq!(b.apply(&lvl(Trade, Side::Bid, 100, 1)), None);
-        assert_eq!(b.non_empty(), [3]);
+        assert_eq!(b.non_empty().collect::<Vec<_>>(), [3]);
         b.clear();
-        assert!(b.non_empty().is_empty());
+        assert_eq!(b.non_empty().count(), 0);
     }
 }

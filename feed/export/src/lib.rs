@@ -182,6 +182,8 @@ pub struct Exporter {
     needs_books: bool,
     /// An MBO output is written.
     mbo: bool,
+    /// A TBBO output is written.
+    tbbo: bool,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -222,6 +224,7 @@ impl Exporter {
                 .any(|d| matches!(d.schema, Schema::Mbp1 | Schema::Mbp10 | Schema::Tbbo));
         Ok(Exporter {
             mbo: dbn.iter().any(|d| d.schema == Schema::Mbo),
+            tbbo: dbn.iter().any(|d| d.schema == Schema::Tbbo),
             needs_books,
             bbo_csv,
             clock: SessionClock::new(cfg.session_date),
@@ -431,7 +434,9 @@ impl Tap for Exporter {
             });
         }
         if !self.event_open {
-            self.event_bbo = self.top_of_book(i);
+            if self.tbbo {
+                self.event_bbo = self.top_of_book(i);
+            }
             self.event_open = true;
         }
         if u.flags.last_in_event() {
@@ -492,6 +497,14 @@ impl Tap for Exporter {
                     d.path().display()
                 )));
             }
+        }
+        if self.saw_itch && self.clock.date().is_none() {
+            for d in &mut self.dbn {
+                d.discard();
+            }
+            return Err(PipelineError::new(
+                "the exports' epoch times need the ITCH session date, and this stream has no capture times: give --session-date YYYY-MM-DD",
+            ));
         }
         let symbols: Vec<(String, u32)> = self
             .seen
