@@ -161,7 +161,6 @@ fn is_itch(i: InstrumentId) -> bool {
 
 /// The exporter: a [`Tap`] writing every output of an [`ExportConfig`].
 pub struct Exporter {
-    cfg: ExportConfig,
     clock: SessionClock,
     books: Books,
     symbols: Option<SymbolDirectory>,
@@ -228,7 +227,6 @@ impl Exporter {
             needs_books,
             bbo_csv,
             clock: SessionClock::new(cfg.session_date),
-            cfg,
             books: Books::default(),
             symbols: None,
             dbn,
@@ -358,9 +356,6 @@ impl Tap for Exporter {
     fn order(&mut self, e: &OrderEvent) {
         if e.action == OrderAction::Clear {
             self.books.clear();
-            if let Some(s) = self.snapshots.as_mut() {
-                s.cleared();
-            }
         }
         if e.instrument != OrderEvent::ALL_INSTRUMENTS {
             self.orders += 1;
@@ -530,7 +525,6 @@ impl Tap for Exporter {
         if let Some(b) = self.bbo_csv.take() {
             out.push(b.finish()?);
         }
-        let _ = &self.cfg;
         Ok(out)
     }
 }

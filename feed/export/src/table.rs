@@ -366,9 +366,6 @@ impl Snapshots {
         })
     }
 
-    /// The books were emptied (a session change): nothing to do, the next snapshot shows it.
-    pub fn cleared(&mut self) {}
-
     /// An event at `ts` (epoch ns) is about to change `books`: writes every snapshot due
     /// before it.
     pub fn before(&mut self, ts: u64, books: &Books, symbol: impl Fn(InstrumentId) -> String) {

@@ -866,10 +866,11 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
     use super::report::{self as rep, RunReport};
     use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
     use super::tap::Tapped;
-    let mut taps = std::mem::take(&mut p.taps);
     use super::{Pacing, Runners, Source, Threading};
     use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
     use std::time::Instant;
+
+    let mut taps = std::mem::take(&mut p.taps);
 
     let Source::Replay { path, pacing } = &p.source else {
         unreachable!("replay::run on a replay source")
