@@ -762,6 +762,37 @@ mod tests {
         );
     }
 
+    /// `fh decode` prints ITCH `Price(8)` (unsigned) at its extremes as the positive numbers they
+    /// are, in JSON and text.
+    #[test]
+    fn price8_extremes_print_unsigned() {
+        use fh_decoders::itch50::{price8, Message, MwcbDeclineLevel};
+        use fh_decoders::price::UFixed;
+        use zerocopy::IntoBytes;
+        let mut m = MwcbDeclineLevel::new(0, 0, 1);
+        m.level_1 = price8(UFixed(u64::MAX));
+        m.level_2 = price8(UFixed(1 << 63));
+        m.level_3 = price8(UFixed(768_000_000_000));
+        let bytes = m.as_bytes().to_vec();
+        let msg = Message::parse(&bytes).unwrap();
+        let mut o = Vec::new();
+        json_line(&mut o, MsgContext::ItchFile { seq: 1 }, &msg);
+        let line = String::from_utf8(o).unwrap();
+        assert!(
+            line.ends_with(
+                ",\"level_1\":\"184467440737.09551615\",\"level_2\":\"92233720368.54775808\",\"level_3\":\"7680.00000000\"}\n"
+            ),
+            "{line}"
+        );
+        let mut o = Vec::new();
+        text_line(&mut o, MsgContext::ItchFile { seq: 1 }, &msg);
+        let line = String::from_utf8(o).unwrap();
+        assert!(
+            line.contains("level_1=184467440737.09551615 level_2=92233720368.54775808"),
+            "{line}"
+        );
+    }
+
     /// An ITCH file of `n` system event messages ('S', 12 bytes), in a fresh temp folder.
     fn itch_file(name: &str, n: u64) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("fh-dump-{}-{name}", std::process::id()));

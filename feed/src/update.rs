@@ -248,6 +248,63 @@ impl Side {
     }
 }
 
+/// What happened to an order: the L3 events of an order-level feed (ITCH), named as DBN's MBO
+/// `action`s. Order-level events go only to a sink that asks for them
+/// ([`crate::engine::UpdateSink::WANTS_ORDERS`]); the ring carries [`BookUpdate`]s only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum OrderAction {
+    /// A new order rests on the book (`A`, `F`, the new half of `U`): `shares` its size.
+    #[default]
+    Add = 0,
+    /// Shares leave a resting order (`X`, `D`, the old half of `U`, and after a fill the
+    /// executed shares): `shares` is how many left; at its remaining size the order is gone.
+    Cancel = 1,
+    /// A resting order changes price or size keeping its reference (no ITCH message does:
+    /// `U` gives a new reference, so it is a cancel and an add).
+    Modify = 2,
+    /// A resting order traded (`E`, `C`): `shares` executed at `price`; the book change
+    /// follows as a [`OrderAction::Cancel`] of the same shares.
+    Fill = 3,
+    /// A trade print with no resting displayed order behind it in this feed (`P`, `Q`), or
+    /// the aggressor side of a fill: no book change.
+    Trade = 4,
+    /// Every book of the feed was emptied (session change): `instrument` is
+    /// [`OrderEvent::ALL_INSTRUMENTS`].
+    Clear = 5,
+}
+
+/// One order-level event (see [`OrderAction`]). Prices are fixed-point with 4 implied decimals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct OrderEvent {
+    /// Feed sequence number of the message.
+    pub seq: u64,
+    /// Exchange timestamp, ns (ITCH: since midnight).
+    pub exch_ts: u64,
+    /// Local capture or kernel receive time of the datagram, ns.
+    pub recv_ts: u64,
+    /// The order reference (0 for trades without one).
+    pub order_id: u64,
+    /// Price, 4 implied decimals: the order's for adds and cancels, the execution's for fills
+    /// and trades.
+    pub price: i64,
+    /// Shares (see [`OrderAction`]).
+    pub shares: u64,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// What happened.
+    pub action: OrderAction,
+    /// The resting order's side; for [`OrderAction::Trade`] the aggressor's when known.
+    pub side: Side,
+    /// `LAST_IN_EVENT` on the last event of a message, `STALE`, `NON_PRINTABLE`, `CROSS`.
+    pub flags: Flags,
+}
+
+impl OrderEvent {
+    /// The instrument of a [`OrderAction::Clear`] of every book.
+    pub const ALL_INSTRUMENTS: InstrumentId = InstrumentId::MAX;
+}
+
 /// A book update travels the never-wait ring as eight words.
 impl crate::ring::Record for BookUpdate {
     const WORDS: usize = 8;

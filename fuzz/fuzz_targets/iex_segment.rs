@@ -16,7 +16,7 @@ impl FieldVisitor for Sink {
             FieldValue::Char(c) => c.into(),
             FieldValue::Alpha(a) => a.len() as u64,
             FieldValue::Price4(p) => p.raw() as u64,
-            FieldValue::Price8(p) => p.raw() as u64,
+            FieldValue::Price8(p) => p.raw(),
         };
         self.0 = self.0.wrapping_add(v).wrapping_add(name.len() as u64);
     }

@@ -21,7 +21,7 @@ impl FieldVisitor for Sink {
                 a.len() as u64
             }
             FieldValue::Price4(p) => p.raw() as u64,
-            FieldValue::Price8(p) => p.raw() as u64,
+            FieldValue::Price8(p) => p.raw(),
         };
         self.0 = self.0.wrapping_add(v).wrapping_add(name.len() as u64);
     }

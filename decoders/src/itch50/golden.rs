@@ -12,7 +12,7 @@ extern crate std;
 use super::*;
 use crate::fields::FieldValue::{self, Alpha, Char, Price4, Price8, U64};
 use crate::fields::{FieldVisitor, Fields};
-use crate::price::Fixed;
+use crate::price::{Fixed, UFixed};
 use std::vec::Vec;
 use zerocopy::IntoBytes;
 
@@ -621,19 +621,51 @@ fn golden_mwcb_decline_level_by_hand() {
     let Ok(Message::MwcbDeclineLevel(v)) = Message::parse(&bytes) else {
         panic!("not V")
     };
-    let (l1, l2, l3) = (0xb2d05e0000i64, 0xa7a3580000i64, 0x8bb2c97000i64);
+    let (l1, l2, l3) = (0xb2d05e0000u64, 0xa7a3580000u64, 0x8bb2c97000u64);
     assert_eq!(l1, 768_000_000_000);
     assert_eq!(std::format!("{}", v.level_1()), "7680.00000000");
     let expected = with_header(&[
-        ("level_1", Price8(Fixed(l1))),
-        ("level_2", Price8(Fixed(l2))),
-        ("level_3", Price8(Fixed(l3))),
+        ("level_1", Price8(UFixed(l1))),
+        ("level_2", Price8(UFixed(l2))),
+        ("level_3", Price8(UFixed(l3))),
     ]);
     assert_fields(v, &expected);
     let mut m = MwcbDeclineLevel::new(258, 772, 34_200_000_070_384);
-    m.level_1 = price8(Fixed(l1));
-    m.level_2 = price8(Fixed(l2));
-    m.level_3 = price8(Fixed(l3));
+    m.level_1 = price8(UFixed(l1));
+    m.level_2 = price8(UFixed(l2));
+    m.level_3 = price8(UFixed(l3));
+    assert_eq!(m.as_bytes(), &bytes[..]);
+}
+
+/// `Price(8)` is an unsigned 8-byte integer: values at and above 2^63 are large positive
+/// prices, never negative ones.
+#[test]
+fn golden_mwcb_decline_level_at_the_unsigned_extremes() {
+    let bytes = hand(
+        b'V',
+        &[
+            "ffffffffffffffff", // 11 level 1 = u64::MAX = 184467440737.09551615
+            "8000000000000000", // 19 level 2 = 2^63 = 92233720368.54775808
+            "7fffffffffffffff", // 27 level 3 = i64::MAX
+        ],
+    );
+    let Ok(Message::MwcbDeclineLevel(v)) = Message::parse(&bytes) else {
+        panic!("not V")
+    };
+    assert_eq!(v.level_1(), UFixed(u64::MAX));
+    assert_eq!(std::format!("{}", v.level_1()), "184467440737.09551615");
+    assert_eq!(std::format!("{}", v.level_2()), "92233720368.54775808");
+    assert_eq!(std::format!("{}", v.level_3()), "92233720368.54775807");
+    let expected = with_header(&[
+        ("level_1", Price8(UFixed(u64::MAX))),
+        ("level_2", Price8(UFixed(1 << 63))),
+        ("level_3", Price8(UFixed(i64::MAX as u64))),
+    ]);
+    assert_fields(v, &expected);
+    let mut m = MwcbDeclineLevel::new(258, 772, 34_200_000_070_384);
+    m.level_1 = price8(UFixed(u64::MAX));
+    m.level_2 = price8(UFixed(1 << 63));
+    m.level_3 = price8(UFixed(i64::MAX as u64));
     assert_eq!(m.as_bytes(), &bytes[..]);
 }
 

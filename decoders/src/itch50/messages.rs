@@ -13,7 +13,7 @@
 
 use super::{read_u48, write_u48, Side};
 use crate::fields::{trim_alpha, FieldValue, FieldVisitor, Fields};
-use crate::price::{Fixed, Price4, Price8};
+use crate::price::{Fixed, Price4, Price8, UFixed};
 use zerocopy::byteorder::big_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
@@ -93,9 +93,9 @@ macro_rules! get {
     (price4, $e:expr) => {
         Fixed::<4>(i64::from($e.get()))
     };
-    // A u64 above i64::MAX is not a meaningful price; keep the bits (it reads negative).
+    // Unsigned on the wire, unsigned here: every u64 is the positive price it says.
     (price8, $e:expr) => {
-        Fixed::<8>($e.get() as i64)
+        UFixed::<8>($e.get())
     };
     (alpha2, $e:expr) => {
         trim_alpha(&$e)

@@ -151,10 +151,10 @@ pub fn price4(p: Price4) -> U32 {
     U32::new(p.0.clamp(0, i64::from(u32::MAX)) as u32)
 }
 
-/// A `Price(8)` wire field; negative values saturate to 0.
+/// A `Price(8)` wire field (unsigned, every value representable).
 #[inline]
 pub fn price8(p: Price8) -> U64 {
-    U64::new(p.0.max(0) as u64)
+    U64::new(p.0)
 }
 
 /// Casts the prefix of `b` (a message of type `t`) to `T`, or reports it as truncated.

@@ -105,7 +105,7 @@ fn encoder_helpers() {
     assert_eq!(price4(crate::price::Fixed(805_200)).get(), 805_200);
     assert_eq!(price4(crate::price::Fixed(-1)).get(), 0);
     assert_eq!(price4(crate::price::Fixed(1 << 40)).get(), u32::MAX);
-    assert_eq!(price8(crate::price::Fixed(-5)).get(), 0);
+    assert_eq!(price8(crate::price::UFixed(u64::MAX)).get(), u64::MAX);
     assert_eq!(Side::from_byte(b'B'), Some(Side::Buy));
     assert_eq!(Side::from_byte(b'S').map(Side::to_byte), Some(b'S'));
     assert_eq!(Side::from_byte(b'X'), None);

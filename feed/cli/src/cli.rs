@@ -27,6 +27,7 @@ use fh_feed::pipeline::output::NamedPath;
 use fh_feed::pipeline::RunReport;
 
 pub mod decode;
+pub mod export_args;
 pub mod gen;
 pub mod live;
 pub mod pipeline_args;

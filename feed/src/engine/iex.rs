@@ -30,6 +30,18 @@ impl Engine {
         let (class, changed) = self.iex_seq.on_packet(key, seg.first_seq(), count, false);
         if changed {
             self.reset_deep();
+            if S::WANTS_ORDERS {
+                use crate::update::{Flags, OrderAction, OrderEvent, Side};
+                sink.order_event(&OrderEvent {
+                    seq: seg.first_seq(),
+                    recv_ts: meta.recv_ts,
+                    instrument: OrderEvent::ALL_INSTRUMENTS,
+                    action: OrderAction::Clear,
+                    side: Side::None,
+                    flags: Flags::LAST_IN_EVENT,
+                    ..OrderEvent::default()
+                });
+            }
         }
         let deep_feed = match seg.protocol() {
             iextp::Protocol::Deep => true,

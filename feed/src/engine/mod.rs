@@ -70,7 +70,7 @@ pub mod table;
 pub use snapshot::{EngineSnapshot, SequencingSnapshot};
 
 use crate::directory::SymbolDirectory;
-use crate::update::{BookUpdate, Flags, InstrumentId, Side, UpdateKind};
+use crate::update::{BookUpdate, Flags, InstrumentId, OrderAction, OrderEvent, Side, UpdateKind};
 use deep_book::DeepBooks;
 use fh_decoders::{itch50, moldudp64};
 use itch_book::{ItchBooks, SideChange};
@@ -108,6 +108,16 @@ pub trait UpdateSink {
         _bbo: &Bbo,
     ) {
     }
+
+    /// Set to `true` to receive [`UpdateSink::order_event`] (the ITCH order-level events an
+    /// MBO export needs; compiled out otherwise).
+    const WANTS_ORDERS: bool = false;
+
+    /// One order-level event of an ITCH book message, before that message's book updates (a
+    /// session change that empties the books gives one [`OrderAction::Clear`]). Only called
+    /// when `WANTS_ORDERS`.
+    #[inline]
+    fn order_event(&mut self, _e: &OrderEvent) {}
 }
 
 impl<F: FnMut(&BookUpdate)> UpdateSink for F {
@@ -228,6 +238,36 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// An order-level event of this message (see [`UpdateSink::order_event`]).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn order<S: UpdateSink>(
+        &self,
+        sink: &mut S,
+        action: OrderAction,
+        order_id: u64,
+        instrument: InstrumentId,
+        side: Side,
+        price: i64,
+        shares: u64,
+        flags: Flags,
+    ) {
+        if S::WANTS_ORDERS {
+            sink.order_event(&OrderEvent {
+                seq: self.seq,
+                exch_ts: self.exch_ts,
+                recv_ts: self.recv_ts,
+                order_id,
+                price,
+                shares,
+                instrument,
+                action,
+                side,
+                flags: self.stale | flags,
+            });
+        }
+    }
+
     #[inline(always)]
     fn update(&self, instrument: InstrumentId, side: Side, kind: UpdateKind) -> BookUpdate {
         BookUpdate {
@@ -572,6 +612,17 @@ impl Engine {
             };
         if changed {
             self.reset_itch();
+            if S::WANTS_ORDERS {
+                sink.order_event(&OrderEvent {
+                    seq: h.sequence_number(),
+                    recv_ts: meta.recv_ts,
+                    instrument: OrderEvent::ALL_INSTRUMENTS,
+                    action: OrderAction::Clear,
+                    side: Side::None,
+                    flags: Flags::LAST_IN_EVENT,
+                    ..OrderEvent::default()
+                });
+            }
         }
         let moldudp64::Packet::Data(d) = p else {
             return;
@@ -695,6 +746,24 @@ impl Engine {
                     [0; 4],
                     &m.stock,
                 );
+                if S::WANTS_ORDERS && c.is_some() {
+                    let (id, side) = (
+                        m.order_reference_number.get(),
+                        itch_side(m.buy_sell_indicator),
+                    );
+                    let (px, n) = (i64::from(m.price.get()), u64::from(m.shares.get()));
+                    let i = InstrumentId::from(locate);
+                    ctx.order(
+                        sink,
+                        OrderAction::Add,
+                        id,
+                        i,
+                        side,
+                        px,
+                        n,
+                        Flags::LAST_IN_EVENT,
+                    );
+                }
                 self.emit_change(&ctx, c, true, sink);
                 self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
@@ -712,6 +781,24 @@ impl Engine {
                     m.attribution,
                     &m.stock,
                 );
+                if S::WANTS_ORDERS && c.is_some() {
+                    let (id, side) = (
+                        m.order_reference_number.get(),
+                        itch_side(m.buy_sell_indicator),
+                    );
+                    let (px, n) = (i64::from(m.price.get()), u64::from(m.shares.get()));
+                    let i = InstrumentId::from(locate);
+                    ctx.order(
+                        sink,
+                        OrderAction::Add,
+                        id,
+                        i,
+                        side,
+                        px,
+                        n,
+                        Flags::LAST_IN_EVENT,
+                    );
+                }
                 self.emit_change(&ctx, c, true, sink);
                 self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
@@ -725,6 +812,11 @@ impl Engine {
                     self.itch
                         .reduce(m.order_reference_number.get(), locate, shares)
                 {
+                    if S::WANTS_ORDERS {
+                        let id = m.order_reference_number.get();
+                        let px = i64::from(o.price);
+                        self.fill_events(&ctx, sink, id, &o, px, shares, Flags::EMPTY);
+                    }
                     self.emit_change(&ctx, Some(c), false, sink);
                     let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
                     u.price = i64::from(o.price);
@@ -744,6 +836,16 @@ impl Engine {
                     self.itch
                         .reduce(m.order_reference_number.get(), locate, shares)
                 {
+                    if S::WANTS_ORDERS {
+                        let id = m.order_reference_number.get();
+                        let px = i64::from(m.execution_price.get());
+                        let np = if m.printable == b'N' {
+                            Flags::NON_PRINTABLE
+                        } else {
+                            Flags::EMPTY
+                        };
+                        self.fill_events(&ctx, sink, id, &o, px, shares, np);
+                    }
                     self.emit_change(&ctx, Some(c), false, sink);
                     let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
                     u.price = i64::from(m.execution_price.get());
@@ -766,6 +868,21 @@ impl Engine {
                     locate,
                     m.cancelled_shares.get(),
                 );
+                if let (true, Some((o, _))) = (S::WANTS_ORDERS, &r) {
+                    let n = u64::from(m.cancelled_shares.get().min(o.shares));
+                    let (id, i) = (m.order_reference_number.get(), InstrumentId::from(o.locate));
+                    let px = i64::from(o.price);
+                    ctx.order(
+                        sink,
+                        OrderAction::Cancel,
+                        id,
+                        i,
+                        o.side,
+                        px,
+                        n,
+                        Flags::LAST_IN_EVENT,
+                    );
+                }
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
                 self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
@@ -775,6 +892,20 @@ impl Engine {
                 let before = self.book_event_start::<S>(t, locate);
                 let ctx = ctx!();
                 let r = self.itch.delete(m.order_reference_number.get(), locate);
+                if let (true, Some((o, _))) = (S::WANTS_ORDERS, &r) {
+                    let (id, i) = (m.order_reference_number.get(), InstrumentId::from(o.locate));
+                    let (px, n) = (i64::from(o.price), u64::from(o.shares));
+                    ctx.order(
+                        sink,
+                        OrderAction::Cancel,
+                        id,
+                        i,
+                        o.side,
+                        px,
+                        n,
+                        Flags::LAST_IN_EVENT,
+                    );
+                }
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
                 self.book_event_end(before, locate, ctx.exch_ts, sink);
             }
@@ -783,6 +914,14 @@ impl Engine {
                 let locate = m.stock_locate.get();
                 let before = self.book_event_start::<S>(t, locate);
                 let ctx = ctx!();
+                let old = if S::WANTS_ORDERS && self.itch.keeps(locate) {
+                    self.itch
+                        .orders
+                        .get(m.original_order_reference_number.get())
+                        .copied()
+                } else {
+                    None
+                };
                 let (a, b) = self.itch.replace(
                     m.original_order_reference_number.get(),
                     m.new_order_reference_number.get(),
@@ -790,6 +929,31 @@ impl Engine {
                     m.shares.get(),
                     m.price.get(),
                 );
+                if let (true, Some(o), Some(_)) = (S::WANTS_ORDERS, old, a) {
+                    let i = InstrumentId::from(o.locate);
+                    let id = m.original_order_reference_number.get();
+                    let (px, n) = (i64::from(o.price), u64::from(o.shares));
+                    let last = if b.is_some() {
+                        Flags::EMPTY
+                    } else {
+                        Flags::LAST_IN_EVENT
+                    };
+                    ctx.order(sink, OrderAction::Cancel, id, i, o.side, px, n, last);
+                    if b.is_some() {
+                        let id = m.new_order_reference_number.get();
+                        let (px, n) = (i64::from(m.price.get()), u64::from(m.shares.get()));
+                        ctx.order(
+                            sink,
+                            OrderAction::Add,
+                            id,
+                            i,
+                            o.side,
+                            px,
+                            n,
+                            Flags::LAST_IN_EVENT,
+                        );
+                    }
+                }
                 self.emit_change(&ctx, a, b.is_none(), sink);
                 self.emit_change(&ctx, b, true, sink);
                 self.book_event_end(before, locate, ctx.exch_ts, sink);
@@ -863,6 +1027,10 @@ impl Engine {
         use itch50::Message as M;
         match msg {
             M::Trade(m) if self.itch.keeps(locate) => {
+                let (px, n) = (i64::from(m.price.get()), u64::from(m.shares.get()));
+                let (id, i) = (m.order_reference_number.get(), InstrumentId::from(locate));
+                let last = Flags::LAST_IN_EVENT;
+                ctx.order(sink, OrderAction::Trade, id, i, Side::None, px, n, last);
                 let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
                 u.price = i64::from(m.price.get());
                 u.shares = u64::from(m.shares.get());
@@ -870,6 +1038,12 @@ impl Engine {
                 self.publish(&u, sink);
             }
             M::CrossTrade(m) if self.itch.keeps(locate) => {
+                let (px, n) = (i64::from(m.cross_price.get()), m.shares.get());
+                let (i, last) = (
+                    InstrumentId::from(locate),
+                    Flags::LAST_IN_EVENT | Flags::CROSS,
+                );
+                ctx.order(sink, OrderAction::Trade, 0, i, Side::None, px, n, last);
                 let mut u = ctx.update(InstrumentId::from(locate), Side::None, UpdateKind::Trade);
                 u.price = i64::from(m.cross_price.get());
                 u.shares = m.shares.get();
@@ -917,6 +1091,43 @@ impl Engine {
             }
             _ => {}
         }
+    }
+
+    /// The order-level events of an execution of `shares` of the resting order `o` (as it was
+    /// before) at `price`: the aggressor's trade (the other side), the resting order's fill,
+    /// and the cancel of the executed shares that changes the book.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn fill_events<S: UpdateSink>(
+        &self,
+        ctx: &Ctx,
+        sink: &mut S,
+        id: u64,
+        o: &orders::Order,
+        price: i64,
+        shares: u32,
+        flags: Flags,
+    ) {
+        let i = InstrumentId::from(o.locate);
+        let aggressor = match o.side {
+            Side::Bid => Side::Ask,
+            Side::Ask => Side::Bid,
+            Side::None => Side::None,
+        };
+        let n = u64::from(shares.min(o.shares));
+        ctx.order(sink, OrderAction::Trade, 0, i, aggressor, price, n, flags);
+        ctx.order(sink, OrderAction::Fill, id, i, o.side, price, n, flags);
+        let last = Flags::LAST_IN_EVENT;
+        ctx.order(
+            sink,
+            OrderAction::Cancel,
+            id,
+            i,
+            o.side,
+            i64::from(o.price),
+            n,
+            last,
+        );
     }
 
     #[inline(always)]

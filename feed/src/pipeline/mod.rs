@@ -36,6 +36,7 @@ pub mod output;
 pub mod replay;
 pub mod report;
 pub mod sink;
+pub mod tap;
 
 use std::any::Any;
 use std::fmt;
@@ -247,6 +248,7 @@ pub struct Pipeline {
     stop: StopOn,
     digest: bool,
     bbo_csv: Option<PathBuf>,
+    taps: Vec<Box<dyn tap::Tap>>,
     engine_core: Option<usize>,
     progress: Option<Progress>,
     report_books: usize,
@@ -281,6 +283,7 @@ impl Pipeline {
             stop: StopOn::Never,
             digest: false,
             bbo_csv: None,
+            taps: Vec::new(),
             engine_core: None,
             progress: None,
             report_books: 5,
@@ -421,6 +424,12 @@ impl Pipeline {
         self
     }
 
+    /// Adds an exporter on the engine's thread ([`tap::Tap`]; single-thread replay only).
+    pub fn tap(mut self, tap: Box<dyn tap::Tap>) -> Self {
+        self.taps.push(tap);
+        self
+    }
+
     /// Progress callback of a replay (fraction done).
     pub fn progress(mut self, progress: impl FnMut(f64) + Send + 'static) -> Self {
         self.progress = Some(Box::new(progress));
@@ -480,6 +489,11 @@ impl Pipeline {
         if self.bbo_csv.is_some() && (n > 0 || matches!(self.source, Source::Live(_))) {
             return Err(PipelineError::new(
                 "a BBO CSV on the engine thread is for the single-thread replay; use the bbo-csv strategy",
+            ));
+        }
+        if !self.taps.is_empty() && (n > 0 || matches!(self.source, Source::Live(_))) {
+            return Err(PipelineError::new(
+                "exports run on the engine thread of a single-thread replay (not with strategies, not live)",
             ));
         }
         if let Source::Replay {

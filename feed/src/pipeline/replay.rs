@@ -171,6 +171,14 @@ pub struct Holding<'h, S> {
 
 impl<S: UpdateSink> UpdateSink for Holding<'_, S> {
     const WANTS_BBO: bool = S::WANTS_BBO;
+    const WANTS_ORDERS: bool = S::WANTS_ORDERS;
+
+    /// Order-level events are not held: they go straight to the sink (before the held book
+    /// updates of the same datagram, as the engine emits them).
+    #[inline]
+    fn order_event(&mut self, e: &crate::update::OrderEvent) {
+        self.sink.order_event(e);
+    }
 
     #[inline(always)]
     fn publish(&mut self, u: &BookUpdate) {
@@ -854,12 +862,15 @@ impl ReplayRun<'_> {
 }
 
 /// Runs a replay pipeline (see [`super::Pipeline::run`]).
-pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
+pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
     use super::report::{self as rep, RunReport};
     use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
+    use super::tap::Tapped;
     use super::{Pacing, Runners, Source, Threading};
     use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
     use std::time::Instant;
+
+    let mut taps = std::mem::take(&mut p.taps);
 
     let Source::Replay { path, pacing } = &p.source else {
         unreachable!("replay::run on a replay source")
@@ -888,6 +899,9 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         None => None,
     };
     let mut engine = Engine::new(&p.engine);
+    for t in taps.iter_mut() {
+        t.start(engine.directory());
+    }
     let mut stamps = lat
         .enabled()
         .then(|| Stamps::new(clock, lat.recorder()).every(p.latency.stamp_every));
@@ -928,13 +942,31 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         match bbo_file {
             None => {
                 let mut sink = PublishSink::new(p.digest, NoBbo, ());
-                st = run.go(&mut engine, &mut lat, &mut sink)?;
+                st = if taps.is_empty() {
+                    run.go(&mut engine, &mut lat, &mut sink)?
+                } else {
+                    let inner = &mut sink;
+                    let mut t = Tapped {
+                        inner,
+                        taps: &mut taps,
+                    };
+                    run.go(&mut engine, &mut lat, &mut t)?
+                };
                 tally = sink.tally;
             }
             Some(mut out) => {
                 let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
                 let mut sink = PublishSink::new(p.digest, w, ());
-                st = run.go(&mut engine, &mut lat, &mut sink)?;
+                st = if taps.is_empty() {
+                    run.go(&mut engine, &mut lat, &mut sink)?
+                } else {
+                    let inner = &mut sink;
+                    let mut t = Tapped {
+                        inner,
+                        taps: &mut taps,
+                    };
+                    run.go(&mut engine, &mut lat, &mut t)?
+                };
                 tally = sink.tally;
                 let rows = sink.bbo.rows;
                 sink.bbo.finish().map_err(|e| out.error(e))?;
@@ -1029,8 +1061,11 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         ));
         report.strategies = super::strategy_reports(&mut finished, thread_of, &mut lasts);
     }
-    report.elapsed_s = start.elapsed().as_secs_f64();
     report.interrupted = st.iter().any(|s| s.interrupted);
+    for t in taps.iter_mut() {
+        report.exports.extend(t.finish(report.interrupted)?);
+    }
+    report.elapsed_s = start.elapsed().as_secs_f64();
     report.peak_rss_bytes = super::peak_rss_bytes();
     report.capture = Some(capture_report(&caps, &st));
     report.engine = engine.stats();

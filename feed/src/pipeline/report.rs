@@ -57,6 +57,9 @@ pub struct RunReport {
     pub digest: Option<String>,
     /// The BBO CSV written on the engine thread.
     pub bbo_csv: Option<OutputReport>,
+    /// Files written by exporters ([`super::tap::Tap`]), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<OutputReport>,
     /// The publication ring (absent without strategies).
     pub ring: Option<RingReport>,
     /// One entry per strategy, in the order they were added.
@@ -440,6 +443,9 @@ pub fn render_text(r: &RunReport) -> String {
     }
     if let Some(b) = &r.bbo_csv {
         let _ = writeln!(o, "bbo csv: {} rows -> {}", b.rows, b.path);
+    }
+    for x in &r.exports {
+        let _ = writeln!(o, "export: {} records -> {}", x.rows, x.path);
     }
     if let Some(d) = &r.digest {
         let _ = writeln!(o, "digest: {d}");

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use super::export_args::ExportArgs;
 use super::pipeline_args::{PipelineArgs, ReportArgs};
 use super::{check_mode, in_range, CliError, Ending, LatencyArgs, Run, WireArgs};
 use fh_feed::engine::EngineConfig;
@@ -27,9 +28,15 @@ pub struct Args {
     /// How many of the most active symbols the report shows (0 to 100000).
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
-    /// Write every best bid/offer change as CSV (ts,symbol,bid,bid_size,ask,ask_size).
+    /// Write every best bid/offer change as CSV (ts,symbol,bid,bid_size,ask,ask_size); `ts`
+    /// is the exchange time in ns: since midnight (US Eastern) of the session for ITCH, since
+    /// the Unix epoch for IEX (`--bbo-ts epoch`: since the epoch for both).
     #[arg(long, value_name = "FILE")]
     pub bbo_csv: Option<PathBuf>,
+    /// `ts` of --bbo-csv: `native` (as the feed sends it) or `epoch` (ns since the Unix epoch
+    /// for every protocol; ITCH adds the session date's midnight, single-thread replay).
+    #[arg(long, value_name = "native|epoch")]
+    pub bbo_ts: Option<String>,
     /// Print `digest: <hex>`, a stable hash over the whole book-update stream.
     #[arg(long)]
     pub digest: bool,
@@ -62,6 +69,9 @@ pub struct Args {
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// Research outputs: DBN, snapshots, trade tape (single-thread replay).
+    #[command(flatten)]
+    pub export: Box<ExportArgs>,
     /// The flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -76,7 +86,7 @@ pub const MAX_ORDERS: usize = 1 << 28;
 const SINGLE: &[&str] = &[
     "FILE", "--symbol", "--depth", "--top", "--bbo-csv", "--digest", "--orders", "--first-seq",
     "--hgrm", "--hlog", "--interval", "--plot", "--no-latency", "--stamp-every", "--speed",
-    "--report-json",
+    "--report-json", "--bbo-ts",
 ];
 
 /// The bundled sample capture: `pcaps/sample.pcap` in the working directory or the workspace.
@@ -126,7 +136,8 @@ pub fn run(args: Args) -> Run {
         let takes = [SINGLE, &["--pipeline", "--step"], PipelineArgs::FLAGS].concat();
         check_mode("fh replay --pipeline", g, &takes)?;
     } else {
-        check_mode("a single-thread fh replay (add --pipeline)", g, SINGLE)?;
+        let takes = [SINGLE, ExportArgs::FLAGS].concat();
+        check_mode("a single-thread fh replay (add --pipeline)", g, &takes)?;
     }
     let orders = in_range("--orders", args.orders.unwrap_or(1 << 18), 1, MAX_ORDERS)?;
     let top = in_range("--top", args.top.unwrap_or(5), 0, 100_000)?;
@@ -147,7 +158,29 @@ pub fn run(args: Args) -> Run {
     }
     paths.extend(args.latency.outputs());
     paths.extend(args.report.outputs());
+    paths.extend(args.export.outputs());
     fh_feed::pipeline::output::check_paths(&paths)?;
+    let bbo_epoch = match args.bbo_ts.as_deref() {
+        None | Some("native") => false,
+        Some("epoch") => true,
+        Some(x) => return Err(CliError::new(format!("--bbo-ts {x}: native or epoch"))),
+    };
+    if args.bbo_ts.is_some() && args.pipeline {
+        return Err(CliError::new(
+            "--bbo-ts: for the single-thread replay (the bbo-csv strategy writes native times)",
+        ));
+    }
+    if args.bbo_ts.is_some() && args.bbo_csv.is_none() {
+        return Err(CliError::new("--bbo-ts: only with --bbo-csv"));
+    }
+    let mut export_args = (*args.export).clone();
+    let bbo_native = if bbo_epoch {
+        export_args.bbo_csv_epoch = args.bbo_csv.clone();
+        None
+    } else {
+        args.bbo_csv.clone()
+    };
+    let export = export_args.config(depth, &files)?;
     let pacing = match (args.wire.speed, args.step) {
         (Some(x), None) => Pacing::Speed(x),
         (None, Some(ns)) => Pacing::Step { every_ns: ns },
@@ -181,7 +214,10 @@ pub fn run(args: Args) -> Run {
             .pipe
             .add_strategies(p, &names, 1, args.bbo_csv.as_ref())?;
     } else {
-        p = p.bbo_csv(args.bbo_csv.clone());
+        p = p.bbo_csv(bbo_native);
+        if let Some(cfg) = export {
+            p = p.tap(Box::new(fh_export::Exporter::new(cfg)?));
+        }
     }
     let out = p.run();
     if let Some(b) = bar {
