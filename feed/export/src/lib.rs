@@ -3,7 +3,7 @@
 //! trade tape, as CSV and Parquet.
 //!
 //! ```text
-//!  Engine ─► pipeline::tap::Tapped ─► Exporter (a Tap, on the engine's thread)
+//!  Engine ─► pipeline::record::Recording ─► Exporter (a Recorder, on the engine's thread)
 //!               order events ─────────► DBN mbo
 //!               book updates ─► Books (L2, rebuilt from the level updates)
 //!                                  ├─► DBN mbp-1 / mbp-10 / tbbo / trades
@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::IEX_INSTRUMENT_BASE;
 use fh_feed::pipeline::report::OutputReport;
-use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::record::Recorder;
 use fh_feed::pipeline::PipelineError;
 use fh_feed::update::{BookUpdate, Flags, InstrumentId, OrderAction, OrderEvent, Side, UpdateKind};
 
@@ -159,7 +159,7 @@ fn is_itch(i: InstrumentId) -> bool {
     i < IEX_INSTRUMENT_BASE
 }
 
-/// The exporter: a [`Tap`] writing every output of an [`ExportConfig`].
+/// The exporter: a [`Recorder`] writing every output of an [`ExportConfig`].
 pub struct Exporter {
     clock: SessionClock,
     books: Books,
@@ -348,7 +348,7 @@ impl Exporter {
     }
 }
 
-impl Tap for Exporter {
+impl Recorder for Exporter {
     fn start(&mut self, symbols: &SymbolDirectory) {
         self.symbols = Some(symbols.clone());
     }

@@ -36,7 +36,7 @@ pub mod output;
 pub mod replay;
 pub mod report;
 pub mod sink;
-pub mod tap;
+pub mod record;
 
 use std::any::Any;
 use std::fmt;
@@ -248,7 +248,7 @@ pub struct Pipeline {
     stop: StopOn,
     digest: bool,
     bbo_csv: Option<PathBuf>,
-    taps: Vec<Box<dyn tap::Tap>>,
+    recorders: Vec<Box<dyn record::Recorder>>,
     engine_core: Option<usize>,
     progress: Option<Progress>,
     report_books: usize,
@@ -283,7 +283,7 @@ impl Pipeline {
             stop: StopOn::Never,
             digest: false,
             bbo_csv: None,
-            taps: Vec::new(),
+            recorders: Vec::new(),
             engine_core: None,
             progress: None,
             report_books: 5,
@@ -424,9 +424,9 @@ impl Pipeline {
         self
     }
 
-    /// Adds an exporter on the engine's thread ([`tap::Tap`]; single-thread replay only).
-    pub fn tap(mut self, tap: Box<dyn tap::Tap>) -> Self {
-        self.taps.push(tap);
+    /// Adds an exporter on the engine's thread ([`record::Recorder`]; single-thread replay only).
+    pub fn recorder(mut self, r: Box<dyn record::Recorder>) -> Self {
+        self.recorders.push(r);
         self
     }
 
@@ -491,7 +491,7 @@ impl Pipeline {
                 "a BBO CSV on the engine thread is for the single-thread replay; use the bbo-csv strategy",
             ));
         }
-        if !self.taps.is_empty() && (n > 0 || matches!(self.source, Source::Live(_))) {
+        if !self.recorders.is_empty() && (n > 0 || matches!(self.source, Source::Live(_))) {
             return Err(PipelineError::new(
                 "exports run on the engine thread of a single-thread replay (not with strategies, not live)",
             ));

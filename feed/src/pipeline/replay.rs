@@ -865,12 +865,12 @@ impl ReplayRun<'_> {
 pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
     use super::report::{self as rep, RunReport};
     use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
-    use super::tap::Tapped;
+    use super::record::Recording;
     use super::{Pacing, Runners, Source, Threading};
     use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
     use std::time::Instant;
 
-    let mut taps = std::mem::take(&mut p.taps);
+    let mut recorders = std::mem::take(&mut p.recorders);
 
     let Source::Replay { path, pacing } = &p.source else {
         unreachable!("replay::run on a replay source")
@@ -899,7 +899,7 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
         None => None,
     };
     let mut engine = Engine::new(&p.engine);
-    for t in taps.iter_mut() {
+    for t in recorders.iter_mut() {
         t.start(engine.directory());
     }
     let mut stamps = lat
@@ -942,13 +942,13 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
         match bbo_file {
             None => {
                 let mut sink = PublishSink::new(p.digest, NoBbo, ());
-                st = if taps.is_empty() {
+                st = if recorders.is_empty() {
                     run.go(&mut engine, &mut lat, &mut sink)?
                 } else {
                     let inner = &mut sink;
-                    let mut t = Tapped {
+                    let mut t = Recording {
                         inner,
-                        taps: &mut taps,
+                        recorders: &mut recorders,
                     };
                     run.go(&mut engine, &mut lat, &mut t)?
                 };
@@ -957,13 +957,13 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
             Some(mut out) => {
                 let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
                 let mut sink = PublishSink::new(p.digest, w, ());
-                st = if taps.is_empty() {
+                st = if recorders.is_empty() {
                     run.go(&mut engine, &mut lat, &mut sink)?
                 } else {
                     let inner = &mut sink;
-                    let mut t = Tapped {
+                    let mut t = Recording {
                         inner,
-                        taps: &mut taps,
+                        recorders: &mut recorders,
                     };
                     run.go(&mut engine, &mut lat, &mut t)?
                 };
@@ -1062,7 +1062,7 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
         report.strategies = super::strategy_reports(&mut finished, thread_of, &mut lasts);
     }
     report.interrupted = st.iter().any(|s| s.interrupted);
-    for t in taps.iter_mut() {
+    for t in recorders.iter_mut() {
         report.exports.extend(t.finish(report.interrupted)?);
     }
     report.elapsed_s = start.elapsed().as_secs_f64();

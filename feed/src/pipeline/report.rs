@@ -57,7 +57,7 @@ pub struct RunReport {
     pub digest: Option<String>,
     /// The BBO CSV written on the engine thread.
     pub bbo_csv: Option<OutputReport>,
-    /// Files written by exporters ([`super::tap::Tap`]), in order.
+    /// Files written by exporters ([`super::record::Recorder`]), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exports: Vec<OutputReport>,
     /// The publication ring (absent without strategies).

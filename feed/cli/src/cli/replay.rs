@@ -216,7 +216,7 @@ pub fn run(args: Args) -> Run {
     } else {
         p = p.bbo_csv(bbo_native);
         if let Some(cfg) = export {
-            p = p.tap(Box::new(fh_export::Exporter::new(cfg)?));
+            p = p.recorder(Box::new(fh_export::Exporter::new(cfg)?));
         }
     }
     let out = p.run();

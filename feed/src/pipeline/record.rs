@@ -1,22 +1,22 @@
-//! Taps: exporters that see everything the engine produces — book updates, BBO changes and
+//! Recorders: exporters that see everything the engine produces — book updates, BBO changes and
 //! the ITCH order-level events — on the engine's thread of a single-thread replay, in order.
 //!
 //! ```text
-//!  Engine::on_datagram ─► Tapped ─► every Tap: order(e) / update(u)   (file writers: DBN, CSV, Parquet)
+//!  Engine::on_datagram ─► Recording ─► every Recorder: order(e) / update(u)   (file writers: DBN, CSV, Parquet)
 //!                               └► the replay's own sink (tally, digest, BBO CSV)
 //! ```
 //!
-//! A tap is a boxed trait object: one virtual call per update and per order event, paid only
-//! by a run that has taps (a run without any uses the plain sink, with no trace of this). The
-//! tap owns its outputs; [`Tap::finish`] completes and renames them (see
+//! A recorder is a boxed trait object: one virtual call per update and per order event, paid only
+//! by a run that has recorders (a run without any uses the plain sink, with no trace of this). The
+//! recorder owns its outputs; [`Recorder::finish`] completes and renames them (see
 //! [`super::output::Output`]) and says what it wrote.
 //!
 //! ## Invariants
-//! - A tap sees BBO changes exactly as the engine's BBO CSV does (after the event's updates).
-//! - A tap sees the updates in the order the engine published them, each order-level event
+//! - A recorder sees BBO changes exactly as the engine's BBO CSV does (after the event's updates).
+//! - A recorder sees the updates in the order the engine published them, each order-level event
 //!   before the book updates of its message, and a [`OrderAction::Clear`] (instrument
 //!   [`crate::update::OrderEvent::ALL_INSTRUMENTS`]) when a session change empties the books.
-//! - [`Tap::finish`] is called once, after the replay ends (also when it was interrupted:
+//! - [`Recorder::finish`] is called once, after the replay ends (also when it was interrupted:
 //!   what was read is written out), and never when the replay failed.
 //!
 //! [`OrderAction::Clear`]: crate::update::OrderAction::Clear
@@ -29,7 +29,7 @@ use crate::engine::UpdateSink;
 use crate::update::{BookUpdate, InstrumentId, OrderEvent};
 
 /// An exporter on the engine's thread (see the module docs).
-pub trait Tap: Send {
+pub trait Recorder: Send {
     /// Called once before the replay with the engine's symbol directory (instrument id →
     /// symbol), which stays valid and current for the whole run.
     fn start(&mut self, symbols: &SymbolDirectory);
@@ -45,29 +45,29 @@ pub trait Tap: Send {
     fn finish(&mut self, interrupted: bool) -> Result<Vec<OutputReport>, PipelineError>;
 }
 
-/// The engine's sink with taps: every tap, then `inner`.
-pub struct Tapped<'a, S> {
+/// The engine's sink with recorders: every recorder, then `inner`.
+pub struct Recording<'a, S> {
     /// The replay's own sink.
     pub inner: &'a mut S,
-    /// The taps.
-    pub taps: &'a mut [Box<dyn Tap>],
+    /// The recorders.
+    pub recorders: &'a mut [Box<dyn Recorder>],
 }
 
-impl<S> std::fmt::Debug for Tapped<'_, S> {
+impl<S> std::fmt::Debug for Recording<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tapped")
-            .field("taps", &self.taps.len())
+        f.debug_struct("Recording")
+            .field("recorders", &self.recorders.len())
             .finish()
     }
 }
 
-impl<S: UpdateSink> UpdateSink for Tapped<'_, S> {
+impl<S: UpdateSink> UpdateSink for Recording<'_, S> {
     const WANTS_BBO: bool = true;
     const WANTS_ORDERS: bool = true;
 
     #[inline]
     fn publish(&mut self, u: &BookUpdate) {
-        for t in self.taps.iter_mut() {
+        for t in self.recorders.iter_mut() {
             t.update(u);
         }
         self.inner.publish(u);
@@ -80,7 +80,7 @@ impl<S: UpdateSink> UpdateSink for Tapped<'_, S> {
 
     #[inline]
     fn bbo_changed(&mut self, exch_ts: u64, instrument: InstrumentId, symbol: &[u8; 8], bbo: &Bbo) {
-        for t in self.taps.iter_mut() {
+        for t in self.recorders.iter_mut() {
             t.bbo(exch_ts, instrument, symbol, bbo);
         }
         if S::WANTS_BBO {
@@ -90,7 +90,7 @@ impl<S: UpdateSink> UpdateSink for Tapped<'_, S> {
 
     #[inline]
     fn order_event(&mut self, e: &OrderEvent) {
-        for t in self.taps.iter_mut() {
+        for t in self.recorders.iter_mut() {
             t.order(e);
         }
     }
