@@ -30,6 +30,8 @@ enum Cmd {
     Live(cli::live::Args),
     /// Turn an interval histogram log back into a latency table and plot.
     Report(cli::report::Args),
+    /// Print what a shared-memory subscriber of `fh replay|live --shm NAME` sees.
+    ShmTail(cli::shm::TailArgs),
 }
 
 /// The flags given on the command line (`--hlog`, or `FILE` for a positional), in order.
@@ -66,7 +68,7 @@ fn main() -> ExitCode {
     let name = argv
         .get(1)
         .and_then(|a| a.to_str())
-        .filter(|a| ["decode", "gen", "replay", "live", "report"].contains(a));
+        .filter(|a| ["decode", "gen", "replay", "live", "report", "shm-tail"].contains(a));
     let who = name.map_or("fh".to_string(), |n| format!("fh {n}"));
     let say = |msg: &str| {
         let _ = writeln!(std::io::stderr(), "{who}: {msg}");
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Some(Cmd::Replay(a)) => cli::replay::run(cli::replay::Args { given, ..a }),
         Some(Cmd::Live(a)) => cli::live::run(cli::live::Args { given, ..a }),
         Some(Cmd::Report(a)) => cli::report::run(a),
+        Some(Cmd::ShmTail(a)) => cli::shm::tail(a),
     };
     match res {
         Ok(end) => {

@@ -857,6 +857,7 @@ impl ReplayRun<'_> {
 pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
     use super::report::{self as rep, RunReport};
     use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
+    use super::tap::TapOutlet;
     use super::{Pacing, Runners, Source, Threading};
     use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
     use std::time::Instant;
@@ -924,18 +925,28 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         stop,
         progress: &mut *progress,
     };
+    let tap = p.tap;
     if n == 0 {
-        match bbo_file {
-            None => {
+        match (bbo_file, tap) {
+            (None, None) => {
                 let mut sink = PublishSink::new(p.digest, NoBbo, ());
                 st = run.go(&mut engine, &mut lat, &mut sink)?;
                 tally = sink.tally;
             }
-            Some(mut out) => {
-                let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
-                let mut sink = PublishSink::new(p.digest, w, ());
+            (None, Some(tap)) => {
+                let outlet = TapOutlet::new((), Some(tap), engine.directory());
+                let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
                 st = run.go(&mut engine, &mut lat, &mut sink)?;
                 tally = sink.tally;
+                report.taps.extend(sink.outlet.finish().1);
+            }
+            (Some(mut out), tap) => {
+                let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
+                let outlet = TapOutlet::new((), tap, engine.directory());
+                let mut sink = PublishSink::new(p.digest, w, outlet);
+                st = run.go(&mut engine, &mut lat, &mut sink)?;
+                tally = sink.tally;
+                report.taps.extend(sink.outlet.finish().1);
                 let rows = sink.bbo.rows;
                 sink.bbo.finish().map_err(|e| out.error(e))?;
                 report.bbo_csv = Some(rep::OutputReport {
@@ -1001,15 +1012,18 @@ pub(super) fn run(p: super::Pipeline) -> Result<super::RunOutcome, PipelineError
         };
         let group = shared.then(|| RunnerGroup::new("engine", shared_group));
         let outlet = RingOutlet::new(producer, writer, group, step);
+        let outlet = TapOutlet::new(outlet, tap, engine.directory());
         let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
         let res = run.go(&mut engine, &mut lat, &mut sink);
+        let (outlet, tap_report) = sink.outlet.finish();
+        report.taps.extend(tap_report);
         let producer_done = start.elapsed();
         report.engine_cpu_s = super::thread_cpu_ns()
             .zip(cpu0)
             .map(|(a, b)| (a - b) as f64 / 1e9);
         tally = sink.tally;
-        let ostats = sink.outlet.stats;
-        let (_, pstats, group) = sink.outlet.close();
+        let ostats = outlet.stats;
+        let (_, pstats, group) = outlet.close();
         if let Some(mut g) = group {
             use crate::agent::Agent;
             g.on_close();

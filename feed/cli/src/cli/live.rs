@@ -84,6 +84,9 @@ pub struct Args {
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// Shared-memory publication (--shm NAME).
+    #[command(flatten)]
+    pub shm: super::shm::ShmArgs,
     /// The flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -98,7 +101,9 @@ const FLOOR: &[&str] = &[
 ];
 
 /// What `fh live` takes besides [`FLOOR`]'s and the pipeline's.
-const ENGINE: &[&str] = &["--digest", "--bbo-csv", "--symbol"];
+const ENGINE: &[&str] = &[
+    "--digest", "--bbo-csv", "--symbol", "--shm", "--shm-wait", "--shm-buffer",
+];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
 pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
@@ -179,6 +184,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         in_range("--packets", n, 1, u64::MAX)?;
     }
     args.latency.check()?;
+    args.shm.check()?;
     let mut paths = args.latency.outputs();
     paths.extend(args.report.outputs());
     for (flag, p) in [("--capture", &args.capture), ("--bbo-csv", &args.bbo_csv)] {
@@ -247,6 +253,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         p = args
             .pipe
             .add_strategies(p, &names, first_strategy_cpu, args.bbo_csv.as_ref())?;
+        p = args.shm.add(p)?;
     }
     let write = |line: String| {
         let _ = super::print(&format!("{line}\n"));
