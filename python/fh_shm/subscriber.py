@@ -192,7 +192,7 @@ class Subscriber:
                 if time.monotonic() >= deadline:
                     raise ShmError(f"shm {name}: no service {updates_service_name(name)} after {wait} s: {e}") from e
                 time.sleep(0.01)
-        most = _value(self._service.static_config().subscriber_max_buffer_size)
+        most = _value(_value(self._service.static_config).subscriber_max_buffer_size)
         self._sub = self._service.subscriber_builder().buffer_size(max(1, min(buffer, most))).create()
         self._table: Optional[TopTable] = None
         self.run = 0
@@ -221,11 +221,15 @@ class Subscriber:
         self.received += h.count
         self.samples += 1
         self.ended = self.ended or bool(h.flags & SAMPLE_END)
+        if self._table is None or self._table.run != self.run:
+            # Mapped now, while the publisher is surely there (it removes the file at its end;
+            # a mapping outlives that).
+            self.table()
         return Batch(sample, h, missed)
 
     def publisher_alive(self) -> bool:
         """Whether a publisher is connected."""
-        return _value(self._service.dynamic_config().number_of_publishers) > 0
+        return _value(_value(self._service.dynamic_config).number_of_publishers) > 0
 
     def table(self) -> Optional[TopTable]:
         """The top-of-book table (None while there is none); mapped again for a new run."""

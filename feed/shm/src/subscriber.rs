@@ -189,6 +189,11 @@ impl Subscriber {
         self.received += u64::from(h.count);
         self.samples += 1;
         self.ended |= h.flags & SAMPLE_END != 0;
+        if self.table.as_ref().is_none_or(|t| t.run() != self.run) {
+            // Mapped now, while the publisher is surely there (it removes the file at its end;
+            // a mapping outlives that).
+            self.table();
+        }
         Ok(Some(Batch { sample, missed }))
     }
 

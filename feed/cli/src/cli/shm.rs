@@ -32,9 +32,6 @@ pub struct ShmArgs {
 const SHM_WAIT: Duration = Duration::from_secs(10);
 
 impl ShmArgs {
-    /// The flags.
-    pub const FLAGS: &'static [&'static str] = &["--shm", "--shm-wait", "--shm-buffer"];
-
     /// Checks the flags: their values, and that the settings come with `--shm`.
     pub fn check(&self) -> Result<(), CliError> {
         if self.shm.is_none() && (self.shm_wait.is_some() || self.shm_buffer.is_some()) {
