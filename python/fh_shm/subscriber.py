@@ -194,10 +194,16 @@ class Subscriber:
                 time.sleep(0.01)
         most = _value(_value(self._service.static_config).subscriber_max_buffer_size)
         self._sub = self._service.subscriber_builder().buffer_size(max(1, min(buffer, most))).create()
-        self._table: Optional[TopTable] = None
-        self.run = 0
-        self._next: Optional[int] = None
-        self.joined_at: Optional[int] = None
+        # Every sample sent from now on reaches this subscriber (or counts as missed by it): the
+        # publisher connects new subscribers before its next send, and the table's `updates` is
+        # the next sample's `first` once a send is done. Without a table nothing was sent yet.
+        try:
+            self._table: Optional[TopTable] = TopTable(table_path(name))
+        except (OSError, ShmError):
+            self._table = None
+        self.run = self._table.run if self._table is not None else 0
+        self._next: Optional[int] = self._table.updates if self._table is not None else 0
+        self.joined_at: Optional[int] = self._next
         self.missed = 0
         self.received = 0
         self.samples = 0
@@ -209,8 +215,11 @@ class Subscriber:
         if sample is None:
             return None
         h = sample.user_header().contents
-        if h.run != self.run:
-            self.run, self._next, self.ended = h.run, None, False
+        if self.run == 0:
+            self.run = h.run
+        elif h.run != self.run:
+            # Another publisher run than the table said: its numbering starts again.
+            self.run, self._next, self.joined_at, self.ended = h.run, None, None, False
         if self._next is None:
             self.joined_at = h.first
             missed = 0

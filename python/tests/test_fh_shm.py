@@ -137,7 +137,8 @@ class StreamTest(unittest.TestCase):
         name = unique("slow")
         pub = publish(name)
         sub = Subscriber(name, buffer=2)
-        seen, expected, lost = 0, None, 0
+        seen, expected, lost = 0, sub.joined_at, 0
+        self.assertEqual(expected, 0, "subscribed before the publisher started (--shm-wait 1)")
         t0 = time.monotonic()
         while not sub.ended:
             self.assertLess(time.monotonic() - t0, 60)
@@ -146,9 +147,8 @@ class StreamTest(unittest.TestCase):
                 time.sleep(0.0001)
                 continue
             with b:
-                if expected is not None:
-                    self.assertEqual(b.first - expected, b.missed)
-                    lost += b.missed
+                self.assertEqual(b.first - expected, b.missed)
+                lost += b.missed
                 expected = b.first + b.count
                 seen += len(b.updates)
             time.sleep(0.002)

@@ -145,15 +145,24 @@ impl Subscriber {
             .buffer_size(opts.buffer.clamp(1, max))
             .create()
             .map_err(|e| ShmError(format!("shm {name}: cannot subscribe: {e:?}")))?;
+        // Every sample sent from now on reaches this subscriber (or counts as missed by it):
+        // the publisher connects new subscribers before its next send, and the table's
+        // `updates` is the next sample's `first` once a send is done. Without a table the
+        // publisher has sent nothing yet.
+        let table = TopReader::open(&table_path(name)).ok();
+        let (run, next) = match &table {
+            Some(t) => (t.run(), t.updates()),
+            None => (0, 0),
+        };
         Ok(Subscriber {
             name: name.to_string(),
             sub,
             service,
             _node: node,
-            table: None,
-            run: 0,
-            next: None,
-            joined_at: None,
+            table,
+            run,
+            next: Some(next),
+            joined_at: Some(next),
             missed: 0,
             received: 0,
             samples: 0,
@@ -171,10 +180,13 @@ impl Subscriber {
             return Ok(None);
         };
         let h = *sample.user_header();
-        if h.run != self.run {
-            // A new publisher run: its numbering starts again.
+        if self.run == 0 {
+            self.run = h.run;
+        } else if h.run != self.run {
+            // Another publisher run than the table said: its numbering starts again.
             self.run = h.run;
             self.next = None;
+            self.joined_at = None;
             self.ended = false;
         }
         let missed = match self.next {
@@ -212,8 +224,8 @@ impl Subscriber {
         self.samples
     }
 
-    /// Stream index of the first update this subscriber saw (`None` before any): 0 when it
-    /// was there from the start, more when it joined late.
+    /// Stream index from which this subscriber receives every update or counts it missed: 0
+    /// when it was there from the start, more when it joined late.
     pub fn joined_at(&self) -> Option<u64> {
         self.joined_at
     }
