@@ -50,10 +50,24 @@ struct Reference {
 
 fn reference(dir: &Path) -> Reference {
     let pcap = dir.join("g.pcap");
-    let gen = fh(&["gen", "--out", pcap.to_str().unwrap(), "--messages", "20000", "--seed", "9"]);
+    let gen = fh(&[
+        "gen",
+        "--out",
+        pcap.to_str().unwrap(),
+        "--messages",
+        "20000",
+        "--seed",
+        "9",
+    ]);
     assert_eq!(gen.0, 0, "{}", gen.1);
     let csv = dir.join("ref.csv");
-    let r = fh(&["replay", pcap.to_str().unwrap(), "--digest", "--bbo-csv", csv.to_str().unwrap()]);
+    let r = fh(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--digest",
+        "--bbo-csv",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(r.0, 0, "{}", r.1);
     Reference {
         pcap,
@@ -63,8 +77,13 @@ fn reference(dir: &Path) -> Reference {
 }
 
 fn fh(args: &[&str]) -> (i32, String) {
-    let o = Command::new(fh_bin()).args(args).stdin(Stdio::null()).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let o = Command::new(fh_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     (o.status.code().unwrap_or(-1), text)
 }
 
@@ -93,7 +112,8 @@ fn spawn(mut c: Command) -> Child {
 
 fn rust_tail(name: &str, extra: &[&str]) -> Child {
     let mut c = Command::new(fh_bin());
-    c.args(["shm-tail", name, "--quiet", "--digest", "--top"]).args(extra);
+    c.args(["shm-tail", name, "--quiet", "--digest", "--top"])
+        .args(extra);
     spawn(c)
 }
 
@@ -142,7 +162,13 @@ fn tail_of(out: &str) -> Tail {
         .lines()
         .find(|l| l.contains(": received "))
         .unwrap_or_else(|| panic!("no summary in:\n{out}"));
-    let joined = line.split("joined at update ").nth(1).unwrap().split(',').next().unwrap();
+    let joined = line
+        .split("joined at update ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
     Tail {
         received: report_field(line, "received "),
         missed: report_field(line, "missed "),
@@ -154,13 +180,23 @@ fn tail_of(out: &str) -> Tail {
 }
 
 fn publisher_figure(out: &str, key: &str) -> u64 {
-    let line = out.lines().find(|l| l.starts_with("shm: ")).unwrap_or_else(|| panic!("{out}"));
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("shm: "))
+        .unwrap_or_else(|| panic!("{out}"));
     report_field(line, &format!("{key} "))
 }
 
 fn replay(r: &Reference, name: &str, extra: &[&str]) -> Child {
     let mut c = Command::new(fh_bin());
-    c.args(["replay", r.pcap.to_str().unwrap(), "--digest", "--shm", name]).args(extra);
+    c.args([
+        "replay",
+        r.pcap.to_str().unwrap(),
+        "--digest",
+        "--shm",
+        name,
+    ])
+    .args(extra);
     spawn(c)
 }
 
@@ -168,7 +204,9 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn python_package_tests_pass() {
-    let Some(py) = python_with("python_package_tests_pass", PY_MODULES) else { return };
+    let Some(py) = python_with("python_package_tests_pass", PY_MODULES) else {
+        return;
+    };
     let o = Command::new(&py)
         .args(["-m", "unittest", "discover", "-s", "python/tests", "-v"])
         .current_dir(workspace_root())
@@ -184,7 +222,9 @@ fn python_package_tests_pass() {
 
 #[test]
 fn rust_and_python_subscriber_processes_fold_the_replays_digest_paced_and_unpaced() {
-    let Some(py) = python_with("shm digest", PY_MODULES) else { return };
+    let Some(py) = python_with("shm digest", PY_MODULES) else {
+        return;
+    };
     let dir = TempDir::new("digest");
     let r = reference(&dir.0);
     for pacing in [&[][..], &["--speed", "5"][..]] {
@@ -202,7 +242,10 @@ fn rust_and_python_subscriber_processes_fold_the_replays_digest_paced_and_unpace
             let (code, text) = finish(c, LIMIT);
             assert_eq!(code, Some(0), "{who} {pacing:?}: {text}");
             let t = tail_of(&text);
-            assert!(t.ended && t.missed == 0 && t.joined == Some(0), "{who}: {t:?}");
+            assert!(
+                t.ended && t.missed == 0 && t.joined == Some(0),
+                "{who}: {t:?}"
+            );
             assert_eq!(t.received, updates, "{who}");
             assert_eq!(t.digest, r.digest, "{who} {pacing:?}");
             assert_eq!(t.rows, r.rows, "{who}: final top of book");
@@ -212,7 +255,9 @@ fn rust_and_python_subscriber_processes_fold_the_replays_digest_paced_and_unpace
 
 #[test]
 fn slowed_subscribers_report_exact_miss_counts() {
-    let Some(py) = python_with("shm misses", PY_MODULES) else { return };
+    let Some(py) = python_with("shm misses", PY_MODULES) else {
+        return;
+    };
     let dir = TempDir::new("slow");
     let r = reference(&dir.0);
     let name = unique("slow");
@@ -220,7 +265,11 @@ fn slowed_subscribers_report_exact_miss_counts() {
     let b = py_tail(&py, &name, &["--buffer", "2", "--slow-ms", "2"]);
     let (code, out) = finish(replay(&r, &name, &["--shm-wait", "2"]), LIMIT);
     assert_eq!(code, Some(0), "{out}");
-    assert_eq!(digest_of(&out), r.digest, "the handler is not slowed or changed");
+    assert_eq!(
+        digest_of(&out),
+        r.digest,
+        "the handler is not slowed or changed"
+    );
     let updates = publisher_figure(&out, "updates");
     for (who, c) in [("rust", a), ("python", b)] {
         let (code, text) = finish(c, LIMIT);
@@ -228,14 +277,20 @@ fn slowed_subscribers_report_exact_miss_counts() {
         let t = tail_of(&text);
         assert!(t.ended && t.joined == Some(0), "{who}: {t:?}");
         assert!(t.missed > 0, "{who} was slow enough to miss: {t:?}");
-        assert_eq!(t.received + t.missed, updates, "{who}: every update received or counted missed");
+        assert_eq!(
+            t.received + t.missed,
+            updates,
+            "{who}: every update received or counted missed"
+        );
         assert_ne!(t.digest, r.digest);
     }
 }
 
 #[test]
 fn a_subscriber_killed_with_sigkill_leaves_the_handler_and_the_others_unaffected() {
-    let Some(py) = python_with("shm sigkill", PY_MODULES) else { return };
+    let Some(py) = python_with("shm sigkill", PY_MODULES) else {
+        return;
+    };
     let dir = TempDir::new("kill");
     let r = reference(&dir.0);
     let name = unique("kill");
@@ -244,9 +299,16 @@ fn a_subscriber_killed_with_sigkill_leaves_the_handler_and_the_others_unaffected
     let b = py_tail(&py, &name, &buf);
     let mut victim = rust_tail(&name, &buf);
     // About 3 s of replay at 1.5 times the capture's pace.
-    let pubr = replay(&r, &name, &["--shm-wait", "3", "--shm-buffer", "4096", "--speed", "1.5"]);
+    let pubr = replay(
+        &r,
+        &name,
+        &["--shm-wait", "3", "--shm-buffer", "4096", "--speed", "1.5"],
+    );
     std::thread::sleep(Duration::from_millis(1000));
-    let st = Command::new("kill").args(["-KILL", &victim.id().to_string()]).status().unwrap();
+    let st = Command::new("kill")
+        .args(["-KILL", &victim.id().to_string()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let _ = victim.wait();
     std::thread::sleep(Duration::from_millis(200));
@@ -262,7 +324,11 @@ fn a_subscriber_killed_with_sigkill_leaves_the_handler_and_the_others_unaffected
         let (code, text) = finish(c, LIMIT);
         assert_eq!(code, Some(0), "{who}: {text}");
         let t = tail_of(&text);
-        assert_eq!((t.digest.as_str(), t.missed, t.received), (r.digest.as_str(), 0, updates), "{who}");
+        assert_eq!(
+            (t.digest.as_str(), t.missed, t.received),
+            (r.digest.as_str(), 0, updates),
+            "{who}"
+        );
         assert_eq!(t.rows, r.rows, "{who}");
     }
     let (code, text) = finish(again, LIMIT);
@@ -271,7 +337,11 @@ fn a_subscriber_killed_with_sigkill_leaves_the_handler_and_the_others_unaffected
     assert!(t.ended && t.missed == 0, "restarted: {t:?}");
     let joined = t.joined.expect("the restarted subscriber received samples");
     assert!(joined > 0, "it joined mid-stream: {t:?}");
-    assert_eq!(joined + t.received, updates, "and read everything from there: {t:?}");
+    assert_eq!(
+        joined + t.received,
+        updates,
+        "and read everything from there: {t:?}"
+    );
     assert_eq!(t.rows, r.rows, "its final top of book too");
 }
 
@@ -280,25 +350,52 @@ fn fh_live_with_shm_gives_a_python_subscriber_the_replays_digest() {
     if !netns::enter("fh_live_with_shm_gives_a_python_subscriber_the_replays_digest") {
         return;
     }
-    let Some(py) = python_with("shm live", PY_MODULES) else { return };
+    let Some(py) = python_with("shm live", PY_MODULES) else {
+        return;
+    };
     let dir = TempDir::new("live");
     let r = reference(&dir.0);
     let name = unique("live");
     let group: std::net::SocketAddrV4 = "239.1.6.16:31616".parse().unwrap();
     let sub = py_tail(&py, &name, &["--buffer", "4096"]);
     let mut c = Command::new(netns::fh_bin());
-    c.args(["live", "--protocol", "itch", "--group", &group.to_string(), "--iface", "127.0.0.1"])
-        .args(["--until-quiet", "1", "--duration", "30", "--stats-every", "0", "--digest"])
-        .args(["--shm", &name, "--shm-wait", "1", "--shm-buffer", "4096"]);
+    c.args([
+        "live",
+        "--protocol",
+        "itch",
+        "--group",
+        &group.to_string(),
+        "--iface",
+        "127.0.0.1",
+    ])
+    .args([
+        "--until-quiet",
+        "1",
+        "--duration",
+        "30",
+        "--stats-every",
+        "0",
+        "--digest",
+    ])
+    .args(["--shm", &name, "--shm-wait", "1", "--shm-buffer", "4096"]);
     let live = spawn(c);
     netns::wait_joined(group);
     let sent = Command::new(netns::fh_bin())
-        .args(["replay", r.pcap.to_str().unwrap(), "--to", &group.to_string()])
+        .args([
+            "replay",
+            r.pcap.to_str().unwrap(),
+            "--to",
+            &group.to_string(),
+        ])
         .args(["--iface", "127.0.0.1", "--pps", "50000"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
     let (code, out) = finish(live, LIMIT);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(digest_of(&out), r.digest, "fh live got every packet");
@@ -320,7 +417,10 @@ fn shm_flags_are_checked_and_refused_where_they_do_not_apply() {
     assert!(out.contains("--shm-wait: only with --shm NAME"), "{out}");
     let (code, out) = fh(&["replay", "x.pcap", "--shm", "n", "--shm-buffer", "0"]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("--shm-buffer 0: must be from 1 to 65536"), "{out}");
+    assert!(
+        out.contains("--shm-buffer 0: must be from 1 to 65536"),
+        "{out}"
+    );
     let (code, out) = fh(&["shm-tail", unique("none").as_str(), "--wait", "0.1"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("fh shm-tail: shm t-none"), "{out}");

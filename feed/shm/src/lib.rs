@@ -90,12 +90,11 @@ impl Default for ServiceSettings {
 pub const MAX_BUFFER: usize = 1 << 16;
 
 /// The iceoryx2 service of the updates.
-pub(crate) type UpdatesService =
-    iceoryx2::service::port_factory::publish_subscribe::PortFactory<
-        ipc::Service,
-        [layout::ShmUpdate],
-        layout::SampleHeader,
-    >;
+pub(crate) type UpdatesService = iceoryx2::service::port_factory::publish_subscribe::PortFactory<
+    ipc::Service,
+    [layout::ShmUpdate],
+    layout::SampleHeader,
+>;
 
 /// The name of the updates service of publisher `name`.
 pub fn updates_service_name(name: &str) -> String {

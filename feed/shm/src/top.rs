@@ -97,13 +97,19 @@ impl TopWriter {
             // else maps or truncates it while it is mapped here.
             let map = unsafe { memmap2::MmapMut::map_mut(&file)? };
             let words = Words::of(Map::Rw(map));
-            words.at(0).store(u64::from_le_bytes(TOP_MAGIC), Ordering::Relaxed);
-            words.at(top_header::ROWS / 8).store(rows as u64, Ordering::Relaxed);
+            words
+                .at(0)
+                .store(u64::from_le_bytes(TOP_MAGIC), Ordering::Relaxed);
+            words
+                .at(top_header::ROWS / 8)
+                .store(rows as u64, Ordering::Relaxed);
             words.at(top_header::RUN / 8).store(run, Ordering::Relaxed);
             let pid = u64::from(std::process::id());
             words.at(top_header::PID / 8).store(pid, Ordering::Relaxed);
             let state = top_header::STATE / 8;
-            words.at(state).store(top_header::RUNNING, Ordering::Release);
+            words
+                .at(state)
+                .store(top_header::RUNNING, Ordering::Release);
             std::fs::rename(&tmp, path)?;
             Ok(TopWriter {
                 words,
@@ -200,7 +206,7 @@ impl TopReader {
         };
         let file = File::open(path)?;
         let len = file.metadata()?.len() as usize;
-        if len < TOP_ROW || len % TOP_ROW != 0 {
+        if len < TOP_ROW || !len.is_multiple_of(TOP_ROW) {
             return Err(bad("not a top-of-book table (size)"));
         }
         // SAFETY: mapped read-only and read with atomic loads only; the publisher never
@@ -229,7 +235,9 @@ impl TopReader {
 
     /// Updates published so far.
     pub fn updates(&self) -> u64 {
-        self.words.at(top_header::UPDATES / 8).load(Ordering::Acquire)
+        self.words
+            .at(top_header::UPDATES / 8)
+            .load(Ordering::Acquire)
     }
 
     /// Whether the stream has ended.
@@ -252,7 +260,7 @@ impl TopReader {
             }
             fence(Ordering::Acquire);
             let v2 = self.words.at(base).load(Ordering::Relaxed);
-            if v1 == v2 && v1 % 2 == 0 {
+            if v1 == v2 && v1.is_multiple_of(2) {
                 return Some(TopRow {
                     version: v1,
                     bid_price: w[0] as i64,
@@ -271,7 +279,10 @@ impl TopReader {
     /// The first instrument named `symbol` (padding ignored).
     pub fn find(&self, symbol: &str) -> Option<u32> {
         (0..self.rows as u32).find(|&i| {
-            let w = self.words.at((i as usize + 1) * W + 7).load(Ordering::Acquire);
+            let w = self
+                .words
+                .at((i as usize + 1) * W + 7)
+                .load(Ordering::Acquire);
             w != 0 && {
                 let b = w.to_le_bytes();
                 core::str::from_utf8(&b).is_ok_and(|s| s.trim_end_matches([' ', '\0']) == symbol)
@@ -293,10 +304,20 @@ mod tests {
         assert!(!w.set_bbo(4, [0; 6]), "outside the table");
         w.set_updates(12);
         let r = TopReader::open(&path).unwrap();
-        assert_eq!((r.rows(), r.run(), r.updates(), r.ended()), (4, 77, 12, false));
+        assert_eq!(
+            (r.rows(), r.run(), r.updates(), r.ended()),
+            (4, 77, 12, false)
+        );
         let row = r.row(2).unwrap();
         assert_eq!(
-            (row.bid_price, row.bid_shares, row.ask_price, row.ask_shares, row.seq, row.exch_ts),
+            (
+                row.bid_price,
+                row.bid_shares,
+                row.ask_price,
+                row.ask_shares,
+                row.seq,
+                row.exch_ts
+            ),
             (1_000_000, 5, 1_010_000, 7, 42, 99)
         );
         assert_eq!(row.version, 2);
@@ -328,7 +349,13 @@ mod tests {
                 let row = r.row(0).unwrap();
                 let b = row.bid_price as u64;
                 assert_eq!(
-                    [row.bid_shares, row.ask_price as u64, row.ask_shares, row.seq, row.exch_ts],
+                    [
+                        row.bid_shares,
+                        row.ask_price as u64,
+                        row.ask_shares,
+                        row.seq,
+                        row.exch_ts
+                    ],
                     [b; 5]
                 );
             }

@@ -50,13 +50,28 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
             seq += 1;
             p.update(&update(seq, 3));
         }
-        p.bbo(seq * 10, seq, 3, &Bbo { bid: Some((1_000_000, 5)), ask: Some((1_000_100, 7)) });
+        p.bbo(
+            seq * 10,
+            seq,
+            3,
+            &Bbo {
+                bid: Some((1_000_000, 5)),
+                ask: Some((1_000_100, 7)),
+            },
+        );
         p.datagram_end();
     }
     let a = s.receive().unwrap().expect("a sample");
     assert_eq!((a.header().first, a.header().count), (24, 3));
-    assert_eq!(a.missed(), 24, "subscribed before the first send: it lost 8 samples of 3");
-    assert_eq!(a.updates().iter().map(|u| u.seq).collect::<Vec<_>>(), [25, 26, 27]);
+    assert_eq!(
+        a.missed(),
+        24,
+        "subscribed before the first send: it lost 8 samples of 3"
+    );
+    assert_eq!(
+        a.updates().iter().map(|u| u.seq).collect::<Vec<_>>(),
+        [25, 26, 27]
+    );
     assert_eq!(a.updates()[0].update(), update(25, 3));
     drop(a);
     let b = s.receive().unwrap().expect("a sample");
@@ -84,18 +99,27 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
     assert_eq!(s.joined_at(), Some(0));
     // The table holds the last top of book and the symbol.
     let top = s.top(3).unwrap();
-    assert_eq!((top.bid_price, top.bid_shares, top.ask_shares, top.seq), (1_000_000, 5, 7, 30));
+    assert_eq!(
+        (top.bid_price, top.bid_shares, top.ask_shares, top.seq),
+        (1_000_000, 5, 7, 30)
+    );
     assert_eq!(top.symbol(), Some("AAPL"));
     assert_eq!(s.table().unwrap().updates(), 51);
     // The end marker.
     let figures = p.finish();
-    assert!(figures.0.iter().any(|(k, v)| k == "updates" && v.to_string() == "51"));
+    assert!(figures
+        .0
+        .iter()
+        .any(|(k, v)| k == "updates" && v.to_string() == "51"));
     let end = s.receive().unwrap().unwrap();
     assert!(end.is_end() && end.updates().is_empty());
     drop(end);
     assert!(s.ended());
     drop(p);
-    assert!(!fh_shm::top::table_path(&name).exists(), "the table is removed");
+    assert!(
+        !fh_shm::top::table_path(&name).exists(),
+        "the table is removed"
+    );
     assert!(!s.publisher_alive());
 }
 
@@ -108,7 +132,15 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
     for i in 0..10u64 {
         p.update(&update(i, 1));
     }
-    p.bbo(5, 9, 1, &Bbo { bid: Some((42, 1)), ask: None });
+    p.bbo(
+        5,
+        9,
+        1,
+        &Bbo {
+            bid: Some((42, 1)),
+            ask: None,
+        },
+    );
     p.datagram_end();
     // Joins after the first datagram: reads its top of book, then gets what follows.
     let mut s = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
@@ -118,13 +150,19 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
     }
     p.datagram_end();
     let a = s.receive().unwrap().unwrap();
-    assert_eq!((a.header().first, a.updates().len()), (10, fh_shm::layout::MAX_SAMPLE_UPDATES));
+    assert_eq!(
+        (a.header().first, a.updates().len()),
+        (10, fh_shm::layout::MAX_SAMPLE_UPDATES)
+    );
     drop(a);
     let b = s.receive().unwrap().unwrap();
     assert_eq!((b.header().first, b.updates().len()), (10 + n - 5, 5));
     drop(b);
     assert_eq!((s.missed(), s.received(), s.joined_at()), (0, n, Some(10)));
     let top = s.top(1).unwrap();
-    assert_eq!((top.bid_price, top.bid_shares, top.ask_shares, top.seq), (42, 1, 0, 9));
+    assert_eq!(
+        (top.bid_price, top.bid_shares, top.ask_shares, top.seq),
+        (42, 1, 0, 9)
+    );
     assert_eq!(p.stats().split_samples, 1);
 }

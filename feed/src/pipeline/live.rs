@@ -360,7 +360,10 @@ enum Running {
     Floor(AgentHandle<FloorAgent>, Arc<AtomicU64>),
     Bare(Started<()>),
     Tapped(Started<TapOutlet<()>>),
-    Ring(Started<TapOutlet<RingOutlet>>, Vec<AgentHandle<RunnerGroup>>),
+    Ring(
+        Started<TapOutlet<RingOutlet>>,
+        Vec<AgentHandle<RunnerGroup>>,
+    ),
 }
 
 /// The thread settings of a run.

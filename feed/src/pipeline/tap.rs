@@ -60,7 +60,9 @@ pub(crate) struct NamedTap {
 
 impl core::fmt::Debug for NamedTap {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("NamedTap").field("name", &self.name).finish()
+        f.debug_struct("NamedTap")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -142,7 +144,11 @@ mod tests {
 
     impl Tap for Recorder {
         fn start(&mut self, symbols: &SymbolDirectory) {
-            self.0.lock().unwrap().calls.push(format!("start {}", symbols.len()));
+            self.0
+                .lock()
+                .unwrap()
+                .calls
+                .push(format!("start {}", symbols.len()));
         }
         fn update(&mut self, u: &BookUpdate) {
             let mut r = self.0.lock().unwrap();

@@ -102,7 +102,12 @@ const FLOOR: &[&str] = &[
 
 /// What `fh live` takes besides [`FLOOR`]'s and the pipeline's.
 const ENGINE: &[&str] = &[
-    "--digest", "--bbo-csv", "--symbol", "--shm", "--shm-wait", "--shm-buffer",
+    "--digest",
+    "--bbo-csv",
+    "--symbol",
+    "--shm",
+    "--shm-wait",
+    "--shm-buffer",
 ];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.

@@ -61,7 +61,9 @@ impl ShmArgs {
             return Ok(p);
         };
         let settings = ServiceSettings {
-            max_buffer: self.shm_buffer.unwrap_or(ServiceSettings::default().max_buffer),
+            max_buffer: self
+                .shm_buffer
+                .unwrap_or(ServiceSettings::default().max_buffer),
             ..ServiceSettings::default()
         };
         let publisher = ShmPublisher::create(name, &settings, fh_feed::pipeline::TOP_INSTRUMENTS)
@@ -139,7 +141,10 @@ pub fn tail(a: TailArgs) -> Run {
         wait: Duration::from_secs_f64(wait),
     };
     let mut sub = Subscriber::open(&a.name, &opts).map_err(|e| CliError::new(e.0))?;
-    eprintln!("fh shm-tail: subscribed to {}", fh_shm::updates_service_name(&a.name));
+    eprintln!(
+        "fh shm-tail: subscribed to {}",
+        fh_shm::updates_service_name(&a.name)
+    );
     let mut hist = a
         .hgrm
         .as_ref()
