@@ -36,7 +36,7 @@ fn datagram(p: &mut ShmPublisher, seq: &mut u64) {
 }
 
 #[test]
-fn publishing_in_shared_memory_allocates_nothing() {
+fn publishing_in_shared_memory_allocates_only_in_iceoryx2s_loan() {
     let name = format!("t-noalloc-{}", std::process::id());
     let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 64).unwrap();
     let dir = SymbolDirectory::new(64);

@@ -6,9 +6,9 @@
 use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use iceoryx2::prelude::ZeroCopySend;
 
-/// Most updates in one sample. A datagram with more updates is sent in several samples
-/// (counted as `split_samples`).
-pub const MAX_SAMPLE_UPDATES: usize = 128;
+/// Most updates in one sample: 60 × 64 bytes and the headers fit one 4 KiB page. A datagram
+/// with more updates is sent in several samples (counted as `split_samples`).
+pub const MAX_SAMPLE_UPDATES: usize = 60;
 
 /// A [`BookUpdate`] as it lies in a sample: the same 64 bytes at the same offsets (see
 /// `fh_feed::update::BookUpdate` for the units), with `kind`, `side` and `flags` as raw

@@ -63,6 +63,8 @@ pub struct ShmPublisher {
     name: String,
     ports: Ports,
     loan: Option<Loan>,
+    /// The loaned sample's first element (valid while `loan` is `Some`).
+    slots: *mut ShmUpdate,
     len: usize,
     top: TopWriter,
     named: Vec<bool>,
@@ -73,7 +75,7 @@ pub struct ShmPublisher {
 
 // SAFETY: every `Rc` that iceoryx2 shares among the node, the service, the publisher and a
 // loaned sample is owned by this one value (`ports`, `loan`): none is handed out, and a
-// loaned sample never leaves it. Moving the value to another thread moves all the holders of
+// loaned sample never leaves it (nor does `slots`, a pointer into that sample). Moving the value to another thread moves all the holders of
 // each count together, so no two threads ever touch one count; the value is used by one
 // thread at a time (`&mut self`), and iceoryx2's shared memory is accessed through its own
 // atomics.
@@ -115,6 +117,7 @@ impl ShmPublisher {
                 node,
             },
             loan: None,
+            slots: core::ptr::null_mut(),
             len: 0,
             top,
             named: vec![false; rows],
@@ -155,7 +158,13 @@ impl ShmPublisher {
     #[inline]
     fn loan(&mut self) -> bool {
         match self.ports.publisher.loan_slice_uninit(MAX_SAMPLE_UPDATES) {
-            Ok(l) => {
+            Ok(mut l) => {
+                let p = l.payload_mut();
+                if p.len() < MAX_SAMPLE_UPDATES {
+                    self.stats.loan_errors += 1;
+                    return false;
+                }
+                self.slots = p.as_mut_ptr().cast::<ShmUpdate>();
                 self.loan = Some(l);
                 true
             }
@@ -238,11 +247,13 @@ impl Tap for ShmPublisher {
             self.stats.dropped += 1;
             return;
         }
-        if let Some(l) = self.loan.as_mut() {
-            l.payload_mut()[self.len].write(ShmUpdate::from(u));
-            self.len += 1;
-            self.stats.updates += 1;
-        }
+        // SAFETY: a sample is loaned (just checked or loaned above), so `slots` points at
+        // its payload of at least MAX_SAMPLE_UPDATES elements (checked at the loan), which
+        // stays mapped and ours until the sample is sent; `len < MAX_SAMPLE_UPDATES` here
+        // (a full sample was sent above). `MaybeUninit<ShmUpdate>` has `ShmUpdate`'s layout.
+        unsafe { self.slots.add(self.len).write(ShmUpdate::from(u)) };
+        self.len += 1;
+        self.stats.updates += 1;
     }
 
     #[inline]
