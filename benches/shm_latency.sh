@@ -28,9 +28,12 @@ mkdir -p "$dir"
 "$fh" gen --out "$dir/lat.pcap" --messages 300000 --seed 12 >/dev/null
 "$fh" gen --out "$dir/cpu.pcap" --messages 5000000 --seed 7 >/dev/null
 name="bench-$$"
-"$fh" shm-tail "$name" --quiet --spin --buffer 65536 --hgrm "$dir/shm" >"$dir/tail.out" 2>&1 &
+# As root the latency run gets nice -20 (the machine may be shared).
+nice_cmd=()
+[ "$(id -u)" = 0 ] && nice_cmd=(nice -n -20)
+"${nice_cmd[@]}" "$fh" shm-tail "$name" --quiet --spin --buffer 65536 --hgrm "$dir/shm" >"$dir/tail.out" 2>&1 &
 tail_pid=$!
-"$fh" replay "$dir/lat.pcap" --speed 1 --pipeline --strategy count --idle yield \
+"${nice_cmd[@]}" "$fh" replay "$dir/lat.pcap" --speed 1 --pipeline --strategy count --idle yield \
   --hgrm "$dir/ring" --shm "$name" --shm-wait 1 --shm-buffer 65536 >"$dir/replay.out"
 wait "$tail_pid"
 pct() { awk 'NF==4 && $1+0>0 { if ($2>=0.5 && !a) {p50=$1; a=1} if ($2>=0.99 && !b) {p99=$1; b=1} if ($2>=0.999 && !c) {p999=$1; c=1} } END { printf "p50 %.2f µs  p99 %.2f µs  p99.9 %.2f µs\n", p50, p99, p999 }' "$1"; }
