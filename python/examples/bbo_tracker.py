@@ -17,7 +17,7 @@ from fh_shm import BEST_CHANGED, PRICE_SCALE, Subscriber
 
 def main() -> int:
     name, wanted = sys.argv[1], set(sys.argv[2:])
-    sub = Subscriber(name)
+    sub = Subscriber(name, buffer=65536)  # clamped to the service's --shm-buffer
     stats = {}
     while not sub.ended:
         b = sub.receive()

@@ -14,7 +14,7 @@ from fh_shm import NON_PRINTABLE, PRICE_SCALE, TRADE, Subscriber
 
 def main() -> int:
     name, quiet = sys.argv[1], "--quiet" in sys.argv[2:]
-    sub = Subscriber(name)
+    sub = Subscriber(name, buffer=65536)  # clamped to the service's --shm-buffer
     vwap = {}
     while not sub.ended:
         b = sub.receive()

@@ -46,8 +46,8 @@ class Capture:
         return cls
 
 
-def publish(name, *extra):
-    return subprocess.Popen([FH, "replay", Capture.get().path, "--shm", name, "--shm-wait", "1", *extra],
+def publish(name, *extra, wait="1"):
+    return subprocess.Popen([FH, "replay", Capture.get().path, "--shm", name, "--shm-wait", wait, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -160,6 +160,30 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(sub.received, seen)
         self.assertEqual(sub.received + sub.missed, total)
         self.assertEqual(figure(out, "dropped"), 0)
+
+    def test_the_examples_track_the_whole_stream(self):
+        import sys
+
+        name = unique("examples")
+        ex = os.path.join(ROOT, "python", "examples")
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+        subs = [
+            subprocess.Popen([sys.executable, os.path.join(ex, f), name, *extra], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+            for f, extra in (("bbo_tracker.py", []), ("trade_tape.py", ["--quiet"]))
+        ]
+        pub = publish(name, "--shm-buffer", "4096", wait="2")
+        out, err = pub.communicate(timeout=60)
+        self.assertEqual(pub.returncode, 0, err)
+        total = figure(out, "updates")
+        outs = []
+        for s in subs:
+            o, e = s.communicate(timeout=60)
+            self.assertEqual(s.returncode, 0, e)
+            self.assertIn(f"received {total} updates, missed 0", o)
+            outs.append(o)
+        self.assertIn(" changes ", outs[0])
+        self.assertIn(" vwap ", outs[1])
 
     def test_a_missing_publisher_is_one_error(self):
         with self.assertRaises(fh_shm.ShmError):

@@ -11,7 +11,11 @@ use fh_shm::{Subscriber, SubscriberOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = std::env::args().nth(1).ok_or("usage: bbo_tracker NAME")?;
-    let mut sub = Subscriber::open(&name, &SubscriberOptions::default())?;
+    let opts = SubscriberOptions {
+        buffer: fh_shm::MAX_BUFFER, // clamped to the service's --shm-buffer
+        ..SubscriberOptions::default()
+    };
+    let mut sub = Subscriber::open(&name, &opts)?;
     // symbol → (changes, tightest spread, last row)
     let mut books: HashMap<String, (u64, i64, fh_shm::layout::TopRow)> = HashMap::new();
     let mut changed = Vec::new();

@@ -14,7 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: trade_tape NAME [--quiet]")?;
     let quiet = std::env::args().any(|a| a == "--quiet");
-    let mut sub = Subscriber::open(&name, &SubscriberOptions::default())?;
+    let opts = SubscriberOptions {
+        buffer: fh_shm::MAX_BUFFER, // clamped to the service's --shm-buffer
+        ..SubscriberOptions::default()
+    };
+    let mut sub = Subscriber::open(&name, &opts)?;
     let mut vwap: HashMap<String, (u64, i128)> = HashMap::new();
     let mut trades = Vec::new();
     while !sub.ended() {
