@@ -33,6 +33,7 @@ fn datagram(p: &mut ShmPublisher, seq: &mut u64) {
         p.bbo(*seq, *seq, 1 + k, &b);
     }
     p.datagram_end();
+    p.idle();
 }
 
 #[test]

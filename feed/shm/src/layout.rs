@@ -6,8 +6,8 @@
 use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use iceoryx2::prelude::ZeroCopySend;
 
-/// Most updates in one sample: 60 × 64 bytes and the headers fit one 4 KiB page. A datagram
-/// with more updates is sent in several samples (counted as `split_samples`).
+/// Most updates in one sample: 60 × 64 bytes and the headers fit one 4 KiB page. A full
+/// sample is sent at once (counted as `full samples`), even inside a datagram.
 pub const MAX_SAMPLE_UPDATES: usize = 60;
 
 /// A [`BookUpdate`] as it lies in a sample: the same 64 bytes at the same offsets (see
@@ -118,7 +118,8 @@ impl ShmUpdate {
 
 /// The sample carries the stream's last updates: no more samples follow.
 pub const SAMPLE_END: u32 = 1;
-/// The sample holds the last updates of its datagram.
+/// The sample ends at a datagram's end (a sample holds one or more datagrams, handled back to
+/// back; a datagram of more than `MAX_SAMPLE_UPDATES` updates spans samples).
 pub const SAMPLE_DATAGRAM_END: u32 = 2;
 
 /// The user header of every sample (32 bytes).

@@ -33,9 +33,11 @@
 //!   queue loses its oldest sample), so a slow, stuck or dead subscriber costs the handler
 //!   nothing. Each update has a stream index (`SampleHeader::first` + position), so a
 //!   subscriber knows exactly how many updates it missed.
-//! - One sample per datagram (split past [`layout::MAX_SAMPLE_UPDATES`] updates), written in
-//!   place: no intermediate copy. The stream ends with an empty sample flagged
-//!   [`layout::SAMPLE_END`].
+//! - A sample holds the updates of the datagrams the engine handled back to back (one datagram
+//!   unless they came in a burst; an unpaced replay fills samples), at most
+//!   [`layout::MAX_SAMPLE_UPDATES`], written in place: no intermediate copy. It is sent when
+//!   the engine has handled every datagram it had in hand (`Tap::idle`) or when full. The
+//!   stream ends with an empty sample flagged [`layout::SAMPLE_END`].
 //! - Subscribers map the samples and the table read-only: none can write what another reads.
 //!   Resources of processes that died (SIGKILL) are removed by the next publisher or
 //!   subscriber that starts; a subscriber may join or leave at any time, and one that joins

@@ -1,12 +1,19 @@
-//! The publisher: a [`Tap`] on the engine's thread that writes each datagram's book updates
-//! straight into a loaned iceoryx2 sample, sends it at the datagram's end, and keeps the
-//! top-of-book table and the symbols current.
+//! The publisher: a [`Tap`] on the engine's thread that writes book updates straight into a
+//! loaned iceoryx2 sample and sends it once the engine has handled every datagram it had in
+//! hand, and keeps the top-of-book table and the symbols current.
 //!
 //! ```text
-//!  update ─► (first of the datagram: loan a slice of MAX_SAMPLE_UPDATES) ─► write in place
+//!  update ─► (none loaned: loan a slice of MAX_SAMPLE_UPDATES) ─► write in place
+//!            (sample full: send it first)
 //!  bbo    ─► top-of-book row (sequence lock)          symbol first seen ─► its row's name
-//!  datagram end ─► header {first, count, publish_ns, run} ─► send (never waits)
+//!  idle   ─► header {first, count, publish_ns, run} ─► send (never waits)
 //! ```
+//!
+//! So a sample holds the datagrams the engine handled back to back: one datagram when they
+//! come apart (live at ordinary rates, a paced replay), several in a burst (a live poll batch)
+//! and in an unpaced replay (which is never idle), up to MAX_SAMPLE_UPDATES updates. One
+//! loan and send per sample is what iceoryx2 costs; coalescing bursts keeps that off the
+//! per-datagram path when it matters most.
 //!
 //! The service overflows: a subscriber whose queue is full loses its oldest sample, never
 //! the publisher's time. A loan that fails (it cannot while subscribers stay within the
@@ -44,8 +51,8 @@ pub struct PublisherStats {
     pub updates: u64,
     /// Samples sent.
     pub samples: u64,
-    /// Datagrams whose updates took more than one sample.
-    pub split_samples: u64,
+    /// Samples sent because they were full (the rest at the engine's idle moments).
+    pub full_samples: u64,
     /// Updates dropped because no sample could be loaned.
     pub dropped: u64,
     /// Failed loans.
@@ -66,6 +73,8 @@ pub struct ShmPublisher {
     /// The loaned sample's first element (valid while `loan` is `Some`).
     slots: *mut ShmUpdate,
     len: usize,
+    /// The last update written ended a datagram.
+    boundary: bool,
     top: TopWriter,
     named: Vec<bool>,
     symbols: Option<SymbolDirectory>,
@@ -119,6 +128,7 @@ impl ShmPublisher {
             loan: None,
             slots: core::ptr::null_mut(),
             len: 0,
+            boundary: false,
             top,
             named: vec![false; rows],
             symbols: None,
@@ -206,10 +216,20 @@ impl ShmPublisher {
         self.top.set_updates(self.stats.updates);
     }
 
+    /// The flags of the loaned sample if sent now.
+    #[inline]
+    fn flags(&self) -> u32 {
+        if self.boundary {
+            SAMPLE_DATAGRAM_END
+        } else {
+            0
+        }
+    }
+
     /// Sends the end-of-stream marker (an empty sample flagged [`SAMPLE_END`]).
     fn end(&mut self) {
         if self.len > 0 {
-            self.send(SAMPLE_DATAGRAM_END);
+            self.send(self.flags());
         }
         self.loan = None;
         if self.loan() {
@@ -239,9 +259,10 @@ impl Tap for ShmPublisher {
     fn update(&mut self, u: &BookUpdate) {
         self.name_instrument(u.instrument);
         if self.len == MAX_SAMPLE_UPDATES {
-            self.stats.split_samples += 1;
-            self.send(0);
+            self.stats.full_samples += 1;
+            self.send(self.flags());
         }
+        self.boundary = false;
         if self.loan.is_none() && !self.loan() {
             self.stats.updates += 1;
             self.stats.dropped += 1;
@@ -266,8 +287,13 @@ impl Tap for ShmPublisher {
 
     #[inline]
     fn datagram_end(&mut self) {
+        self.boundary = true;
+    }
+
+    #[inline]
+    fn idle(&mut self) {
         if self.len > 0 {
-            self.send(SAMPLE_DATAGRAM_END);
+            self.send(self.flags());
         }
     }
 
@@ -280,7 +306,7 @@ impl Tap for ShmPublisher {
             .count("updates", s.updates)
             .count("samples", s.samples)
             .count("deliveries", s.deliveries)
-            .count("split samples", s.split_samples)
+            .count("full samples", s.full_samples)
             .count("dropped", s.dropped)
             .count("loan errors", s.loan_errors)
             .count("send errors", s.send_errors)

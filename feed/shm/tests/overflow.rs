@@ -60,6 +60,7 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
             },
         );
         p.datagram_end();
+        p.idle();
     }
     let a = s.receive().unwrap().expect("a sample");
     assert_eq!((a.header().first, a.header().count), (24, 3));
@@ -85,6 +86,7 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
             p.update(&update(seq, 3));
         }
         p.datagram_end();
+        p.idle();
         if k < 2 {
             let got = s.receive().unwrap().expect("kept up");
             assert_eq!(got.missed(), 0);
@@ -142,6 +144,7 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
         },
     );
     p.datagram_end();
+    p.idle();
     // Joins after the first datagram: reads its top of book, then gets what follows.
     let mut s = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
     let n = fh_shm::layout::MAX_SAMPLE_UPDATES as u64 + 5;
@@ -149,6 +152,7 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
         p.update(&update(100 + i, 1));
     }
     p.datagram_end();
+    p.idle();
     let a = s.receive().unwrap().unwrap();
     assert_eq!(
         (a.header().first, a.updates().len()),
@@ -164,5 +168,34 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
         (top.bid_price, top.bid_shares, top.ask_shares, top.seq),
         (42, 1, 0, 9)
     );
-    assert_eq!(p.stats().split_samples, 1);
+    assert_eq!(p.stats().full_samples, 1);
+}
+
+#[test]
+fn datagrams_handled_back_to_back_share_a_sample_sent_when_the_engine_is_idle() {
+    let name = unique("coalesce");
+    let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 8).unwrap();
+    p.start(&SymbolDirectory::new(8));
+    let mut s = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
+    for i in 0..9u64 {
+        p.update(&update(i, 2));
+        if i % 3 == 2 {
+            p.datagram_end();
+        }
+    }
+    assert!(
+        s.receive().unwrap().is_none(),
+        "nothing sent while the engine is busy"
+    );
+    p.idle();
+    let a = s.receive().unwrap().unwrap();
+    assert_eq!((a.header().first, a.updates().len()), (0, 9));
+    assert_eq!(a.header().flags, fh_shm::layout::SAMPLE_DATAGRAM_END);
+    drop(a);
+    p.idle();
+    assert!(
+        s.receive().unwrap().is_none(),
+        "an idle engine with nothing new sends nothing"
+    );
+    assert_eq!(p.stats().samples, 1);
 }

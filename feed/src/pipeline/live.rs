@@ -259,6 +259,7 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
         }
         drop(b);
         if k > 0 {
+            self.sink.idle();
             // Plain counters summed over both transports: a few loads, no per-type sums.
             let (m, i) = (&self.engine.mold_seq.stats, &self.engine.iex_seq.stats);
             let now = [

@@ -659,6 +659,8 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
 ) -> Result<ShellStats, PipelineError> {
     let mut st = ShellStats::default();
     let total = cap.bytes().len().max(1) as f64;
+    // A paced replay hands on what its sink collected before it waits for the next unit.
+    let paced = pace.schedule.is_some();
     match cap.kind() {
         Kind::Pcap | Kind::Pcapng => {
             let records = cap.records().map_err(PipelineError::new)?;
@@ -667,6 +669,9 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
                     timing.gap();
+                }
+                if paced {
+                    sink.idle();
                 }
                 let waited = pace.wait(r.ts_ns, stop);
                 let t0 = timing.start(waited);
@@ -697,6 +702,9 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                     timing.gap();
                 }
                 let ts = m.timestamp_ns().unwrap_or(0);
+                if paced {
+                    sink.idle();
+                }
                 let waited = pace.wait(ts, stop);
                 let t0 = timing.start(waited);
                 let at = At {

@@ -38,6 +38,9 @@ pub trait Tap: Send {
     fn bbo(&mut self, exch_ts: u64, seq: u64, instrument: InstrumentId, bbo: &Bbo);
     /// The datagram is done.
     fn datagram_end(&mut self);
+    /// The engine has handled every datagram it had in hand (the end of a live poll batch, a
+    /// paced replay about to wait; never in an unpaced replay): hand on what was collected.
+    fn idle(&mut self) {}
     /// The stream is over (end of the source or a stop): called once, on the engine's
     /// thread; returns what the tap reports of itself.
     fn finish(&mut self) -> Figures;
@@ -124,6 +127,14 @@ impl<O: Outlet> Outlet for TapOutlet<O> {
         self.inner.datagram_end();
         if let Some(t) = self.tap.as_mut() {
             t.tap.datagram_end();
+        }
+    }
+
+    #[inline(always)]
+    fn idle(&mut self) {
+        self.inner.idle();
+        if let Some(t) = self.tap.as_mut() {
+            t.tap.idle();
         }
     }
 }
