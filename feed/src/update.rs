@@ -192,6 +192,24 @@ impl core::fmt::Debug for Flags {
 /// One change to a book, 64 bytes, `Copy`, written once into a ring slot.
 ///
 /// Prices are fixed-point with 4 implied decimals (ITCH `Price(4)`, IEX prices).
+///
+/// The layout is `#[repr(C)]`, fixed and asserted below, so other processes and languages can
+/// read it (the `fh-shm` crate publishes these bytes in shared memory; `python/fh_shm`):
+///
+/// | offset | size | field | type | unit |
+/// |---:|---:|---|---|---|
+/// | 0 | 8 | `seq` | u64 | feed sequence number |
+/// | 8 | 8 | `exch_ts` | u64 | ns (ITCH: since midnight; IEX: since the Unix epoch) |
+/// | 16 | 8 | `recv_ts` | u64 | ns, capture or kernel receive time |
+/// | 24 | 8 | `engine_ts` | u64 | ns, fh's clock |
+/// | 32 | 8 | `price` | i64 | 4 implied decimals |
+/// | 40 | 8 | `shares` | u64 | shares |
+/// | 48 | 4 | `order_count` | u32 | orders at the level (0: unknown) |
+/// | 52 | 4 | `instrument` | u32 | [`InstrumentId`] |
+/// | 56 | 1 | `kind` | u8 | [`UpdateKind`] |
+/// | 57 | 1 | `side` | u8 | [`Side`] |
+/// | 58 | 2 | `flags` | u16 | [`Flags`] bits |
+/// | 60 | 4 | padding | | |
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(C, align(64))]
 pub struct BookUpdate {
@@ -219,7 +237,16 @@ pub struct BookUpdate {
     pub flags: Flags,
 }
 
-const _: () = assert!(core::mem::size_of::<BookUpdate>() == 64);
+const _: () = {
+    use core::mem::offset_of;
+    assert!(core::mem::size_of::<BookUpdate>() == 64);
+    assert!(offset_of!(BookUpdate, seq) == 0 && offset_of!(BookUpdate, exch_ts) == 8);
+    assert!(offset_of!(BookUpdate, recv_ts) == 16 && offset_of!(BookUpdate, engine_ts) == 24);
+    assert!(offset_of!(BookUpdate, price) == 32 && offset_of!(BookUpdate, shares) == 40);
+    assert!(offset_of!(BookUpdate, order_count) == 48 && offset_of!(BookUpdate, instrument) == 52);
+    assert!(offset_of!(BookUpdate, kind) == 56 && offset_of!(BookUpdate, side) == 57);
+    assert!(offset_of!(BookUpdate, flags) == 58);
+};
 
 impl UpdateKind {
     /// The kind of a raw byte ([`UpdateKind::Status`] for unknown values).

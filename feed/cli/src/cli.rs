@@ -34,6 +34,7 @@ pub mod pipeline_args;
 pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod shm;
 mod wire_args;
 
 pub use wire_args::WireArgs;

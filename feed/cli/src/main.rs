@@ -33,6 +33,8 @@ enum Cmd {
     /// The exchange side: a day on lines A and B with faults, a MoldUDP64 request server and a
     /// SoupBinTCP snapshot server (for tests and demos).
     Serve(cli::serve::Args),
+    /// Print what a shared-memory subscriber of `fh replay|live --shm NAME` sees.
+    ShmTail(cli::shm::TailArgs),
 }
 
 /// The flags given on the command line (`--hlog`, or `FILE` for a positional), in order.
@@ -69,7 +71,12 @@ fn main() -> ExitCode {
     let name = argv
         .get(1)
         .and_then(|a| a.to_str())
-        .filter(|a| ["decode", "gen", "replay", "live", "report", "serve"].contains(a));
+        .filter(|a| {
+            [
+                "decode", "gen", "replay", "live", "report", "serve", "shm-tail",
+            ]
+            .contains(a)
+        });
     let who = name.map_or("fh".to_string(), |n| format!("fh {n}"));
     let say = |msg: &str| {
         let _ = writeln!(std::io::stderr(), "{who}: {msg}");
@@ -100,6 +107,7 @@ fn main() -> ExitCode {
         Some(Cmd::Live(a)) => cli::live::run(cli::live::Args { given, ..a }),
         Some(Cmd::Report(a)) => cli::report::run(a),
         Some(Cmd::Serve(a)) => cli::serve::run(a),
+        Some(Cmd::ShmTail(a)) => cli::shm::tail(a),
     };
     match res {
         Ok(end) => {

@@ -94,6 +94,12 @@ pub trait UpdateSink {
     #[inline]
     fn datagram_end(&mut self) {}
 
+    /// The engine has handled every datagram it had in hand (the end of a live poll batch, a
+    /// paced replay about to wait for the next one): a sink that collects several datagrams
+    /// before handing them on hands them on now.
+    #[inline]
+    fn idle(&mut self) {}
+
     /// Set to `true` to receive [`UpdateSink::bbo_changed`] (costs a BBO read per message).
     const WANTS_BBO: bool = false;
 

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::report::{self as rep, RunReport};
 use super::sink::{NoBbo, Outlet, PublishSink, RingOutlet};
+use super::tap::TapOutlet;
 use super::{PipelineError, Runners, Threading};
 use crate::agent::{self, Agent, AgentHandle, BusySpin, Idle, MonotonicClock, Nanos, ThreadConfig};
 use crate::engine::{DatagramMeta, Engine, UpdateSink};
@@ -306,6 +307,7 @@ impl<S: UpdateSink + Send> Agent for EngineAgent<S> {
             arb.poll(now, &mut |b: &[u8]| engine.on_datagram(now, &meta, b, sink));
         }
         if k > 0 {
+            self.sink.idle();
             // Plain counters summed over both transports: a few loads, no per-type sums.
             let (m, i) = (&self.engine.mold_seq.stats, &self.engine.iex_seq.stats);
             let now = [
@@ -406,7 +408,11 @@ enum Started<O: Outlet> {
 enum Running {
     Floor(AgentHandle<FloorAgent>, Arc<AtomicU64>),
     Bare(Started<()>),
-    Ring(Started<RingOutlet>, Vec<AgentHandle<RunnerGroup>>),
+    Tapped(Started<TapOutlet<()>>),
+    Ring(
+        Started<TapOutlet<RingOutlet>>,
+        Vec<AgentHandle<RunnerGroup>>,
+    ),
 }
 
 /// The thread settings of a run.
@@ -604,6 +610,11 @@ pub fn run_with_events(
             ));
         }
     }
+    if src.floor && p.tap.is_some() {
+        return Err(PipelineError::new(
+            "live floor: only receives (no engine), so there are no updates to publish",
+        ));
+    }
     let stop = super::stop_flag(&p.stop);
     let mut cfg = src.config.clone();
     cfg.batch = if src.floor { 1 } else { cfg.batch };
@@ -679,7 +690,7 @@ pub fn run_with_events(
         };
         let h = agent::spawn(f, cfg, threads.clock).map_err(thread_error)?;
         Running::Floor(h, processed)
-    } else if n == 0 {
+    } else if n == 0 && p.tap.is_none() {
         let sink = PublishSink::new(p.digest, NoBbo, ());
         let rec = on.then(|| lat.recorder());
         let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
@@ -688,6 +699,16 @@ pub fn run_with_events(
         }
         eng_progress = Some(eng.progress());
         Running::Bare(threads.start(rx_agent, eng, shared)?)
+    } else if n == 0 {
+        let outlet = TapOutlet::new((), p.tap.take(), engine.directory());
+        let sink = PublishSink::new(p.digest, NoBbo, outlet);
+        let rec = on.then(|| lat.recorder());
+        let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        if let Some(a) = arbiter {
+            eng = eng.with_recovery(a);
+        }
+        eng_progress = Some(eng.progress());
+        Running::Tapped(threads.start(rx_agent, eng, shared)?)
     } else {
         let rc = crate::ring::RingConfig {
             producer_idle: Idle::SpinYield(crate::agent::SpinYield::new(200)),
@@ -734,6 +755,7 @@ pub fn run_with_events(
         }
         let group = shared.then(|| RunnerGroup::new("fh-shared", on_engine));
         let outlet = RingOutlet::new(producer, writer, group, None);
+        let outlet = TapOutlet::new(outlet, p.tap.take(), engine.directory());
         let sink = PublishSink::new(p.digest, NoBbo, outlet);
         let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
         if let Some(a) = arbiter {
@@ -844,6 +866,7 @@ pub fn run_with_events(
     }
     let interrupted = stop.load(Ordering::Relaxed);
     let mut processed_floor = None;
+    let mut tap_report = None;
     let ended = match running {
         Running::Floor(h, processed) => {
             let (rx, last) = joined(h, true)?.finish();
@@ -860,9 +883,23 @@ pub fn run_with_events(
             }
         }
         Running::Bare(started) => end_started(started, |_| None, Vec::new())?,
-        Running::Ring(started, strategies) => {
-            end_started(started, |o| Some(o.close()), strategies)?
-        }
+        Running::Tapped(started) => end_started(
+            started,
+            |o| {
+                tap_report = o.finish().1;
+                None
+            },
+            Vec::new(),
+        )?,
+        Running::Ring(started, strategies) => end_started(
+            started,
+            |o| {
+                let (o, t) = o.finish();
+                tap_report = t;
+                Some(o.close())
+            },
+            strategies,
+        )?,
     };
     // The report.
     let src = &src;
@@ -900,6 +937,7 @@ pub fn run_with_events(
         interrupted,
         elapsed_s: t0.elapsed().as_secs_f64(),
         peak_rss_bytes: super::peak_rss_bytes(),
+        taps: tap_report.into_iter().collect(),
         ..RunReport::default()
     };
     let rx = ended.rx.stats().snapshot();

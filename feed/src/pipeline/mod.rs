@@ -35,8 +35,9 @@ pub mod live;
 pub mod output;
 pub mod replay;
 pub mod report;
-pub mod sink;
 pub mod record;
+pub mod sink;
+pub mod tap;
 
 use std::any::Any;
 use std::fmt;
@@ -253,6 +254,7 @@ pub struct Pipeline {
     progress: Option<Progress>,
     report_books: usize,
     report_depth: usize,
+    tap: Option<tap::NamedTap>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -263,6 +265,7 @@ impl fmt::Debug for Pipeline {
             .field("ring", &self.ring)
             .field("threading", &self.threading)
             .field("strategies", &self.strategies)
+            .field("tap", &self.tap)
             .finish()
     }
 }
@@ -288,6 +291,7 @@ impl Pipeline {
             progress: None,
             report_books: 5,
             report_depth: 5,
+            tap: None,
         }
     }
 
@@ -395,6 +399,17 @@ impl Pipeline {
             make: Box::new(move |c, view, timer| {
                 Box::new(StrategyRunner::new(n, c, strategy, view, timer)) as Box<dyn Runner>
             }),
+        });
+        self
+    }
+
+    /// Adds a tap called `name`: a consumer of every update on the engine's own thread,
+    /// before the ring (see [`tap`]); one per pipeline (a second replaces the first). Its
+    /// figures are the report's `taps`.
+    pub fn tap(mut self, name: impl Into<String>, t: impl tap::Tap + 'static) -> Self {
+        self.tap = Some(tap::NamedTap {
+            name: name.into(),
+            tap: Box::new(t),
         });
         self
     }

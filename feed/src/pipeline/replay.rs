@@ -667,6 +667,8 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
 ) -> Result<ShellStats, PipelineError> {
     let mut st = ShellStats::default();
     let total = cap.bytes().len().max(1) as f64;
+    // A paced replay hands on what its sink collected before it waits for the next unit.
+    let paced = pace.schedule.is_some();
     match cap.kind() {
         Kind::Pcap | Kind::Pcapng => {
             let records = cap.records().map_err(PipelineError::new)?;
@@ -675,6 +677,9 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 if st.records & 0xFFFF == 0 {
                     progress(r.offset as f64 / total);
                     timing.gap();
+                }
+                if paced {
+                    sink.idle();
                 }
                 let waited = pace.wait(r.ts_ns, stop);
                 let t0 = timing.start(waited);
@@ -705,6 +710,9 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                     timing.gap();
                 }
                 let ts = m.timestamp_ns().unwrap_or(0);
+                if paced {
+                    sink.idle();
+                }
                 let waited = pace.wait(ts, stop);
                 let t0 = timing.start(waited);
                 let at = At {
@@ -866,6 +874,7 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
     use super::report::{self as rep, RunReport};
     use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
     use super::record::Recording;
+    use super::tap::TapOutlet;
     use super::{Pacing, Runners, Source, Threading};
     use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
     use std::time::Instant;
@@ -938,36 +947,42 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
         stop,
         progress: &mut *progress,
     };
+    let tap = p.tap;
     if n == 0 {
-        match bbo_file {
-            None => {
-                let mut sink = PublishSink::new(p.digest, NoBbo, ());
-                st = if recorders.is_empty() {
-                    run.go(&mut engine, &mut lat, &mut sink)?
+        // Recorders (the exports) see the engine's calls ahead of the replay's own sink.
+        macro_rules! go {
+            ($sink:expr) => {
+                if recorders.is_empty() {
+                    run.go(&mut engine, &mut lat, $sink)?
                 } else {
-                    let inner = &mut sink;
                     let mut t = Recording {
-                        inner,
+                        inner: $sink,
                         recorders: &mut recorders,
                     };
                     run.go(&mut engine, &mut lat, &mut t)?
-                };
+                }
+            };
+        }
+        match (bbo_file, tap) {
+            (None, None) => {
+                let mut sink = PublishSink::new(p.digest, NoBbo, ());
+                st = go!(&mut sink);
                 tally = sink.tally;
             }
-            Some(mut out) => {
-                let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
-                let mut sink = PublishSink::new(p.digest, w, ());
-                st = if recorders.is_empty() {
-                    run.go(&mut engine, &mut lat, &mut sink)?
-                } else {
-                    let inner = &mut sink;
-                    let mut t = Recording {
-                        inner,
-                        recorders: &mut recorders,
-                    };
-                    run.go(&mut engine, &mut lat, &mut t)?
-                };
+            (None, Some(tap)) => {
+                let outlet = TapOutlet::new((), Some(tap), engine.directory());
+                let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
+                st = go!(&mut sink);
                 tally = sink.tally;
+                report.taps.extend(sink.outlet.finish().1);
+            }
+            (Some(mut out), tap) => {
+                let w = BboCsv::new(out.writer()).map_err(|e| out.error(e))?;
+                let outlet = TapOutlet::new((), tap, engine.directory());
+                let mut sink = PublishSink::new(p.digest, w, outlet);
+                st = go!(&mut sink);
+                tally = sink.tally;
+                report.taps.extend(sink.outlet.finish().1);
                 let rows = sink.bbo.rows;
                 sink.bbo.finish().map_err(|e| out.error(e))?;
                 report.bbo_csv = Some(rep::OutputReport {
@@ -1033,15 +1048,18 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
         };
         let group = shared.then(|| RunnerGroup::new("engine", shared_group));
         let outlet = RingOutlet::new(producer, writer, group, step);
+        let outlet = TapOutlet::new(outlet, tap, engine.directory());
         let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
         let res = run.go(&mut engine, &mut lat, &mut sink);
+        let (outlet, tap_report) = sink.outlet.finish();
+        report.taps.extend(tap_report);
         let producer_done = start.elapsed();
         report.engine_cpu_s = super::thread_cpu_ns()
             .zip(cpu0)
             .map(|(a, b)| (a - b) as f64 / 1e9);
         tally = sink.tally;
-        let ostats = sink.outlet.stats;
-        let (_, pstats, group) = sink.outlet.close();
+        let ostats = outlet.stats;
+        let (_, pstats, group) = outlet.close();
         if let Some(mut g) = group {
             use crate::agent::Agent;
             g.on_close();

@@ -68,6 +68,9 @@ pub struct RunReport {
     pub books: Vec<BookDepth>,
     /// Latency per stage (absent with latency off).
     pub latency: Option<LatencyReport>,
+    /// One entry per tap (`Pipeline::tap`; absent from the JSON when there is none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taps: Vec<super::tap::TapReport>,
 }
 
 /// What a replay read of its file (of all its files, in order, as one stream).
@@ -446,6 +449,10 @@ pub fn render_text(r: &RunReport) -> String {
     }
     for x in &r.exports {
         let _ = writeln!(o, "export: {} records -> {}", x.rows, x.path);
+    }
+    for t in &r.taps {
+        let figs = t.figures.0.iter().map(|(k, v)| format!("{k} {v}"));
+        let _ = writeln!(o, "{}: {}", t.name, figs.collect::<Vec<_>>().join(", "));
     }
     if let Some(d) = &r.digest {
         let _ = writeln!(o, "digest: {d}");

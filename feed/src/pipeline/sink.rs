@@ -193,6 +193,9 @@ pub trait Outlet {
     fn bbo(&mut self, exch_ts: u64, instrument: InstrumentId, bbo: &LevelBbo);
     /// The datagram is done.
     fn datagram_end(&mut self);
+    /// The engine has handled every datagram it had in hand ([`UpdateSink::idle`]).
+    #[inline(always)]
+    fn idle(&mut self) {}
 }
 
 /// No ring: the single-thread replay.
@@ -453,6 +456,11 @@ impl<B: BboOut, O: Outlet> UpdateSink for PublishSink<B, O> {
     #[inline(always)]
     fn datagram_end(&mut self) {
         self.outlet.datagram_end();
+    }
+
+    #[inline(always)]
+    fn idle(&mut self) {
+        self.outlet.idle();
     }
 }
 

@@ -104,6 +104,9 @@ pub struct Args {
     /// Report output.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// Shared-memory publication (--shm NAME).
+    #[command(flatten)]
+    pub shm: super::shm::ShmArgs,
     /// The flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -127,6 +130,9 @@ const ENGINE: &[&str] = &[
     "--gap-timeout-ms",
     "--hold-packets",
     "--snapshot",
+    "--shm",
+    "--shm-wait",
+    "--shm-buffer",
 ];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
@@ -256,6 +262,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         in_range("--packets", n, 1, u64::MAX)?;
     }
     args.latency.check()?;
+    args.shm.check()?;
     let mut paths = args.latency.outputs();
     paths.extend(args.report.outputs());
     for (flag, p) in [("--capture", &args.capture), ("--bbo-csv", &args.bbo_csv)] {
@@ -325,6 +332,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         p = args
             .pipe
             .add_strategies(p, &names, first_strategy_cpu, args.bbo_csv.as_ref())?;
+        p = args.shm.add(p)?;
     }
     let write = |line: String| {
         let _ = super::print(&format!("{line}\n"));

@@ -72,6 +72,9 @@ pub struct Args {
     /// Research outputs: DBN, snapshots, trade tape (single-thread replay).
     #[command(flatten)]
     pub export: Box<ExportArgs>,
+    /// Shared-memory publication (--shm NAME).
+    #[command(flatten)]
+    pub shm: super::shm::ShmArgs,
     /// The flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -86,7 +89,7 @@ pub const MAX_ORDERS: usize = 1 << 28;
 const SINGLE: &[&str] = &[
     "FILE", "--symbol", "--depth", "--top", "--bbo-csv", "--digest", "--orders", "--first-seq",
     "--hgrm", "--hlog", "--interval", "--plot", "--no-latency", "--stamp-every", "--speed",
-    "--report-json", "--bbo-ts",
+    "--report-json", "--bbo-ts", "--shm", "--shm-wait", "--shm-buffer",
 ];
 
 /// The bundled sample capture: `pcaps/sample.pcap` in the working directory or the workspace.
@@ -144,6 +147,7 @@ pub fn run(args: Args) -> Run {
     let depth = in_range("--depth", args.depth.unwrap_or(5), 0, 1000)?;
     args.latency.check()?;
     args.wire.check()?;
+    args.shm.check()?;
     let order_bytes = (orders * 2).next_power_of_two() * 24;
     fh_feed::pipeline::output::check_memory(
         &[(format!("--orders {orders}"), order_bytes as u64)],
@@ -219,6 +223,7 @@ pub fn run(args: Args) -> Run {
             p = p.recorder(Box::new(fh_export::Exporter::new(cfg)?));
         }
     }
+    p = args.shm.add(p)?;
     let out = p.run();
     if let Some(b) = bar {
         b.finish_and_clear();
