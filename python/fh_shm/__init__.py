@@ -1,6 +1,6 @@
 """fh_shm: read the fh feed handler's book updates and top of book from shared memory.
 
-`fh replay FILE --shm NAME` or `fh live … --shm NAME` publishes every datagram's book updates as
+`fh replay FILE --shm NAME` or `fh live … --shm NAME` publishes the book updates of each datagram (or burst of them) as
 one iceoryx2 sample on the service `fh/NAME/updates` and keeps the top of book of every
 instrument (with its symbol) in the table `/dev/shm/fh-NAME.top`. A `Subscriber` receives the
 samples as numpy structured arrays over the shared memory (no copy), counts exactly how many

@@ -44,7 +44,7 @@ class ShmError(Exception):
 
 
 class Batch:
-    """One received sample: a datagram's updates (or part of them).
+    """One received sample: the updates of one datagram, or of several handled back to back.
 
     `updates` is a read-only numpy structured array (`UPDATE_DTYPE`) over the sample in shared
     memory, not a copy; it is valid until `release()` (or the end of a `with` block), after

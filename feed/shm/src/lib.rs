@@ -10,7 +10,7 @@
 //! ```text
 //!  fh replay|live … --shm NAME
 //!    engine ─► ShmPublisher (engine thread)
-//!                ├─ per datagram: loan a slice, write the updates in place, send ─► fh/NAME/updates
+//!                ├─ per datagram (or burst): loan a slice, write in place, send ─► fh/NAME/updates
 //!                │     (iceoryx2 publish-subscribe, safe overflow)        ├─► Subscriber (Rust)
 //!                │                                                        └─► fh_shm (Python)
 //!                └─ best bid/offer and symbols ─► /dev/shm/fh-NAME.top (seqlocked rows,
@@ -44,7 +44,7 @@
 //!   late reads the current top of book from the table.
 //! - Per update the publisher allocates nothing, takes no lock and makes no system call. Per
 //!   sample, iceoryx2 0.10 allocates one small block when it loans (its `ChunkMutSharedState`
-//!   `Rc`): exactly one allocation per datagram, pinned by `tests/shm_noalloc.rs`. A new
+//!   `Rc`): exactly one allocation per sample, pinned by `tests/shm_noalloc.rs`. A new
 //!   subscriber's connection is set up by the next send (iceoryx2 maps its queue then).
 
 pub mod layout;

@@ -47,7 +47,8 @@ impl Default for SubscriberOptions {
     }
 }
 
-/// One received sample: a datagram's updates (or part of them), read in place.
+/// One received sample: the updates of one datagram or of several handled back to back (a
+/// datagram larger than a sample spans samples), read in place.
 pub struct Batch {
     sample: Sample<ipc::Service, [ShmUpdate], SampleHeader>,
     missed: u64,
