@@ -32,6 +32,7 @@ pub mod live;
 pub mod pipeline_args;
 pub mod replay;
 pub mod report;
+pub mod wasm_args;
 mod wire_args;
 
 pub use wire_args::WireArgs;

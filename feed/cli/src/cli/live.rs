@@ -181,6 +181,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     args.latency.check()?;
     let mut paths = args.latency.outputs();
     paths.extend(args.report.outputs());
+    paths.extend(args.pipe.wasm.paths());
     for (flag, p) in [("--capture", &args.capture), ("--bbo-csv", &args.bbo_csv)] {
         if let Some(p) = p {
             paths.push(NamedPath::new(flag, p, Role::File));
@@ -281,5 +282,6 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         )),
     }
     })?;
+    args.pipe.wasm.write_signals()?;
     Ok(outcome.report)
 }

@@ -147,6 +147,7 @@ pub fn run(args: Args) -> Run {
     }
     paths.extend(args.latency.outputs());
     paths.extend(args.report.outputs());
+    paths.extend(args.pipe.wasm.paths());
     fh_feed::pipeline::output::check_paths(&paths)?;
     let pacing = match (args.wire.speed, args.step) {
         (Some(x), None) => Pacing::Speed(x),
@@ -188,6 +189,7 @@ pub fn run(args: Args) -> Run {
         b.finish_and_clear();
     }
     let out = out?;
+    args.pipe.wasm.write_signals()?;
     args.report.emit(&out.report, "")?;
     Ok(super::ending(&out.report, !args.symbols.is_empty()))
 }
