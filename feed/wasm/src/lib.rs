@@ -35,6 +35,8 @@
 //! The guest SDK is the `no_std` crate `feed/wasm/guest` (`fh-guest`) and its C header
 //! `fh_guest.h`; [`native::Native`] runs the same `fh_guest::Strategy` natively.
 
+#![forbid(unsafe_code)]
+
 pub mod native;
 pub mod runner;
 pub mod sandbox;

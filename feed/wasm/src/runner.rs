@@ -28,6 +28,8 @@ pub struct WasmRunner {
     now: u64,
     calls: u64,
     busy_ns: u64,
+    /// Thread CPU time at start, then over the run.
+    cpu_ns: (u64, u64),
     failure: Option<Failure>,
     log: SignalLog,
     finished: Option<(Vec<crate::Signal>, u64, Vec<(String, i64, bool)>)>,
@@ -70,6 +72,7 @@ impl WasmRunner {
             now: 0,
             calls: 0,
             busy_ns: 0,
+            cpu_ns: (0, 0),
             failure: None,
             log,
             finished: None,
@@ -114,20 +117,7 @@ impl WasmRunner {
         if k == 0 {
             return true;
         }
-        if let Some(t) = self.timer.as_mut() {
-            let now = t.clock.now();
-            for &(engine_ts, recv_ts) in &self.stamps[..k] {
-                if engine_ts != 0 {
-                    t.rec.record(Stage::Consume, now.saturating_sub(engine_ts));
-                    let from = if t.kernel_arrival {
-                        t.clock.from_realtime(recv_ts)
-                    } else {
-                        engine_ts
-                    };
-                    t.rec.record(Stage::EndToEnd, now.saturating_sub(from));
-                }
-            }
-        }
+        record_hops(self.timer.as_mut(), &self.stamps[..k]);
         let Some(g) = self.guest.as_mut() else {
             return false;
         };
@@ -164,6 +154,7 @@ impl WasmRunner {
                 let (now, guest) = (self.now, self.guest.as_mut());
                 if let Some(g) = guest {
                     if k > 0 {
+                        record_hops(self.timer.as_mut(), &self.stamps[..k]);
                         self.calls += 1;
                         if let Err(r) = g.on_batch(now, 0, k as u32) {
                             failed = Some((r, first, k as u64));
@@ -233,6 +224,26 @@ impl WasmRunner {
     }
 }
 
+/// Records the hop of records with `stamps` (`(engine_ts, recv_ts)`), handed over now:
+/// `consume` from the engine's time, `end_to_end` from the arrival (the kernel's receive time
+/// live, the read in a replay).
+#[inline]
+fn record_hops(timer: Option<&mut HopTimer>, stamps: &[(u64, u64)]) {
+    let Some(t) = timer else { return };
+    let now = t.clock.now();
+    for &(engine_ts, recv_ts) in stamps {
+        if engine_ts != 0 {
+            t.rec.record(Stage::Consume, now.saturating_sub(engine_ts));
+            let from = if t.kernel_arrival {
+                t.clock.from_realtime(recv_ts)
+            } else {
+                engine_ts
+            };
+            t.rec.record(Stage::EndToEnd, now.saturating_sub(from));
+        }
+    }
+}
+
 fn consumer_lag(c: Option<&Consumer<BookUpdate>>, first: u64) -> u64 {
     c.map_or(0, |c| c.monitor().producer_stats().published.saturating_sub(first))
 }
@@ -252,9 +263,15 @@ impl Agent for WasmRunner {
         self.consumer.as_ref().is_none_or(|c| c.is_finished())
     }
 
+    fn on_start(&mut self) {
+        self.cpu_ns.0 = fh_feed::pipeline::thread_cpu_ns().unwrap_or(0);
+    }
+
     fn on_close(&mut self) {
         while self.poll() > 0 {}
         self.finish_guest();
+        let now = fh_feed::pipeline::thread_cpu_ns().unwrap_or(0);
+        self.cpu_ns.1 = now.saturating_sub(self.cpu_ns.0);
     }
 }
 
@@ -270,10 +287,11 @@ impl Runner for WasmRunner {
             f.count("signals dropped", dropped);
         }
         if self.stats.delivered > 0 {
-            f.real(
-                "busy ns per update",
-                self.busy_ns as f64 / self.stats.delivered as f64,
-            );
+            let n = self.stats.delivered as f64;
+            f.real("busy ns per update", self.busy_ns as f64 / n);
+            if self.cpu_ns.0 > 0 && self.cpu_ns.1 > 0 {
+                f.real("thread cpu ns per update", self.cpu_ns.1 as f64 / n);
+            }
         }
         for (name, v, hex) in figs {
             let fig = if hex {

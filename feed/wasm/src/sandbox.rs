@@ -577,3 +577,53 @@ fn reason(e: &wasmtime::Error, deadline: Duration) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::offset_of;
+    use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
+    use fh_guest::BookUpdate as G;
+
+    #[test]
+    fn the_record_is_the_guest_struct_field_by_field() {
+        let u = BookUpdate {
+            seq: 0x0102_0304_0506_0708,
+            exch_ts: 2,
+            recv_ts: 3,
+            engine_ts: 4,
+            price: -1_234_500,
+            shares: 77,
+            order_count: 0xdead_beef,
+            instrument: 0x1_0005,
+            kind: UpdateKind::TradeBreak,
+            side: Side::Ask,
+            flags: Flags::STALE | Flags::from_bits(0x8000),
+        };
+        let r = record(&u);
+        let g = crate::native::guest_update(&u);
+        let u64_at = |o: usize| u64::from_le_bytes(r[o..o + 8].try_into().unwrap());
+        let u32_at = |o: usize| u32::from_le_bytes(r[o..o + 4].try_into().unwrap());
+        assert_eq!(u64_at(offset_of!(G, seq)), g.seq);
+        assert_eq!(u64_at(offset_of!(G, exch_ts)), g.exch_ts);
+        assert_eq!(u64_at(offset_of!(G, recv_ts)), g.recv_ts);
+        assert_eq!(u64_at(offset_of!(G, engine_ts)), g.engine_ts);
+        assert_eq!(u64_at(offset_of!(G, price)) as i64, g.price);
+        assert_eq!(u64_at(offset_of!(G, shares)), g.shares);
+        assert_eq!(u32_at(offset_of!(G, order_count)), g.order_count);
+        assert_eq!(u32_at(offset_of!(G, instrument)), g.instrument);
+        assert_eq!(r[offset_of!(G, kind)], g.kind);
+        assert_eq!(r[offset_of!(G, side)], g.side);
+        assert_eq!(
+            u16::from_le_bytes([r[offset_of!(G, flags)], r[offset_of!(G, flags) + 1]]),
+            g.flags
+        );
+        assert_eq!(&r[60..], &[0; 4], "padding zeroed");
+        // The guest's digest of the record is the host's.
+        let mut hd = fh_feed::engine::digest::Digest::new();
+        hd.add(&u);
+        let mut gd = fh_guest::Digest::new();
+        gd.add(&g);
+        assert_eq!(hd.value(), gd.value());
+    }
+}
