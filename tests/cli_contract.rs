@@ -571,6 +571,10 @@ mod property {
         ("--topspeed", &[]),
         ("--loop", &["0", "1", "2", "1000001", "-1"]),
         ("--ttl", &["0", "1", "255", "256", "4294967296"]),
+        ("--wasm", FILES),
+        ("--wasm-deadline-ms", NUM),
+        ("--wasm-memory-mib", NUM),
+        ("--signals-csv", FILES),
     ];
     const GEN: Flags = &[
         ("--format", &["pcap", "itch", "x"]),

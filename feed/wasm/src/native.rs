@@ -142,7 +142,11 @@ impl<S: fh_guest::Strategy + Send + 'static> Strategy for Native<S> {
                 out.0.push((format!("guest {name}"), fig));
             }
         }
-        let n = self.figures.iter().find(|f| f.0 == "signals").map_or(0, |f| f.1);
+        let n = self
+            .figures
+            .iter()
+            .find(|f| f.0 == "signals")
+            .map_or(0, |f| f.1);
         out.count("signals", n as u64);
     }
 }

@@ -201,7 +201,11 @@ impl WasmRunner {
         if self.call(k, first) && pending_missed > 0 {
             self.stats.missed += pending_missed;
             let now = self.now;
-            if let Some(Err(r)) = self.guest.as_mut().map(|g| g.on_missed(now, pending_missed)) {
+            if let Some(Err(r)) = self
+                .guest
+                .as_mut()
+                .map(|g| g.on_missed(now, pending_missed))
+            {
                 self.stop(r, first + k as u64, 0);
             }
         }
@@ -245,7 +249,9 @@ fn record_hops(timer: Option<&mut HopTimer>, stamps: &[(u64, u64)]) {
 }
 
 fn consumer_lag(c: Option<&Consumer<BookUpdate>>, first: u64) -> u64 {
-    c.map_or(0, |c| c.monitor().producer_stats().published.saturating_sub(first))
+    c.map_or(0, |c| {
+        c.monitor().producer_stats().published.saturating_sub(first)
+    })
 }
 
 impl Agent for WasmRunner {

@@ -174,15 +174,23 @@ pub struct WasmModule {
 
 impl fmt::Debug for WasmModule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WasmModule").field("path", &self.path).finish()
+        f.debug_struct("WasmModule")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
 /// The first line of an error chain, without wasmtime's backtrace.
 fn one_line(e: &wasmtime::Error) -> String {
-    let s = format!("{e:#}");
-    let s = s.lines().next().unwrap_or("").trim();
-    s.to_string()
+    let parts: Vec<String> = e
+        .chain()
+        .filter_map(|c| {
+            let s = c.to_string();
+            let first = s.lines().next().unwrap_or("").trim().to_string();
+            (!first.is_empty() && !first.ends_with(':')).then_some(first)
+        })
+        .collect();
+    parts.join(": ")
 }
 
 impl WasmModule {
@@ -294,7 +302,11 @@ fn define_imports(l: &mut Linker<GuestState>) -> wasmtime::Result<()> {
         "fh",
         "symbol",
         |mut c: Caller<'_, GuestState>, instrument: u32, out: u32| -> wasmtime::Result<u32> {
-            let s = c.data().view.as_ref().and_then(|v| v.symbols.get(instrument));
+            let s = c
+                .data()
+                .view
+                .as_ref()
+                .and_then(|v| v.symbols.get(instrument));
             let Some(s) = s else { return Ok(0) };
             guest_memory(&mut c)?.write(&mut c, out as usize, &s.0)?;
             Ok(1)
@@ -338,8 +350,8 @@ fn define_imports(l: &mut Linker<GuestState>) -> wasmtime::Result<()> {
             guest_memory(&mut c)?.read(&c, ptr as usize, name)?;
             let name = String::from_utf8_lossy(name).into_owned();
             let figs = &mut c.data_mut().figures;
-            match figs.iter_mut().find(|(n, _, _)| *n == name) {
-                Some(f) => (f.1, f.2) = (value, hex != 0),
+            match figs.iter().position(|(n, _, _)| *n == name) {
+                Some(i) => (figs[i].1, figs[i].2) = (value, hex != 0),
                 None if figs.len() < 64 => figs.push((name, value, hex != 0)),
                 None => {}
             }
@@ -407,10 +419,12 @@ impl Guest {
         store.epoch_deadline_trap();
         let ticks = config.ticks();
         store.set_epoch_deadline(ticks);
-        let inst = module
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| err(format!("instantiation failed: {}", reason(&e, config.deadline))))?;
+        let inst = module.pre.instantiate(&mut store).map_err(|e| {
+            err(format!(
+                "instantiation failed: {}",
+                reason(&e, config.deadline)
+            ))
+        })?;
         let memory = inst
             .get_memory(&mut store, "memory")
             .ok_or_else(|| err("the export 'memory' is not a memory".into()))?;
@@ -484,7 +498,11 @@ impl Guest {
     pub(crate) fn write(&mut self, i: usize, u: &fh_feed::update::BookUpdate) {
         let off = self.region + i * RECORD;
         // The region was inside the memory at start-up and a memory never shrinks.
-        if let Some(dst) = self.memory.data_mut(&mut self.store).get_mut(off..off + RECORD) {
+        if let Some(dst) = self
+            .memory
+            .data_mut(&mut self.store)
+            .get_mut(off..off + RECORD)
+        {
             dst.copy_from_slice(&record(u));
         }
     }
@@ -568,9 +586,10 @@ fn reason(e: &wasmtime::Error, deadline: Duration) -> String {
         Some(Trap::StackOverflow) => "stack overflow (deep recursion)".to_string(),
         Some(t) => t.to_string().trim_start_matches("wasm trap: ").to_string(),
         None => {
-            let s = one_line(e);
-            if s.contains("forcing a memory growth failure") || s.contains("memory growth") {
-                "memory limit exceeded (memory.grow past the limit)".to_string()
+            let s = e.root_cause().to_string();
+            let s = s.lines().next().unwrap_or("").trim().to_string();
+            if let Some(b) = s.strip_prefix("forcing trap when growing memory to ") {
+                format!("memory limit exceeded (memory.grow to {b})")
             } else {
                 s
             }

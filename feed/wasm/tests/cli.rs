@@ -23,6 +23,11 @@ fn fh(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
     )
 }
 
+/// The report's name of module `path`: `wasm-STEM`.
+fn module_name(path: &Path) -> String {
+    format!("wasm-{}", path.file_stem().unwrap().to_string_lossy())
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -44,12 +49,29 @@ fn replay_runs_rust_modules_with_the_native_digest_and_writes_their_signals() {
     let (csv, rj) = (tmp("cli-signals.csv"), tmp("cli-report.json"));
     let s = sample();
     let (code, out, err) = fh(&[
-        &"replay", &s, &"--pipeline", &"--threading", &"shared", &"--strategy", &"digest",
-        &"--strategy", &"imbalance", &"--wasm", &bbo, &"--wasm", &imb, &"--signals-csv", &csv,
-        &"--report-json", &rj,
+        &"replay",
+        &s,
+        &"--pipeline",
+        &"--threading",
+        &"shared",
+        &"--strategy",
+        &"digest",
+        &"--strategy",
+        &"imbalance",
+        &"--wasm",
+        &bbo,
+        &"--wasm",
+        &imb,
+        &"--signals-csv",
+        &csv,
+        &"--report-json",
+        &rj,
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("wasm-bbo") && out.contains("wasm-imbalance"), "{out}");
+    assert!(
+        out.contains("wasm-bbo") && out.contains("wasm-imbalance"),
+        "{out}"
+    );
     let r = json(&rj);
     let digest = strategy(&r, "digest")["figures"]["digest"].clone();
     for m in ["wasm-bbo", "wasm-imbalance"] {
@@ -60,12 +82,17 @@ fn replay_runs_rust_modules_with_the_native_digest_and_writes_their_signals() {
     let sig = |m: &str| strategy(&r, m)["figures"]["signals"].as_u64().unwrap();
     assert_eq!(
         sig("wasm-imbalance"),
-        strategy(&r, "imbalance")["figures"]["signals"].as_u64().unwrap()
+        strategy(&r, "imbalance")["figures"]["signals"]
+            .as_u64()
+            .unwrap()
     );
     let text = std::fs::read_to_string(&csv).unwrap();
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows[0], "strategy,instrument,symbol,kind,value");
-    assert_eq!(rows.len() as u64 - 1, sig("wasm-bbo") + sig("wasm-imbalance"));
+    assert_eq!(
+        rows.len() as u64 - 1,
+        sig("wasm-bbo") + sig("wasm-imbalance")
+    );
     assert!(rows[1].starts_with("wasm-bbo,"));
     let _ = std::fs::remove_file(&csv);
     let _ = std::fs::remove_file(&rj);
@@ -74,7 +101,9 @@ fn replay_runs_rust_modules_with_the_native_digest_and_writes_their_signals() {
 #[test]
 fn a_c_module_built_against_the_header_runs() {
     let Ok(v) = Command::new("clang").arg("--version").output() else {
-        fh_tests::skip(format_args!("clang is not installed (apt-get install clang lld)"));
+        fh_tests::skip(format_args!(
+            "clang is not installed (apt-get install clang lld)"
+        ));
         return;
     };
     assert!(v.status.success());
@@ -89,32 +118,48 @@ fn a_c_module_built_against_the_header_runs() {
         .unwrap();
     let cerr = String::from_utf8_lossy(&cc.stderr);
     if !cc.status.success() && cerr.contains("wasm-ld") {
-        fh_tests::skip(format_args!("wasm-ld is not installed (apt-get install lld): {cerr}"));
+        fh_tests::skip(format_args!(
+            "wasm-ld is not installed (apt-get install lld): {cerr}"
+        ));
         return;
     }
     assert!(cc.status.success(), "clang: {cerr}");
     let (csv, rj) = (tmp("c-signals.csv"), tmp("c-report.json"));
     let s = sample();
     let (code, _, err) = fh(&[
-        &"replay", &s, &"--pipeline", &"--strategy", &"digest", &"--wasm", &wasm,
-        &"--signals-csv", &csv, &"--report-json", &rj,
+        &"replay",
+        &s,
+        &"--pipeline",
+        &"--strategy",
+        &"digest",
+        &"--wasm",
+        &wasm,
+        &"--signals-csv",
+        &csv,
+        &"--report-json",
+        &rj,
     ]);
     assert_eq!(code, 0, "{err}");
     let r = json(&rj);
-    let f = &strategy(&r, "wasm-spread")["figures"];
+    let f = &strategy(&r, &module_name(&wasm))["figures"];
     assert_eq!(f["stopped"], "no");
     let n = f["signals"].as_u64().unwrap();
     assert!(n > 1000, "spread signals: {n}");
     assert_eq!(
         f["guest updates"].as_i64().unwrap() as u64,
-        strategy(&r, "digest")["figures"]["updates"].as_u64().unwrap()
+        strategy(&r, "digest")["figures"]["updates"]
+            .as_u64()
+            .unwrap()
     );
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count() as u64, n + 1);
     // Spreads are positive prices (4 decimals) or zero (locked).
     for l in text.lines().skip(1) {
         let v: i64 = l.rsplit(',').next().unwrap().parse().unwrap();
-        assert!(l.starts_with("wasm-spread,") && l.contains(",4,") && v >= 0, "{l}");
+        assert!(
+            l.starts_with(&format!("{},", module_name(&wasm))) && l.contains(",4,") && v >= 0,
+            "{l}"
+        );
     }
     for p in [&csv, &rj, &wasm] {
         let _ = std::fs::remove_file(p);
@@ -127,15 +172,26 @@ fn a_hostile_module_is_reported_and_the_run_succeeds() {
     let rj = tmp("cli-loop.json");
     let s = sample();
     let (code, _, err) = fh(&[
-        &"replay", &s, &"--pipeline", &"--strategy", &"digest", &"--wasm", &looping,
-        &"--wasm-deadline-ms", &"5", &"--ring-size", &"64", &"--report-json", &rj,
+        &"replay",
+        &s,
+        &"--pipeline",
+        &"--strategy",
+        &"digest",
+        &"--wasm",
+        &looping,
+        &"--wasm-deadline-ms",
+        &"5",
+        &"--ring-size",
+        &"64",
+        &"--report-json",
+        &rj,
     ]);
     assert_eq!(code, 0, "{err}");
     let r = json(&rj);
-    let f = &strategy(&r, "wasm-cli-loop")["figures"];
+    let f = &strategy(&r, &module_name(&looping))["figures"];
     assert_eq!(f["stopped"], "deadline of 5 ms exceeded");
     assert_eq!(f["stopped at update"], 0);
-    assert_eq!(f["module"], "cli-loop.wat");
+    assert_eq!(f["module"], looping.file_name().unwrap().to_str().unwrap());
     let _ = std::fs::remove_file(&looping);
     let _ = std::fs::remove_file(&rj);
 }
@@ -143,7 +199,7 @@ fn a_hostile_module_is_reported_and_the_run_succeeds() {
 #[test]
 fn bad_modules_and_flags_are_one_line_errors_with_exit_2() {
     let s = sample();
-    let junk = write("junk.wasm", "MZ\x90\0 not a module");
+    let junk = write("junk.wasm", "MZ\x7f\0 not a module");
     let cut = write("cut.wasm", "\0asm\x01\0\0\0\x05");
     let ok = write("ok.wat", &wat("", ""));
     let cases: Vec<(Vec<&dyn AsRef<std::ffi::OsStr>>, String)> = vec![
@@ -153,10 +209,19 @@ fn bad_modules_and_flags_are_one_line_errors_with_exit_2() {
         ),
         (
             vec![&"replay", &s, &"--pipeline", &"--wasm", &cut],
-            format!("fh replay: {}: not a valid WebAssembly module", cut.display()),
+            format!(
+                "fh replay: {}: not a valid WebAssembly module",
+                cut.display()
+            ),
         ),
         (
-            vec![&"replay", &s, &"--pipeline", &"--wasm", &"/nonexistent/x.wasm"],
+            vec![
+                &"replay",
+                &s,
+                &"--pipeline",
+                &"--wasm",
+                &"/nonexistent/x.wasm",
+            ],
             "/nonexistent/x.wasm".to_string(),
         ),
         (
@@ -168,26 +233,57 @@ fn bad_modules_and_flags_are_one_line_errors_with_exit_2() {
             "fh replay: --wasm-deadline-ms: needs --wasm FILE".to_string(),
         ),
         (
-            vec![&"replay", &s, &"--pipeline", &"--wasm", &ok, &"--wasm-deadline-ms", &"0"],
+            vec![
+                &"replay",
+                &s,
+                &"--pipeline",
+                &"--wasm",
+                &ok,
+                &"--wasm-deadline-ms",
+                &"0",
+            ],
             "fh replay: --wasm-deadline-ms 0: from 1 to 10000".to_string(),
         ),
         (
-            vec![&"replay", &s, &"--pipeline", &"--wasm", &ok, &"--wasm-memory-mib", &"5000"],
+            vec![
+                &"replay",
+                &s,
+                &"--pipeline",
+                &"--wasm",
+                &ok,
+                &"--wasm-memory-mib",
+                &"5000",
+            ],
             "fh replay: --wasm-memory-mib 5000: from 1 to 4096".to_string(),
         ),
         (
-            vec![&"replay", &s, &"--pipeline", &"--wasm", &ok, &"--signals-csv", &ok],
+            vec![
+                &"replay",
+                &s,
+                &"--pipeline",
+                &"--wasm",
+                &ok,
+                &"--signals-csv",
+                &ok,
+            ],
             "--signals-csv".to_string(),
         ),
     ];
     for (args, want) in cases {
         let (code, out, err) = fh(&args);
         assert_eq!(code, 2, "{want}: {err}");
-        assert!(err.starts_with(&want) || err.contains(&want), "want '{want}', got '{err}'");
+        assert!(
+            err.starts_with(&want) || err.contains(&want),
+            "want '{want}', got '{err}'"
+        );
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(out.is_empty(), "nothing ran: {out}");
     }
-    assert_eq!(std::fs::read_to_string(&ok).unwrap(), wat("", ""), "the input is untouched");
+    assert_eq!(
+        std::fs::read_to_string(&ok).unwrap(),
+        wat("", ""),
+        "the input is untouched"
+    );
     for p in [&junk, &cut, &ok] {
         let _ = std::fs::remove_file(p);
     }

@@ -47,7 +47,10 @@ pub fn guest(name: &str) -> Option<PathBuf> {
     });
     match dir {
         Ok(d) => Some(d.join(format!("{name}.wasm"))),
-        Err(e) if e.contains("wasm32-unknown-unknown") && e.contains("target may not be installed") => {
+        Err(e)
+            if e.contains("wasm32-unknown-unknown")
+                && e.contains("target may not be installed") =>
+        {
             fh_tests::skip(format_args!(
                 "the wasm32-unknown-unknown target is not installed (rustup target add wasm32-unknown-unknown)"
             ));
@@ -70,7 +73,8 @@ pub fn write(name: &str, text: &str) -> PathBuf {
 }
 
 /// A WAT strategy module: the fh ABI (region of 64 records at 4096) around `on_batch`'s body
-/// (`$first`, `$count` are its parameters), with `extra` module fields.
+/// (locals first; `$first`, `$count` are its parameters; `$calls` counts the earlier calls),
+/// with `extra` module fields.
 pub fn wat(on_batch: &str, extra: &str) -> String {
     format!(
         r#"(module
@@ -81,8 +85,8 @@ pub fn wat(on_batch: &str, extra: &str) -> String {
   (func (export "fh_region") (result i32) (i32.const 4096))
   (func (export "fh_region_len") (result i32) (i32.const 64))
   (func (export "fh_on_batch") (param $first i32) (param $count i32)
-    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
-    {on_batch})
+    {on_batch}
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1))))
   {extra}
 )"#
     )

@@ -187,7 +187,10 @@ impl PipelineArgs {
             let slow = self.slow_ns.filter(|_| i + 1 == names.len()).unwrap_or(0);
             p = builtin::add(p, base, name, opts, bbo_csv, slow)?;
         }
-        let wasm_cores = self.cpus.get(first_strategy_cpu + names.len()..).unwrap_or(&[]);
+        let wasm_cores = self
+            .cpus
+            .get(first_strategy_cpu + names.len()..)
+            .unwrap_or(&[]);
         self.wasm.add(p, names, wasm_cores)
     }
 }

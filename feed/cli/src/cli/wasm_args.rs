@@ -34,14 +34,6 @@ pub struct WasmArgs {
 }
 
 impl WasmArgs {
-    /// Its flags.
-    pub const FLAGS: &'static [&'static str] = &[
-        "--wasm",
-        "--wasm-deadline-ms",
-        "--wasm-memory-mib",
-        "--signals-csv",
-    ];
-
     /// The modules (inputs) and the signals CSV (an output), for `check_paths`.
     pub fn paths(&self) -> Vec<NamedPath> {
         let mut v: Vec<NamedPath> = self
@@ -72,7 +64,9 @@ impl WasmArgs {
             deadline: self
                 .wasm_deadline_ms
                 .map_or(d.deadline, Duration::from_millis),
-            memory: self.wasm_memory_mib.map_or(d.memory, |m| m.saturating_mul(1 << 20)),
+            memory: self
+                .wasm_memory_mib
+                .map_or(d.memory, |m| m.saturating_mul(1 << 20)),
         };
         c.check().map_err(CliError::new)?;
         Ok(c)

@@ -2,4 +2,8 @@
 #![no_std]
 #![no_main]
 
-fh_guest::export_strategy!(fh_guest::examples::BboTracker, fh_guest::examples::BboTracker::new(), 1024);
+fh_guest::export_strategy!(
+    fh_guest::examples::BboTracker,
+    fh_guest::examples::BboTracker::new(),
+    1024
+);

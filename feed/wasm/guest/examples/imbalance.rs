@@ -2,4 +2,8 @@
 #![no_std]
 #![no_main]
 
-fh_guest::export_strategy!(fh_guest::examples::Imbalance, fh_guest::examples::Imbalance::new(), 1024);
+fh_guest::export_strategy!(
+    fh_guest::examples::Imbalance,
+    fh_guest::examples::Imbalance::new(),
+    1024
+);

@@ -101,7 +101,10 @@ impl Strategy for BboTracker {
             return;
         };
         let side = |price: i64, shares: u64| if shares > 0 { price } else { 0 };
-        let (bid, ask) = (side(b.bid_price, b.bid_shares), side(b.ask_price, b.ask_shares));
+        let (bid, ask) = (
+            side(b.bid_price, b.bid_shares),
+            side(b.ask_price, b.ask_shares),
+        );
         let (lb, la) = self.last[i];
         if bid != lb {
             host.signal(u.instrument, signal::BID, bid);
