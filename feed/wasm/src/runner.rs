@@ -32,7 +32,8 @@ pub struct WasmRunner {
     cpu_ns: (u64, u64),
     failure: Option<Failure>,
     log: SignalLog,
-    finished: Option<(Vec<crate::Signal>, u64, Vec<(String, i64, bool)>)>,
+    /// The guest's signals, signals dropped, and figures, once taken out of it.
+    finished: Option<(Vec<crate::Signal>, u64, crate::signals::GuestFigures)>,
 }
 
 impl core::fmt::Debug for WasmRunner {

@@ -25,11 +25,17 @@ pub struct Signal {
 /// Most signals one strategy keeps (16 M, 384 MiB at most); more are counted as dropped.
 pub const MAX_SIGNALS: usize = 1 << 24;
 
+/// Signals handed in, with the strategy's name.
+type HandedIn = Vec<(String, Vec<Signal>)>;
+
+/// A guest's report figures: name, value, shown in hex.
+pub(crate) type GuestFigures = Vec<(String, i64, bool)>;
+
 /// The run's signals, strategy by strategy (shared by the runners; each hands its signals in
 /// once, when it finishes).
 #[derive(Clone, Debug, Default)]
 pub struct SignalLog {
-    inner: Arc<Mutex<Vec<(String, Vec<Signal>)>>>,
+    inner: Arc<Mutex<HandedIn>>,
     order: Arc<Mutex<Vec<String>>>,
 }
 

@@ -76,6 +76,8 @@ pub struct BboTracker {
     signals: u64,
 }
 
+// No `Default`: a megabyte of state is made once, in a static or a box, with `new`.
+#[allow(clippy::new_without_default)]
 impl BboTracker {
     /// A fresh one.
     pub const fn new() -> Self {
@@ -132,6 +134,8 @@ pub struct Imbalance {
     signals: u64,
 }
 
+// No `Default`: a megabyte of state is made once, in a static or a box, with `new`.
+#[allow(clippy::new_without_default)]
 impl Imbalance {
     /// Threshold, basis points.
     pub const THRESHOLD_BP: i128 = 6_000;
