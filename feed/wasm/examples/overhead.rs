@@ -6,8 +6,12 @@
 //! cargo build --release --target wasm32-unknown-unknown --examples \
 //!   --manifest-path feed/wasm/guest/Cargo.toml --target-dir target/wasm-guest
 //! cargo run --profile ci -p fh-wasm --example overhead -- CAPTURE \
-//!   target/wasm-guest/wasm32-unknown-unknown/release/examples/imbalance.wasm HGRM_DIR
+//!   target/wasm-guest/wasm32-unknown-unknown/release/examples/imbalance.wasm HGRM_DIR \
+//!   [dedicated|shared]
 //! ```
+//!
+//! `shared` runs the engine and both strategies on one thread, one after the other after each
+//! event (no preemption between them, the thread CPU figure is then the whole run's).
 //!
 //! Prints, per strategy: updates, busy time per update (the clock read at the start and end
 //! of each batch: the work done on the strategy's thread, idle polling excluded), thread CPU
@@ -17,7 +21,7 @@
 use std::path::PathBuf;
 
 use fh_feed::latency::{Clock, LatencyConfig};
-use fh_feed::pipeline::{thread_cpu_ns, Pipeline, RingSettings, StrategyOptions};
+use fh_feed::pipeline::{thread_cpu_ns, Pipeline, RingSettings, StrategyOptions, Threading};
 use fh_feed::strategy::{Context, Figures, Strategy};
 use fh_feed::update::BookUpdate;
 use fh_wasm::native::Native;
@@ -70,6 +74,11 @@ fn main() {
     let file = PathBuf::from(args.next().expect("CAPTURE"));
     let module = PathBuf::from(args.next().expect("imbalance.wasm"));
     let hgrm = PathBuf::from(args.next().expect("HGRM_DIR"));
+    let threading = match args.next().as_deref() {
+        None | Some("dedicated") => Threading::Dedicated,
+        Some("shared") => Threading::Shared,
+        Some(x) => panic!("{x}: dedicated or shared"),
+    };
     std::fs::create_dir_all(&hgrm).expect("HGRM_DIR");
     let host = WasmHost::new().expect("wasmtime");
     let m = WasmModule::load(&host, &module).unwrap_or_else(|e| panic!("{e}"));
@@ -90,6 +99,7 @@ fn main() {
     };
     let p = Pipeline::replay(&file)
         .ring(RingSettings::default())
+        .threading(threading)
         .latency(LatencyConfig {
             hgrm: Some(hgrm.clone()),
             stamp_every: 1,
@@ -112,7 +122,11 @@ fn main() {
             s.stats.delivered,
             s.stats.batches,
             f("busy ns per update"),
-            f("thread cpu ns per update"),
+            if threading == Threading::Shared {
+                "(one thread)".to_string()
+            } else {
+                f("thread cpu ns per update")
+            },
             f("guest digest"),
         );
     }

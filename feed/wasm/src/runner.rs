@@ -3,7 +3,7 @@
 
 use fh_feed::agent::{Agent, Nanos};
 use fh_feed::latency::{Clock, Stage};
-use fh_feed::ring::Consumer;
+use fh_feed::ring::{Consumer, RingMonitor};
 use fh_feed::strategy::{
     Figure, Figures, Finished, HopTimer, MarketView, Runner, RunnerStats, TimeSource,
 };
@@ -17,6 +17,7 @@ pub struct WasmRunner {
     name: String,
     /// `None` once the guest is stopped: the cursor is detached.
     consumer: Option<Consumer<BookUpdate>>,
+    monitor: RingMonitor<BookUpdate>,
     guest: Option<Guest>,
     module: String,
     view: MarketView,
@@ -64,6 +65,7 @@ impl WasmRunner {
             module: guest.module.clone(),
             stamps: vec![(0, 0); guest.region_len],
             name,
+            monitor: consumer.monitor(),
             consumer: Some(consumer),
             guest: Some(guest),
             view,
@@ -146,6 +148,7 @@ impl WasmRunner {
             self.now = fh_feed::live::realtime_ns();
         }
         let cap = guest.region_len;
+        let mut batch_first = 0;
         let (mut k, mut first, mut n) = (0usize, 0u64, 0usize);
         let mut pending_missed = 0u64;
         let mut failed = None;
@@ -176,6 +179,9 @@ impl WasmRunner {
             if k == 0 {
                 first = ev.seq;
             }
+            if n == 0 {
+                batch_first = ev.seq;
+            }
             if let Some(g) = self.guest.as_mut() {
                 g.write(k, u);
             }
@@ -189,7 +195,9 @@ impl WasmRunner {
         pending_missed += batch.pending_missed();
         drop(batch);
         if n > 0 {
-            let lag = consumer_lag(self.consumer.as_ref(), first);
+            // One Acquire load per batch: how far behind the producer this batch started.
+            let published = self.monitor.producer_stats().published;
+            let lag = published.saturating_sub(batch_first);
             self.stats.max_lag = self.stats.max_lag.max(lag);
             self.stats.lag_sum += lag;
         }
@@ -247,12 +255,6 @@ fn record_hops(timer: Option<&mut HopTimer>, stamps: &[(u64, u64)]) {
             t.rec.record(Stage::EndToEnd, now.saturating_sub(from));
         }
     }
-}
-
-fn consumer_lag(c: Option<&Consumer<BookUpdate>>, first: u64) -> u64 {
-    c.map_or(0, |c| {
-        c.monitor().producer_stats().published.saturating_sub(first)
-    })
 }
 
 impl Agent for WasmRunner {

@@ -250,6 +250,8 @@ impl WasmModule {
 /// What the host functions reach: the market view, the time, and the guest's outputs.
 pub struct GuestState {
     limits: StoreLimits,
+    /// The instance's exported memory (found once, not by name at every host call).
+    memory: Option<Memory>,
     pub(crate) view: Option<MarketView>,
     pub(crate) now: u64,
     pub(crate) signals: SignalBuf,
@@ -265,6 +267,9 @@ impl fmt::Debug for GuestState {
 }
 
 fn guest_memory(caller: &mut Caller<'_, GuestState>) -> wasmtime::Result<Memory> {
+    if let Some(m) = caller.data().memory {
+        return Ok(m);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(m)) => Ok(m),
         _ => wasmtime::bail!("the module exports no memory"),
@@ -409,6 +414,7 @@ impl Guest {
             &module.host.engine,
             GuestState {
                 limits,
+                memory: None,
                 view: None,
                 now: 0,
                 signals: SignalBuf::new(),
@@ -428,6 +434,7 @@ impl Guest {
         let memory = inst
             .get_memory(&mut store, "memory")
             .ok_or_else(|| err("the export 'memory' is not a memory".into()))?;
+        store.data_mut().memory = Some(memory);
         let typed = |store: &mut Store<GuestState>, n: &str| {
             inst.get_typed_func::<(), u32>(store, n)
                 .map_err(|e| err(format!("export '{n}': {}", one_line(&e))))
