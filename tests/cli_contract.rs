@@ -630,6 +630,9 @@ mod property {
         ("--floor", &[]),
         ("--report-json", FILES),
         ("--stamp-every", NUM),
+        ("--wasm", FILES),
+        ("--wasm-deadline-ms", NUM),
+        ("--signals-csv", FILES),
     ];
 
     /// An argument vector: the command, maybe a positional, `base`, then up to 5 flags.

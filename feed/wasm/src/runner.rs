@@ -90,11 +90,13 @@ impl WasmRunner {
     /// Stops the guest: reports why, frees its instance and detaches the ring cursor.
     #[cold]
     fn stop(&mut self, reason: String, update: u64, count: u64) {
+        let after_ns = self.guest.as_ref().map_or(0, |g| g.failed_after_ns);
         self.failure = Some(Failure {
             module: self.module.clone(),
             reason,
             update,
             count,
+            after_ns,
         });
         self.take_outputs();
         self.guest = None;
@@ -316,7 +318,8 @@ impl Runner for WasmRunner {
             Some(x) => {
                 f.text("stopped", x.reason.clone())
                     .count("stopped at update", x.update)
-                    .count("stopped call updates", x.count);
+                    .count("stopped call updates", x.count)
+                    .real("stopped after ms", x.after_ns as f64 / 1e6);
             }
             None => {
                 f.text("stopped", "no");

@@ -102,14 +102,20 @@ pub struct Failure {
     pub update: u64,
     /// Updates in that call.
     pub count: u64,
+    /// How long that call ran before it was stopped, ns.
+    pub after_ns: u64,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: stopped at update {} (a call with {} updates): {}",
-            self.module, self.update, self.count, self.reason
+            "{}: stopped at update {} (a call with {} updates, after {:.3} ms): {}",
+            self.module,
+            self.update,
+            self.count,
+            self.after_ns as f64 / 1e6,
+            self.reason
         )
     }
 }
@@ -381,6 +387,9 @@ pub struct Guest {
     pub(crate) region_len: usize,
     ticks: u64,
     deadline: Duration,
+    clock: fh_feed::latency::Clock,
+    /// How long the call that failed ran, ns.
+    pub(crate) failed_after_ns: u64,
     _host: Arc<WasmHost>,
 }
 
@@ -490,6 +499,8 @@ impl Guest {
             region_len: len as usize,
             ticks,
             deadline: config.deadline,
+            clock: *fh_feed::latency::Clock::global(),
+            failed_after_ns: 0,
             _host: module.host.clone(),
         })
     }
@@ -519,9 +530,9 @@ impl Guest {
     pub(crate) fn on_batch(&mut self, now: u64, first: u32, count: u32) -> Result<(), String> {
         self.store.data_mut().now = now;
         self.store.set_epoch_deadline(self.ticks);
-        self.on_batch
-            .call(&mut self.store, (first, count))
-            .map_err(|e| reason(&e, self.deadline))
+        let t0 = self.clock.now();
+        let r = self.on_batch.call(&mut self.store, (first, count));
+        r.map_err(|e| self.failed(t0, &e))
     }
 
     /// Calls `fh_on_missed(count)` if exported.
@@ -531,8 +542,9 @@ impl Guest {
         };
         self.store.data_mut().now = now;
         self.store.set_epoch_deadline(self.ticks);
-        f.call(&mut self.store, count)
-            .map_err(|e| reason(&e, self.deadline))
+        let t0 = self.clock.now();
+        let r = f.call(&mut self.store, count);
+        r.map_err(|e| self.failed(t0, &e))
     }
 
     /// Calls `fh_on_finish()` if exported.
@@ -542,8 +554,16 @@ impl Guest {
         };
         self.store.data_mut().now = now;
         self.store.set_epoch_deadline(self.ticks);
-        f.call(&mut self.store, ())
-            .map_err(|e| reason(&e, self.deadline))
+        let t0 = self.clock.now();
+        let r = f.call(&mut self.store, ());
+        r.map_err(|e| self.failed(t0, &e))
+    }
+
+    /// A call that started at `t0` failed with `e`: how long it ran, and why, in words.
+    #[cold]
+    fn failed(&mut self, t0: u64, e: &wasmtime::Error) -> String {
+        self.failed_after_ns = self.clock.now().saturating_sub(t0);
+        reason(e, self.deadline)
     }
 
     /// The guest's memory size now, bytes.

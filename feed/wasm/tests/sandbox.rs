@@ -220,6 +220,20 @@ fn hostile_modules_are_stopped_and_reported_and_the_others_carry_on() {
                 f => panic!("{f:?}"),
             };
             assert!(at < total, "{name}: at update {at}");
+            let after = match figure(&r, "hostile", "stopped after ms") {
+                Figure::Real(ms) => *ms,
+                f => panic!("{f:?}"),
+            };
+            // The deadline is 50 ms in 1 ms epochs: a loop is stopped at 49-50 ms (plus the
+            // ticker thread's wake-up on a busy machine); the others trap at once.
+            if name == "loop" {
+                assert!(
+                    (45.0..1000.0).contains(&after),
+                    "{name}: stopped after {after} ms"
+                );
+            } else {
+                assert!(after < 45.0, "{name}: stopped after {after} ms");
+            }
             if name == "trap-mid-batch" {
                 assert!(at > 0, "the 21st call starts past update 0");
             }
