@@ -18,7 +18,8 @@
 //!   is its own linear memory, which wasmtime bounds-checks (guard pages); host functions take
 //!   offsets into that memory and check them.
 //! - Per-batch deadline: epoch interruption, one ticker thread per [`sandbox::WasmHost`] that
-//!   sleeps a tick (1 ms) between epochs; a call that runs past its deadline traps.
+//!   sleeps a tick (1 ms) between epochs and keeps the epoch on the clock (an overrun sleep is
+//!   made up); a call that runs past its deadline traps.
 //! - Memory: a `ResourceLimiter` (wasmtime's `StoreLimits`) caps each instance's memory and
 //!   tables; growing past the cap traps (it does not return -1), so the report says why.
 //! - Stack: wasmtime's `max_wasm_stack` (512 KiB): deep recursion traps.

@@ -207,6 +207,7 @@ impl WasmRunner {
         self.stats.batches += u64::from(n > 0);
         if let Some((r, at, count)) = failed {
             self.stop(r, at, count);
+            self.busy_ns += self.clock.now().saturating_sub(t0);
             return n;
         }
         if self.call(k, first) && pending_missed > 0 {

@@ -143,9 +143,17 @@ impl WasmHost {
         let ticker = std::thread::Builder::new()
             .name("fh-wasm-epoch".into())
             .spawn(move || {
+                // The epoch follows the clock, not the number of wake-ups: a sleep that
+                // overran (a busy machine) is made up with several increments.
+                let start = std::time::Instant::now();
+                let mut epochs = 0u128;
                 while !s.load(Ordering::Relaxed) {
                     std::thread::sleep(TICK);
-                    e.increment_epoch();
+                    let due = start.elapsed().as_nanos() / TICK.as_nanos();
+                    while epochs < due {
+                        e.increment_epoch();
+                        epochs += 1;
+                    }
                 }
             })
             .map_err(|e| WasmError(format!("epoch ticker thread: {e}")))?;
