@@ -3,8 +3,8 @@
 //! (`wasm-imbalance`), each on its own thread, fed by the same ring.
 //!
 //! ```sh
-//! cargo build --release --target wasm32-unknown-unknown --examples \
-//!   --manifest-path feed/wasm/guest/Cargo.toml --target-dir target/wasm-guest
+//! cargo build --release --target wasm32-unknown-unknown --features module \
+//!   --examples --manifest-path feed/wasm/guest/Cargo.toml --target-dir target/wasm-guest
 //! cargo run --profile ci -p fh-wasm --example overhead -- CAPTURE \
 //!   target/wasm-guest/wasm32-unknown-unknown/release/examples/imbalance.wasm HGRM_DIR \
 //!   [dedicated|shared]

@@ -31,6 +31,8 @@ pub fn guest(name: &str) -> Option<PathBuf> {
                 "--target",
                 "wasm32-unknown-unknown",
                 "--examples",
+                "--features",
+                "module",
                 "--manifest-path",
             ])
             .arg(root().join("feed/wasm/guest/Cargo.toml"))
