@@ -15,8 +15,8 @@
 //! ## Sandbox
 //! - A module imports only the `fh` functions ([`sandbox::IMPORTS`]); no WASI, no other
 //!   import resolves, so it has no files, clock, network or host memory: everything it reads
-//!   is its own linear memory, which wasmtime bounds-checks (guard pages); host functions take
-//!   offsets into that memory and check them.
+//!   is its own linear memory, which wasmtime bounds-checks (guard pages or explicit checks);
+//!   host functions take offsets into that memory and check them.
 //! - Per-batch deadline: epoch interruption, one ticker thread per [`sandbox::WasmHost`] that
 //!   sleeps a tick (1 ms) between epochs and keeps the epoch on the clock (an overrun sleep is
 //!   made up); a call that runs past its deadline traps.
@@ -27,11 +27,19 @@
 //!   [`sandbox::Guest::new`]): a file that is not a valid module, or imports anything else,
 //!   or lacks the callbacks, is a one-line error before the run.
 //!
+//! ## Invariants
+//! - A module sees the updates of its ring in order, exactly once, until it is stopped; its
+//!   `fh_on_batch` is never called with a range outside its region.
+//! - Per batch the runner allocates nothing (the region and the hop stamps are sized at
+//!   start-up); signals go to a buffer reserved at start-up, grown on the strategy's thread,
+//!   bounded ([`signals::MAX_SIGNALS`], the rest counted as dropped).
+//! - A stopped module is never called again and holds no ring slot.
+//!
 //! ## What it does not do
-//! Mode (b) of the issue — the ring's slots in a wasm *shared* memory read in place — is not
-//! built: it needs wasmtime's `threads` feature (tier 2) and a publication ring whose slots
-//! live in memory the guest owns, which fh-feed's ring does not offer. Only the copying mode
-//! exists, and no `--wasm-shared` flag.
+//! Reading the ring's slots in place from a wasm *shared* memory (no copy at all) is not
+//! built: it needs wasmtime's `threads` feature, which wasmtime ranks tier 2, and a
+//! publication ring whose slots live in memory a guest may read (and could write), which
+//! fh-feed's ring does not offer. Only the copying mode exists, and no `--wasm-shared` flag.
 //!
 //! The guest SDK is the `no_std` crate `feed/wasm/guest` (`fh-guest`) and its C header
 //! `fh_guest.h`; [`native::Native`] runs the same `fh_guest::Strategy` natively.
