@@ -571,6 +571,10 @@ mod property {
         ("--topspeed", &[]),
         ("--loop", &["0", "1", "2", "1000001", "-1"]),
         ("--ttl", &["0", "1", "255", "256", "4294967296"]),
+        ("--wasm", FILES),
+        ("--wasm-deadline-ms", NUM),
+        ("--wasm-memory-mib", NUM),
+        ("--signals-csv", FILES),
     ];
     const GEN: Flags = &[
         ("--format", &["pcap", "itch", "x"]),
@@ -626,6 +630,9 @@ mod property {
         ("--floor", &[]),
         ("--report-json", FILES),
         ("--stamp-every", NUM),
+        ("--wasm", FILES),
+        ("--wasm-deadline-ms", NUM),
+        ("--signals-csv", FILES),
     ];
 
     /// An argument vector: the command, maybe a positional, `base`, then up to 5 flags.

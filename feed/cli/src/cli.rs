@@ -35,6 +35,7 @@ pub mod replay;
 pub mod report;
 pub mod serve;
 pub mod shm;
+pub mod wasm_args;
 mod wire_args;
 
 pub use wire_args::WireArgs;

@@ -414,6 +414,26 @@ impl Pipeline {
         self
     }
 
+    /// Adds a strategy agent built by `make` from its ring consumer, the market view and its
+    /// hop timer, for runners that are not a [`StrategyRunner`] (fh-wasm's module runner drains
+    /// each batch into a sandbox in one call). The runner owns its consumer: dropping it
+    /// detaches the cursor, so the producer never waits for it again.
+    pub fn runner_with(
+        mut self,
+        name: impl Into<String>,
+        options: StrategyOptions,
+        make: impl FnOnce(Consumer<BookUpdate>, MarketView, Option<HopTimer>) -> Box<dyn Runner>
+            + Send
+            + 'static,
+    ) -> Self {
+        self.strategies.push(StrategySlot {
+            name: name.into(),
+            options,
+            make: Box::new(make),
+        });
+        self
+    }
+
     /// Latency measurement and its outputs (off by default).
     pub fn latency(mut self, latency: LatencyConfig) -> Self {
         self.latency = latency;

@@ -265,6 +265,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     args.shm.check()?;
     let mut paths = args.latency.outputs();
     paths.extend(args.report.outputs());
+    paths.extend(args.pipe.wasm.paths());
     for (flag, p) in [("--capture", &args.capture), ("--bbo-csv", &args.bbo_csv)] {
         if let Some(p) = p {
             paths.push(NamedPath::new(flag, p, Role::File));
@@ -367,5 +368,6 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
         )),
     }
     })?;
+    args.pipe.wasm.write_signals()?;
     Ok(outcome.report)
 }

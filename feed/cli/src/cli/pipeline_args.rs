@@ -72,6 +72,9 @@ pub struct PipelineArgs {
     /// at most 10 000 000).
     #[arg(long, value_name = "NS")]
     pub slow_ns: Option<u64>,
+    /// WebAssembly strategies (`--wasm FILE`…).
+    #[command(flatten)]
+    pub wasm: super::wasm_args::WasmArgs,
 }
 
 impl PipelineArgs {
@@ -79,7 +82,7 @@ impl PipelineArgs {
     #[rustfmt::skip]
     pub const FLAGS: &'static [&'static str] = &[
         "--strategy", "--consumers", "--policy", "--ring-size", "--idle", "--threading", "--cpu",
-        "--slow-ns",
+        "--slow-ns", "--wasm", "--wasm-deadline-ms", "--wasm-memory-mib", "--signals-csv",
     ];
 
     /// The strategy names to run (`default` when none was asked for).
@@ -98,6 +101,9 @@ impl PipelineArgs {
                     None => format!("count-{}", i - base.len() + 1),
                 })
                 .collect());
+        }
+        if self.strategies.is_empty() && !self.wasm.modules.is_empty() {
+            return Ok(Vec::new());
         }
         if self.strategies.is_empty() {
             return Ok(default.iter().map(|s| s.to_string()).collect());
@@ -149,7 +155,7 @@ impl PipelineArgs {
         check_cpus(&self.cpus)?;
         let threads = match self.threading() {
             Threading::Shared => 1,
-            Threading::Dedicated => first_strategy_cpu + names.len(),
+            Threading::Dedicated => first_strategy_cpu + names.len() + self.wasm.modules.len(),
         };
         if self.cpus.len() > threads {
             return Err(CliError::new(format!(
@@ -181,7 +187,11 @@ impl PipelineArgs {
             let slow = self.slow_ns.filter(|_| i + 1 == names.len()).unwrap_or(0);
             p = builtin::add(p, base, name, opts, bbo_csv, slow)?;
         }
-        Ok(p)
+        let wasm_cores = self
+            .cpus
+            .get(first_strategy_cpu + names.len()..)
+            .unwrap_or(&[]);
+        self.wasm.add(p, names, wasm_cores)
     }
 }
 

@@ -163,6 +163,7 @@ pub fn run(args: Args) -> Run {
     paths.extend(args.latency.outputs());
     paths.extend(args.report.outputs());
     paths.extend(args.export.outputs());
+    paths.extend(args.pipe.wasm.paths());
     fh_feed::pipeline::output::check_paths(&paths)?;
     let bbo_epoch = match args.bbo_ts.as_deref() {
         None | Some("native") => false,
@@ -229,6 +230,7 @@ pub fn run(args: Args) -> Run {
         b.finish_and_clear();
     }
     let out = out?;
+    args.pipe.wasm.write_signals()?;
     args.report.emit(&out.report, "")?;
     Ok(super::ending(&out.report, !args.symbols.is_empty()))
 }

@@ -1,0 +1,353 @@
+//! The module's strategy agent: drains a ring batch into the guest's region and calls the
+//! guest once per batch (once per region-full when a batch is longer than the region).
+
+use fh_feed::agent::{Agent, Nanos};
+use fh_feed::latency::{Clock, Stage};
+use fh_feed::ring::{Consumer, RingMonitor};
+use fh_feed::strategy::{
+    Figure, Figures, Finished, HopTimer, MarketView, Runner, RunnerStats, TimeSource,
+};
+use fh_feed::update::BookUpdate;
+
+use crate::sandbox::{Failure, Guest};
+use crate::signals::SignalLog;
+
+/// A guest as a pipeline agent (see the module docs).
+pub struct WasmRunner {
+    name: String,
+    /// `None` once the guest is stopped: the cursor is detached.
+    consumer: Option<Consumer<BookUpdate>>,
+    monitor: RingMonitor<BookUpdate>,
+    guest: Option<Guest>,
+    module: String,
+    view: MarketView,
+    timer: Option<HopTimer>,
+    clock: Clock,
+    stats: RunnerStats,
+    /// `(engine_ts, recv_ts)` of each record in the region (for the hop timer).
+    stamps: Vec<(u64, u64)>,
+    now: u64,
+    calls: u64,
+    busy_ns: u64,
+    /// Thread CPU time at start, then over the run.
+    cpu_ns: (u64, u64),
+    failure: Option<Failure>,
+    log: SignalLog,
+    /// The guest's signals, signals dropped, and figures, once taken out of it.
+    finished: Option<(Vec<crate::Signal>, u64, crate::signals::GuestFigures)>,
+}
+
+impl core::fmt::Debug for WasmRunner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WasmRunner")
+            .field("name", &self.name)
+            .field("module", &self.module)
+            .field("stats", &self.stats)
+            .field("failure", &self.failure)
+            .finish()
+    }
+}
+
+impl WasmRunner {
+    /// `guest`, fed by `consumer`, seeing `view`; `timer` times the hop to it (from the
+    /// update's engine time to the call that hands it to the guest); signals go to `log`.
+    pub fn new(
+        name: String,
+        mut guest: Guest,
+        consumer: Consumer<BookUpdate>,
+        view: MarketView,
+        timer: Option<HopTimer>,
+        log: SignalLog,
+    ) -> WasmRunner {
+        guest.set_view(view.clone());
+        log.declare(&name);
+        WasmRunner {
+            module: guest.module.clone(),
+            stamps: vec![(0, 0); guest.region_len],
+            name,
+            monitor: consumer.monitor(),
+            consumer: Some(consumer),
+            guest: Some(guest),
+            view,
+            clock: *Clock::global(),
+            timer,
+            stats: RunnerStats::default(),
+            now: 0,
+            calls: 0,
+            busy_ns: 0,
+            cpu_ns: (0, 0),
+            failure: None,
+            log,
+            finished: None,
+        }
+    }
+
+    /// Why the guest was stopped, if it was.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
+    /// Stops the guest: reports why, frees its instance and detaches the ring cursor.
+    #[cold]
+    fn stop(&mut self, reason: String, update: u64, count: u64) {
+        let after_ns = self.guest.as_ref().map_or(0, |g| g.failed_after_ns);
+        self.failure = Some(Failure {
+            module: self.module.clone(),
+            reason,
+            update,
+            count,
+            after_ns,
+        });
+        self.take_outputs();
+        self.guest = None;
+        self.consumer = None;
+    }
+
+    /// Moves the guest's signals and figures out (once).
+    fn take_outputs(&mut self) {
+        if self.finished.is_some() {
+            return;
+        }
+        if let Some(g) = self.guest.as_mut() {
+            let st = g.store.data_mut();
+            let sigs = std::mem::take(&mut st.signals.signals);
+            let figs = std::mem::take(&mut st.figures);
+            self.finished = Some((sigs, st.signals.dropped, figs));
+        }
+    }
+
+    /// Hands records `0..k` (first ring sequence `first`) to the guest, timing the hop.
+    #[inline]
+    fn call(&mut self, k: usize, first: u64) -> bool {
+        if k == 0 {
+            return true;
+        }
+        record_hops(self.timer.as_mut(), &self.stamps[..k]);
+        let Some(g) = self.guest.as_mut() else {
+            return false;
+        };
+        self.calls += 1;
+        match g.on_batch(self.now, 0, k as u32) {
+            Ok(()) => true,
+            Err(reason) => {
+                self.stop(reason, first, k as u64);
+                false
+            }
+        }
+    }
+
+    /// Drains one batch into the guest; returns the updates delivered.
+    pub fn poll(&mut self) -> usize {
+        let wall = self.view.time == TimeSource::Wall;
+        let (Some(consumer), Some(guest)) = (self.consumer.as_mut(), self.guest.as_mut()) else {
+            return 0;
+        };
+        let Some(mut batch) = consumer.poll() else {
+            return 0;
+        };
+        // Busy time is measured with the hop timer only (two clock reads per batch).
+        let t0 = if self.timer.is_some() {
+            self.clock.now()
+        } else {
+            0
+        };
+        if wall {
+            self.now = fh_feed::live::realtime_ns();
+        }
+        let cap = guest.region_len;
+        let mut batch_first = 0;
+        let (mut k, mut first, mut n) = (0usize, 0u64, 0usize);
+        let mut pending_missed = 0u64;
+        let mut failed = None;
+        while let Some(ev) = batch.next() {
+            if ev.missed_before > 0 || k == cap {
+                // Hand over what precedes the gap (or fills the region) first.
+                let (now, guest) = (self.now, self.guest.as_mut());
+                if let Some(g) = guest {
+                    if k > 0 {
+                        record_hops(self.timer.as_mut(), &self.stamps[..k]);
+                        self.calls += 1;
+                        if let Err(r) = g.on_batch(now, 0, k as u32) {
+                            failed = Some((r, first, k as u64));
+                            break;
+                        }
+                    }
+                    if ev.missed_before > 0 {
+                        self.stats.missed += ev.missed_before;
+                        if let Err(r) = g.on_missed(now, ev.missed_before) {
+                            failed = Some((r, ev.seq, 0));
+                            break;
+                        }
+                    }
+                }
+                k = 0;
+            }
+            let u = ev.update;
+            if k == 0 {
+                first = ev.seq;
+            }
+            if n == 0 {
+                batch_first = ev.seq;
+            }
+            if let Some(g) = self.guest.as_mut() {
+                g.write(k, u);
+            }
+            self.stamps[k] = (u.engine_ts, u.recv_ts);
+            if !wall {
+                self.now = u.recv_ts;
+            }
+            k += 1;
+            n += 1;
+        }
+        pending_missed += batch.pending_missed();
+        drop(batch);
+        if n > 0 {
+            // One Acquire load per batch: how far behind the producer this batch started.
+            let published = self.monitor.producer_stats().published;
+            let lag = published.saturating_sub(batch_first);
+            self.stats.max_lag = self.stats.max_lag.max(lag);
+            self.stats.lag_sum += lag;
+        }
+        self.stats.delivered += n as u64;
+        self.stats.batches += u64::from(n > 0);
+        if let Some((r, at, count)) = failed {
+            self.stop(r, at, count);
+            if t0 != 0 {
+                self.busy_ns += self.clock.now().saturating_sub(t0);
+            }
+            return n;
+        }
+        if self.call(k, first) && pending_missed > 0 {
+            self.stats.missed += pending_missed;
+            let now = self.now;
+            if let Some(Err(r)) = self
+                .guest
+                .as_mut()
+                .map(|g| g.on_missed(now, pending_missed))
+            {
+                self.stop(r, first + k as u64, 0);
+            }
+        }
+        if let Some(t) = self.timer.as_mut() {
+            let end = t.clock.now();
+            t.rec.tick(end);
+            self.busy_ns += end.saturating_sub(t0);
+        }
+        n
+    }
+
+    fn finish_guest(&mut self) {
+        let now = self.now;
+        if let Some(Err(r)) = self.guest.as_mut().map(|g| g.on_finish(now)) {
+            let at = self.stats.delivered;
+            self.stop(r, at, 0);
+        }
+        self.take_outputs();
+        self.guest = None;
+        self.consumer = None;
+    }
+}
+
+/// Records the hop of records with `stamps` (`(engine_ts, recv_ts)`), handed over now:
+/// `consume` from the engine's time, `end_to_end` from the arrival (the kernel's receive time
+/// live, the read in a replay).
+#[inline]
+fn record_hops(timer: Option<&mut HopTimer>, stamps: &[(u64, u64)]) {
+    let Some(t) = timer else { return };
+    let now = t.clock.now();
+    for &(engine_ts, recv_ts) in stamps {
+        if engine_ts != 0 {
+            t.rec.record(Stage::Consume, now.saturating_sub(engine_ts));
+            let from = if t.kernel_arrival {
+                t.clock.from_realtime(recv_ts)
+            } else {
+                engine_ts
+            };
+            t.rec.record(Stage::EndToEnd, now.saturating_sub(from));
+        }
+    }
+}
+
+impl Agent for WasmRunner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[inline]
+    fn do_work(&mut self, _now: Nanos) -> usize {
+        self.poll()
+    }
+
+    /// Done when the producer is gone and everything is read, or when the guest is stopped.
+    fn is_done(&self) -> bool {
+        self.consumer.as_ref().is_none_or(|c| c.is_finished())
+    }
+
+    fn on_start(&mut self) {
+        self.cpu_ns.0 = fh_feed::pipeline::thread_cpu_ns().unwrap_or(0);
+    }
+
+    fn on_close(&mut self) {
+        while self.poll() > 0 {}
+        self.finish_guest();
+        let now = fh_feed::pipeline::thread_cpu_ns().unwrap_or(0);
+        self.cpu_ns.1 = now.saturating_sub(self.cpu_ns.0);
+    }
+}
+
+impl Runner for WasmRunner {
+    fn finish(mut self: Box<Self>) -> Finished {
+        self.finish_guest();
+        let (signals, dropped, figs) = self.finished.take().unwrap_or_default();
+        let mut f = Figures::default();
+        f.text("module", self.module.clone())
+            .count("calls", self.calls)
+            .count("signals", signals.len() as u64);
+        if dropped > 0 {
+            f.count("signals dropped", dropped);
+        }
+        if self.stats.delivered > 0 {
+            let n = self.stats.delivered as f64;
+            if self.timer.is_some() {
+                f.real("busy ns per update", self.busy_ns as f64 / n);
+            }
+            if self.cpu_ns.0 > 0 && self.cpu_ns.1 > 0 {
+                f.real("thread cpu ns per update", self.cpu_ns.1 as f64 / n);
+            }
+        }
+        for (name, v, hex) in figs {
+            let fig = if hex {
+                Figure::Text(format!("{:016x}", v as u64))
+            } else {
+                Figure::Int(v)
+            };
+            if name != "signals" {
+                f.0.push((format!("guest {name}"), fig));
+            }
+        }
+        match &self.failure {
+            Some(x) => {
+                f.text("stopped", x.reason.clone())
+                    .count("stopped at update", x.update)
+                    .count("stopped call updates", x.count)
+                    .real("stopped after ms", x.after_ns as f64 / 1e6);
+            }
+            None => {
+                f.text("stopped", "no");
+            }
+        }
+        self.log.hand_in(&self.name, signals);
+        let latency = self.timer.take().map(|t| t.rec.finish(t.clock.now()));
+        Finished {
+            name: self.name.clone(),
+            stats: self.stats,
+            figures: f,
+            strategy: Box::new(self.failure.take()),
+            latency,
+        }
+    }
+
+    fn runner_stats(&self) -> RunnerStats {
+        self.stats
+    }
+}
