@@ -1,6 +1,7 @@
-//! `fh gen`: writes a synthetic Nasdaq TotalView-ITCH 5.0 day (see `fh_replay::gen`) as a
-//! nanosecond pcap of MoldUDP64 packets or as a NASDAQ_ITCH50 file, with packet faults on
-//! demand, and `FILE.truth.json` next to it. Prints one summary line with the throughput.
+//! `fh gen`: writes a synthetic Nasdaq TotalView-ITCH 5.0 day (see `fh_replay::gen`; `--profile
+//! flow`, the default, or `--profile day`, the realistic day) as a nanosecond pcap of MoldUDP64
+//! packets or as a NASDAQ_ITCH50 file, with packet faults on demand, and `FILE.truth.json` next
+//! to it. Prints one summary line with the throughput (and, for a day, its live-order peak).
 //!
 //! Every argument is checked before anything is written; a bad one is a [`CliError`] naming
 //! the option and the value. Both files are written atomically (temporary files renamed when
