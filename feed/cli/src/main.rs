@@ -68,15 +68,12 @@ fn clap_line(e: &clap::Error, cmd: &str) -> String {
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let name = argv
-        .get(1)
-        .and_then(|a| a.to_str())
-        .filter(|a| {
-            [
-                "decode", "gen", "replay", "live", "report", "serve", "shm-tail",
-            ]
-            .contains(a)
-        });
+    let name = argv.get(1).and_then(|a| a.to_str()).filter(|a| {
+        [
+            "decode", "gen", "replay", "live", "report", "serve", "shm-tail",
+        ]
+        .contains(a)
+    });
     let who = name.map_or("fh".to_string(), |n| format!("fh {n}"));
     let say = |msg: &str| {
         let _ = writeln!(std::io::stderr(), "{who}: {msg}");

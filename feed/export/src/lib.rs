@@ -31,8 +31,8 @@ use std::path::PathBuf;
 
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::IEX_INSTRUMENT_BASE;
-use fh_feed::pipeline::report::OutputReport;
 use fh_feed::pipeline::record::Recorder;
+use fh_feed::pipeline::report::OutputReport;
 use fh_feed::pipeline::PipelineError;
 use fh_feed::update::{BookUpdate, Flags, InstrumentId, OrderAction, OrderEvent, Side, UpdateKind};
 

@@ -33,9 +33,9 @@
 pub mod builtin;
 pub mod live;
 pub mod output;
+pub mod record;
 pub mod replay;
 pub mod report;
-pub mod record;
 pub mod sink;
 pub mod tap;
 

@@ -871,9 +871,9 @@ impl ReplayRun<'_> {
 
 /// Runs a replay pipeline (see [`super::Pipeline::run`]).
 pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineError> {
+    use super::record::Recording;
     use super::report::{self as rep, RunReport};
     use super::sink::{BboCsv, NoBbo, PublishSink, RingOutlet, Step};
-    use super::record::Recording;
     use super::tap::TapOutlet;
     use super::{Pacing, Runners, Source, Threading};
     use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
