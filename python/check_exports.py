@@ -16,6 +16,11 @@ Reads fh's DBN files with Databento's own `databento_dbn` package and its Parque
                                       the final MBP-10 book of every symbol equals the book
                                       built from the oracle's price level updates, and the
                                       trades equal the oracle's trade reports
+  same-dbn A B                        the same schema, symbology and records, field by
+                                      field, but for the receive times (ts_recv, the
+                                      F_BAD_TS_RECV flag, and ts_event of a book clear, which
+                                      is its receive time): a live recording against a replay
+                                      of the capture it received; prints {"records": n}
 
 Exits non-zero with a message on the first difference.
 """
@@ -265,6 +270,50 @@ def cmd_iex_oracle(oracle_path, mbp10_path, trades_path):
     print(json.dumps({"books": compared, "trades": len(got), "mbp10_records": len(recs)}))
 
 
+BAD_TS_RECV = 1 << 3
+RECV_FIELDS = {
+    "ts_recv",
+    "ts_index",
+    "ts_out",
+    "ts_in_delta",
+    "flags",
+}
+
+
+def record_fields(r):
+    """The record's fields (name -> value) but the receive times, as comparable values."""
+    out = {}
+    for name in dir(r):
+        # (The pretty_* views repeat the integer fields.)
+        if name.startswith(("_", "pretty_")) or name in RECV_FIELDS:
+            continue
+        v = getattr(r, name)
+        if callable(v):
+            continue
+        out[name] = repr(v)
+    out["flags"] = int(r.flags) & ~BAD_TS_RECV
+    if getattr(r, "action", None) in ("R", b"R"):
+        out.pop("ts_event", None)
+    return out
+
+
+def cmd_same_dbn(a, b):
+    ma, ra = read_dbn(a)
+    mb, rb = read_dbn(b)
+    if schema_name(ma) != schema_name(mb):
+        fail(f"{a}: schema {schema_name(ma)}, {b}: {schema_name(mb)}")
+    if symbols_of(ma) != symbols_of(mb):
+        fail(f"{a}, {b}: symbology differs: {symbols_of(ma)} vs {symbols_of(mb)}")
+    if len(ra) != len(rb):
+        fail(f"{a}: {len(ra)} records, {b}: {len(rb)}")
+    for k, (x, y) in enumerate(zip(ra, rb)):
+        fx, fy = record_fields(x), record_fields(y)
+        if fx != fy:
+            diff = {n: (fx.get(n), fy.get(n)) for n in set(fx) | set(fy) if fx.get(n) != fy.get(n)}
+            fail(f"record {k}: {diff}")
+    print(json.dumps({"records": len(ra)}))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {
@@ -272,6 +321,7 @@ def main():
         "mbo-book": lambda: cmd_mbo_book(*args),
         "parquet-csv": lambda: cmd_parquet_csv(*args),
         "iex-oracle": lambda: cmd_iex_oracle(*args),
+        "same-dbn": lambda: cmd_same_dbn(*args),
     }[cmd]()
 
 

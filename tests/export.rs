@@ -523,3 +523,118 @@ fn bbo_csv_epoch_times_are_the_native_rows_shifted_by_the_session_midnight() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--bbo-ts: only with --bbo-csv"), "{err}");
 }
+
+/// `fh live` recording the sample capture, sent by `fh replay --to` inside a private network
+/// namespace, writes the MBO DBN file and the trade tape that `fh replay` writes from the
+/// capture: record for record the same, but for the receive times (the session date is given
+/// to both, as live would otherwise take today's).
+#[test]
+fn live_recording_exports_equal_the_replay_of_the_capture() {
+    use fh_tests::netns;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    const NAME: &str = "live_recording_exports_equal_the_replay_of_the_capture";
+    let Some(py) = py() else { return };
+    if !netns::enter_with_timeout(NAME, Duration::from_secs(120)) {
+        return;
+    }
+    let group = "239.54.12.118:26480";
+    let date = "2026-12-04";
+    let packets = fh_tests::datagrams(&sample());
+    let (r_dbn, r_csv) = (tmp("replay-mbo.dbn"), tmp("replay-trades.csv"));
+    let (l_dbn, l_csv) = (tmp("live-mbo.dbn"), tmp("live-trades.csv"));
+    let l_rep = tmp("live-report.json");
+    let (code, _, err) = run_fh([
+        "replay",
+        s(&sample()),
+        "--no-latency",
+        "--session-date",
+        date,
+        "--dbn",
+        s(&r_dbn),
+        "--schema",
+        "mbo",
+        "--trades-csv",
+        s(&r_csv),
+    ]);
+    assert_eq!(code, 0, "{err}");
+
+    let mut live = Command::new(netns::fh_bin())
+        .args(["live", "--protocol", "itch", "--iface", "127.0.0.1"])
+        .args(["--stats-every", "0", "--no-latency", "--duration", "60"])
+        .args(["--group", group, "--packets", &packets.to_string()])
+        .args([
+            "--session-date",
+            date,
+            "--dbn",
+            s(&l_dbn),
+            "--schema",
+            "mbo",
+        ])
+        .args(["--trades-csv", s(&l_csv), "--report-json", s(&l_rep)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fh live");
+    netns::wait_joined(group.parse().unwrap());
+    let sent = Command::new(netns::fh_bin())
+        .arg("replay")
+        .arg(sample())
+        .args(["--to", group, "--iface", "127.0.0.1", "--pps", "50000"])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = live.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            let _ = live.kill();
+            panic!("fh live did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut live.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "fh live: {err}");
+
+    let rep = report(&l_rep);
+    assert_eq!(
+        rep["live"]["rx"]["packets"].as_u64(),
+        Some(packets),
+        "{rep}"
+    );
+    let rows = export_rows(&rep);
+    let same = check(&py, &["same-dbn", s(&r_dbn), s(&l_dbn)]);
+    let n = same["records"].as_u64().unwrap();
+    assert!(n > 10_000, "{n} MBO records");
+    assert_eq!(rows.get(s(&l_dbn)), Some(&n), "live report: {rows:?}");
+    // The trade tapes: every column but the receive time.
+    let tape = |p: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(p).unwrap();
+        let header = text.lines().next().unwrap().split(',').collect::<Vec<_>>();
+        let recv = header.iter().position(|c| *c == "ts_recv_ns").unwrap();
+        text.lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(',').collect();
+                f.remove(recv);
+                f.join(",")
+            })
+            .collect()
+    };
+    let (want, got) = (tape(&r_csv), tape(&l_csv));
+    assert!(want.len() > 100, "{} trades", want.len());
+    assert_eq!(got.len(), want.len(), "trades: live vs replay");
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "trade row {k}");
+    }
+    assert_eq!(rows.get(s(&l_csv)), Some(&(want.len() as u64 - 1)));
+    for p in [r_dbn, r_csv, l_dbn, l_csv, l_rep] {
+        let _ = std::fs::remove_file(p);
+    }
+}

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::record::{Recorded, Recorder};
 use super::report::{self as rep, RunReport};
 use super::sink::{NoBbo, Outlet, PublishSink, RingOutlet};
 use super::tap::TapOutlet;
@@ -394,23 +395,60 @@ impl Agent for FloorAgent {
     }
 }
 
-/// The engine's agent with its sink over outlet `O` (none, or the ring).
-type Eng<O> = EngineAgent<PublishSink<NoBbo, O>>;
+/// The engine agent's sink: the publishing sink over outlet `O` (none, a tap, the ring),
+/// alone or with the recorders (the exports) ahead of it.
+trait EngineSink: UpdateSink + Send + 'static {
+    /// The publishing sink's outlet.
+    type O: Outlet;
+    /// The publishing sink and the recorders.
+    fn parts(self) -> (PublishSink<NoBbo, Self::O>, Vec<Box<dyn Recorder>>);
+}
+
+impl<O: Outlet + 'static> EngineSink for PublishSink<NoBbo, O>
+where
+    PublishSink<NoBbo, O>: Send,
+{
+    type O = O;
+    fn parts(self) -> (PublishSink<NoBbo, O>, Vec<Box<dyn Recorder>>) {
+        (self, Vec::new())
+    }
+}
+
+impl<O: Outlet + 'static> EngineSink for Recorded<PublishSink<NoBbo, O>>
+where
+    PublishSink<NoBbo, O>: Send,
+{
+    type O = O;
+    fn parts(self) -> (PublishSink<NoBbo, O>, Vec<Box<dyn Recorder>>) {
+        (self.inner, self.recorders)
+    }
+}
 
 /// The receive and engine threads: one shared thread, or one each.
-enum Started<O: Outlet> {
-    Shared(AgentHandle<(RxAgent, Eng<O>)>),
+enum Started<S: EngineSink> {
+    Shared(AgentHandle<(RxAgent, EngineAgent<S>)>),
     /// The receive thread, the engine thread, and the engine's "receiver has stopped" flag.
-    Apart(AgentHandle<RxAgent>, AgentHandle<Eng<O>>, Arc<AtomicBool>),
+    Apart(
+        AgentHandle<RxAgent>,
+        AgentHandle<EngineAgent<S>>,
+        Arc<AtomicBool>,
+    ),
 }
 
 /// Where the run's agents are.
 enum Running {
     Floor(AgentHandle<FloorAgent>, Arc<AtomicU64>),
-    Bare(Started<()>),
-    Tapped(Started<TapOutlet<()>>),
+    Bare(Started<PublishSink<NoBbo, ()>>),
+    Tapped(Started<PublishSink<NoBbo, TapOutlet<()>>>),
+    /// With recorders (the exports) on the engine thread, no strategies.
+    Recorded(Started<Recorded<PublishSink<NoBbo, TapOutlet<()>>>>),
     Ring(
-        Started<TapOutlet<RingOutlet>>,
+        Started<PublishSink<NoBbo, TapOutlet<RingOutlet>>>,
+        Vec<AgentHandle<RunnerGroup>>,
+    ),
+    /// The ring with recorders on the engine thread, ahead of the ring.
+    RecordedRing(
+        Started<Recorded<PublishSink<NoBbo, TapOutlet<RingOutlet>>>>,
         Vec<AgentHandle<RunnerGroup>>,
     ),
 }
@@ -433,15 +471,12 @@ impl Threads {
     }
 
     /// Starts `rx` and `eng`: on one thread (`shared`) or on one each.
-    fn start<O: Outlet + 'static>(
+    fn start<S: EngineSink>(
         &self,
         rx: RxAgent,
-        eng: Eng<O>,
+        eng: EngineAgent<S>,
         shared: bool,
-    ) -> Result<Started<O>, PipelineError>
-    where
-        PublishSink<NoBbo, O>: Send,
-    {
+    ) -> Result<Started<S>, PipelineError> {
         let c = self.clock;
         Ok(if shared {
             let cfg = self.config("fh-shared", self.engine_core);
@@ -462,14 +497,11 @@ fn thread_error(e: std::io::Error) -> PipelineError {
 
 /// Stops the receiver, lets the engine apply what is left and closes its sink; then waits
 /// for the strategy threads (done once the engine's producer is dropped).
-fn end_started<O: Outlet>(
-    started: Started<O>,
-    close: impl FnOnce(O) -> Option<Closed>,
+fn end_started<S: EngineSink>(
+    started: Started<S>,
+    close: impl FnOnce(S::O) -> Option<Closed>,
     strategies: Vec<AgentHandle<RunnerGroup>>,
-) -> Result<Ended, PipelineError>
-where
-    PublishSink<NoBbo, O>: Send,
-{
+) -> Result<Ended, PipelineError> {
     let (rx, mut end) = match started {
         Started::Shared(h) => {
             let (rx, mut e) = joined(h, true)?;
@@ -503,6 +535,7 @@ struct Ended {
     foreign: u64,
     last: Option<Box<StageRecorder>>,
     recovery: Option<RecoveryReport>,
+    recorders: Vec<Box<dyn Recorder>>,
 }
 
 impl Ended {
@@ -516,12 +549,13 @@ impl Ended {
             foreign: end.foreign,
             last: end.last,
             recovery: end.recovery,
+            recorders: end.recorders,
         }
     }
 }
 
 /// What an engine agent leaves: the engine, its sink's tally, the foreign count, its
-/// recorder's last interval, and what the outlet closed with.
+/// stage recorder's last interval, what the outlet closed with, and the exports' recorders.
 struct SinkEnd {
     engine: Engine,
     tally: super::sink::Tally,
@@ -530,6 +564,7 @@ struct SinkEnd {
     outlet: Option<(super::sink::OutletStats, crate::ring::ProducerStats)>,
     group: Option<RunnerGroup>,
     recovery: Option<RecoveryReport>,
+    recorders: Vec<Box<dyn Recorder>>,
 }
 
 type Closed = (
@@ -538,12 +573,13 @@ type Closed = (
     Option<RunnerGroup>,
 );
 
-fn end_sink<O: Outlet>(
-    mut e: EngineAgent<PublishSink<NoBbo, O>>,
-    close: impl FnOnce(O) -> Option<Closed>,
+fn end_sink<S: EngineSink>(
+    mut e: EngineAgent<S>,
+    close: impl FnOnce(S::O) -> Option<Closed>,
 ) -> SinkEnd {
     let recovery = e.finish_recovery();
     let (engine, sink, foreign, last) = e.finish();
+    let (sink, recorders) = sink.parts();
     let (outlet, group) = match close(sink.outlet) {
         Some((a, b, g)) => (Some((a, b)), g),
         None => (None, None),
@@ -556,6 +592,7 @@ fn end_sink<O: Outlet>(
         outlet,
         group,
         recovery,
+        recorders,
     }
 }
 
@@ -609,6 +646,12 @@ pub fn run_with_events(
                 "live: --snapshot is ITCH only (IEX-TP: A/B arbitration and gap-fill requests)",
             ));
         }
+    }
+    let mut recorders = std::mem::take(&mut p.recorders);
+    if src.floor && !recorders.is_empty() {
+        return Err(PipelineError::new(
+            "live floor: only receives (no engine), so there is nothing to export",
+        ));
     }
     if src.floor && p.tap.is_some() {
         return Err(PipelineError::new(
@@ -690,6 +733,22 @@ pub fn run_with_events(
         };
         let h = agent::spawn(f, cfg, threads.clock).map_err(thread_error)?;
         Running::Floor(h, processed)
+    } else if n == 0 && !recorders.is_empty() {
+        let outlet = TapOutlet::new((), p.tap.take(), engine.directory());
+        for t in recorders.iter_mut() {
+            t.start(engine.directory());
+        }
+        let sink = Recorded {
+            inner: PublishSink::new(p.digest, NoBbo, outlet),
+            recorders: std::mem::take(&mut recorders),
+        };
+        let rec = on.then(|| lat.recorder());
+        let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+        if let Some(a) = arbiter {
+            eng = eng.with_recovery(a);
+        }
+        eng_progress = Some(eng.progress());
+        Running::Recorded(threads.start(rx_agent, eng, shared)?)
     } else if n == 0 && p.tap.is_none() {
         let sink = PublishSink::new(p.digest, NoBbo, ());
         let rec = on.then(|| lat.recorder());
@@ -757,12 +816,28 @@ pub fn run_with_events(
         let outlet = RingOutlet::new(producer, writer, group, None);
         let outlet = TapOutlet::new(outlet, p.tap.take(), engine.directory());
         let sink = PublishSink::new(p.digest, NoBbo, outlet);
-        let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
-        if let Some(a) = arbiter {
-            eng = eng.with_recovery(a);
+        if recorders.is_empty() {
+            let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+            if let Some(a) = arbiter {
+                eng = eng.with_recovery(a);
+            }
+            eng_progress = Some(eng.progress());
+            Running::Ring(threads.start(rx_agent, eng, shared)?, strategies)
+        } else {
+            for t in recorders.iter_mut() {
+                t.start(engine.directory());
+            }
+            let sink = Recorded {
+                inner: sink,
+                recorders: std::mem::take(&mut recorders),
+            };
+            let mut eng = EngineAgent::new(engine_reader, engine, sink, src.protocol, clock, rec);
+            if let Some(a) = arbiter {
+                eng = eng.with_recovery(a);
+            }
+            eng_progress = Some(eng.progress());
+            Running::RecordedRing(threads.start(rx_agent, eng, shared)?, strategies)
         }
-        eng_progress = Some(eng.progress());
-        Running::Ring(threads.start(rx_agent, eng, shared)?, strategies)
     };
     let readers_stop = Arc::new(AtomicBool::new(false));
     let req_thread = match requester {
@@ -880,9 +955,18 @@ pub fn run_with_events(
                 foreign: 0,
                 last,
                 recovery: None,
+                recorders: Vec::new(),
             }
         }
         Running::Bare(started) => end_started(started, |_| None, Vec::new())?,
+        Running::Recorded(started) => end_started(
+            started,
+            |o| {
+                tap_report = o.finish().1;
+                None
+            },
+            Vec::new(),
+        )?,
         Running::Tapped(started) => end_started(
             started,
             |o| {
@@ -892,6 +976,15 @@ pub fn run_with_events(
             Vec::new(),
         )?,
         Running::Ring(started, strategies) => end_started(
+            started,
+            |o| {
+                let (o, t) = o.finish();
+                tap_report = t;
+                Some(o.close())
+            },
+            strategies,
+        )?,
+        Running::RecordedRing(started, strategies) => end_started(
             started,
             |o| {
                 let (o, t) = o.finish();
@@ -958,6 +1051,9 @@ pub fn run_with_events(
         floor: src.floor,
     });
     report.recovery = ended.recovery;
+    for mut t in ended.recorders {
+        report.exports.extend(t.finish(interrupted)?);
+    }
     if let Some(e) = &ended.engine {
         report.engine = e.stats();
         report.engine.foreign = ended.foreign;

@@ -459,7 +459,8 @@ impl Pipeline {
         self
     }
 
-    /// Adds an exporter on the engine's thread ([`record::Recorder`]; single-thread replay only).
+    /// Adds an exporter on the engine's thread ([`record::Recorder`]; single-thread replay, or
+    /// live).
     pub fn recorder(mut self, r: Box<dyn record::Recorder>) -> Self {
         self.recorders.push(r);
         self
@@ -526,9 +527,9 @@ impl Pipeline {
                 "a BBO CSV on the engine thread is for the single-thread replay; use the bbo-csv strategy",
             ));
         }
-        if !self.recorders.is_empty() && (n > 0 || matches!(self.source, Source::Live(_))) {
+        if !self.recorders.is_empty() && n > 0 && !matches!(self.source, Source::Live(_)) {
             return Err(PipelineError::new(
-                "exports run on the engine thread of a single-thread replay (not with strategies, not live)",
+                "exports run on the engine thread of a single-thread replay or of fh live (not with a replay's strategies)",
             ));
         }
         if let Source::Replay {

@@ -1,10 +1,14 @@
 //! Recorders: exporters that see everything the engine produces — book updates, BBO changes and
-//! the ITCH order-level events — on the engine's thread of a single-thread replay, in order.
+//! the ITCH order-level events — on the engine's thread of a single-thread replay or of
+//! `fh live` (ahead of the strategies' ring), in order.
 //!
 //! ```text
 //!  Engine::on_datagram ─► Recording ─► every Recorder: order(e) / update(u)   (file writers: DBN, CSV, Parquet)
 //!                               └► the replay's own sink (tally, digest, BBO CSV)
 //! ```
+//!
+//! The replay borrows its sink and recorders ([`Recording`]); `fh live`'s engine agent owns
+//! them on its thread ([`Recorded`]) and hands them back when it ends.
 //!
 //! A recorder is a boxed trait object: one virtual call per update and per order event, paid only
 //! by a run that has recorders (a run without any uses the plain sink, with no trace of this). The
@@ -16,8 +20,8 @@
 //! - A recorder sees the updates in the order the engine published them, each order-level event
 //!   before the book updates of its message, and a [`OrderAction::Clear`] (instrument
 //!   [`crate::update::OrderEvent::ALL_INSTRUMENTS`]) when a session change empties the books.
-//! - [`Recorder::finish`] is called once, after the replay ends (also when it was interrupted:
-//!   what was read is written out), and never when the replay failed.
+//! - [`Recorder::finish`] is called once, after the run ends (also when it was interrupted:
+//!   what was read is written out), and never when the run failed.
 //!
 //! [`OrderAction::Clear`]: crate::update::OrderAction::Clear
 
@@ -86,6 +90,63 @@ impl<S: UpdateSink> UpdateSink for Recording<'_, S> {
         if S::WANTS_BBO {
             self.inner.bbo_changed(exch_ts, instrument, symbol, bbo);
         }
+    }
+
+    #[inline]
+    fn order_event(&mut self, e: &OrderEvent) {
+        for t in self.recorders.iter_mut() {
+            t.order(e);
+        }
+    }
+}
+
+/// [`Recording`] that owns its sink and recorders, for an engine that runs on its own thread
+/// (`fh live`: they move there with the engine agent, and come back with it at the end).
+pub struct Recorded<S> {
+    /// The engine's own sink.
+    pub inner: S,
+    /// The recorders.
+    pub recorders: Vec<Box<dyn Recorder>>,
+}
+
+impl<S> std::fmt::Debug for Recorded<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorded")
+            .field("recorders", &self.recorders.len())
+            .finish()
+    }
+}
+
+impl<S: UpdateSink> UpdateSink for Recorded<S> {
+    const WANTS_BBO: bool = true;
+    const WANTS_ORDERS: bool = true;
+
+    #[inline]
+    fn publish(&mut self, u: &BookUpdate) {
+        Recording {
+            inner: &mut self.inner,
+            recorders: &mut self.recorders,
+        }
+        .publish(u);
+    }
+
+    #[inline]
+    fn datagram_end(&mut self) {
+        self.inner.datagram_end();
+    }
+
+    #[inline]
+    fn idle(&mut self) {
+        self.inner.idle();
+    }
+
+    #[inline]
+    fn bbo_changed(&mut self, exch_ts: u64, instrument: InstrumentId, symbol: &[u8; 8], bbo: &Bbo) {
+        Recording {
+            inner: &mut self.inner,
+            recorders: &mut self.recorders,
+        }
+        .bbo_changed(exch_ts, instrument, symbol, bbo);
     }
 
     #[inline]

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::export_args::ExportArgs;
 use super::pipeline_args::{PipelineArgs, ReportArgs};
 use super::{check_mode, in_range, CliError, LatencyArgs, Run};
 use fh_feed::live::recovery::{RecoveryConfig, MAX_LINES};
@@ -107,6 +108,10 @@ pub struct Args {
     /// Shared-memory publication (--shm NAME).
     #[command(flatten)]
     pub shm: super::shm::ShmArgs,
+    /// Research outputs recorded from the feed: DBN, snapshots (5 levels a side), trade tape
+    /// (written on the engine thread, ahead of the strategies' ring).
+    #[command(flatten)]
+    pub export: Box<super::export_args::ExportArgs>,
     /// The flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub given: Vec<String>,
@@ -136,6 +141,9 @@ const ENGINE: &[&str] = &[
 ];
 
 /// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
+/// Levels a side of `fh live`'s snapshots (`--snapshot-every`).
+pub const SNAPSHOT_DEPTH: usize = 5;
+
 pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
 
 fn secs(what: &str, s: f64) -> Result<Duration, CliError> {
@@ -243,7 +251,7 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
             )));
         }
     } else {
-        let takes = [FLOOR, ENGINE, PipelineArgs::FLAGS].concat();
+        let takes = [FLOOR, ENGINE, PipelineArgs::FLAGS, ExportArgs::FLAGS].concat();
         check_mode("fh live", &args.given, &takes[1..])?;
     }
     if !args.slots.is_power_of_two() || !(2..=1 << 20).contains(&args.slots) {
@@ -266,12 +274,15 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     let mut paths = args.latency.outputs();
     paths.extend(args.report.outputs());
     paths.extend(args.pipe.wasm.paths());
+    paths.extend(args.export.outputs());
     for (flag, p) in [("--capture", &args.capture), ("--bbo-csv", &args.bbo_csv)] {
         if let Some(p) = p {
             paths.push(NamedPath::new(flag, p, Role::File));
         }
     }
     fh_feed::pipeline::output::check_paths(&paths)?;
+    // No capture files: ITCH's session date is the flag's, or the date of the first receive time.
+    let export = args.export.config(SNAPSHOT_DEPTH, &[])?;
     let mut src = LiveSource::new(
         &args.groups,
         match args.protocol {
@@ -334,6 +345,9 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
             .pipe
             .add_strategies(p, &names, first_strategy_cpu, args.bbo_csv.as_ref())?;
         p = args.shm.add(p)?;
+        if let Some(cfg) = export {
+            p = p.recorder(Box::new(fh_export::Exporter::new(cfg)?));
+        }
     }
     let write = |line: String| {
         let _ = super::print(&format!("{line}\n"));
