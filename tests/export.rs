@@ -638,3 +638,47 @@ fn live_recording_exports_equal_the_replay_of_the_capture() {
         let _ = std::fs::remove_file(p);
     }
 }
+
+/// `fh live` checks its export flags as `fh replay` does, before joining any group: bad
+/// values, an output named twice (here also the `--capture` it writes), the floor (no engine).
+#[test]
+fn live_export_flags_are_checked_before_joining() {
+    let out = tmp("live-bad.dbn");
+    let cap = tmp("live-bad.pcap");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--dbn", s(&out)], "--dbn and --schema go in pairs"),
+        (
+            vec!["--dbn", s(&out), "--schema", "ohlcv"],
+            "--schema ohlcv",
+        ),
+        (vec!["--snapshot-csv", s(&out)], "give --snapshot-every"),
+        (
+            vec!["--session-date", "2019-01-30"],
+            "--session-date: only with an export",
+        ),
+        (
+            vec!["--capture", s(&cap), "--trades-csv", s(&cap)],
+            "--trades-csv",
+        ),
+        (
+            vec!["--floor", "--dbn", s(&out), "--schema", "mbo"],
+            "--dbn",
+        ),
+    ];
+    for (extra, words) in cases {
+        let mut args = vec![
+            "live",
+            "--protocol",
+            "itch",
+            "--group",
+            "239.54.12.119:26481",
+        ];
+        args.extend(extra.iter().copied());
+        let (code, stdout, err) = run_fh(&args);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(words), "{extra:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(stdout.is_empty(), "{extra:?}: joined: {stdout:?}");
+        assert!(!out.exists() && !cap.exists());
+    }
+}

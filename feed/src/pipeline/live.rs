@@ -401,15 +401,18 @@ trait EngineSink: UpdateSink + Send + 'static {
     /// The publishing sink's outlet.
     type O: Outlet;
     /// The publishing sink and the recorders.
-    fn parts(self) -> (PublishSink<NoBbo, Self::O>, Vec<Box<dyn Recorder>>);
+    fn parts(self) -> Parts<Self::O>;
 }
+
+/// The publishing sink over outlet `O` and the recorders.
+type Parts<O> = (PublishSink<NoBbo, O>, Vec<Box<dyn Recorder>>);
 
 impl<O: Outlet + 'static> EngineSink for PublishSink<NoBbo, O>
 where
     PublishSink<NoBbo, O>: Send,
 {
     type O = O;
-    fn parts(self) -> (PublishSink<NoBbo, O>, Vec<Box<dyn Recorder>>) {
+    fn parts(self) -> Parts<O> {
         (self, Vec::new())
     }
 }
@@ -419,7 +422,7 @@ where
     PublishSink<NoBbo, O>: Send,
 {
     type O = O;
-    fn parts(self) -> (PublishSink<NoBbo, O>, Vec<Box<dyn Recorder>>) {
+    fn parts(self) -> Parts<O> {
         (self.inner, self.recorders)
     }
 }
