@@ -1,4 +1,4 @@
-//! Research outputs of an fh replay: DBN files (`mbo`, `mbp-1`, `mbp-10`, `tbbo`, `trades`)
+//! Research outputs of an fh replay or `fh live` recording: DBN files (`mbo`, `mbp-1`, `mbp-10`, `tbbo`, `trades`)
 //! through Databento's `dbn` crate, book snapshots at fixed intervals of exchange time and the
 //! trade tape, as CSV and Parquet.
 //!
