@@ -78,6 +78,11 @@ impl<S: UpdateSink> UpdateSink for Recording<'_, S> {
     }
 
     #[inline]
+    fn idle(&mut self) {
+        self.inner.idle();
+    }
+
+    #[inline]
     fn datagram_end(&mut self) {
         self.inner.datagram_end();
     }
