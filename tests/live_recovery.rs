@@ -404,6 +404,12 @@ fn final_books(bbo: &Path, report: &Value) -> (Vec<String>, Value) {
     let mut last = std::collections::BTreeMap::new();
     for l in text.lines().skip(1) {
         let f: Vec<&str> = l.split(',').collect();
+        // A row with no symbol is an instrument whose stock directory message was lost on
+        // both lines (a client that joins after the first packets, under load) until a
+        // snapshot named it: its final state is under its symbol, from the snapshot on.
+        if f[1].is_empty() {
+            continue;
+        }
         last.insert(f[1].to_string(), f[1..].join(","));
     }
     // Everything but `activity` (book messages seen: a late joiner saw fewer).
