@@ -664,6 +664,18 @@ fn live_export_flags_are_checked_before_joining() {
             vec!["--floor", "--dbn", s(&out), "--schema", "mbo"],
             "--dbn",
         ),
+        (vec!["--depth", "3"], "--depth: only with --snapshot-every"),
+        (
+            vec![
+                "--snapshot-every",
+                "1s",
+                "--snapshot-csv",
+                s(&out),
+                "--depth",
+                "0",
+            ],
+            "--depth",
+        ),
     ];
     for (extra, words) in cases {
         let mut args = vec![

@@ -66,6 +66,9 @@ pub struct Args {
     /// Stop once N datagrams have been received.
     #[arg(long, value_name = "N")]
     pub packets: Option<u64>,
+    /// Levels a side of the book snapshots (`--snapshot-every`; 1 to 1000, default 5).
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
     /// Stop once nothing has arrived for S seconds after the first datagram.
     #[arg(long, value_name = "S")]
     pub until_quiet: Option<f64>,
@@ -108,7 +111,7 @@ pub struct Args {
     /// Shared-memory publication (--shm NAME).
     #[command(flatten)]
     pub shm: super::shm::ShmArgs,
-    /// Research outputs recorded from the feed: DBN, snapshots (5 levels a side), trade tape
+    /// Research outputs recorded from the feed: DBN, snapshots (`--depth` levels a side, default 5), trade tape
     /// (written on the engine thread, ahead of the strategies' ring).
     #[command(flatten)]
     pub export: Box<super::export_args::ExportArgs>,
@@ -135,15 +138,16 @@ const ENGINE: &[&str] = &[
     "--gap-timeout-ms",
     "--hold-packets",
     "--snapshot",
+    "--depth",
     "--shm",
     "--shm-wait",
     "--shm-buffer",
 ];
 
-/// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
-/// Levels a side of `fh live`'s snapshots (`--snapshot-every`).
+/// Levels a side of `fh live`'s snapshots (`--snapshot-every`) without `--depth`.
 pub const SNAPSHOT_DEPTH: usize = 5;
 
+/// Longest `--duration`, `--until-quiet`, `--heartbeat` or `--stats-every`: 30 days.
 pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
 
 fn secs(what: &str, s: f64) -> Result<Duration, CliError> {
@@ -282,7 +286,13 @@ pub fn run_live(args: &Args) -> Result<RunReport, CliError> {
     }
     fh_feed::pipeline::output::check_paths(&paths)?;
     // No capture files: ITCH's session date is the flag's, or the date of the first receive time.
-    let export = args.export.config(SNAPSHOT_DEPTH, &[])?;
+    if args.depth.is_some() && args.export.snapshot_every.is_none() {
+        return Err(CliError::new(
+            "--depth: only with --snapshot-every (the levels a side of the book snapshots)",
+        ));
+    }
+    let depth = in_range("--depth", args.depth.unwrap_or(SNAPSHOT_DEPTH), 1, 1000)?;
+    let export = args.export.config(depth, &[])?;
     let mut src = LiveSource::new(
         &args.groups,
         match args.protocol {
