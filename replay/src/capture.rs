@@ -289,6 +289,7 @@ pub struct Error {
 }
 
 impl Error {
+    #[inline]
     fn new(path: &Path, offset: u64, kind: ErrorKind) -> Error {
         Error {
             path: path.to_path_buf(),
@@ -1189,55 +1190,128 @@ impl ItchMessage<'_> {
 /// Size of the inflate buffer of a gzip'd ITCH file (grown only for a longer message).
 const GZ_BUF: usize = 256 * 1024;
 
+/// The inflating side of a gzip'd ITCH file: one reusable buffer, refilled as it is read.
 #[derive(Debug)]
-enum ItchSource<'a> {
-    Plain(&'a [u8]),
-    Gz {
-        dec: Box<MultiGzDecoder<&'a [u8]>>,
-        buf: Vec<u8>,
-        /// Unconsumed bytes are `buf[start..end]`.
-        start: usize,
-        end: usize,
-        eof: bool,
-        /// The compressed stream ended early (a cut `.gz` file).
-        cut: bool,
-    },
+struct GzSource<'a> {
+    dec: MultiGzDecoder<&'a [u8]>,
+    buf: Vec<u8>,
+    /// Unconsumed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// The compressed stream ended early (a cut `.gz` file).
+    cut: bool,
+}
+
+impl GzSource<'_> {
+    /// Makes sure the next message (its length prefix, then its bytes) is whole in
+    /// `buf[start..]`: `Ok(Some(n))` with `n` its length prefix included, `Ok(None)` at the
+    /// clean end of the stream. Out of line: an uncompressed file's loop stays small.
+    #[inline(never)]
+    fn fill(&mut self) -> Result<Option<usize>, ErrorKind> {
+        let mut need = 2;
+        loop {
+            let have = self.end - self.start;
+            if have >= need {
+                if need == 2 {
+                    let l = u16::from_be_bytes([self.buf[self.start], self.buf[self.start + 1]]);
+                    need = 2 + usize::from(l);
+                    if have >= need {
+                        return Ok(Some(need));
+                    }
+                } else {
+                    return Ok(Some(need));
+                }
+            }
+            if self.eof {
+                if have == 0 && !self.cut {
+                    return Ok(None);
+                }
+                return Err(truncated(need, have));
+            }
+            // Move the unconsumed tail to the front, grow if a message needs it, fill.
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.buf.len() < need {
+                self.buf.resize(need, 0);
+            }
+            match self.dec.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.eof = true;
+                    self.cut = true;
+                }
+                Err(e) => return Err(ErrorKind::Gzip(e.kind())),
+            }
+        }
+    }
+}
+
+/// Why a plain stream's `rest` holds no whole message: `None` at its clean end, else the
+/// truncation.
+#[cold]
+#[inline(never)]
+fn plain_end(rest: &[u8]) -> Option<ErrorKind> {
+    match rest.first_chunk::<2>() {
+        None if rest.is_empty() => None,
+        None => Some(truncated(2, rest.len())),
+        Some(&l) => Some(truncated(2 + usize::from(u16::from_be_bytes(l)), rest.len())),
+    }
 }
 
 /// Reader of the messages of a NASDAQ_ITCH50 file: a lending iterator (each message borrows
 /// the reader until the next call), since a gzip'd file is inflated into one reusable buffer.
+///
+/// An uncompressed stream is read by stepping a slice of the bytes not yet read: one length
+/// check per message (the prefix and the message together), nothing else between two
+/// messages; the inflating path is out of line.
 #[derive(Debug)]
 pub struct ItchMessages<'a> {
     path: &'a Path,
-    src: ItchSource<'a>,
-    /// Stream offset of the next message's length prefix.
+    /// Uncompressed: the bytes not yet read, from the next message's length prefix (emptied
+    /// after an error). Gzip'd: unused.
+    rest: &'a [u8],
+    /// The inflater of a gzip'd stream.
+    gz: Option<Box<GzSource<'a>>>,
+    /// Uncompressed: the stream's length (a message's offset is `len - rest.len()`).
+    len: u64,
+    /// Gzip'd: stream offset of the next message's length prefix.
     pos: u64,
     index: u64,
-    done: bool,
+    /// A gzip'd stream ended (or failed).
+    gz_done: bool,
 }
 
 impl<'a> ItchMessages<'a> {
     /// Reads the ITCH file in `bytes`, inflating it if `gz`.
     pub fn new(path: &'a Path, bytes: &'a [u8], gz: bool) -> ItchMessages<'a> {
-        let src = if gz {
-            ItchSource::Gz {
-                dec: Box::new(MultiGzDecoder::new(bytes)),
+        let (rest, gz) = if gz {
+            let src = GzSource {
+                dec: MultiGzDecoder::new(bytes),
                 // Small inputs get a small buffer; it grows for a longer message.
                 buf: vec![0; GZ_BUF.min(bytes.len().saturating_mul(8).max(4096))],
                 start: 0,
                 end: 0,
                 eof: false,
                 cut: false,
-            }
+            };
+            (&[][..], Some(Box::new(src)))
         } else {
-            ItchSource::Plain(bytes)
+            (bytes, None)
         };
         ItchMessages {
             path,
-            src,
+            rest,
+            len: rest.len() as u64,
+            gz,
             pos: 0,
             index: 0,
-            done: false,
+            gz_done: false,
         }
     }
 
@@ -1256,43 +1330,34 @@ impl<'a> ItchMessages<'a> {
         &mut self,
         mut f: impl FnMut(ItchMessage<'_>) -> ControlFlow<B>,
     ) -> Result<Option<B>, Error> {
-        if self.done {
-            return Ok(None);
-        }
-        if let ItchSource::Plain(bytes) = self.src {
-            let mut pos = self.pos as usize;
+        if self.gz.is_none() {
+            let mut rest = self.rest;
             let mut index = self.index;
-            let end = loop {
-                let rest = bytes.get(pos..).unwrap_or(&[]);
-                let Some(&l) = rest.first_chunk::<2>() else {
-                    break (!rest.is_empty()).then(|| truncated(2, rest.len()));
+            loop {
+                let Some((&l, tail)) = rest.split_first_chunk::<2>() else {
+                    break;
                 };
                 let len = usize::from(u16::from_be_bytes(l));
-                let Some(data) = rest.get(2..2 + len) else {
-                    break Some(truncated(2 + len, rest.len()));
+                let Some((data, ahead)) = tail.split_at_checked(len) else {
+                    break;
                 };
                 let m = ItchMessage {
                     index,
-                    offset: pos as u64,
+                    offset: self.len - (rest.len() as u64),
                     data,
-                    ahead: rest.get(2 + len..).unwrap_or(&[]),
+                    ahead,
                 };
-                pos += 2 + len;
+                rest = ahead;
                 index += 1;
                 if let ControlFlow::Break(b) = f(m) {
-                    self.pos = pos as u64;
-                    self.index = index;
+                    (self.rest, self.index) = (rest, index);
                     return Ok(Some(b));
                 }
-            };
-            self.index = index;
-            self.done = true;
-            return match end {
-                None => {
-                    self.pos = pos as u64;
-                    Ok(None)
-                }
-                Some(kind) => Err(Error::new(self.path, pos as u64, kind)),
+            }
+            (self.rest, self.index) = (&[], index);
+            return match plain_end(rest) {
+                None => Ok(None),
+                Some(kind) => Err(Error::new(self.path, self.len - rest.len() as u64, kind)),
             };
         }
         while let Some(m) = self.next_message() {
@@ -1305,102 +1370,51 @@ impl<'a> ItchMessages<'a> {
 
     /// The next message, or an error (then `None` forever). A file cut inside its last message
     /// ends with an error whose [`Error::is_truncation`] is true.
+    #[inline]
     pub fn next_message(&mut self) -> Option<Result<ItchMessage<'_>, Error>> {
-        if self.done {
-            return None;
-        }
-        let pos = self.pos;
-        let fail = |done: &mut bool, kind| {
-            *done = true;
-            Some(Err(Error::new(self.path, pos, kind)))
-        };
-        match &mut self.src {
-            ItchSource::Plain(bytes) => {
-                let rest = bytes.get(pos as usize..).unwrap_or(&[]);
-                if rest.is_empty() {
-                    self.done = true;
+        // `rest` is empty for a gzip'd stream: the plain framing is tried first, alone on the
+        // path of an uncompressed file's messages.
+        let rest = self.rest;
+        let (offset, data, ahead) = if let Some((data, ahead)) =
+            rest.split_first_chunk::<2>().and_then(|(&l, tail)| {
+                tail.split_at_checked(usize::from(u16::from_be_bytes(l)))
+            }) {
+            self.rest = ahead;
+            (self.len - rest.len() as u64, data, ahead)
+        } else if let Some(gz) = &mut self.gz {
+            if self.gz_done {
+                return None;
+            }
+            let offset = self.pos;
+            match gz.fill() {
+                Ok(Some(need)) => {
+                    let s = gz.start;
+                    gz.start += need;
+                    self.pos += need as u64;
+                    (offset, &gz.buf[s + 2..s + need], &gz.buf[s + need..gz.end])
+                }
+                Ok(None) => {
+                    self.gz_done = true;
                     return None;
                 }
-                let Some(&l) = rest.first_chunk::<2>() else {
-                    return fail(&mut self.done, truncated(2, rest.len()));
-                };
-                let len = usize::from(u16::from_be_bytes(l));
-                let Some(data) = rest.get(2..2 + len) else {
-                    return fail(&mut self.done, truncated(2 + len, rest.len()));
-                };
-                self.pos += 2 + len as u64;
-                let m = ItchMessage {
-                    index: self.index,
-                    offset: pos,
-                    data,
-                    ahead: rest.get(2 + len..).unwrap_or(&[]),
-                };
-                self.index += 1;
-                Some(Ok(m))
-            }
-            ItchSource::Gz {
-                dec,
-                buf,
-                start,
-                end,
-                eof,
-                cut,
-            } => {
-                // Make sure the length prefix, then the message, is in the buffer.
-                let mut need = 2;
-                loop {
-                    let have = *end - *start;
-                    if have >= need {
-                        if need == 2 {
-                            let l = u16::from_be_bytes([buf[*start], buf[*start + 1]]);
-                            need = 2 + usize::from(l);
-                            if have >= need {
-                                break;
-                            }
-                        } else {
-                            break;
-                        }
-                    }
-                    if *eof {
-                        if have == 0 && !*cut {
-                            self.done = true;
-                            return None;
-                        }
-                        return fail(&mut self.done, truncated(need, have));
-                    }
-                    // Move the unconsumed tail to the front, grow if a message needs it, fill.
-                    if *start > 0 {
-                        buf.copy_within(*start..*end, 0);
-                        *end -= *start;
-                        *start = 0;
-                    }
-                    if buf.len() < need {
-                        buf.resize(need, 0);
-                    }
-                    match dec.read(&mut buf[*end..]) {
-                        Ok(0) => *eof = true,
-                        Ok(n) => *end += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                            *eof = true;
-                            *cut = true;
-                        }
-                        Err(e) => return fail(&mut self.done, ErrorKind::Gzip(e.kind())),
-                    }
+                Err(kind) => {
+                    self.gz_done = true;
+                    return Some(Err(Error::new(self.path, offset, kind)));
                 }
-                let s = *start;
-                *start += need;
-                self.pos += need as u64;
-                let m = ItchMessage {
-                    index: self.index,
-                    offset: pos,
-                    data: &buf[s + 2..s + need],
-                    ahead: &buf[s + need..*end],
-                };
-                self.index += 1;
-                Some(Ok(m))
             }
-        }
+        } else {
+            let kind = plain_end(rest)?;
+            self.rest = &[];
+            return Some(Err(Error::new(self.path, self.len - rest.len() as u64, kind)));
+        };
+        let m = ItchMessage {
+            index: self.index,
+            offset,
+            data,
+            ahead,
+        };
+        self.index += 1;
+        Some(Ok(m))
     }
 }
 
