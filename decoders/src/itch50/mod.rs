@@ -158,7 +158,7 @@ pub fn price8(p: Price8) -> U64 {
 }
 
 /// Casts the prefix of `b` (a message of type `t`) to `T`, or reports it as truncated.
-#[inline]
+#[inline(always)]
 fn view<T: FromBytes + zerocopy::KnownLayout + zerocopy::Immutable>(
     t: u8,
     b: &[u8],
@@ -204,7 +204,7 @@ macro_rules! message_enum {
             /// Unknown types give `Ok(Message::Unknown(t))`. A known type needs at least
             /// [`len_of`] bytes (else [`MsgError::Truncated`]); extra bytes are allowed and
             /// ignored. Never panics.
-            #[inline]
+            #[inline(always)]
             pub fn parse(b: &'a [u8]) -> Result<Message<'a>, MsgError> {
                 let Some(&t) = b.first() else {
                     return Err(MsgError::Empty);

@@ -1261,28 +1261,33 @@ pub fn decode_only(
         }
         Kind::Itch | Kind::ItchGz => {
             let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
-            let walked = msgs.walk(|m| {
-                if stop.load(Ordering::Relaxed) {
-                    st.interrupted = true;
-                    return ControlFlow::Break(());
+            // The messages are read in this loop (not through a closure), so that the framing,
+            // the view and the count are one loop body. `stop` is looked at before the first
+            // message and every 4096 after it (microseconds apart), the progress every 2^20.
+            while let Some(m) = msgs.next_message() {
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e) if e.is_truncation() => {
+                        st.truncated = true;
+                        st.truncation = Some((e.offset, e.kind));
+                        break;
+                    }
+                    Err(e) => return Err(PipelineError::new(e)),
+                };
+                if st.records & 0xFFF == 0 {
+                    if stop.load(Ordering::Relaxed) {
+                        st.interrupted = true;
+                        break;
+                    }
+                    if st.records & 0xF_FFFF == 0 {
+                        progress(m.offset as f64 / total);
+                    }
                 }
                 st.records += 1;
-                if st.records & 0xF_FFFF == 0 {
-                    progress(m.offset as f64 / total);
-                }
                 match itch50::Message::parse(m.data) {
                     Ok(_) => types[usize::from(m.data[0])] += 1,
                     Err(_) => *bad += 1,
                 }
-                ControlFlow::Continue(())
-            });
-            match walked {
-                Ok(_) => {}
-                Err(e) if e.is_truncation() => {
-                    st.truncated = true;
-                    st.truncation = Some((e.offset, e.kind));
-                }
-                Err(e) => return Err(PipelineError::new(e)),
             }
         }
     }
