@@ -1260,7 +1260,10 @@ fn plain_end(rest: &[u8]) -> Option<ErrorKind> {
     match rest.first_chunk::<2>() {
         None if rest.is_empty() => None,
         None => Some(truncated(2, rest.len())),
-        Some(&l) => Some(truncated(2 + usize::from(u16::from_be_bytes(l)), rest.len())),
+        Some(&l) => Some(truncated(
+            2 + usize::from(u16::from_be_bytes(l)),
+            rest.len(),
+        )),
     }
 }
 
@@ -1375,10 +1378,10 @@ impl<'a> ItchMessages<'a> {
         // `rest` is empty for a gzip'd stream: the plain framing is tried first, alone on the
         // path of an uncompressed file's messages.
         let rest = self.rest;
-        let (offset, data, ahead) = if let Some((data, ahead)) =
-            rest.split_first_chunk::<2>().and_then(|(&l, tail)| {
-                tail.split_at_checked(usize::from(u16::from_be_bytes(l)))
-            }) {
+        let (offset, data, ahead) = if let Some((data, ahead)) = rest
+            .split_first_chunk::<2>()
+            .and_then(|(&l, tail)| tail.split_at_checked(usize::from(u16::from_be_bytes(l))))
+        {
             self.rest = ahead;
             (self.len - rest.len() as u64, data, ahead)
         } else if let Some(gz) = &mut self.gz {
@@ -1405,7 +1408,11 @@ impl<'a> ItchMessages<'a> {
         } else {
             let kind = plain_end(rest)?;
             self.rest = &[];
-            return Some(Err(Error::new(self.path, self.len - rest.len() as u64, kind)));
+            return Some(Err(Error::new(
+                self.path,
+                self.len - rest.len() as u64,
+                kind,
+            )));
         };
         let m = ItchMessage {
             index: self.index,

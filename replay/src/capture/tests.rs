@@ -686,6 +686,27 @@ fn walk_sees_what_next_message_sees() {
     }
 }
 
+/// A zero-length message is yielded (its consumer counts it as malformed), not taken for the
+/// end; after the error that ends a stream, both readers stay at the end, plain and gzip'd.
+#[test]
+fn itch_stream_after_an_error_stays_done() {
+    let mut b = vec![0, 0, 0, 1, b'S'];
+    b.extend_from_slice(&[0, 36, b'A']); // cut: 36 bytes announced, 1 there
+    let z = gzip(&b);
+    let p = Path::new("x.NASDAQ_ITCH50");
+    for (bytes, gz) in [(&b, false), (&z, true)] {
+        let mut it = ItchMessages::new(p, bytes, gz);
+        let (got, err) = read_itch(&mut it);
+        let lens: Vec<usize> = got.iter().map(|m| m.2.len()).collect();
+        assert_eq!(lens, [0, 1], "gz {gz}");
+        let e = err.unwrap();
+        assert!(e.is_truncation() && e.offset == 5, "gz {gz}: {e}");
+        assert!(it.next_message().is_none(), "gz {gz}");
+        assert!(it.walk(|_| ControlFlow::Break(())).unwrap().is_none());
+        assert_eq!(it.yielded(), 2);
+    }
+}
+
 #[test]
 fn itch_file_cut_at_end_is_a_warning() {
     let mut w = ItchFileWriter::new(Vec::new());
