@@ -1336,14 +1336,10 @@ impl<'a> ItchMessages<'a> {
         if self.gz.is_none() {
             let mut rest = self.rest;
             let mut index = self.index;
-            loop {
-                let Some((&l, tail)) = rest.split_first_chunk::<2>() else {
-                    break;
-                };
-                let len = usize::from(u16::from_be_bytes(l));
-                let Some((data, ahead)) = tail.split_at_checked(len) else {
-                    break;
-                };
+            while let Some((data, ahead)) = rest
+                .split_first_chunk::<2>()
+                .and_then(|(&l, tail)| tail.split_at_checked(usize::from(u16::from_be_bytes(l))))
+            {
                 let m = ItchMessage {
                     index,
                     offset: self.len - (rest.len() as u64),
