@@ -73,6 +73,8 @@ pub struct ShmPublisher {
     /// The loaned sample's first element (valid while `loan` is `Some`).
     slots: *mut ShmUpdate,
     len: usize,
+    /// Slots of the loaned sample (MAX_SAMPLE_UPDATES), 0 while none is loaned.
+    room: usize,
     /// The last update written ended a datagram.
     boundary: bool,
     top: TopWriter,
@@ -128,6 +130,7 @@ impl ShmPublisher {
             loan: None,
             slots: core::ptr::null_mut(),
             len: 0,
+            room: 0,
             boundary: false,
             top,
             named: vec![false; rows],
@@ -175,6 +178,7 @@ impl ShmPublisher {
                     return false;
                 }
                 self.slots = p.as_mut_ptr().cast::<ShmUpdate>();
+                self.room = MAX_SAMPLE_UPDATES;
                 self.loan = Some(l);
                 true
             }
@@ -183,6 +187,17 @@ impl ShmPublisher {
                 false
             }
         }
+    }
+
+    /// The loaned sample is full, or none is loaned: sends the full one, loans the next;
+    /// whether a sample with room is loaned.
+    #[inline(never)]
+    fn make_room(&mut self) -> bool {
+        if self.loan.is_some() {
+            self.stats.full_samples += 1;
+            self.send(self.flags());
+        }
+        self.loan()
     }
 
     /// Sends the loaned sample with `flags`.
@@ -206,6 +221,7 @@ impl ShmPublisher {
         // those (`SampleHeader::count`).
         let sample = unsafe { l.assume_init() };
         self.len = 0;
+        self.room = 0;
         match sample.send() {
             Ok(n) => {
                 self.stats.samples += 1;
@@ -232,6 +248,7 @@ impl ShmPublisher {
             self.send(self.flags());
         }
         self.loan = None;
+        self.room = 0;
         if self.loan() {
             self.send(SAMPLE_END);
         }
@@ -258,20 +275,18 @@ impl Tap for ShmPublisher {
     #[inline]
     fn update(&mut self, u: &BookUpdate) {
         self.name_instrument(u.instrument);
-        if self.len == MAX_SAMPLE_UPDATES {
-            self.stats.full_samples += 1;
-            self.send(self.flags());
-        }
-        self.boundary = false;
-        if self.loan.is_none() && !self.loan() {
+        if self.len == self.room && !self.make_room() {
+            self.boundary = false;
             self.stats.updates += 1;
             self.stats.dropped += 1;
             return;
         }
-        // SAFETY: a sample is loaned (just checked or loaned above), so `slots` points at
-        // its payload of at least MAX_SAMPLE_UPDATES elements (checked at the loan), which
-        // stays mapped and ours until the sample is sent; `len < MAX_SAMPLE_UPDATES` here
-        // (a full sample was sent above). `MaybeUninit<ShmUpdate>` has `ShmUpdate`'s layout.
+        self.boundary = false;
+        // SAFETY: `len < room` here (checked above, or `make_room` gave a fresh loan), and
+        // `room` is MAX_SAMPLE_UPDATES only while a sample is loaned (0 otherwise), so
+        // `slots` points at its payload of at least MAX_SAMPLE_UPDATES elements (checked at
+        // the loan), which stays mapped and ours until the sample is sent.
+        // `MaybeUninit<ShmUpdate>` has `ShmUpdate`'s layout.
         unsafe { self.slots.add(self.len).write(ShmUpdate::from(u)) };
         self.len += 1;
         self.stats.updates += 1;

@@ -60,6 +60,18 @@ impl Words {
     }
 }
 
+impl Words {
+    /// Row `r` (the header is row 0) as its words: one bounds check for the row.
+    #[inline(always)]
+    fn row(&self, r: usize) -> &[AtomicU64; W] {
+        assert!((r + 1) * W <= self.len, "row {r} outside the table");
+        // SAFETY: words `r * W .. (r + 1) * W` lie in the mapping (checked above), which is
+        // page-aligned and lives as long as `self`; `[AtomicU64; W]` has the layout of
+        // `W` consecutive `u64`, and every access to the shared words is atomic.
+        unsafe { &*self.ptr.add(r * W).cast::<[AtomicU64; W]>() }
+    }
+}
+
 /// The path of the table of publisher `name`.
 pub fn table_path(name: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm/fh-{name}.top"))
@@ -135,14 +147,14 @@ impl TopWriter {
         if id >= self.rows {
             return false;
         }
-        let base = (id + 1) * W;
-        let v = self.words.at(base).load(Ordering::Relaxed);
-        self.words.at(base).store(v + 1, Ordering::Relaxed);
+        let row = self.words.row(id + 1);
+        let v = row[0].load(Ordering::Relaxed);
+        row[0].store(v + 1, Ordering::Relaxed);
         fence(Ordering::Release);
-        for (k, x) in bbo.into_iter().enumerate() {
-            self.words.at(base + 1 + k).store(x, Ordering::Relaxed);
+        for (w, x) in row[1..7].iter().zip(bbo) {
+            w.store(x, Ordering::Relaxed);
         }
-        self.words.at(base).store(v + 2, Ordering::Release);
+        row[0].store(v + 2, Ordering::Release);
         true
     }
 

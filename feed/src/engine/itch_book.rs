@@ -27,7 +27,7 @@
 //! - Anomalies (unknown or duplicate reference, execution beyond the remaining size, …) are
 //!   counted in [`ItchAnomalies`] and never panic; a duplicate add keeps the existing order.
 
-use super::levels::{Ladder, LevelChange, LevelError, INITIAL_LEVELS};
+use super::levels::{Bbo, Ladder, LevelChange, LevelError, INITIAL_LEVELS};
 use super::orders::{InsertError, Order, OrderStore};
 use crate::update::{InstrumentId, Side};
 
@@ -70,6 +70,9 @@ pub struct ItchInstrument {
     pub trading_state: u8,
     /// Book-changing messages applied (activity ranking in reports).
     pub activity: u64,
+    /// The BBO last reported to a sink that wants BBO changes (see
+    /// [`ItchBooks::bbo_if_changed`]).
+    reported: Bbo,
 }
 
 impl ItchInstrument {
@@ -81,6 +84,7 @@ impl ItchInstrument {
             ladders: [Ladder::new(Side::Bid), Ladder::new(Side::Ask)],
             trading_state: 0,
             activity: 0,
+            reported: Bbo::default(),
         }
     }
 
@@ -185,6 +189,20 @@ impl ItchBooks {
         &self.instruments[usize::from(locate)]
     }
 
+    /// The BBO of `locate` if it differs from the one this last returned (or the empty BBO
+    /// after a reset), which it then becomes: the engine reports BBO changes through it.
+    #[inline]
+    pub(crate) fn bbo_if_changed(&mut self, locate: u16) -> Option<Bbo> {
+        let i = &mut self.instruments[usize::from(locate)];
+        let now = Bbo::of(i.bids(), i.asks());
+        if now == i.reported {
+            None
+        } else {
+            i.reported = now;
+            Some(now)
+        }
+    }
+
     /// All instruments that were named or hold levels.
     pub fn instruments(&self) -> impl Iterator<Item = (u16, &ItchInstrument)> + '_ {
         self.instruments
@@ -200,6 +218,7 @@ impl ItchBooks {
         let keep = self.filter.is_none();
         for i in self.instruments.iter_mut() {
             i.ladders.iter_mut().for_each(Ladder::clear);
+            i.reported = Bbo::default();
             i.symbol = [0; 8];
             i.named = false;
             i.keep = keep;

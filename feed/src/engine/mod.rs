@@ -100,7 +100,8 @@ pub trait UpdateSink {
     #[inline]
     fn idle(&mut self) {}
 
-    /// Set to `true` to receive [`UpdateSink::bbo_changed`] (costs a BBO read per message).
+    /// Set to `true` to receive [`UpdateSink::bbo_changed`] (costs a BBO read per message that
+    /// changed a level at a best level).
     const WANTS_BBO: bool = false;
 
     /// The published BBO of `instrument` changed with the event that ended at exchange time
@@ -363,6 +364,9 @@ pub struct Engine {
     pending: Vec<BookUpdate>,
     pending_cap: usize,
     stream_seq: u64,
+    /// The ITCH book message being applied changed a level at a best level (kept for a sink
+    /// that [`UpdateSink::WANTS_BBO`]).
+    event_best: bool,
 }
 
 impl Engine {
@@ -384,6 +388,7 @@ impl Engine {
             pending: Vec::with_capacity(cfg.pending_updates),
             pending_cap: cfg.pending_updates,
             stream_seq: 0,
+            event_best: false,
         }
     }
 
@@ -741,7 +746,7 @@ impl Engine {
             b'A' => {
                 let m = view!(itch50::AddOrder);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let c = self.itch.add(
                     m.order_reference_number.get(),
@@ -771,12 +776,12 @@ impl Engine {
                     );
                 }
                 self.emit_change(&ctx, c, true, sink);
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             b'F' => {
                 let m = view!(itch50::AddOrderMpid);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let c = self.itch.add(
                     m.order_reference_number.get(),
@@ -806,12 +811,12 @@ impl Engine {
                     );
                 }
                 self.emit_change(&ctx, c, true, sink);
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             b'E' => {
                 let m = view!(itch50::OrderExecuted);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let shares = m.executed_shares.get();
                 if let Some((o, c)) =
@@ -830,12 +835,12 @@ impl Engine {
                     u.flags |= Flags::LAST_IN_EVENT;
                     self.publish(&u, sink);
                 }
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             b'C' => {
                 let m = view!(itch50::OrderExecutedWithPrice);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let shares = m.executed_shares.get();
                 if let Some((o, c)) =
@@ -862,12 +867,12 @@ impl Engine {
                     }
                     self.publish(&u, sink);
                 }
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             b'X' => {
                 let m = view!(itch50::OrderCancel);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let r = self.itch.reduce(
                     m.order_reference_number.get(),
@@ -890,12 +895,12 @@ impl Engine {
                     );
                 }
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             b'D' => {
                 let m = view!(itch50::OrderDelete);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let r = self.itch.delete(m.order_reference_number.get(), locate);
                 if let (true, Some((o, _))) = (S::WANTS_ORDERS, &r) {
@@ -913,12 +918,12 @@ impl Engine {
                     );
                 }
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             b'U' => {
                 let m = view!(itch50::OrderReplace);
                 let locate = m.stock_locate.get();
-                let before = self.book_event_start::<S>(t, locate);
+                self.book_event_start::<S>(t);
                 let ctx = ctx!();
                 let old = if S::WANTS_ORDERS && self.itch.keeps(locate) {
                     self.itch
@@ -962,39 +967,32 @@ impl Engine {
                 }
                 self.emit_change(&ctx, a, b.is_none(), sink);
                 self.emit_change(&ctx, b, true, sink);
-                self.book_event_end(before, locate, ctx.exch_ts, sink);
+                self.book_event_end(locate, ctx.exch_ts, sink);
             }
             _ => self.itch_other(now, recv_ts, seq, stale, t, bytes, sink),
         }
     }
 
-    /// Starts a viewed book message of type `t` on `locate`: counts it and, for a sink that
-    /// [`UpdateSink::WANTS_BBO`], reads the BBO before it (see [`Engine::book_event_end`]).
+    /// Starts a viewed book message of type `t`: counts it and, for a sink that
+    /// [`UpdateSink::WANTS_BBO`], starts watching whether it touches a best level.
     #[inline(always)]
-    fn book_event_start<S: UpdateSink>(&mut self, t: u8, locate: u16) -> Option<Bbo> {
+    fn book_event_start<S: UpdateSink>(&mut self, t: u8) {
         self.stats.itch_types[usize::from(t)] += 1;
         if S::WANTS_BBO {
-            Some(self.bbo(InstrumentId::from(locate)))
-        } else {
-            None
+            self.event_best = false;
         }
     }
 
-    /// Ends a book message: reports the BBO if the message moved it (`before` is `Some` only
-    /// for a sink that [`UpdateSink::WANTS_BBO`]).
+    /// Ends a book message on `locate`: for a sink that [`UpdateSink::WANTS_BBO`], if one
+    /// of its level changes was at a best level, reports the BBO when it differs from the one
+    /// last reported. A message that touched no best level left the BBO as it was, so it
+    /// costs no BBO read.
     #[inline(always)]
-    fn book_event_end<S: UpdateSink>(
-        &mut self,
-        before: Option<Bbo>,
-        locate: u16,
-        exch_ts: u64,
-        sink: &mut S,
-    ) {
-        if let Some(before) = before {
-            let i = self.itch.instrument(locate);
-            let after = Bbo::of(i.bids(), i.asks());
-            if after != before {
-                sink.bbo_changed(exch_ts, InstrumentId::from(locate), &i.symbol, &after);
+    fn book_event_end<S: UpdateSink>(&mut self, locate: u16, exch_ts: u64, sink: &mut S) {
+        if S::WANTS_BBO && self.event_best {
+            if let Some(after) = self.itch.bbo_if_changed(locate) {
+                let symbol = self.itch.instrument(locate).symbol;
+                sink.bbo_changed(exch_ts, InstrumentId::from(locate), &symbol, &after);
             }
         }
     }
@@ -1151,6 +1149,9 @@ impl Engine {
         sink: &mut S,
     ) {
         if let Some(c) = c {
+            if S::WANTS_BBO {
+                self.event_best |= c.change.at_best;
+            }
             let u = ctx.level(InstrumentId::from(c.locate), c.side, &c.change, last);
             self.publish(&u, sink);
         }
@@ -1306,6 +1307,53 @@ mod tests {
         assert_eq!(got[1].exch_ts, 1_006);
         assert_eq!(e.bbo(id).ask, Some((253_000, 100)));
         assert_eq!(e.bbo(id).bid, Some((250_000, 100)));
+    }
+
+    /// Records every `bbo_changed` call.
+    #[derive(Default)]
+    struct BboCalls(Vec<(InstrumentId, Bbo)>);
+
+    impl UpdateSink for BboCalls {
+        fn publish(&mut self, _: &BookUpdate) {}
+        const WANTS_BBO: bool = true;
+        fn bbo_changed(&mut self, _: u64, instrument: InstrumentId, _: &[u8; 8], bbo: &Bbo) {
+            self.0.push((instrument, *bbo));
+        }
+    }
+
+    #[test]
+    fn bbo_changes_are_reported_exactly_when_a_message_moves_the_bbo() {
+        // The oracle reads the message's instrument's BBO before and after every message; the
+        // engine reads it only after messages that changed a best level.
+        use fh_replay::gen;
+        let opts = gen::Options {
+            config: gen::Config {
+                symbols: 20,
+                seed: 3,
+                stop: gen::Stop::Messages(60_000),
+            },
+            ..gen::Options::default()
+        };
+        let mut e = Engine::new(&EngineConfig::default());
+        let meta = DatagramMeta::default();
+        let (mut got, mut want) = (BboCalls::default(), Vec::new());
+        let mut moved = 0;
+        gen::run_itch(&opts, |m| {
+            let book = matches!(m[0], b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U');
+            let id = InstrumentId::from(u16::from_be_bytes([m[1], m[2]]));
+            let before = e.bbo(id);
+            e.on_itch_stream_message(0, &meta, m, &mut got);
+            let after = e.bbo(id);
+            if book && after != before {
+                want.push((id, after));
+            }
+            moved += usize::from(after != before);
+            Ok(())
+        })
+        .unwrap();
+        assert!(want.len() > 10_000, "{} BBO changes", want.len());
+        assert_eq!(moved, want.len(), "only book messages move a BBO");
+        assert_eq!(got.0, want);
     }
 
     #[test]
