@@ -301,10 +301,8 @@ fn a_ring_in_outside_memory_keeps_its_slots_there_and_hands_batches_out_in_place
             // The slot is the memory's, `seq & mask` slots in.
             let at = (seq & 7) as usize * slot_bytes::<u64>();
             // SAFETY: inside the memory; the slot is held by this batch (not written).
-            assert_eq!(
-                unsafe { mem.as_ptr().add(at).cast::<u64>().read() },
-                round * 100 + seq - round * 6
-            );
+            let raw = unsafe { mem.as_ptr().add(at).cast::<u64>().read() };
+            assert_eq!(raw, round * 100 + seq - round * 6);
         }
         assert!(b.in_place(r.end).is_none() && b.next().is_none());
         drop(b);
