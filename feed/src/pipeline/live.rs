@@ -34,7 +34,6 @@ use crate::latency::{Clock, IntervalRecorder, Stage, StageRecorder};
 use crate::live::recovery::{self, Arbiter, RecoveryConfig, RecoveryReport, Requester};
 use crate::live::{self, GroupSpec, LiveConfig, RxAgent, RxConsumer, RxCounters};
 use crate::strategy::{HopTimer, MarketView, RunnerGroup, TimeSource};
-use crate::update::BookUpdate;
 
 /// The feed protocol a live run decodes; datagrams of the other one are counted as foreign
 /// and dropped.
@@ -715,6 +714,11 @@ pub fn run_with_events(
         .map(|s| s.rcvbuf_granted)
         .collect();
     let n = p.strategies.len();
+    if n == 0 && p.ring_memory.is_some() {
+        return Err(PipelineError::new(
+            "ring slots in outside memory need at least one strategy (a ring)",
+        ));
+    }
     let shared = p.threading == Threading::Shared;
     let engine = Engine::new(&p.engine);
     let mut thread_of: Vec<(String, Option<usize>)> = Vec::new();
@@ -772,12 +776,7 @@ pub fn run_with_events(
         eng_progress = Some(eng.progress());
         Running::Tapped(threads.start(rx_agent, eng, shared)?)
     } else {
-        let rc = crate::ring::RingConfig {
-            producer_idle: Idle::SpinYield(crate::agent::SpinYield::new(200)),
-            ..crate::ring::RingConfig::new(p.ring.size, n, p.ring.policy)
-        };
-        let (producer, consumers) = crate::ring::ring::<BookUpdate>(rc)
-            .map_err(|e| PipelineError::new(format!("ring size {}: {e}", p.ring.size)))?;
+        let (producer, consumers) = super::make_ring(p.ring, p.ring_memory.as_ref(), n)?;
         ring_monitor = Some(producer.monitor());
         let (writer, top) = crate::topbook::top_book(super::TOP_INSTRUMENTS);
         let view = MarketView {

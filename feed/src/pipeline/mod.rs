@@ -255,6 +255,8 @@ pub struct Pipeline {
     report_books: usize,
     report_depth: usize,
     tap: Option<tap::NamedTap>,
+    /// Where the ring's slots live when not in a box of their own ([`Pipeline::ring_memory`]).
+    ring_memory: Option<Arc<dyn crate::ring::SlotMemory>>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -268,6 +270,34 @@ impl fmt::Debug for Pipeline {
             .field("tap", &self.tap)
             .finish()
     }
+}
+
+/// The pipeline's publication ring for `n` consumers, in [`Pipeline::ring_memory`] if given.
+pub(crate) fn make_ring(
+    ring: RingSettings,
+    memory: Option<&Arc<dyn crate::ring::SlotMemory>>,
+    n: usize,
+) -> Result<
+    (
+        crate::ring::Producer<BookUpdate>,
+        Vec<crate::ring::Consumer<BookUpdate>>,
+    ),
+    PipelineError,
+> {
+    let rc = crate::ring::RingConfig {
+        producer_idle: Idle::SpinYield(crate::agent::SpinYield::new(200)),
+        ..crate::ring::RingConfig::new(ring.size, n, ring.policy)
+    };
+    match memory {
+        None => crate::ring::ring::<BookUpdate>(rc),
+        #[cfg(not(loom))]
+        Some(m) => crate::ring::ring_in::<BookUpdate>(rc, m.clone()),
+        #[cfg(loom)]
+        Some(_) => Err(crate::ring::RingError::Memory(
+            "slots in outside memory are not modelled under loom",
+        )),
+    }
+    .map_err(|e| PipelineError::new(format!("ring size {}: {e}", ring.size)))
 }
 
 impl Pipeline {
@@ -292,7 +322,27 @@ impl Pipeline {
             report_books: 5,
             report_depth: 5,
             tap: None,
+            ring_memory: None,
         }
+    }
+
+    /// The ring's settings.
+    pub fn ring_settings(&self) -> RingSettings {
+        self.ring
+    }
+
+    /// The memory given to [`Pipeline::ring_memory`], if any.
+    pub fn ring_memory_of(&self) -> Option<&Arc<dyn crate::ring::SlotMemory>> {
+        self.ring_memory.as_ref()
+    }
+
+    /// Places the ring's slots in `memory` ([`crate::ring::ring_in`]), which must hold the
+    /// ring's size in 64-byte slots: sandboxes that map the same memory read-only then read the
+    /// updates in place (fh-wasm's `--wasm-shared`). Only with the no-loss policy and a ring
+    /// (at least one strategy); the run refuses it otherwise.
+    pub fn ring_memory(mut self, memory: Arc<dyn crate::ring::SlotMemory>) -> Self {
+        self.ring_memory = Some(memory);
+        self
     }
 
     /// The report shows the depth of the `books` most active books, `depth` levels a side

@@ -920,6 +920,11 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
     };
     let mut progress = p.progress.unwrap_or_else(|| Box::new(|_| {}));
     let n = p.strategies.len();
+    if n == 0 && p.ring_memory.is_some() {
+        return Err(PipelineError::new(
+            "ring slots in outside memory need at least one strategy (a ring)",
+        ));
+    }
     let threading = if n == 0 { "single" } else { p.threading.name() };
     let engine_core = super::pin_current(p.engine_core);
     let start = Instant::now();
@@ -996,12 +1001,7 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
             .zip(cpu0)
             .map(|(a, b)| (a - b) as f64 / 1e9);
     } else {
-        let rc = crate::ring::RingConfig {
-            producer_idle: crate::agent::Idle::SpinYield(crate::agent::SpinYield::new(200)),
-            ..crate::ring::RingConfig::new(p.ring.size, n, p.ring.policy)
-        };
-        let (producer, consumers) = crate::ring::ring::<crate::update::BookUpdate>(rc)
-            .map_err(|e| PipelineError::new(format!("ring size {}: {e}", p.ring.size)))?;
+        let (producer, consumers) = super::make_ring(p.ring, p.ring_memory.as_ref(), n)?;
         let (writer, top) = crate::topbook::top_book(super::TOP_INSTRUMENTS);
         let view = MarketView {
             top,

@@ -81,6 +81,7 @@ use crate::agent::{Idle, IdleStrategy, SpinYield};
 #[cfg(loom)]
 use crate::sync::spin_hint;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering, Padded, SlotCell};
+use core::ptr::NonNull;
 use std::time::Instant;
 
 #[cfg(all(test, loom))]
@@ -169,6 +170,8 @@ pub enum RingError {
     Capacity(usize),
     /// No consumers.
     NoConsumers,
+    /// Outside slot memory ([`ring_in`]) that cannot hold the ring.
+    Memory(&'static str),
 }
 
 impl core::fmt::Display for RingError {
@@ -176,6 +179,7 @@ impl core::fmt::Display for RingError {
         match self {
             RingError::Capacity(c) => write!(f, "ring capacity {c} is not a power of two >= 2"),
             RingError::NoConsumers => write!(f, "a ring needs at least one consumer"),
+            RingError::Memory(m) => f.write_str(m),
         }
     }
 }
@@ -218,7 +222,11 @@ struct WaitStats {
 struct Shared<T> {
     policy: Policy,
     mask: u64,
-    slots: Box<[Slot<T>]>,
+    /// The no-loss slots (empty under never-wait): a leaked `Box<[Slot<T>]>` when `memory` is
+    /// `None`, else slots placed in `memory` by [`ring_in`]. Freed (or handed back) on drop.
+    slots: NonNull<[Slot<T>]>,
+    #[cfg(not(loom))]
+    memory: Option<std::sync::Arc<dyn SlotMemory>>,
     words: Box<[WordSlot]>,
     producer: Padded<ProducerShared>,
     wait: Padded<WaitStats>,
@@ -230,6 +238,57 @@ struct Shared<T> {
 // every other field is atomic. `T: Send` lets records cross threads, and `T: Sync` lets several
 // consumers hold `&T` to the same slot at once.
 unsafe impl<T: Send + Sync> Sync for Shared<T> {}
+// SAFETY: `slots` is owned by `Shared` (a leaked box, or slots in memory the `Shared` keeps
+// alive through `memory`, which is `Send + Sync`), exactly as a `Box<[Slot<T>]>` field would be.
+unsafe impl<T: Send + Sync> Send for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The no-loss slots.
+    #[inline(always)]
+    fn slots(&self) -> &[Slot<T>] {
+        // SAFETY: `slots` points at `capacity` initialised slots (or none) that live as long as
+        // `self` (see the field); slot contents are only reached through `SlotCell`.
+        unsafe { self.slots.as_ref() }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        #[cfg(not(loom))]
+        if self.memory.is_some() {
+            // Slots in caller memory hold `Copy` records (nothing to drop); the memory is
+            // released when the last `Arc` to it goes.
+            return;
+        }
+        // SAFETY: without `memory`, `slots` came from `Box::into_raw` in `ring` and nothing
+        // refers to it any more (`Shared` is being dropped).
+        drop(unsafe { Box::from_raw(self.slots.as_ptr()) });
+    }
+}
+
+/// Memory a no-loss ring's slots may live in, provided by the caller ([`ring_in`]): e.g. a
+/// file mapping that other address spaces (a sandbox) map read-only to read the ring in place.
+///
+/// # Safety
+/// The implementer promises that [`SlotMemory::as_ptr`] is the same pointer for the whole life
+/// of the value, aligned to 64 bytes, and valid for reads and writes of [`SlotMemory::len`]
+/// bytes for as long as the value lives; and that nothing writes those bytes but the ring
+/// (other mappings of the same pages may only read them).
+pub unsafe trait SlotMemory: Send + Sync + 'static {
+    /// Start of the region.
+    fn as_ptr(&self) -> *mut u8;
+    /// Its length in bytes.
+    fn len(&self) -> usize;
+    /// True when the region is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Bytes of one no-loss slot (a record rounded up to the 64-byte slot alignment).
+pub const fn slot_bytes<T>() -> usize {
+    core::mem::size_of::<Slot<T>>()
+}
 
 /// Creates a ring: one producer and `config.consumers` consumers (index order), all slots
 /// allocated here and never again.
@@ -241,7 +300,7 @@ pub fn ring<T: Record>(config: RingConfig) -> Result<(Producer<T>, Vec<Consumer<
     if config.consumers == 0 {
         return Err(RingError::NoConsumers);
     }
-    let (slots, words) = match config.policy {
+    let (slots, words): (Box<[Slot<T>]>, _) = match config.policy {
         Policy::NoLoss => (
             (0..cap)
                 .map(|_| Slot {
@@ -260,10 +319,70 @@ pub fn ring<T: Record>(config: RingConfig) -> Result<(Producer<T>, Vec<Consumer<
                 .collect(),
         ),
     };
+    let slots = NonNull::from(Box::leak(slots));
+    Ok(assemble(config, slots, None, words))
+}
+
+/// A no-loss ring like [`ring`] whose slots live in `memory` (its first
+/// `capacity * slot_bytes::<T>()` bytes, initialised here to `T::default()`), so that other
+/// mappings of that memory can read the slots in place. Only [`Policy::NoLoss`]: a never-wait
+/// ring's slots are atomic words a reader must validate.
+#[cfg(not(loom))]
+pub fn ring_in<T: Record>(
+    config: RingConfig,
+    memory: std::sync::Arc<dyn SlotMemory>,
+) -> Result<(Producer<T>, Vec<Consumer<T>>), RingError> {
+    let cap = config.capacity;
+    if cap < 2 || !cap.is_power_of_two() {
+        return Err(RingError::Capacity(cap));
+    }
+    if config.consumers == 0 {
+        return Err(RingError::NoConsumers);
+    }
+    if config.policy != Policy::NoLoss {
+        return Err(RingError::Memory(
+            "slots in outside memory need the no-loss policy",
+        ));
+    }
+    let base = memory.as_ptr().cast::<Slot<T>>();
+    if base.is_null() || !(base as usize).is_multiple_of(core::mem::align_of::<Slot<T>>()) {
+        return Err(RingError::Memory("slot memory is not aligned to a slot"));
+    }
+    if cap
+        .checked_mul(slot_bytes::<T>())
+        .is_none_or(|n| n > memory.len())
+    {
+        return Err(RingError::Memory("slot memory is smaller than the ring"));
+    }
+    for i in 0..cap {
+        // SAFETY: `base` is aligned and valid for `cap` slots (checked above, and `SlotMemory`'s
+        // contract); nothing else writes the memory and no reference to it exists yet.
+        unsafe {
+            base.add(i).write(Slot {
+                cell: SlotCell::new(T::default()),
+            })
+        };
+    }
+    // SAFETY: as above; the slots are initialised now.
+    let slots = unsafe { NonNull::new_unchecked(core::ptr::slice_from_raw_parts_mut(base, cap)) };
+    Ok(assemble(config, slots, Some(memory), Box::default()))
+}
+
+/// The producer and consumers of a ring whose storage is ready.
+fn assemble<T: Record>(
+    config: RingConfig,
+    slots: NonNull<[Slot<T>]>,
+    #[cfg(not(loom))] memory: Option<std::sync::Arc<dyn SlotMemory>>,
+    #[cfg(loom)] _memory: Option<()>,
+    words: Box<[WordSlot]>,
+) -> (Producer<T>, Vec<Consumer<T>>) {
+    let cap = config.capacity;
     let shared = Arc::new(Shared {
         policy: config.policy,
         mask: cap as u64 - 1,
         slots,
+        #[cfg(not(loom))]
+        memory,
         words,
         producer: Padded::default(),
         wait: Padded::default(),
@@ -287,7 +406,7 @@ pub fn ring<T: Record>(config: RingConfig) -> Result<(Producer<T>, Vec<Consumer<
         staging: T::default(),
         idle: config.producer_idle,
     };
-    Ok((producer, consumers))
+    (producer, consumers)
 }
 
 /// The producer's counters: what it published and how long no-loss back-pressure held it.
@@ -488,9 +607,9 @@ impl<T: Record> Producer<T> {
             #[cfg(not(loom))]
             Policy::NoLoss => {
                 prefetch_write(
-                    &self.shared.slots[((seq + PREFETCH_AHEAD) & self.shared.mask) as usize],
+                    &self.shared.slots()[((seq + PREFETCH_AHEAD) & self.shared.mask) as usize],
                 );
-                self.shared.slots[(seq & self.shared.mask) as usize]
+                self.shared.slots()[(seq & self.shared.mask) as usize]
                     .cell
                     .as_ptr()
             }
@@ -604,7 +723,7 @@ impl<T: Record> Drop for Claim<'_, T> {
             #[cfg(loom)]
             Policy::NoLoss => {
                 let slot =
-                    &self.producer.shared.slots[(self.seq & self.producer.shared.mask) as usize];
+                    &self.producer.shared.slots()[(self.seq & self.producer.shared.mask) as usize];
                 // SAFETY: the slot is exclusively the producer's (see `Deref`); loom checks it.
                 unsafe { slot.cell.write(self.producer.staging) };
             }
@@ -658,6 +777,11 @@ impl<T: Record> Consumer<T> {
     /// The ring's policy.
     pub fn policy(&self) -> Policy {
         self.shared.policy
+    }
+
+    /// Capacity in slots.
+    pub fn capacity(&self) -> usize {
+        self.shared.mask as usize + 1
     }
 
     /// A monitor for the ring's counters.
@@ -829,6 +953,43 @@ impl<T: Record> Batch<'_, T> {
         self.pending_missed
     }
 
+    /// Takes the rest of a no-loss batch as the sequences `start..end`, to be read in place
+    /// through another mapping of the ring's slot memory ([`ring_in`]; slot `seq & mask`):
+    /// unlike [`Batch::next`] nothing is released before the guard drops, so every slot of the
+    /// range stays unwritten while the guard lives. `None` under never-wait (a slot there must
+    /// be validated as it is read).
+    #[inline]
+    pub fn take_in_place(&mut self) -> Option<core::ops::Range<u64>> {
+        if self.consumer.shared.policy != Policy::NoLoss {
+            return None;
+        }
+        let r = self.pos..self.end;
+        self.pos = self.end;
+        Some(r)
+    }
+
+    /// The update of sequence `seq` in its slot, if this no-loss batch holds it unreleased:
+    /// taken or read through this guard and not yet released (`None` otherwise, and under
+    /// never-wait). The reference borrows the guard, so the slot stays unwritten while it lives.
+    #[inline]
+    pub fn in_place(&self, seq: u64) -> Option<&T> {
+        let shared = &*self.consumer.shared;
+        if shared.policy != Policy::NoLoss || seq < self.released || seq >= self.pos {
+            return None;
+        }
+        let slot = &shared.slots()[(seq & shared.mask) as usize];
+        #[cfg(not(loom))]
+        // SAFETY: `released <= seq < pos <= published`: the slot's write happened-before our
+        // Acquire of the published cursor, and the producer cannot overwrite it before our
+        // cursor passes `seq`, which happens only when this guard (borrowed by the result) drops.
+        return Some(unsafe { &*slot.cell.as_ptr() });
+        #[cfg(loom)]
+        {
+            let _ = slot;
+            None
+        }
+    }
+
     /// The next update, or `None` at the end of the batch.
     #[inline]
     #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the guard
@@ -856,7 +1017,7 @@ impl<T: Record> Batch<'_, T> {
                 .store(seq, Ordering::Release);
             self.released = seq;
         }
-        let slot = &shared.slots[(seq & shared.mask) as usize];
+        let slot = &shared.slots()[(seq & shared.mask) as usize];
         #[cfg(not(loom))]
         // SAFETY: `seq` < the published cursor we Acquire-loaded, so its write happened-before;
         // the producer will not overwrite the slot until our cursor passes `seq`, which happens

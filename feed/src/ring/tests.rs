@@ -249,3 +249,86 @@ fn long_no_loss_batches_release_progressively() {
     drop(b);
     assert_eq!(monitor.consumer_stats(0).unwrap().cursor, 5);
 }
+
+/// Slot memory from the heap, 64-byte aligned, for `ring_in`.
+struct HeapSlots(Box<[UnsafeSlot]>);
+
+#[repr(C, align(64))]
+struct UnsafeSlot(core::cell::UnsafeCell<[u8; 64]>);
+
+// SAFETY: the bytes are reached only through the ring (`SlotMemory`'s contract).
+unsafe impl Sync for HeapSlots {}
+
+// SAFETY: the box is 64-byte aligned, lives as long as the value, and only the ring writes it.
+unsafe impl SlotMemory for HeapSlots {
+    fn as_ptr(&self) -> *mut u8 {
+        self.0.as_ptr().cast::<u8>().cast_mut()
+    }
+    fn len(&self) -> usize {
+        self.0.len() * 64
+    }
+}
+
+fn heap_slots(n: usize) -> std::sync::Arc<HeapSlots> {
+    std::sync::Arc::new(HeapSlots(
+        (0..n)
+            .map(|_| UnsafeSlot(core::cell::UnsafeCell::new([0xAA; 64])))
+            .collect(),
+    ))
+}
+
+#[test]
+fn a_ring_in_outside_memory_keeps_its_slots_there_and_hands_batches_out_in_place() {
+    let mem = heap_slots(8);
+    let (mut p, mut cs) =
+        ring_in::<u64>(RingConfig::new(8, 2, Policy::NoLoss), mem.clone()).unwrap();
+    // Initialised to the default record.
+    // SAFETY: the memory is alive and holds 8 initialised u64 slots; no claim is live.
+    assert_eq!(unsafe { mem.as_ptr().cast::<u64>().read() }, 0);
+    for round in 0..5u64 {
+        for i in 0..6 {
+            *p.claim() = round * 100 + i;
+        }
+        p.publish();
+        // Consumer 0 reads through `next`; consumer 1 takes the batch whole, in place.
+        let got: Vec<u64> = drain(&mut cs[0]).iter().map(|e| e.1).collect();
+        assert_eq!(got, (0..6).map(|i| round * 100 + i).collect::<Vec<_>>());
+        let mut b = cs[1].poll().unwrap();
+        let r = b.take_in_place().unwrap();
+        assert_eq!(r, round * 6..round * 6 + 6);
+        for seq in r.clone() {
+            assert_eq!(*b.in_place(seq).unwrap(), round * 100 + seq - round * 6);
+            // The slot is the memory's, `seq & mask` slots in.
+            let at = (seq & 7) as usize * slot_bytes::<u64>();
+            // SAFETY: inside the memory; the slot is held by this batch (not written).
+            let raw = unsafe { mem.as_ptr().add(at).cast::<u64>().read() };
+            assert_eq!(raw, round * 100 + seq - round * 6);
+        }
+        assert!(b.in_place(r.end).is_none() && b.next().is_none());
+        drop(b);
+        assert_eq!(cs[1].position(), round * 6 + 6);
+    }
+    drop(p);
+    assert!(cs.iter().all(|c| c.is_finished()));
+    // What the memory cannot hold, or a never-wait ring, is refused.
+    let e = |r: Result<(Producer<u64>, Vec<Consumer<u64>>), RingError>| r.err().unwrap();
+    assert!(matches!(
+        e(ring_in(
+            RingConfig::new(16, 1, Policy::NoLoss),
+            heap_slots(8)
+        )),
+        RingError::Memory(_)
+    ));
+    assert!(matches!(
+        e(ring_in(
+            RingConfig::new(8, 1, Policy::NeverWait),
+            heap_slots(8)
+        )),
+        RingError::Memory(_)
+    ));
+    // A never-wait batch cannot be taken in place.
+    let (mut p, mut cs) = nw(4, 1);
+    *p.claim() = 1;
+    p.publish();
+    assert!(cs[0].poll().unwrap().take_in_place().is_none());
+}

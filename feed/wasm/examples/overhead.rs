@@ -1,22 +1,26 @@
 //! What running a strategy as a WebAssembly module costs against running it natively, in one
-//! replay: the SDK's imbalance strategy natively (`native`) and as the module
-//! (`wasm-imbalance`), each on its own thread, fed by the same ring.
+//! replay: fh's stream digest natively (`native`, the SDK's `DigestOnly` strategy), as the
+//! copying-mode module (`wasm-copy`: each update copied into the guest's memory) and as the
+//! shared-mode module (`wasm-shared`: the guest reads the ring's slots in place,
+//! `feed/wasm/guest/wat/digest_shared.wat`), each on its own thread, fed by the same ring.
 //!
 //! ```sh
 //! cargo build --release --target wasm32-unknown-unknown --features module \
 //!   --examples --manifest-path feed/wasm/guest/Cargo.toml --target-dir target/wasm-guest
-//! cargo run --profile ci -p fh-wasm --example overhead -- CAPTURE \
-//!   target/wasm-guest/wasm32-unknown-unknown/release/examples/imbalance.wasm HGRM_DIR \
-//!   [dedicated|shared]
+//! cargo run --release -p fh-wasm --example overhead -- CAPTURE \
+//!   target/wasm-guest/wasm32-unknown-unknown/release/examples/digest.wasm HGRM_DIR \
+//!   [dedicated|shared] [RING_SIZE]
 //! ```
 //!
-//! `shared` runs the engine and both strategies on one thread, one after the other after each
-//! event (no preemption between them, the thread CPU figure is then the whole run's).
+//! `shared` runs the engine and the strategies on one thread, one after the other after each
+//! event (no preemption between them; the thread CPU figure is then the whole run's, and each
+//! strategy's hop includes the strategies before it).
 //!
 //! Prints, per strategy: updates, busy time per update (the clock read at the start and end
 //! of each batch: the work done on the strategy's thread, idle polling excluded), thread CPU
-//! per update (`CLOCK_THREAD_CPUTIME_ID` over the run, idle polling included), and the hop
-//! latency's percentiles; writes `consume.NAME.hgrm` and `end_to_end.NAME.hgrm` to HGRM_DIR.
+//! per update (`CLOCK_THREAD_CPUTIME_ID` over the run, idle polling included), the digest, and
+//! the hop latency's percentiles; writes `consume.NAME.hgrm` and `end_to_end.NAME.hgrm` to
+//! HGRM_DIR.
 
 use std::path::PathBuf;
 
@@ -25,7 +29,11 @@ use fh_feed::pipeline::{thread_cpu_ns, Pipeline, RingSettings, StrategyOptions, 
 use fh_feed::strategy::{Context, Figures, Strategy};
 use fh_feed::update::BookUpdate;
 use fh_wasm::native::Native;
-use fh_wasm::{add_guest, Guest, SignalLog, WasmConfig, WasmHost, WasmModule};
+use std::sync::Arc;
+
+use fh_wasm::{
+    add_guest, add_shared_guest, Guest, RingMemory, SignalLog, WasmConfig, WasmHost, WasmModule,
+};
 
 /// A strategy with its busy time (batch start to batch end) and thread CPU measured.
 struct Timed<S> {
@@ -72,22 +80,31 @@ impl<S: Strategy> Strategy for Timed<S> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let file = PathBuf::from(args.next().expect("CAPTURE"));
-    let module = PathBuf::from(args.next().expect("imbalance.wasm"));
+    let module = PathBuf::from(args.next().expect("digest.wasm"));
     let hgrm = PathBuf::from(args.next().expect("HGRM_DIR"));
     let threading = match args.next().as_deref() {
         None | Some("dedicated") => Threading::Dedicated,
         Some("shared") => Threading::Shared,
         Some(x) => panic!("{x}: dedicated or shared"),
     };
+    let size: usize = args
+        .next()
+        .map_or(1 << 16, |s| s.parse().expect("RING_SIZE"));
     std::fs::create_dir_all(&hgrm).expect("HGRM_DIR");
     let host = WasmHost::new().expect("wasmtime");
     let m = WasmModule::load(&host, &module).unwrap_or_else(|e| panic!("{e}"));
     let guest = Guest::new(&m, &WasmConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let shared_host = WasmHost::new_shared().expect("wasmtime (threads)");
+    let wat = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest/wat/digest_shared.wat");
+    let sm = WasmModule::load(&shared_host, &wat).unwrap_or_else(|e| panic!("{e}"));
+    let ring = Arc::new(RingMemory::new(size).expect("ring memory"));
+    let shared_guest =
+        Guest::new_shared(&sm, &WasmConfig::default(), &ring).unwrap_or_else(|e| panic!("{e}"));
     let log = SignalLog::new();
     let native = Timed {
         inner: Native::new(
             "native",
-            Box::new(fh_guest::examples::Imbalance::new()),
+            Box::new(fh_guest::examples::DigestOnly::new()),
             log.clone(),
         ),
         clock: *Clock::global(),
@@ -98,7 +115,10 @@ fn main() {
         updates: 0,
     };
     let p = Pipeline::replay(&file)
-        .ring(RingSettings::default())
+        .ring(RingSettings {
+            size,
+            ..RingSettings::default()
+        })
         .threading(threading)
         .latency(LatencyConfig {
             hgrm: Some(hgrm.clone()),
@@ -108,11 +128,20 @@ fn main() {
         .strategy("native", native);
     let p = add_guest(
         p,
-        "wasm-imbalance",
+        "wasm-copy",
         guest,
         StrategyOptions::default(),
         log.clone(),
     );
+    let p = add_shared_guest(
+        p,
+        "wasm-shared",
+        shared_guest,
+        &ring,
+        StrategyOptions::default(),
+        log.clone(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let r = p.run().expect("replay").report;
     for s in &r.strategies {
         let f = |n: &str| s.figures.get(n).map(|v| v.to_string()).unwrap_or_default();

@@ -81,4 +81,18 @@ FH_IMPORT("signal") void fh_signal(uint32_t instrument, uint32_t kind, int64_t v
 /* Sets the report figure `name` (len <= 64) to `value`; hex != 0 shows it in hex. */
 FH_IMPORT("figure") void fh_figure(const char *name, uint32_t len, int64_t value, uint32_t hex);
 
+/* Shared mode (fh --wasm-shared): the module imports its memory, shared, with as many maximum as
+ * minimum pages (wasm-ld: -matomics -mbulk-memory -Wl,--import-memory,--shared-memory,
+ * --initial-memory=N,--max-memory=N; no static data: wasm-ld would initialise it with
+ * memory.init, which a shared-mode module may not use, nor memory.copy/fill or
+ * memory.atomic.wait). It exports
+ *   uint32_t fh_ring(uint32_t slots);   where the ring goes: a multiple of 65536 with slots * 64
+ *                                       bytes after it in the memory (called once);
+ *   void fh_on_batch(uint32_t first, uint32_t count);
+ * and reads update i (0 <= i < count) of a batch, in place and read-only, with fh_ring_update. */
+static inline const struct fh_book_update *fh_ring_update(uint32_t ring, uint32_t slots,
+                                                          uint32_t first, uint32_t i) {
+    return (const struct fh_book_update *)(uintptr_t)(ring + ((first + i) & (slots - 1)) * 64u);
+}
+
 #endif

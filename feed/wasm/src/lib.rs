@@ -29,30 +29,61 @@
 //!
 //! ## Invariants
 //! - A module sees the updates of its ring in order, exactly once, until it is stopped; its
-//!   `fh_on_batch` is never called with a range outside its region.
+//!   `fh_on_batch` is never called with a range outside its region (shared mode: with slots
+//!   that are not published, or that are released before the call returns).
+//! - Shared mode: no guest can write the ring's slots (read-only mapping), and no host code
+//!   writes a guest memory's ring pages.
 //! - Per batch the runner allocates nothing (the region and the hop stamps are sized at
 //!   start-up); signals go to a buffer reserved at start-up, grown on the strategy's thread,
 //!   bounded ([`signals::MAX_SIGNALS`], the rest counted as dropped).
 //! - A stopped module is never called again and holds no ring slot.
 //!
-//! ## What it does not do
-//! Reading the ring's slots in place from a wasm *shared* memory (no copy at all) is not
-//! built: it needs wasmtime's `threads` feature, which wasmtime ranks tier 2, and a
-//! publication ring whose slots live in memory a guest may read (and could write), which
-//! fh-feed's ring does not offer. Only the copying mode exists, and no `--wasm-shared` flag.
+//! ## Shared mode (`--wasm-shared`): the ring read in place
+//! ```text
+//!  memfd: the ring's slots ──(read-write mapping)── engine: writes each update once, in place
+//!    │                       (fh-feed ring_in, no-loss policy only)
+//!    └──(read-only mapping, MAP_FIXED)── over [fh_ring(), + ring) of each shared guest's
+//!        wasm shared memory (imported `fh.memory`, min == max pages: never grows or moves)
+//!  WasmRunner: Acquire of the published cursor ──► fh_on_batch(first slot, count): the guest
+//!  reads slots (first + i) & (slots - 1) itself ──► returns ──► the batch's slots released
+//! ```
+//! No copy at all: the guest reads the engine's own 64-byte records. It needs wasmtime's
+//! `threads` support (shared memories), which wasmtime ranks **tier 2** (no security
+//! backports, no CVEs for its bugs): the engine with it is built only for `--wasm-shared`
+//! ([`sandbox::WasmHost::new_shared`]); the default engine keeps it off.
 //!
+//! Isolation in shared mode ([`shared`]): the ring's pages are mapped read-only into each
+//! guest's memory, so a guest's store into them faults, and wasmtime turns a fault at a wasm
+//! access inside a memory's reservation into a trap (the guest is stopped and reported like
+//! any other). A guest therefore cannot write what the other strategies read. Host code never
+//! writes those pages: the host functions refuse a range touching the ring, and a shared-mode
+//! module may not contain `memory.copy`/`fill`/`init` (bulk memory is off on that engine, and
+//! [`scan`] refuses them with a clearer message) because wasmtime runs them as host code, where
+//! a fault would end the process; nor `memory.atomic.wait*`, which the deadline cannot
+//! interrupt. A guest may read slots other than its batch's (the engine may be writing them):
+//! it sees whatever is there, which harms only itself.
+//!
+//! Shared-mode module ABI: imports `fh.memory` (or `env.memory`, wasm-ld's name) as
+//! `(memory N N shared)`; exports `fh_ring(slots) -> offset` (called once: where the ring
+//! goes, a multiple of 65536 with `slots × 64` bytes free after it) and
+//! `fh_on_batch(first, count)` (records at `offset + ((first + i) & (slots - 1)) × 64`), and
+//! optionally `fh_on_finish`. A module for one mode given to the other is refused at load.
+
 //! The guest SDK is the `no_std` crate `feed/wasm/guest` (`fh-guest`) and its C header
 //! `fh_guest.h`; [`native::Native`] runs the same `fh_guest::Strategy` natively.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod native;
 pub mod runner;
 pub mod sandbox;
+pub mod scan;
+pub mod shared;
 pub mod signals;
 
 pub use runner::WasmRunner;
 pub use sandbox::{Failure, Guest, WasmConfig, WasmError, WasmHost, WasmModule};
+pub use shared::RingMemory;
 pub use signals::{Signal, SignalLog};
 
 use fh_feed::pipeline::{Pipeline, StrategyOptions};
@@ -69,4 +100,47 @@ pub fn add_guest(
     p.runner_with(name, options, move |consumer, view, timer| {
         Box::new(WasmRunner::new(n, guest, consumer, view, timer, log))
     })
+}
+
+/// Adds `guest`, a `--wasm-shared` guest mapped to `ring` ([`Guest::new_shared`]), as a
+/// strategy agent of `p`, and places the pipeline's ring slots in `ring` (the first shared
+/// guest does; the others must name the same `ring`). Refused unless the ring is no-loss and
+/// has `ring.slots()` slots.
+pub fn add_shared_guest(
+    p: Pipeline,
+    name: &str,
+    guest: Guest,
+    ring: &std::sync::Arc<RingMemory>,
+    options: StrategyOptions,
+    log: SignalLog,
+) -> Result<Pipeline, WasmError> {
+    let settings = p.ring_settings();
+    if settings.policy != fh_feed::ring::Policy::NoLoss {
+        return Err(WasmError(
+            "--wasm-shared: the ring's slots are read in place, which needs the no-loss ring policy"
+                .into(),
+        ));
+    }
+    let same = |m: *const u8| std::ptr::eq(m, std::sync::Arc::as_ptr(ring).cast::<u8>());
+    let mapped = guest
+        .ring
+        .as_ref()
+        .map(|r| std::sync::Arc::as_ptr(r).cast::<u8>());
+    let pipeline = p
+        .ring_memory_of()
+        .map(|m| std::sync::Arc::as_ptr(m).cast::<u8>());
+    if !mapped.is_some_and(same) || !pipeline.is_none_or(same) {
+        return Err(WasmError(
+            "--wasm-shared: every shared guest must map the pipeline's one ring memory".into(),
+        ));
+    }
+    if settings.size != ring.slots() {
+        return Err(WasmError(format!(
+            "--wasm-shared: the guest's ring has {} slots, the pipeline's {}",
+            ring.slots(),
+            settings.size
+        )));
+    }
+    let p = p.ring_memory(ring.clone());
+    Ok(add_guest(p, name, guest, options, log))
 }

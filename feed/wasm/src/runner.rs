@@ -63,7 +63,14 @@ impl WasmRunner {
         log.declare(&name);
         WasmRunner {
             module: guest.module.clone(),
-            stamps: vec![(0, 0); guest.region_len],
+            stamps: vec![
+                (0, 0);
+                if guest.ring_mask.is_some() {
+                    0
+                } else {
+                    guest.region_len
+                }
+            ],
             name,
             monitor: consumer.monitor(),
             consumer: Some(consumer),
@@ -136,8 +143,66 @@ impl WasmRunner {
         }
     }
 
+    /// Hands one batch to a shared-mode guest, which reads the updates in the ring's slots
+    /// (its own read-only mapping of them): one call, `fh_on_batch(first slot, count)`; the
+    /// slots are released when the call has returned. Returns the updates delivered.
+    fn poll_shared(&mut self, mask: u64) -> usize {
+        let wall = self.view.time == TimeSource::Wall;
+        let (Some(consumer), Some(guest)) = (self.consumer.as_mut(), self.guest.as_mut()) else {
+            return 0;
+        };
+        let Some(mut batch) = consumer.poll() else {
+            return 0;
+        };
+        let t0 = if self.timer.is_some() {
+            self.clock.now()
+        } else {
+            0
+        };
+        // Never-wait rings are refused with shared guests at start-up (`add_shared_guest`).
+        let Some(range) = batch.take_in_place() else {
+            return 0;
+        };
+        let n = (range.end - range.start) as usize;
+        if wall {
+            self.now = fh_feed::live::realtime_ns();
+        } else if let Some(u) = batch.in_place(range.end - 1) {
+            self.now = u.recv_ts;
+        }
+        if let Some(t) = self.timer.as_mut() {
+            let now = t.clock.now();
+            for seq in range.clone() {
+                if let Some(u) = batch.in_place(seq) {
+                    record_hop(t, now, u.engine_ts, u.recv_ts);
+                }
+            }
+        }
+        self.calls += 1;
+        // A batch never exceeds the ring (u32 slots), so `n` fits.
+        let r = guest.on_batch(self.now, (range.start & mask) as u32, n as u32);
+        drop(batch);
+        let published = self.monitor.producer_stats().published;
+        let lag = published.saturating_sub(range.start);
+        self.stats.max_lag = self.stats.max_lag.max(lag);
+        self.stats.lag_sum += lag;
+        self.stats.delivered += n as u64;
+        self.stats.batches += 1;
+        if let Err(reason) = r {
+            self.stop(reason, range.start, n as u64);
+        }
+        if let Some(t) = self.timer.as_mut() {
+            let end = t.clock.now();
+            t.rec.tick(end);
+            self.busy_ns += end.saturating_sub(t0);
+        }
+        n
+    }
+
     /// Drains one batch into the guest; returns the updates delivered.
     pub fn poll(&mut self) -> usize {
+        if let Some(mask) = self.guest.as_ref().and_then(|g| g.ring_mask) {
+            return self.poll_shared(mask);
+        }
         let wall = self.view.time == TimeSource::Wall;
         let (Some(consumer), Some(guest)) = (self.consumer.as_mut(), self.guest.as_mut()) else {
             return 0;
@@ -256,15 +321,21 @@ fn record_hops(timer: Option<&mut HopTimer>, stamps: &[(u64, u64)]) {
     let Some(t) = timer else { return };
     let now = t.clock.now();
     for &(engine_ts, recv_ts) in stamps {
-        if engine_ts != 0 {
-            t.rec.record(Stage::Consume, now.saturating_sub(engine_ts));
-            let from = if t.kernel_arrival {
-                t.clock.from_realtime(recv_ts)
-            } else {
-                engine_ts
-            };
-            t.rec.record(Stage::EndToEnd, now.saturating_sub(from));
-        }
+        record_hop(t, now, engine_ts, recv_ts);
+    }
+}
+
+/// Records the hop of one record with stamps `engine_ts`, `recv_ts`, handed over at `now`.
+#[inline]
+fn record_hop(t: &mut HopTimer, now: u64, engine_ts: u64, recv_ts: u64) {
+    if engine_ts != 0 {
+        t.rec.record(Stage::Consume, now.saturating_sub(engine_ts));
+        let from = if t.kernel_arrival {
+            t.clock.from_realtime(recv_ts)
+        } else {
+            engine_ts
+        };
+        t.rec.record(Stage::EndToEnd, now.saturating_sub(from));
     }
 }
 

@@ -9,10 +9,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use fh_feed::strategy::MarketView;
+use std::ops::Range;
+
 use wasmtime::{
-    Caller, Config, Engine, Extern, InstancePre, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, Trap, TypedFunc,
+    Caller, Config, Engine, Extern, ExternType, InstancePre, Linker, Memory, MemoryType, Module,
+    SharedMemory, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
 };
+
+use crate::scan::{scan, MEMORY_IMPORTS};
+use crate::shared::RingMemory;
 
 use crate::signals::{Signal, SignalBuf};
 
@@ -124,6 +129,8 @@ impl fmt::Display for Failure {
 #[derive(Debug)]
 pub struct WasmHost {
     engine: Engine,
+    /// Built for `--wasm-shared` modules ([`WasmHost::new_shared`]).
+    shared: bool,
     linker: Linker<GuestState>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
@@ -134,8 +141,34 @@ impl WasmHost {
     /// defaults (no threads, no WASI), and its ticker thread (sleeps [`TICK`] per epoch).
     pub fn new() -> Result<Arc<WasmHost>, WasmError> {
         let mut c = Config::new();
-        c.epoch_interruption(true).max_wasm_stack(STACK);
-        let engine = Engine::new(&c).map_err(|e| WasmError(format!("wasmtime: {e}")))?;
+        c.epoch_interruption(true)
+            .max_wasm_stack(STACK)
+            .wasm_threads(false);
+        Self::with_config(&c, false)
+    }
+
+    /// The engine for `--wasm-shared` modules: as [`WasmHost::new`], plus wasmtime's threads
+    /// proposal and shared memories (wasmtime ranks them tier 2), and without bulk memory and
+    /// reference types (see [`crate::shared`] for why `memory.copy`/`fill`/`init` may not run
+    /// on a memory that holds the ring; reference types need bulk memory).
+    pub fn new_shared() -> Result<Arc<WasmHost>, WasmError> {
+        let mut c = Config::new();
+        c.epoch_interruption(true)
+            .max_wasm_stack(STACK)
+            .wasm_threads(true)
+            .shared_memory(true)
+            .wasm_features(wasmtime::WasmFeatures::REFERENCE_TYPES, false)
+            .wasm_bulk_memory(false);
+        Self::with_config(&c, true)
+    }
+
+    /// True for the `--wasm-shared` engine.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    fn with_config(c: &Config, shared: bool) -> Result<Arc<WasmHost>, WasmError> {
+        let engine = Engine::new(c).map_err(|e| WasmError(format!("wasmtime: {e}")))?;
         let mut linker = Linker::new(&engine);
         define_imports(&mut linker).map_err(|e| WasmError(format!("wasmtime: {e}")))?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -159,6 +192,7 @@ impl WasmHost {
             .map_err(|e| WasmError(format!("epoch ticker thread: {e}")))?;
         Ok(Arc::new(WasmHost {
             engine,
+            shared,
             linker,
             stop,
             ticker: Some(ticker),
@@ -182,7 +216,11 @@ pub struct WasmModule {
     pub path: PathBuf,
     /// Its file name (for reports).
     pub name: String,
-    pre: InstancePre<GuestState>,
+    /// Linked ahead (copying mode); a shared-mode module is linked per guest, with its memory.
+    pre: Option<InstancePre<GuestState>>,
+    module: Module,
+    /// Shared mode: the memory import (`module`, `name`) and its size in wasm pages.
+    shared: Option<(String, String, u32)>,
     host: Arc<WasmHost>,
 }
 
@@ -214,6 +252,53 @@ impl WasmModule {
     pub fn load(host: &Arc<WasmHost>, path: &Path) -> Result<WasmModule, WasmError> {
         let shown = path.display();
         let bytes = std::fs::read(path).map_err(|e| WasmError(format!("{shown}: {e}")))?;
+        // Which mode the module was built for, before compiling it (a shared memory does not
+        // even compile on the copying mode's engine). Text that does not parse, or bytes that
+        // are not a module, are reported by wasmtime below.
+        let binary = if bytes.starts_with(b"\0asm") {
+            Some(std::borrow::Cow::Borrowed(&bytes[..]))
+        } else {
+            wat::parse_bytes(&bytes).ok()
+        };
+        let found = binary.as_deref().map(scan);
+        if host.shared {
+            // Shared mode fails closed: a module the scan cannot read is not run.
+            if let Some(Err(e)) = &found {
+                return Err(WasmError(format!(
+                    "{shown}: not a valid WebAssembly module: {e}"
+                )));
+            }
+            if found.is_none() {
+                return Err(WasmError(format!(
+                    "{shown}: not a WebAssembly module (binary or text)"
+                )));
+            }
+        }
+        if let Some(Ok(found)) = found {
+            match (&found.memory_import, host.shared) {
+                (Some(m), false) => {
+                    return Err(WasmError(format!(
+                        "{shown}: imports a memory ({m}): a module built for --wasm-shared"
+                    )))
+                }
+                (None, true) => {
+                    let built = if found.exports_region {
+                        "exports fh_region: a module built for the copying mode"
+                    } else {
+                        "not a --wasm-shared module"
+                    };
+                    return Err(WasmError(format!(
+                        "{shown}: imports no shared memory (fh.memory) and {built}, not for --wasm-shared"
+                    )));
+                }
+                _ => {}
+            }
+            if let (true, Some((f, op))) = (host.shared, found.forbidden) {
+                return Err(WasmError(format!(
+                    "{shown}: function {f} uses {op}, which a --wasm-shared module may not (wasmtime runs it as host code on the memory that holds the ring)"
+                )));
+            }
+        }
         let module = Module::new(&host.engine, &bytes).map_err(|e| {
             let what = if bytes.starts_with(b"\0asm") {
                 "not a valid WebAssembly module"
@@ -222,7 +307,26 @@ impl WasmModule {
             };
             WasmError(format!("{shown}: {what}: {}", one_line(&e)))
         })?;
+        let mut memory = None;
         for i in module.imports() {
+            if let ExternType::Memory(t) = i.ty() {
+                let pages = t.maximum().filter(|&m| m == t.minimum() && t.is_shared());
+                let named = MEMORY_IMPORTS.contains(&(i.module(), i.name()));
+                match (host.shared, named, pages) {
+                    (true, true, Some(p)) if memory.is_none() => {
+                        memory = Some((i.module().to_string(), i.name().to_string(), p as u32));
+                        continue;
+                    }
+                    (true, true, _) if memory.is_none() => {
+                        return Err(WasmError(format!(
+                            "{shown}: imports {}.{}: a --wasm-shared module's memory must be shared with as many maximum as minimum pages",
+                            i.module(),
+                            i.name()
+                        )));
+                    }
+                    _ => {}
+                }
+            }
             if i.module() != "fh" || !IMPORTS.contains(&i.name()) {
                 return Err(WasmError(format!(
                     "{shown}: imports {}.{}: a strategy module may import only fh.{{{}}}",
@@ -232,22 +336,42 @@ impl WasmModule {
                 )));
             }
         }
-        for (name, want) in [
+        let copying = [
             ("memory", "a memory"),
             ("fh_region", "a function () -> i32"),
             ("fh_region_len", "a function () -> i32"),
             ("fh_on_batch", "a function (i32, i32)"),
-        ] {
+        ];
+        let shared = [
+            ("fh_ring", "a function (i32) -> i32"),
+            ("fh_on_batch", "a function (i32, i32)"),
+        ];
+        let wanted = if host.shared {
+            &shared[..]
+        } else {
+            &copying[..]
+        };
+        if host.shared && memory.is_none() {
+            return Err(WasmError(format!(
+                "{shown}: imports no shared memory (fh.memory): not a --wasm-shared module"
+            )));
+        }
+        for &(name, want) in wanted {
             if module.get_export(name).is_none() {
                 return Err(WasmError(format!(
                     "{shown}: exports no '{name}' ({want}): not an fh strategy module"
                 )));
             }
         }
-        let pre = host
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|e| WasmError(format!("{shown}: {}", one_line(&e))))?;
+        let pre = if host.shared {
+            None
+        } else {
+            Some(
+                host.linker
+                    .instantiate_pre(&module)
+                    .map_err(|e| WasmError(format!("{shown}: {}", one_line(&e))))?,
+            )
+        };
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -256,8 +380,15 @@ impl WasmModule {
             path: path.to_path_buf(),
             name,
             pre,
+            module,
+            shared: memory,
             host: host.clone(),
         })
+    }
+
+    /// True for a `--wasm-shared` module.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 }
 
@@ -266,6 +397,8 @@ pub struct GuestState {
     limits: StoreLimits,
     /// The instance's exported memory (found once, not by name at every host call).
     memory: Option<Memory>,
+    /// Shared mode: the guest's shared memory and the bytes of it that are the ring.
+    shared: Option<(SharedMemory, Range<usize>)>,
     pub(crate) view: Option<MarketView>,
     pub(crate) now: u64,
     pub(crate) signals: SignalBuf,
@@ -288,6 +421,17 @@ fn guest_memory(caller: &mut Caller<'_, GuestState>) -> wasmtime::Result<Memory>
         Some(Extern::Memory(m)) => Ok(m),
         _ => wasmtime::bail!("the module exports no memory"),
     }
+}
+
+/// Writes `bytes` at `off` of the guest's memory for a host function (bounds-checked; in shared
+/// mode never into the ring): an error traps the guest.
+fn write_guest(c: &mut Caller<'_, GuestState>, off: u32, bytes: &[u8]) -> wasmtime::Result<()> {
+    if let Some((m, ring)) = &c.data().shared {
+        return crate::shared::guest_write(m, ring, off as usize, bytes)
+            .map_err(|e| wasmtime::format_err!("{e}"));
+    }
+    guest_memory(c)?.write(c, off as usize, bytes)?;
+    Ok(())
 }
 
 fn define_imports(l: &mut Linker<GuestState>) -> wasmtime::Result<()> {
@@ -313,7 +457,7 @@ fn define_imports(l: &mut Linker<GuestState>) -> wasmtime::Result<()> {
             }
             // Bounds-checked: an offset outside the guest's memory is a trap, never a write
             // anywhere else.
-            guest_memory(&mut c)?.write(&mut c, out as usize, &rec)?;
+            write_guest(&mut c, out, &rec)?;
             Ok(1)
         },
     )?;
@@ -327,7 +471,7 @@ fn define_imports(l: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                 .as_ref()
                 .and_then(|v| v.symbols.get(instrument));
             let Some(s) = s else { return Ok(0) };
-            guest_memory(&mut c)?.write(&mut c, out as usize, &s.0)?;
+            write_guest(&mut c, out, &s.0)?;
             Ok(1)
         },
     )?;
@@ -366,7 +510,12 @@ fn define_imports(l: &mut Linker<GuestState>) -> wasmtime::Result<()> {
             }
             let mut name = [0u8; 64];
             let name = &mut name[..len as usize];
-            guest_memory(&mut c)?.read(&c, ptr as usize, name)?;
+            if let Some((m, ring)) = &c.data().shared {
+                crate::shared::guest_read(m, ring, ptr as usize, name)
+                    .map_err(|e| wasmtime::format_err!("fh.figure: {e}"))?;
+            } else {
+                guest_memory(&mut c)?.read(&c, ptr as usize, name)?;
+            }
             let name = String::from_utf8_lossy(name).into_owned();
             let figs = &mut c.data_mut().figures;
             match figs.iter().position(|(n, _, _)| *n == name) {
@@ -385,13 +534,18 @@ pub struct Guest {
     /// The module's file name.
     pub module: String,
     pub(crate) store: Store<GuestState>,
-    memory: Memory,
+    /// The exported memory (copying mode; `None` in shared mode).
+    memory: Option<Memory>,
+    /// Shared mode: the ring's slots less one (`fh_on_batch`'s `first` is a slot index).
+    pub(crate) ring_mask: Option<u64>,
+    /// Shared mode: the ring memory mapped into the guest.
+    pub(crate) ring: Option<Arc<RingMemory>>,
     on_batch: TypedFunc<(u32, u32), ()>,
     on_missed: Option<TypedFunc<u64, ()>>,
     on_finish: Option<TypedFunc<(), ()>>,
-    /// Byte offset of the update region in the guest's memory.
+    /// Byte offset of the update region (shared mode: the ring) in the guest's memory.
     region: usize,
-    /// Records the region holds.
+    /// Records the region (shared mode: the ring) holds.
     pub(crate) region_len: usize,
     ticks: u64,
     deadline: Duration,
@@ -419,30 +573,14 @@ impl Guest {
         config.check()?;
         let name = module.name.clone();
         let err = |what: String| WasmError(format!("{}: {what}", module.path.display()));
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(config.memory as usize)
-            .table_elements(1 << 20)
-            .instances(1)
-            .memories(1)
-            .tables(4)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(
-            &module.host.engine,
-            GuestState {
-                limits,
-                memory: None,
-                view: None,
-                now: 0,
-                signals: SignalBuf::new(),
-                figures: Vec::new(),
-            },
-        );
-        store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        let Some(pre) = &module.pre else {
+            return Err(err(
+                "a module built for --wasm-shared: it needs the ring (Guest::new_shared)".into(),
+            ));
+        };
+        let mut store = new_store(module, config);
         let ticks = config.ticks();
-        store.set_epoch_deadline(ticks);
-        let inst = module.pre.instantiate(&mut store).map_err(|e| {
+        let inst = pre.instantiate(&mut store).map_err(|e| {
             err(format!(
                 "instantiation failed: {}",
                 reason(&e, config.deadline)
@@ -458,23 +596,7 @@ impl Guest {
         };
         let region_f = typed(&mut store, "fh_region")?;
         let len_f = typed(&mut store, "fh_region_len")?;
-        let on_batch = inst
-            .get_typed_func::<(u32, u32), ()>(&mut store, "fh_on_batch")
-            .map_err(|e| err(format!("export 'fh_on_batch': {}", one_line(&e))))?;
-        let on_missed = match inst.get_func(&mut store, "fh_on_missed") {
-            Some(f) => Some(
-                f.typed::<u64, ()>(&store)
-                    .map_err(|e| err(format!("export 'fh_on_missed': {}", one_line(&e))))?,
-            ),
-            None => None,
-        };
-        let on_finish = match inst.get_func(&mut store, "fh_on_finish") {
-            Some(f) => Some(
-                f.typed::<(), ()>(&store)
-                    .map_err(|e| err(format!("export 'fh_on_finish': {}", one_line(&e))))?,
-            ),
-            None => None,
-        };
+        let (on_batch, on_missed, on_finish) = callbacks(&inst, &mut store, &err)?;
         store.set_epoch_deadline(ticks);
         let region = region_f
             .call(&mut store, ())
@@ -499,7 +621,9 @@ impl Guest {
         Ok(Guest {
             module: name,
             store,
-            memory,
+            memory: Some(memory),
+            ring_mask: None,
+            ring: None,
             on_batch,
             on_missed,
             on_finish,
@@ -513,6 +637,141 @@ impl Guest {
         })
     }
 
+    /// Instantiates a `--wasm-shared` `module` under `config`'s limits with a new shared memory
+    /// of the size it imports, asks it where the ring goes (`fh_ring(slots)`) and maps `ring`
+    /// there read-only (after its start function and data segments ran: nothing of the
+    /// module's own writes the ring's pages afterwards). A one-line error if anything is off.
+    pub fn new_shared(
+        module: &WasmModule,
+        config: &WasmConfig,
+        ring: &Arc<RingMemory>,
+    ) -> Result<Guest, WasmError> {
+        config.check()?;
+        let name = module.name.clone();
+        let err = |what: String| WasmError(format!("{}: {what}", module.path.display()));
+        let Some((m, n, pages)) = &module.shared else {
+            return Err(err(
+                "a module built for the copying mode, not for --wasm-shared".into(),
+            ));
+        };
+        let bytes = u64::from(*pages) * crate::shared::WASM_PAGE as u64;
+        if bytes > config.memory {
+            return Err(err(format!(
+                "imports a shared memory of {pages} pages ({bytes} bytes): above the memory limit of {} bytes",
+                config.memory
+            )));
+        }
+        let shared = SharedMemory::new(&module.host.engine, MemoryType::shared(*pages, *pages))
+            .map_err(|e| err(format!("shared memory: {}", one_line(&e))))?;
+        let mut store = new_store(module, config);
+        store.data_mut().shared = Some((shared.clone(), 0..0));
+        let ticks = config.ticks();
+        let mut linker = module.host.linker.clone();
+        linker
+            .define(&store, m, n, shared.clone())
+            .map_err(|e| err(one_line(&e)))?;
+        let inst = linker
+            .instantiate(&mut store, &module.module)
+            .map_err(|e| {
+                err(format!(
+                    "instantiation failed: {}",
+                    reason(&e, config.deadline)
+                ))
+            })?;
+        let ring_f = inst
+            .get_typed_func::<u32, u32>(&mut store, "fh_ring")
+            .map_err(|e| err(format!("export 'fh_ring': {}", one_line(&e))))?;
+        let (on_batch, on_missed, on_finish) = callbacks(&inst, &mut store, &err)?;
+        let slots = ring.slots();
+        let slots32 = u32::try_from(slots).map_err(|_| err(format!("ring of {slots} slots")))?;
+        store.set_epoch_deadline(ticks);
+        let at = ring_f
+            .call(&mut store, slots32)
+            .map_err(|e| err(format!("fh_ring({slots}): {}", reason(&e, config.deadline))))?
+            as usize;
+        let mapped = ring.map_into(&shared, at).map_err(err)?;
+        store.data_mut().shared = Some((shared, mapped));
+        Ok(Guest {
+            module: name,
+            store,
+            memory: None,
+            ring_mask: Some(slots as u64 - 1),
+            ring: Some(ring.clone()),
+            on_batch,
+            on_missed,
+            on_finish,
+            region: at,
+            region_len: slots,
+            ticks,
+            deadline: config.deadline,
+            clock: *fh_feed::latency::Clock::global(),
+            failed_after_ns: 0,
+            _host: module.host.clone(),
+        })
+    }
+}
+
+/// A store for one guest of `module` under `config`'s limits, with its deadline armed.
+fn new_store(module: &WasmModule, config: &WasmConfig) -> Store<GuestState> {
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(config.memory as usize)
+        .table_elements(1 << 20)
+        .instances(1)
+        .memories(1)
+        .tables(4)
+        .trap_on_grow_failure(true)
+        .build();
+    let mut store = Store::new(
+        &module.host.engine,
+        GuestState {
+            limits,
+            memory: None,
+            shared: None,
+            view: None,
+            now: 0,
+            signals: SignalBuf::new(),
+            figures: Vec::new(),
+        },
+    );
+    store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(config.ticks());
+    store
+}
+
+type Callbacks = (
+    TypedFunc<(u32, u32), ()>,
+    Option<TypedFunc<u64, ()>>,
+    Option<TypedFunc<(), ()>>,
+);
+
+/// The instance's `fh_on_batch`, and its `fh_on_missed` and `fh_on_finish` if exported.
+fn callbacks(
+    inst: &wasmtime::Instance,
+    store: &mut Store<GuestState>,
+    err: &dyn Fn(String) -> WasmError,
+) -> Result<Callbacks, WasmError> {
+    let on_batch = inst
+        .get_typed_func::<(u32, u32), ()>(&mut *store, "fh_on_batch")
+        .map_err(|e| err(format!("export 'fh_on_batch': {}", one_line(&e))))?;
+    let on_missed = match inst.get_func(&mut *store, "fh_on_missed") {
+        Some(f) => Some(
+            f.typed::<u64, ()>(&*store)
+                .map_err(|e| err(format!("export 'fh_on_missed': {}", one_line(&e))))?,
+        ),
+        None => None,
+    };
+    let on_finish = match inst.get_func(&mut *store, "fh_on_finish") {
+        Some(f) => Some(
+            f.typed::<(), ()>(&*store)
+                .map_err(|e| err(format!("export 'fh_on_finish': {}", one_line(&e))))?,
+        ),
+        None => None,
+    };
+    Ok((on_batch, on_missed, on_finish))
+}
+
+impl Guest {
     /// Gives the host functions the market view.
     pub(crate) fn set_view(&mut self, view: MarketView) {
         self.store.data_mut().view = Some(view);
@@ -523,12 +782,9 @@ impl Guest {
     #[inline]
     pub(crate) fn write(&mut self, i: usize, u: &fh_feed::update::BookUpdate) {
         let off = self.region + i * RECORD;
+        let Some(m) = self.memory else { return };
         // The region was inside the memory at start-up and a memory never shrinks.
-        if let Some(dst) = self
-            .memory
-            .data_mut(&mut self.store)
-            .get_mut(off..off + RECORD)
-        {
+        if let Some(dst) = m.data_mut(&mut self.store).get_mut(off..off + RECORD) {
             dst.copy_from_slice(&record(u));
         }
     }
@@ -576,7 +832,11 @@ impl Guest {
 
     /// The guest's memory size now, bytes.
     pub fn memory_bytes(&self) -> usize {
-        self.memory.data_size(&self.store)
+        match (&self.memory, &self.store.data().shared) {
+            (Some(m), _) => m.data_size(&self.store),
+            (None, Some((m, _))) => m.data_size(),
+            (None, None) => 0,
+        }
     }
 }
 

@@ -288,3 +288,106 @@ fn bad_modules_and_flags_are_one_line_errors_with_exit_2() {
         let _ = std::fs::remove_file(p);
     }
 }
+
+/// Builds `feed/wasm/guest/c/NAME.c` for wasm32 with `flags`; `None` (a skip) without clang.
+fn clang(name: &str, flags: &[&str]) -> Option<std::path::PathBuf> {
+    let Ok(v) = Command::new("clang").arg("--version").output() else {
+        fh_tests::skip(format_args!(
+            "clang is not installed (apt-get install clang lld)"
+        ));
+        return None;
+    };
+    assert!(v.status.success());
+    let src = common::root().join(format!("feed/wasm/guest/c/{name}.c"));
+    let wasm = tmp(&format!("{name}.wasm"));
+    let cc = Command::new("clang")
+        .args(["--target=wasm32", "-O2", "-nostdlib", "-Wall", "-Werror"])
+        .args(flags)
+        .arg("-o")
+        .arg(&wasm)
+        .arg(&src)
+        .output()
+        .unwrap();
+    let cerr = String::from_utf8_lossy(&cc.stderr);
+    if !cc.status.success() && cerr.contains("wasm-ld") && cerr.contains("not found") {
+        fh_tests::skip(format_args!(
+            "wasm-ld is not installed (apt-get install lld): {cerr}"
+        ));
+        return None;
+    }
+    assert!(cc.status.success(), "clang: {cerr}");
+    Some(wasm)
+}
+
+#[test]
+fn wasm_shared_runs_a_c_module_on_the_ring_in_place_and_is_refused_where_it_cannot_apply() {
+    let Some(wasm) = clang(
+        "digest_shared",
+        &[
+            "-matomics",
+            "-mbulk-memory",
+            "-Wl,--no-entry",
+            "-Wl,--import-memory,--shared-memory,--initial-memory=5242880,--max-memory=5242880",
+        ],
+    ) else {
+        return;
+    };
+    let rj = tmp("shared-report.json");
+    let s = sample();
+    let (code, _, err) = fh(&[
+        &"replay",
+        &s,
+        &"--pipeline",
+        &"--strategy",
+        &"digest",
+        &"--wasm",
+        &wasm,
+        &"--wasm-shared",
+        &"--ring-size",
+        &"4096",
+        &"--report-json",
+        &rj,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r = json(&rj);
+    let f = &strategy(&r, &module_name(&wasm))["figures"];
+    assert_eq!(f["stopped"], "no");
+    let digest = &strategy(&r, "digest")["figures"];
+    assert_eq!(f["guest digest"], digest["digest"]);
+    assert_eq!(
+        f["guest updates"].as_i64().unwrap() as u64,
+        digest["updates"].as_u64().unwrap()
+    );
+    // Where it cannot apply: one line, exit 2.
+    let copying = write("cli-copying.wat", &wat("", ""));
+    for (args, want) in [
+        (
+            vec!["--wasm-shared"],
+            "--wasm-shared: needs --wasm FILE",
+        ),
+        (
+            vec!["--wasm", wasm.to_str().unwrap(), "--wasm-shared", "--policy", "never-wait"],
+            "--wasm-shared: the modules read the ring's slots in place, which needs --policy no-loss",
+        ),
+        (
+            vec!["--wasm", copying.to_str().unwrap(), "--wasm-shared"],
+            "exports fh_region: a module built for the copying mode, not for --wasm-shared",
+        ),
+        (
+            vec!["--wasm", wasm.to_str().unwrap()],
+            "imports a memory (env.memory): a module built for --wasm-shared",
+        ),
+    ] {
+        let mut a: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"replay", &s, &"--pipeline"];
+        for x in &args {
+            a.push(x);
+        }
+        let (code, _, err) = fh(&a);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: '{err}' should say '{want}'");
+    }
+    for p in [&rj, &wasm, &copying] {
+        let _ = std::fs::remove_file(p);
+    }
+}

@@ -82,7 +82,8 @@ impl PipelineArgs {
     #[rustfmt::skip]
     pub const FLAGS: &'static [&'static str] = &[
         "--strategy", "--consumers", "--policy", "--ring-size", "--idle", "--threading", "--cpu",
-        "--slow-ns", "--wasm", "--wasm-deadline-ms", "--wasm-memory-mib", "--signals-csv",
+        "--slow-ns", "--wasm", "--wasm-deadline-ms", "--wasm-memory-mib", "--wasm-shared",
+        "--signals-csv",
     ];
 
     /// The strategy names to run (`default` when none was asked for).

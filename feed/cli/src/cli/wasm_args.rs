@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::{CliError, CliResult};
 use fh_feed::pipeline::output::{NamedPath, Role};
 use fh_feed::pipeline::{Pipeline, StrategyOptions};
-use fh_wasm::{Guest, SignalLog, WasmConfig, WasmHost, WasmModule};
+use fh_feed::ring::Policy;
+use fh_wasm::{Guest, RingMemory, SignalLog, WasmConfig, WasmHost, WasmModule};
 
 /// WebAssembly strategies.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -25,6 +26,12 @@ pub struct WasmArgs {
     /// grows past it is stopped and reported.
     #[arg(long, value_name = "MIB")]
     pub wasm_memory_mib: Option<u64>,
+    /// Run the --wasm modules in shared mode: each reads the ring's slots in place from a
+    /// read-only mapping in its (wasm shared) memory, no copy; the modules must be built for it
+    /// (import fh.memory, export fh_ring). Uses wasmtime's threads support (tier 2 in wasmtime).
+    /// Needs the no-loss policy.
+    #[arg(long)]
+    pub wasm_shared: bool,
     /// Write the modules' signals as CSV (strategy,instrument,symbol,kind,value).
     #[arg(long, value_name = "FILE")]
     pub signals_csv: Option<PathBuf>,
@@ -53,6 +60,7 @@ impl WasmArgs {
             let given = [
                 ("--wasm-deadline-ms", self.wasm_deadline_ms.is_some()),
                 ("--wasm-memory-mib", self.wasm_memory_mib.is_some()),
+                ("--wasm-shared", self.wasm_shared),
                 ("--signals-csv", self.signals_csv.is_some()),
             ];
             if let Some((f, _)) = given.iter().find(|(_, g)| *g) {
@@ -84,11 +92,31 @@ impl WasmArgs {
         if self.modules.is_empty() {
             return Ok(p);
         }
-        let host: Arc<WasmHost> = WasmHost::new().map_err(CliError::new)?;
+        let ring = match self.wasm_shared {
+            false => None,
+            true => {
+                let r = p.ring_settings();
+                if r.policy != Policy::NoLoss {
+                    return Err(CliError::new(
+                        "--wasm-shared: the modules read the ring's slots in place, which needs --policy no-loss",
+                    ));
+                }
+                Some(Arc::new(RingMemory::new(r.size).map_err(CliError::new)?))
+            }
+        };
+        let host: Arc<WasmHost> = match ring {
+            None => WasmHost::new(),
+            Some(_) => WasmHost::new_shared(),
+        }
+        .map_err(CliError::new)?;
         let mut names: Vec<String> = taken.to_vec();
         for (k, path) in self.modules.iter().enumerate() {
             let module = WasmModule::load(&host, path).map_err(CliError::new)?;
-            let guest = Guest::new(&module, &config).map_err(CliError::new)?;
+            let guest = match &ring {
+                None => Guest::new(&module, &config),
+                Some(r) => Guest::new_shared(&module, &config, r),
+            }
+            .map_err(CliError::new)?;
             let stem = path
                 .file_stem()
                 .map_or("module".into(), |s| s.to_string_lossy().into_owned());
@@ -103,7 +131,11 @@ impl WasmArgs {
                 group: None,
                 core: cores.get(k).copied(),
             };
-            p = fh_wasm::add_guest(p, &name, guest, opts, self.log.clone());
+            p = match &ring {
+                None => fh_wasm::add_guest(p, &name, guest, opts, self.log.clone()),
+                Some(r) => fh_wasm::add_shared_guest(p, &name, guest, r, opts, self.log.clone())
+                    .map_err(CliError::new)?,
+            };
         }
         Ok(p)
     }
