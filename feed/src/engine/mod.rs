@@ -510,7 +510,9 @@ impl Engine {
     ) {
         self.stream_seq += 1;
         let seq = self.stream_seq;
-        self.itch_message(now, meta.recv_ts, seq, Flags::EMPTY, bytes, sink);
+        // Inlined into the caller's loop (a bare ITCH file is one message per call: the call
+        // and its register saves would cost more than the loop itself).
+        self.itch_message_inline(now, meta.recv_ts, seq, Flags::EMPTY, bytes, sink);
         sink.datagram_end();
     }
 
