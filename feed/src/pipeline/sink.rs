@@ -166,6 +166,12 @@ impl Tally {
         if self.hashing {
             self.digest.add(u);
         }
+        self.count(u);
+    }
+
+    /// Counts one update, never digesting it (reads only its kind and flags).
+    #[inline(always)]
+    pub fn count(&mut self, u: &BookUpdate) {
         self.by_kind[u.kind as usize & 7] += 1;
         self.stale += u64::from(u.flags.stale());
     }
@@ -410,9 +416,12 @@ impl Outlet for RingOutlet {
     }
 }
 
-/// The engine's sink (see the module docs).
+/// The engine's sink (see the module docs). `DIGEST = false` ([`PublishSink::counting`]): a
+/// sink that never digests, known at compile time, so that when nothing else reads the updates
+/// (no BBO output, the `()` outlet) the engine's inlined code builds none of their fields but
+/// the kind and flags the tally counts.
 #[derive(Debug)]
-pub struct PublishSink<B: BboOut, O: Outlet> {
+pub struct PublishSink<B: BboOut, O: Outlet, const DIGEST: bool = true> {
     /// Counts and digest.
     pub tally: Tally,
     /// BBO CSV on the engine thread.
@@ -432,12 +441,27 @@ impl<B: BboOut, O: Outlet> PublishSink<B, O> {
     }
 }
 
-impl<B: BboOut, O: Outlet> UpdateSink for PublishSink<B, O> {
+impl<B: BboOut, O: Outlet> PublishSink<B, O, false> {
+    /// A sink that counts but never digests (see the type's docs).
+    pub fn counting(bbo: B, outlet: O) -> Self {
+        PublishSink {
+            tally: Tally::new(false),
+            bbo,
+            outlet,
+        }
+    }
+}
+
+impl<B: BboOut, O: Outlet, const DIGEST: bool> UpdateSink for PublishSink<B, O, DIGEST> {
     const WANTS_BBO: bool = B::ON || O::WANTS_BBO;
 
     #[inline(always)]
     fn publish(&mut self, u: &BookUpdate) {
-        self.tally.add(u);
+        if DIGEST {
+            self.tally.add(u);
+        } else {
+            self.tally.count(u);
+        }
         self.outlet.push(u);
     }
 
@@ -562,11 +586,16 @@ mod tests {
             .collect();
         let mut off = PublishSink::new(false, NoBbo, ());
         let mut on = PublishSink::new(true, NoBbo, ());
+        let mut counting = PublishSink::counting(NoBbo, ());
         for u in &updates {
             off.publish(u);
             on.publish(u);
+            counting.publish(u);
         }
         assert_eq!(off.tally.digest.count, 0);
+        assert_eq!(counting.tally.digest.count, 0);
+        assert_eq!(counting.tally.by_kind, on.tally.by_kind);
+        assert_eq!(counting.tally.stale, on.tally.stale);
         assert_eq!(on.tally.digest.count, 5);
         assert_ne!(on.tally.digest.value(), Digest::new().value());
         assert_eq!(off.tally.by_kind, on.tally.by_kind);
