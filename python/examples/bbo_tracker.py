@@ -22,7 +22,7 @@ def main() -> int:
     while not sub.ended:
         b = sub.receive()
         if b is None:
-            if not sub.publisher_alive() and sub.samples:
+            if sub.samples and sub.publisher_gone():
                 break
             time.sleep(0.0005)
             continue

@@ -237,8 +237,21 @@ class Subscriber:
         return Batch(sample, h, missed)
 
     def publisher_alive(self) -> bool:
-        """Whether a publisher is connected."""
+        """Whether a publisher is connected (one that is not may still have left samples to
+        receive: use `publisher_gone()` to tell whether the stream is over)."""
         return _value(_value(self._service.dynamic_config).number_of_publishers) > 0
+
+    def publisher_gone(self) -> bool:
+        """Whether the publisher is gone and left nothing to receive: the stream is over
+        (without its end marker if `ended` is False).
+
+        The publisher sends its last samples and its end marker just before it leaves, so an
+        empty `receive()` followed by "no publisher" does not mean the stream was cut. This
+        checks the publisher first, then this subscriber's queue (iceoryx2 keeps a gone
+        publisher's undelivered samples receivable)."""
+        if self.publisher_alive():
+            return False
+        return not self._sub.has_samples()
 
     def table(self) -> Optional[TopTable]:
         """The top-of-book table (None while there is none); mapped again for a new run."""

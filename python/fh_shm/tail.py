@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         if b is None:
             now = time.monotonic()
             idle_since = idle_since or now
-            if now - idle_since > 1.0 and not sub.publisher_alive():
+            if now - idle_since > 1.0 and sub.publisher_gone():
                 gone = True
                 break
             time.sleep(0.0001)

@@ -185,6 +185,20 @@ class StreamTest(unittest.TestCase):
         self.assertIn(" changes ", outs[0])
         self.assertIn(" vwap ", outs[1])
 
+    def test_a_gone_publisher_leaves_its_last_samples_and_end_marker_to_receive(self):
+        name = unique("gone")
+        pub = publish(name, "--shm-buffer", "4096")
+        sub = Subscriber(name, buffer=4096)
+        out, err = pub.communicate(timeout=60)
+        self.assertEqual(pub.returncode, 0, err)
+        # Nothing read while the publisher ran: it is gone, its samples are not.
+        self.assertFalse(sub.publisher_alive())
+        self.assertFalse(sub.publisher_gone())
+        drain(sub)
+        self.assertTrue(sub.ended)
+        self.assertEqual((sub.received, sub.missed), (figure(out, "updates"), 0))
+        self.assertTrue(sub.publisher_gone())
+
     def test_a_missing_publisher_is_one_error(self):
         with self.assertRaises(fh_shm.ShmError):
             Subscriber(unique("none"), wait=0.1)

@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut changed = Vec::new();
     while !sub.ended() {
         let Some(batch) = sub.receive()? else {
-            if !sub.publisher_alive() && sub.samples() > 0 {
+            if sub.samples() > 0 && sub.publisher_gone()? {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_micros(200));

@@ -236,9 +236,30 @@ impl Subscriber {
         self.ended
     }
 
-    /// Whether a publisher is connected to the service.
+    /// Whether a publisher is connected to the service. A publisher that is not may still
+    /// have left samples to receive: to tell whether the stream is over, use
+    /// [`Subscriber::publisher_gone`].
     pub fn publisher_alive(&self) -> bool {
         self.service.dynamic_config().number_of_publishers() > 0
+    }
+
+    /// Whether the publisher is gone and left nothing to receive: the stream is over (if
+    /// [`Subscriber::ended`] is false, without its end marker).
+    ///
+    /// The publisher sends its last samples and its end marker just before it leaves, so an
+    /// empty [`Subscriber::receive`] followed by "no publisher" does not mean the stream was
+    /// cut: the publisher may have sent and left in between. This checks the publisher first,
+    /// then this subscriber's queue (iceoryx2 keeps a gone publisher's undelivered samples
+    /// receivable), so it is true only when nothing the publisher sent is left.
+    pub fn publisher_gone(&self) -> Result<bool, ShmError> {
+        if self.publisher_alive() {
+            return Ok(false);
+        }
+        let pending = self
+            .sub
+            .has_samples()
+            .map_err(|e| ShmError(format!("shm {}: receive: {e:?}", self.name)))?;
+        Ok(!pending)
     }
 
     /// The top-of-book table, mapped on first use (`None` while the publisher has made none);

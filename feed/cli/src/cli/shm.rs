@@ -162,10 +162,12 @@ pub fn tail(a: TailArgs) -> Run {
         }
         let batch = sub.receive().map_err(|e| CliError::new(e.0))?;
         let Some(batch) = batch else {
-            // Nothing to read: a publisher that is gone without an end marker ends the tail
-            // once it has been quiet for a second.
+            // Nothing to read: a publisher that is gone without an end marker, and left
+            // nothing to receive, ends the tail once it has been quiet for a second.
             let t = *idle_since.get_or_insert_with(Instant::now);
-            if t.elapsed() > Duration::from_secs(1) && !sub.publisher_alive() {
+            if t.elapsed() > Duration::from_secs(1)
+                && sub.publisher_gone().map_err(|e| CliError::new(e.0))?
+            {
                 gone = true;
                 break;
             }
