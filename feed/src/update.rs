@@ -219,7 +219,9 @@ pub struct BookUpdate {
     pub exch_ts: u64,
     /// Local capture or kernel receive time of the datagram, ns. Excluded from digests.
     pub recv_ts: u64,
-    /// Local time the engine applied the update, ns on fh's clock. Excluded from digests.
+    /// Local time the engine took the update's datagram (its first reading, before decoding:
+    /// live, off the receive ring; a replay, the record read, 0 on untimed datagrams), ns on
+    /// fh's clock. Excluded from digests.
     pub engine_ts: u64,
     /// Price, 4 implied decimals.
     pub price: i64,

@@ -38,7 +38,7 @@ pub struct ShmUpdate {
     pub exch_ts: u64,
     /// Capture or kernel receive time of the datagram, ns.
     pub recv_ts: u64,
-    /// Time the engine applied the update, ns on fh's clock.
+    /// Time the engine took the update's datagram (before decoding it), ns on fh's clock.
     pub engine_ts: u64,
     /// Price, 4 implied decimals.
     pub price: i64,

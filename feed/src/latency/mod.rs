@@ -40,9 +40,18 @@
 //! | `decode` | datagram in user space | decoded |
 //! | `book` | decoded | applied to the book |
 //! | `publish` | applied | written to the publication ring |
-//! | `consume` | `BookUpdate::engine_ts` | read by the strategy |
+//! | `consume` | `BookUpdate::engine_ts`: the engine's first reading for the datagram | read by the strategy |
 //! | `end_to_end` | first timestamp (kernel in live, user receive in replay) | read by the strategy |
 //! | `behind_schedule` | the capture's schedule (paced replay) | handed to the engine |
+//!
+//! `engine_ts` is read before the datagram is decoded: live, as the engine thread takes it
+//! from the receive ring (a datagram held back by gap recovery carries the reading of the one
+//! that released it); in a replay, as the capture record is read (timed datagrams only, 0 on
+//! the others). So `consume` is the engine's own time for the datagram (decode, book,
+//! publish) plus the hop through the ring, not the hop alone; in a replay it starts at the
+//! same reading as the strategy's `end_to_end` and the two are equal. The hop alone (ring
+//! cursor release → the reader has the update), next to the shared-memory hop (sample sent →
+//! the subscriber has it): `benches/shm_latency.sh` with the probe of `fh-benches` (`hop`).
 //!
 //! In replay everything is measured on the replay's own clock (processing time per stage);
 //! `receive` stays empty because there is no kernel timestamp, and `behind_schedule` is

@@ -40,7 +40,9 @@ pub enum Stage {
     Book = 2,
     /// Applied → update written to the publication ring.
     Publish = 3,
-    /// `BookUpdate::engine_ts` (stamped by the engine as it publishes) → the strategy reads it.
+    /// `BookUpdate::engine_ts` (the engine's first reading for the update's datagram, taken
+    /// before decoding it) → the strategy reads it: the engine's decode, book and publish
+    /// time for the datagram plus the ring hop.
     Consume = 4,
     /// The first timestamp of the update (kernel receive in live, user receive in replay) →
     /// consumed by the strategy.

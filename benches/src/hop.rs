@@ -1,0 +1,386 @@
+//! The in-process ring hop, measured the way `fh shm-tail --hgrm` measures the shared-memory
+//! hop: from the moment a datagram's updates become visible to the readers to the moment a
+//! reader has them in hand, one value per datagram, both ends read with
+//! `clock_gettime(CLOCK_MONOTONIC_RAW)`.
+//!
+//! ```text
+//!  engine thread (pipeline replay)                      strategy thread (its own core)
+//!  RingOutlet: slots written, cursor released (Release store)
+//!  ReleaseTap, called right after each ring call:
+//!    producer cursor moved? ─► t_release = now
+//!    datagram end ─► release[its last update] = t_release
+//!                                                       poll ─► batch; at its first update
+//!                                                       t_read = now; ReadStamp stores
+//!                                                       read[ring seq] = t_read for each one
+//!  after the run: hop = read[i] − release[i] for the last update i of every datagram
+//! ```
+//!
+//! ## Why a probe and not the `consume` stage
+//! `consume` starts at `BookUpdate::engine_ts`, the engine's first reading for the datagram,
+//! taken before decoding it: it holds the engine's decode, book and publish time as well as
+//! the hop (see `fh_feed::latency`). The shared-memory hop starts at
+//! `SampleHeader::publish_ns`, read right before the sample is sent. This probe starts the
+//! ring hop at the release of the ring's cursor, so the two hops start at the same point of
+//! the path: the datagram's updates are written and handed over.
+//!
+//! ## What each end is, exactly
+//! - Start: the pipeline's tap is called after every call into the ring outlet (update, best
+//!   bid/offer change, datagram end); it loads the producer's published cursor and, when it
+//!   moved, reads the clock. The reading therefore follows the cursor's Release store by the
+//!   rest of that outlet call and the tap dispatch (a few ns), where the shared-memory stamp
+//!   precedes iceoryx2's send. The value kept for a datagram is the reading at the release
+//!   that covered its last update.
+//! - End: the reader's clock reading at the first update of the batch that holds the update
+//!   (every update of a batch was published before the batch was taken), as `fh shm-tail`
+//!   reads the clock as soon as `receive` hands it a sample.
+//! - Both ends call `clock_gettime(CLOCK_MONOTONIC_RAW)` (vDSO; [`Clock::monotonic_raw`]),
+//!   the clock of `SampleHeader::publish_ns` and of `fh shm-tail`, so every value of both hops
+//!   carries the same reading costs and the same time base, in one process or two.
+//! - A reading taken by the reader before the tap's (the reader saw the cursor within the few
+//!   ns between the store and the tap's reading) is counted in [`Hops::early`] and recorded
+//!   as 1 ns, as `fh shm-tail` records such values.
+//!
+//! ## Invariants
+//! - The probe never changes what the engine publishes (it only reads the producer's cursor)
+//!   and allocates nothing after [`HopProbe::new`]; its cost on the engine thread is three
+//!   loads per ring call and one clock reading per release.
+//! - Index `i` of both arrays is update `i` of the run: the tap counts the updates it is given
+//!   (in ring order, after the ring took each one) and the reader uses the ring sequence; a
+//!   no-loss ring keeps the two equal. Updates past the arrays' capacity are counted, not
+//!   recorded.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use fh_feed::directory::SymbolDirectory;
+use fh_feed::engine::levels::Bbo;
+use fh_feed::latency::hdrhistogram::Histogram;
+use fh_feed::latency::{Clock, HistConfig};
+use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::{Pipeline, StrategyOptions};
+use fh_feed::ring::RingMonitor;
+use fh_feed::strategy::{Context, Figures, Runner, Strategy, StrategyRunner};
+use fh_feed::update::{BookUpdate, InstrumentId};
+
+/// The stamps both ends write, indexed by update.
+#[derive(Debug)]
+struct Stamps {
+    clock: Clock,
+    release: Box<[AtomicU64]>,
+    read: Box<[AtomicU64]>,
+    /// The ring's monitor, from the reader's consumer to the tap (taken at the tap's start).
+    monitor: Mutex<Option<RingMonitor<BookUpdate>>>,
+}
+
+/// A ring-hop probe for one pipeline run: a tap for the engine's thread
+/// ([`HopProbe::tap`]), a reader strategy ([`HopProbe::reader`]) and, after the run, the hops
+/// ([`HopProbe::hops`]).
+#[derive(Debug, Clone)]
+pub struct HopProbe {
+    stamps: Arc<Stamps>,
+}
+
+/// The hops of a run.
+#[derive(Debug)]
+pub struct Hops {
+    /// Release → read, ns, one value per datagram that published updates.
+    pub hist: Histogram<u64>,
+    /// Datagrams with a release stamp.
+    pub datagrams: u64,
+    /// Of those, datagrams whose last update the reader never stamped (none on a no-loss ring
+    /// that ran to the end).
+    pub unread: u64,
+    /// Reads stamped before the release stamp (recorded as 1 ns).
+    pub early: u64,
+}
+
+impl HopProbe {
+    /// A probe with room for `updates` updates (allocates two arrays of `updates` × 8 bytes).
+    pub fn new(updates: u64) -> HopProbe {
+        let n = usize::try_from(updates).unwrap_or(usize::MAX);
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Box<[_]>>();
+        HopProbe {
+            stamps: Arc::new(Stamps {
+                clock: Clock::monotonic_raw(),
+                release: zeros(n),
+                read: zeros(n),
+                monitor: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The tap that stamps releases (give it to [`Pipeline::tap`] on the same pipeline as
+    /// [`HopProbe::reader`]).
+    pub fn tap(&self) -> ReleaseTap {
+        ReleaseTap {
+            stamps: self.stamps.clone(),
+            monitor: None,
+            updates: 0,
+            seen: 0,
+            release_t: 0,
+            stamped: 0,
+            datagrams: 0,
+            beyond: 0,
+        }
+    }
+
+    /// Adds the reader to `p` as the strategy `name` placed by `options` (it hands the ring's
+    /// monitor to the tap).
+    pub fn reader(&self, p: Pipeline, name: &str, options: StrategyOptions) -> Pipeline {
+        let stamps = self.stamps.clone();
+        let n = name.to_string();
+        p.runner_with(name, options, move |consumer, view, timer| {
+            if let Ok(mut m) = stamps.monitor.lock() {
+                *m = Some(consumer.monitor());
+            }
+            let reader = ReadStamp { stamps, t: 0 };
+            Box::new(StrategyRunner::new(n, consumer, reader, view, timer)) as Box<dyn Runner>
+        })
+    }
+
+    /// The hops recorded (after the run).
+    pub fn hops(&self) -> Hops {
+        let mut out = Hops {
+            hist: HistConfig::default().histogram(),
+            datagrams: 0,
+            unread: 0,
+            early: 0,
+        };
+        let s = &self.stamps;
+        for (r, d) in s.release.iter().zip(s.read.iter()) {
+            let r = r.load(Ordering::Relaxed);
+            if r == 0 {
+                continue;
+            }
+            out.datagrams += 1;
+            let d = d.load(Ordering::Relaxed);
+            if d == 0 {
+                out.unread += 1;
+                continue;
+            }
+            out.early += u64::from(d < r);
+            out.hist.saturating_record(d.saturating_sub(r).max(1));
+        }
+        out
+    }
+}
+
+/// The probe's tap on the engine thread (see the module docs).
+#[derive(Debug)]
+pub struct ReleaseTap {
+    stamps: Arc<Stamps>,
+    monitor: Option<RingMonitor<BookUpdate>>,
+    /// Updates given so far.
+    updates: u64,
+    /// The producer's published cursor at the last look.
+    seen: u64,
+    /// The clock at the last release seen.
+    release_t: u64,
+    /// Updates up to which datagrams are stamped.
+    stamped: u64,
+    datagrams: u64,
+    beyond: u64,
+}
+
+impl ReleaseTap {
+    /// Reads the clock if the ring's cursor moved since the last look.
+    #[inline]
+    fn look(&mut self) {
+        if let Some(m) = &self.monitor {
+            let p = m.producer_stats().published;
+            if p != self.seen {
+                self.seen = p;
+                self.release_t = self.stamps.clock.now();
+            }
+        }
+    }
+}
+
+impl Tap for ReleaseTap {
+    fn start(&mut self, _symbols: &SymbolDirectory) {
+        self.monitor = self.stamps.monitor.lock().ok().and_then(|mut m| m.take());
+    }
+
+    #[inline]
+    fn update(&mut self, _u: &BookUpdate) {
+        self.updates += 1;
+        self.look();
+    }
+
+    #[inline]
+    fn bbo(&mut self, _exch_ts: u64, _seq: u64, _instrument: InstrumentId, _bbo: &Bbo) {
+        self.look();
+    }
+
+    #[inline]
+    fn datagram_end(&mut self) {
+        self.look();
+        if self.updates > self.stamped && self.seen >= self.updates {
+            self.stamped = self.updates;
+            self.datagrams += 1;
+            match self.stamps.release.get((self.updates - 1) as usize) {
+                Some(slot) => slot.store(self.release_t, Ordering::Relaxed),
+                None => self.beyond += 1,
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Figures {
+        let mut f = Figures::default();
+        f.count("updates", self.updates)
+            .count("datagrams stamped", self.datagrams)
+            .count("past capacity", self.beyond)
+            .count("ring seen", u64::from(self.monitor.is_some()));
+        f
+    }
+}
+
+/// The probe's reader: stamps each update with the clock read at its batch's first update.
+#[derive(Debug)]
+pub struct ReadStamp {
+    stamps: Arc<Stamps>,
+    /// The batch's reading (0: the next update starts a batch).
+    t: u64,
+}
+
+impl Strategy for ReadStamp {
+    #[inline]
+    fn on_update(&mut self, _u: &BookUpdate, ctx: &Context<'_>) {
+        if self.t == 0 {
+            self.t = self.stamps.clock.now();
+        }
+        if let Some(slot) = self.stamps.read.get(ctx.ring_seq() as usize) {
+            slot.store(self.t, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn on_batch_end(&mut self, _ctx: &Context<'_>) {
+        self.t = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fh_feed::latency::LatencyConfig;
+    use fh_feed::pipeline::{IdleKind, Pacing, RingSettings};
+    use std::time::{Duration, Instant};
+
+    /// A small generated day (3,000 messages, a few hundred datagrams) in a temporary file.
+    fn small_capture() -> std::path::PathBuf {
+        use fh_replay::gen;
+        let path = std::env::temp_dir().join(format!("fh-hop-{}.pcap", std::process::id()));
+        let opts = gen::Options {
+            config: gen::Config {
+                stop: gen::Stop::Messages(3_000),
+                ..gen::Config::default()
+            },
+            ..gen::Options::default()
+        };
+        gen::write_files(&opts, gen::Format::Pcap, &path).expect("generate");
+        path
+    }
+
+    /// The probe's tap, then `work` of busy engine time after each update: the engine's work
+    /// between one update and the release of the next.
+    struct Slow {
+        tap: ReleaseTap,
+        work: Duration,
+    }
+
+    impl Tap for Slow {
+        fn start(&mut self, symbols: &SymbolDirectory) {
+            self.tap.start(symbols);
+        }
+        fn update(&mut self, u: &BookUpdate) {
+            self.tap.update(u);
+            let t = Instant::now();
+            while t.elapsed() < self.work {
+                std::hint::spin_loop();
+            }
+        }
+        fn bbo(&mut self, exch_ts: u64, seq: u64, instrument: InstrumentId, bbo: &Bbo) {
+            self.tap.bbo(exch_ts, seq, instrument, bbo);
+        }
+        fn datagram_end(&mut self) {
+            self.tap.datagram_end();
+        }
+        fn finish(&mut self) -> Figures {
+            self.tap.finish()
+        }
+    }
+
+    fn gen_truth(cap: &std::path::Path) -> std::path::PathBuf {
+        fh_replay::gen::truth_path(cap)
+    }
+
+    #[test]
+    fn the_hop_leaves_out_the_engine_time_that_consume_holds() {
+        let quiet = LatencyConfig {
+            no_latency: true,
+            ..LatencyConfig::default()
+        };
+        let cap = small_capture();
+        let updates = Pipeline::replay(&cap)
+            .latency(quiet)
+            .digest(false)
+            .run()
+            .expect("replay")
+            .report
+            .updates
+            .total;
+        assert!(updates > 100, "{updates}");
+        // Every datagram timed, so that `consume` has a value for each one.
+        let timed = LatencyConfig {
+            stamp_every: 1,
+            ..LatencyConfig::default()
+        };
+        let work = Duration::from_micros(100);
+        let probe = HopProbe::new(updates);
+        // Engine thread (busy while it works) and a yielding reader: never more spinning
+        // threads than cores.
+        let p = Pipeline::replay(&cap)
+            .ring(RingSettings {
+                idle: IdleKind::Yield,
+                ..RingSettings::default()
+            })
+            .latency(timed)
+            .digest(false);
+        let p = probe.reader(p, "hop", StrategyOptions::default()).tap(
+            "probe",
+            Slow {
+                tap: probe.tap(),
+                work,
+            },
+        );
+        let report = p.run().expect("pipeline replay").report;
+        let _ = std::fs::remove_file(&cap);
+        let _ = std::fs::remove_file(gen_truth(&cap));
+        let hops = probe.hops();
+        let datagrams = report.engine.datagrams;
+        assert_eq!(report.updates.total, updates);
+        assert!(
+            hops.datagrams > 0 && hops.datagrams <= datagrams,
+            "{} of {datagrams}",
+            hops.datagrams
+        );
+        assert_eq!(hops.unread, 0);
+        assert_eq!(hops.hist.len(), hops.datagrams);
+        // Datagrams of several updates hold `work` between their first update's release and
+        // their last's: `consume` (from the datagram's read) holds it, the hop does not.
+        let consume = report
+            .latency
+            .as_ref()
+            .and_then(|l| l.stages.iter().find(|s| s.name == "consume.hop"))
+            .expect("consume.hop");
+        let work_ns = work.as_nanos() as u64;
+        let hop_p50 = hops.hist.value_at_quantile(0.5);
+        assert!(
+            consume.quantiles[0] >= work_ns,
+            "consume p50 {} ns",
+            consume.quantiles[0]
+        );
+        assert!(hop_p50 < work_ns / 2, "hop p50 {hop_p50} ns");
+    }
+}
