@@ -36,7 +36,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${FH_BENCH_SESSION:-}" ] &&
   [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
   FH_BENCH_SESSION=1 exec setsid --wait "$0" "$@"
 fi
-[ -n "${FH_BENCH_SESSION:-}" ] && echo -20 >/proc/self/autogroup
+if [ -n "${FH_BENCH_SESSION:-}" ]; then echo -20 2>/dev/null >/proc/self/autogroup || true; fi
 cd "$(dirname "$0")/.."
 rounds=5
 dir=$(mktemp -d /tmp/fh-shm-bench.XXXXXX)
