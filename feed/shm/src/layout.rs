@@ -73,6 +73,22 @@ const _: () = {
     assert!(offset_of!(ShmUpdate, side) == offset_of!(BookUpdate, side));
     assert!(offset_of!(ShmUpdate, flags) == offset_of!(BookUpdate, flags));
     assert!(offset_of!(ShmUpdate, reserved) == 60);
+    // The engine's sink writes `RawUpdate`s straight into the sample's slots.
+    use fh_feed::update::RawUpdate;
+    assert!(size_of::<ShmUpdate>() == size_of::<RawUpdate>());
+    assert!(core::mem::align_of::<ShmUpdate>() == core::mem::align_of::<RawUpdate>());
+    assert!(offset_of!(ShmUpdate, seq) == offset_of!(RawUpdate, seq));
+    assert!(offset_of!(ShmUpdate, exch_ts) == offset_of!(RawUpdate, exch_ts));
+    assert!(offset_of!(ShmUpdate, recv_ts) == offset_of!(RawUpdate, recv_ts));
+    assert!(offset_of!(ShmUpdate, engine_ts) == offset_of!(RawUpdate, engine_ts));
+    assert!(offset_of!(ShmUpdate, price) == offset_of!(RawUpdate, price));
+    assert!(offset_of!(ShmUpdate, shares) == offset_of!(RawUpdate, shares));
+    assert!(offset_of!(ShmUpdate, order_count) == offset_of!(RawUpdate, order_count));
+    assert!(offset_of!(ShmUpdate, instrument) == offset_of!(RawUpdate, instrument));
+    assert!(offset_of!(ShmUpdate, kind) == offset_of!(RawUpdate, kind));
+    assert!(offset_of!(ShmUpdate, side) == offset_of!(RawUpdate, side));
+    assert!(offset_of!(ShmUpdate, flags) == offset_of!(RawUpdate, flags));
+    assert!(offset_of!(ShmUpdate, reserved) == offset_of!(RawUpdate, reserved));
 };
 
 impl From<&BookUpdate> for ShmUpdate {
