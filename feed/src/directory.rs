@@ -203,6 +203,9 @@ mod tests {
         got.clear();
         d.clear(0..4);
         d.changes(&mut seen, |id, s| got.push((id, s)));
-        assert_eq!((got.len(), got[3], got[5].1.is_some()), (8, (3, None), true));
+        assert_eq!(
+            (got.len(), got[3], got[5].1.is_some()),
+            (8, (3, None), true)
+        );
     }
 }

@@ -6,9 +6,10 @@
 use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use iceoryx2::prelude::ZeroCopySend;
 
-/// Most updates in one sample: 60 × 64 bytes and the headers fit one 4 KiB page. A full
-/// sample is sent at once (counted as `full samples`), even inside a datagram.
-pub const MAX_SAMPLE_UPDATES: usize = 60;
+/// Most updates in one sample: 240 × 64 bytes = 15 KiB, and with the headers four 4 KiB
+/// pages. A full sample is sent at once (counted as `full samples`), even inside a datagram.
+/// Readers take a sample's length from its header (`count`), never from this constant.
+pub const MAX_SAMPLE_UPDATES: usize = 240;
 
 /// A [`BookUpdate`] as it lies in a sample: the same 64 bytes at the same offsets (see
 /// `fh_feed::update::BookUpdate` for the units), with `kind`, `side` and `flags` as raw

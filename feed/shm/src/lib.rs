@@ -94,7 +94,8 @@ impl Default for ServiceSettings {
     }
 }
 
-/// Largest `max_buffer` (samples of 8 KiB each, per subscriber).
+/// Largest `max_buffer` (samples of 16 KiB each, per subscriber: a queue of `n` samples can
+/// hold `n` × 16 KiB of the service's shared memory).
 pub const MAX_BUFFER: usize = 1 << 16;
 
 /// The iceoryx2 service of the updates.

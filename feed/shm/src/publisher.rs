@@ -6,7 +6,7 @@
 //! ```text
 //!  update ─► (the sink writes it into the window: the loaned sample's next slot)
 //!  full   ─► send the full sample (if any) ─► loan the next, lend it as the window
-//!  bbo    ─► top-of-book row (sequence lock)
+//!  bbo    ─► (the sink writes the top-of-book row, sequence lock, into the lent table)
 //!  idle   ─► symbols named since the last send ─► table;
 //!            header {first, count, publish_ns, run, flags} ─► send (never waits)
 //! ```
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::levels::Bbo;
-use fh_feed::pipeline::tap::{Tap, Window};
+use fh_feed::pipeline::tap::{Tap, TopRows, Window};
 use fh_feed::strategy::Figures;
 use fh_feed::update::{InstrumentId, RawUpdate};
 use iceoryx2::prelude::*;
@@ -268,6 +268,10 @@ impl Tap for ShmPublisher {
         self.symbols = Some(symbols.clone());
         self.names_seen = 0;
         self.name_instruments();
+    }
+
+    fn top_rows(&mut self) -> Option<TopRows> {
+        Some(self.top.lend_rows())
     }
 
     fn full(&mut self, w: &mut Window) {

@@ -50,7 +50,10 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
             seq += 1;
             p.push(&update(seq, 3));
         }
-        p.bbo(seq * 10, 3, &Bbo {
+        p.bbo(
+            seq * 10,
+            3,
+            &Bbo {
                 bid: Some((1_000_000, 5)),
                 ask: Some((1_000_100, 7)),
             },
@@ -130,7 +133,10 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
     for i in 0..10u64 {
         p.push(&update(i, 1));
     }
-    p.bbo(5, 1, &Bbo {
+    p.bbo(
+        5,
+        1,
+        &Bbo {
             bid: Some((42, 1)),
             ask: None,
         },

@@ -13,9 +13,11 @@
 //! with the updates (the `fh-shm` crate writes them into shared memory for other processes).
 //! A tap lends a [`Window`] of slots (e.g. a loaned shared-memory sample) and the engine's sink
 //! writes each update straight into the next slot ([`RawUpdate`]): no copy, no call into the
-//! tap per update. The tap is called only to take a full window and lend the next
-//! ([`Tap::full`]), for each best bid/offer change after the event that made it, when the
-//! engine is idle, and at the end; the window tells it where the last datagram ended.
+//! tap per update. A tap may lend a top-of-book table too ([`TopRows`]), which the sink
+//! writes each best bid/offer change into (under a sequence lock). The tap is called only to
+//! take a full window and lend the next ([`Tap::full`]), for a best bid/offer change when it
+//! lent no table (or the instrument is outside it), when the engine is idle, and at the end;
+//! the window tells it where the last datagram ended.
 //!
 //! ## Invariants
 //! - A tap runs on the engine's thread and never waits for anyone: whatever it costs is
@@ -32,6 +34,7 @@ use crate::directory::SymbolDirectory;
 use crate::engine::levels::Bbo;
 use crate::strategy::Figures;
 use crate::update::{BookUpdate, InstrumentId, RawUpdate};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::sink::Outlet;
 
@@ -130,11 +133,89 @@ impl Window {
     }
 }
 
+/// A top-of-book table a tap lends the sink, which then writes each best bid/offer change
+/// into it in place instead of calling [`Tap::bbo`] (a change of an instrument outside the
+/// table still goes to [`Tap::bbo`]). `len` rows of eight words, row `i` for instrument `i`,
+/// each written under a sequence lock (the writer makes word 0 odd, stores words 1 to 6, makes
+/// it even again with `Release`; a reader keeps a copy only if word 0 was even and unchanged
+/// around it):
+///
+/// | word | value |
+/// |---:|---|
+/// | 0 | sequence lock (odd while written) |
+/// | 1, 2 | best bid price (4 implied decimals), shares (both 0: no bid) |
+/// | 3, 4 | best offer price, shares (both 0: no offer) |
+/// | 5 | feed sequence number of the last update of the event |
+/// | 6 | exchange time of the event, ns |
+/// | 7 | not written (the tap's) |
+#[derive(Debug)]
+pub struct TopRows {
+    rows: *const [AtomicU64; 8],
+    len: usize,
+}
+
+// SAFETY: the rows are only accessed atomically, and the memory is the tap's, which travels
+// with the `TopRows` (both are held by one `Tapped`); `TopRows::new`'s contract makes it
+// accessible from whichever thread holds them.
+unsafe impl Send for TopRows {}
+
+impl TopRows {
+    /// The table of `len` rows from `rows`.
+    ///
+    /// # Safety
+    /// `rows` is aligned and valid for atomic loads and stores of `len` rows of eight `u64`,
+    /// from any thread, for as long as the tap that lends it lives, and nothing else writes
+    /// words 0 to 6 of those rows.
+    pub unsafe fn new(rows: *const [AtomicU64; 8], len: usize) -> TopRows {
+        TopRows { rows, len }
+    }
+
+    /// Rows in the table.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table has no row.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the row of `id`; false (nothing written) when `id` is outside the table.
+    #[inline(always)]
+    fn write(&self, id: InstrumentId, b: &Bbo, seq: u64, exch_ts: u64) -> bool {
+        let i = id as usize;
+        if i >= self.len {
+            return false;
+        }
+        // SAFETY: `i < len`, and rows `0..len` from `rows` are valid for atomic access as long
+        // as the tap lives (`TopRows::new`'s contract); the tap lives in the same `Tapped`.
+        let row = unsafe { &*self.rows.add(i) };
+        let (bp, bs) = b.bid.unwrap_or((0, 0));
+        let (ap, a_s) = b.ask.unwrap_or((0, 0));
+        let v = row[0].load(Ordering::Relaxed);
+        row[0].store(v.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        row[1].store(bp as u64, Ordering::Relaxed);
+        row[2].store(bs, Ordering::Relaxed);
+        row[3].store(ap as u64, Ordering::Relaxed);
+        row[4].store(a_s, Ordering::Relaxed);
+        row[5].store(seq, Ordering::Relaxed);
+        row[6].store(exch_ts, Ordering::Relaxed);
+        row[0].store(v.wrapping_add(2), Ordering::Release);
+        true
+    }
+}
+
 /// A consumer of the update stream on the engine's thread (see the module docs).
 pub trait Tap: Send {
     /// Called once on the engine's thread before the first datagram, with the engine's
     /// instrument directory (the symbol of every instrument an update names is in it).
     fn start(&mut self, symbols: &SymbolDirectory);
+    /// Called once after [`Tap::start`]: the top-of-book table the tap lends, if any (then
+    /// [`Tap::bbo`] gets only the changes of instruments outside it).
+    fn top_rows(&mut self) -> Option<TopRows> {
+        None
+    }
     /// An update is to be written and `window` is full (`len == room`; closed, 0 and 0, before
     /// the first update and after the tap closed it): take the updates written in it and lend
     /// the next. A window left without room loses that one update (the tap counts it).
@@ -155,6 +236,9 @@ pub trait Tap: Send {
 impl<T: Tap + ?Sized> Tap for Box<T> {
     fn start(&mut self, symbols: &SymbolDirectory) {
         (**self).start(symbols);
+    }
+    fn top_rows(&mut self) -> Option<TopRows> {
+        (**self).top_rows()
     }
     #[inline]
     fn full(&mut self, window: &mut Window) {
@@ -179,6 +263,7 @@ pub struct Tapped<T: Tap> {
     /// The tap.
     pub tap: T,
     window: Window,
+    top: Option<TopRows>,
     last_seq: u64,
 }
 
@@ -187,6 +272,7 @@ impl<T: Tap> Tapped<T> {
     pub fn new(mut tap: T, symbols: &SymbolDirectory) -> Self {
         tap.start(symbols);
         Tapped {
+            top: tap.top_rows(),
             tap,
             window: Window::closed(),
             last_seq: 0,
@@ -209,10 +295,18 @@ impl<T: Tap> Tapped<T> {
         self.window.write(u);
     }
 
-    /// The best bid/offer of `instrument` changed with the event just pushed.
+    /// The best bid/offer of `instrument` changed with the event just pushed: written into
+    /// the tap's table, or given to the tap.
     #[inline(always)]
     pub fn bbo(&mut self, exch_ts: u64, instrument: InstrumentId, bbo: &Bbo) {
-        self.tap.bbo(exch_ts, self.last_seq, instrument, bbo);
+        let seq = self.last_seq;
+        let written = match &self.top {
+            Some(t) => t.write(instrument, bbo, seq, exch_ts),
+            None => false,
+        };
+        if !written {
+            self.tap.bbo(exch_ts, seq, instrument, bbo);
+        }
     }
 
     /// The datagram is done.
@@ -471,11 +565,75 @@ mod tests {
         );
     }
 
+    /// Lends a table of two rows; records the changes it is given itself.
+    struct Table {
+        rows: Box<[[AtomicU64; 8]]>,
+        given: Vec<(u64, u64, InstrumentId)>,
+    }
+
+    impl Tap for Table {
+        fn start(&mut self, _: &SymbolDirectory) {}
+        fn top_rows(&mut self) -> Option<TopRows> {
+            // SAFETY: `rows` holds 2 rows, is never resized and lives as long as this tap;
+            // it is accessed only atomically.
+            Some(unsafe { TopRows::new(self.rows.as_ptr(), self.rows.len()) })
+        }
+        fn full(&mut self, _: &mut Window) {}
+        fn bbo(&mut self, exch_ts: u64, seq: u64, instrument: InstrumentId, _: &Bbo) {
+            self.given.push((exch_ts, seq, instrument));
+        }
+        fn finish(&mut self, _: &mut Window) -> Figures {
+            Figures::default()
+        }
+    }
+
+    #[test]
+    fn best_bid_offer_changes_go_into_a_lent_table_under_its_lock_or_to_the_tap() {
+        let table = Table {
+            rows: (0..2).map(|_| Default::default()).collect(),
+            given: Vec::new(),
+        };
+        let mut t = Tapped::new(table, &SymbolDirectory::new(4));
+        t.tap.rows[1][7].store(0xABCD, Ordering::Relaxed);
+        t.push(&BookUpdate {
+            seq: 41,
+            ..Default::default()
+        });
+        let b = Bbo {
+            bid: Some((1_000_000, 5)),
+            ask: None,
+        };
+        t.bbo(99, 1, &b);
+        t.bbo(
+            100,
+            1,
+            &Bbo {
+                bid: b.bid,
+                ask: Some((1_000_100, 7)),
+            },
+        );
+        t.bbo(101, 3, &b);
+        let row: Vec<u64> = t.tap.rows[1]
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(row, [4, 1_000_000, 5, 1_000_100, 7, 41, 100, 0xABCD]);
+        assert_eq!(
+            t.tap.given,
+            [(101, 41, 3)],
+            "outside the table: given to the tap"
+        );
+        assert!(t.tap.rows[0].iter().all(|w| w.load(Ordering::Relaxed) == 0));
+    }
+
     #[test]
     fn a_window_writes_below_its_room_and_tells_where_the_datagram_ended() {
         let mut buf = vec![RawUpdate::default(); 3];
         let mut w = Window::closed();
-        assert!(!w.write(&BookUpdate::default()), "a closed window takes nothing");
+        assert!(
+            !w.write(&BookUpdate::default()),
+            "a closed window takes nothing"
+        );
         // SAFETY: `buf` has 3 slots, outlives `w`'s use and is read only after `w` is closed.
         unsafe { w.lend(buf.as_mut_ptr(), 3) };
         let u = |seq| BookUpdate {
@@ -494,6 +652,9 @@ mod tests {
         assert_eq!((w.len(), w.room()), (3, 3));
         w.close();
         assert_eq!(buf[2].update(), u(3));
-        assert_eq!((buf[2].kind, buf[2].side, buf[2].flags, buf[2].reserved), (3, 1, 16, 0));
+        assert_eq!(
+            (buf[2].kind, buf[2].side, buf[2].flags, buf[2].reserved),
+            (3, 1, 16, 0)
+        );
     }
 }
