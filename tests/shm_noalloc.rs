@@ -9,12 +9,12 @@ static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
 
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::levels::Bbo;
-use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::tap::Tapped;
 use fh_feed::update::{BookUpdate, Flags};
 use fh_shm::{ServiceSettings, ShmPublisher, Subscriber, SubscriberOptions};
 use fh_tests::alloc::counted;
 
-fn datagram(p: &mut ShmPublisher, seq: &mut u64) {
+fn datagram(p: &mut Tapped<ShmPublisher>, seq: &mut u64) {
     for k in 0..5u32 {
         *seq += 1;
         let u = BookUpdate {
@@ -25,12 +25,12 @@ fn datagram(p: &mut ShmPublisher, seq: &mut u64) {
             flags: Flags::LAST_IN_EVENT | Flags::BEST_CHANGED,
             ..Default::default()
         };
-        p.update(&u);
+        p.push(&u);
         let b = Bbo {
             bid: Some((1_000_000, *seq)),
             ask: Some((1_000_100, 1)),
         };
-        p.bbo(*seq, *seq, 1 + k, &b);
+        p.bbo(*seq, 1 + k, &b);
     }
     p.datagram_end();
     p.idle();
@@ -39,12 +39,12 @@ fn datagram(p: &mut ShmPublisher, seq: &mut u64) {
 #[test]
 fn publishing_in_shared_memory_allocates_only_in_iceoryx2s_loan() {
     let name = format!("t-noalloc-{}", std::process::id());
-    let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 64).unwrap();
+    let p = ShmPublisher::create(&name, &ServiceSettings::default(), 64).unwrap();
     let dir = SymbolDirectory::new(64);
     for k in 1..6 {
         dir.set(k, b"SYM     ");
     }
-    p.start(&dir);
+    let mut p = Tapped::new(p, &dir);
     let mut sub = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
     let mut seq = 0;
     for _ in 0..100 {
@@ -74,5 +74,5 @@ fn publishing_in_shared_memory_allocates_only_in_iceoryx2s_loan() {
         20 * 500,
         "{allocs} allocations publishing 10 000 datagrams of 5 updates: one per loaned sample"
     );
-    assert_eq!(p.stats().samples, 100 + 20 * 500);
+    assert_eq!(p.tap.stats().samples, 100 + 20 * 500);
 }

@@ -250,6 +250,96 @@ const _: () = {
     assert!(offset_of!(BookUpdate, flags) == 58);
 };
 
+/// A [`BookUpdate`] as plain integers, the way other processes read it: the same 64 bytes at
+/// the same offsets (see [`BookUpdate`]), `kind`, `side` and `flags` as their raw values, the
+/// trailing 4 bytes named and zero, aligned to 8 (not 64). Every bit pattern is a value. A
+/// tap's [`crate::pipeline::tap::Window`] lends slots of this type (fh-shm's samples).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct RawUpdate {
+    /// Feed sequence number.
+    pub seq: u64,
+    /// Exchange timestamp, ns.
+    pub exch_ts: u64,
+    /// Capture or kernel receive time, ns.
+    pub recv_ts: u64,
+    /// Time the engine applied the update, ns on fh's clock.
+    pub engine_ts: u64,
+    /// Price, 4 implied decimals.
+    pub price: i64,
+    /// Shares.
+    pub shares: u64,
+    /// Orders at the level (0: unknown).
+    pub order_count: u32,
+    /// Instrument.
+    pub instrument: u32,
+    /// [`UpdateKind`] as its byte.
+    pub kind: u8,
+    /// [`Side`] as its byte.
+    pub side: u8,
+    /// [`Flags`] bits.
+    pub flags: u16,
+    /// Always 0.
+    pub reserved: u32,
+}
+
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<RawUpdate>() == 64 && align_of::<RawUpdate>() == 8);
+    assert!(offset_of!(RawUpdate, seq) == offset_of!(BookUpdate, seq));
+    assert!(offset_of!(RawUpdate, exch_ts) == offset_of!(BookUpdate, exch_ts));
+    assert!(offset_of!(RawUpdate, recv_ts) == offset_of!(BookUpdate, recv_ts));
+    assert!(offset_of!(RawUpdate, engine_ts) == offset_of!(BookUpdate, engine_ts));
+    assert!(offset_of!(RawUpdate, price) == offset_of!(BookUpdate, price));
+    assert!(offset_of!(RawUpdate, shares) == offset_of!(BookUpdate, shares));
+    assert!(offset_of!(RawUpdate, order_count) == offset_of!(BookUpdate, order_count));
+    assert!(offset_of!(RawUpdate, instrument) == offset_of!(BookUpdate, instrument));
+    assert!(offset_of!(RawUpdate, kind) == offset_of!(BookUpdate, kind));
+    assert!(offset_of!(RawUpdate, side) == offset_of!(BookUpdate, side));
+    assert!(offset_of!(RawUpdate, flags) == offset_of!(BookUpdate, flags));
+    assert!(offset_of!(RawUpdate, reserved) == 60);
+};
+
+impl From<&BookUpdate> for RawUpdate {
+    #[inline(always)]
+    fn from(u: &BookUpdate) -> Self {
+        RawUpdate {
+            seq: u.seq,
+            exch_ts: u.exch_ts,
+            recv_ts: u.recv_ts,
+            engine_ts: u.engine_ts,
+            price: u.price,
+            shares: u.shares,
+            order_count: u.order_count,
+            instrument: u.instrument,
+            kind: u.kind as u8,
+            side: u.side as u8,
+            flags: u.flags.bits(),
+            reserved: 0,
+        }
+    }
+}
+
+impl RawUpdate {
+    /// The book update (an unknown kind byte reads as `Status`, an unknown side as `None`).
+    #[inline]
+    pub fn update(&self) -> BookUpdate {
+        BookUpdate {
+            seq: self.seq,
+            exch_ts: self.exch_ts,
+            recv_ts: self.recv_ts,
+            engine_ts: self.engine_ts,
+            price: self.price,
+            shares: self.shares,
+            order_count: self.order_count,
+            instrument: self.instrument,
+            kind: UpdateKind::from_u8(self.kind),
+            side: Side::from_u8(self.side),
+            flags: Flags::from_bits(self.flags),
+        }
+    }
+}
+
 impl UpdateKind {
     /// The kind of a raw byte ([`UpdateKind::Status`] for unknown values).
     #[inline]

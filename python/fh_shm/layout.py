@@ -8,8 +8,9 @@ import ctypes
 
 import numpy as np
 
-#: Most updates in one sample (a datagram with more is split over several samples).
-MAX_SAMPLE_UPDATES = 60
+#: Most updates in one sample (a datagram with more is split over several samples); a sample's
+#: length is its header's `count`.
+MAX_SAMPLE_UPDATES = 240
 #: Header flag: the sample carries the stream's last updates; nothing follows.
 SAMPLE_END = 1
 #: Header flag: the sample holds the last updates of its datagram.

@@ -6,9 +6,10 @@
 use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
 use iceoryx2::prelude::ZeroCopySend;
 
-/// Most updates in one sample: 60 × 64 bytes and the headers fit one 4 KiB page. A full
-/// sample is sent at once (counted as `full samples`), even inside a datagram.
-pub const MAX_SAMPLE_UPDATES: usize = 60;
+/// Most updates in one sample: 240 × 64 bytes = 15 KiB, and with the headers four 4 KiB
+/// pages. A full sample is sent at once (counted as `full samples`), even inside a datagram.
+/// Readers take a sample's length from its header (`count`), never from this constant.
+pub const MAX_SAMPLE_UPDATES: usize = 240;
 
 /// A [`BookUpdate`] as it lies in a sample: the same 64 bytes at the same offsets (see
 /// `fh_feed::update::BookUpdate` for the units), with `kind`, `side` and `flags` as raw
@@ -73,6 +74,22 @@ const _: () = {
     assert!(offset_of!(ShmUpdate, side) == offset_of!(BookUpdate, side));
     assert!(offset_of!(ShmUpdate, flags) == offset_of!(BookUpdate, flags));
     assert!(offset_of!(ShmUpdate, reserved) == 60);
+    // The engine's sink writes `RawUpdate`s straight into the sample's slots.
+    use fh_feed::update::RawUpdate;
+    assert!(size_of::<ShmUpdate>() == size_of::<RawUpdate>());
+    assert!(core::mem::align_of::<ShmUpdate>() == core::mem::align_of::<RawUpdate>());
+    assert!(offset_of!(ShmUpdate, seq) == offset_of!(RawUpdate, seq));
+    assert!(offset_of!(ShmUpdate, exch_ts) == offset_of!(RawUpdate, exch_ts));
+    assert!(offset_of!(ShmUpdate, recv_ts) == offset_of!(RawUpdate, recv_ts));
+    assert!(offset_of!(ShmUpdate, engine_ts) == offset_of!(RawUpdate, engine_ts));
+    assert!(offset_of!(ShmUpdate, price) == offset_of!(RawUpdate, price));
+    assert!(offset_of!(ShmUpdate, shares) == offset_of!(RawUpdate, shares));
+    assert!(offset_of!(ShmUpdate, order_count) == offset_of!(RawUpdate, order_count));
+    assert!(offset_of!(ShmUpdate, instrument) == offset_of!(RawUpdate, instrument));
+    assert!(offset_of!(ShmUpdate, kind) == offset_of!(RawUpdate, kind));
+    assert!(offset_of!(ShmUpdate, side) == offset_of!(RawUpdate, side));
+    assert!(offset_of!(ShmUpdate, flags) == offset_of!(RawUpdate, flags));
+    assert!(offset_of!(ShmUpdate, reserved) == offset_of!(RawUpdate, reserved));
 };
 
 impl From<&BookUpdate> for ShmUpdate {

@@ -9,8 +9,8 @@
 //!
 //! ```text
 //!  fh replay|live … --shm NAME
-//!    engine ─► ShmPublisher (engine thread)
-//!                ├─ per datagram (or burst): loan a slice, write in place, send ─► fh/NAME/updates
+//!    engine ─► ShmPublisher (engine thread; a tap lending the loaned sample as its window)
+//!                ├─ per datagram (or burst): loan a slice, the engine writes in place, send ─► fh/NAME/updates
 //!                │     (iceoryx2 publish-subscribe, safe overflow)        ├─► Subscriber (Rust)
 //!                │                                                        └─► fh_shm (Python)
 //!                └─ best bid/offer and symbols ─► /dev/shm/fh-NAME.top (seqlocked rows,
@@ -35,13 +35,17 @@
 //!   subscriber knows exactly how many updates it missed.
 //! - A sample holds the updates of the datagrams the engine handled back to back (one datagram
 //!   unless they came in a burst; an unpaced replay fills samples), at most
-//!   [`layout::MAX_SAMPLE_UPDATES`], written in place: no intermediate copy. It is sent when
+//!   [`layout::MAX_SAMPLE_UPDATES`], written in place by the engine's sink (the sample is the
+//!   tap's `Window`): no intermediate copy, no call into the publisher per update. It is sent when
 //!   the engine has handled every datagram it had in hand (`Tap::idle`) or when full. The
 //!   stream ends with an empty sample flagged [`layout::SAMPLE_END`].
 //! - Subscribers map the samples and the table read-only: none can write what another reads.
 //!   Resources of processes that died (SIGKILL) are removed by the next publisher or
 //!   subscriber that starts; a subscriber may join or leave at any time, and one that joins
 //!   late reads the current top of book from the table.
+//! - A sample is sent only after the symbols of the instruments in it are in the table (the
+//!   publisher copies what the engine named since its last send, from the directory's change
+//!   log).
 //! - Per update the publisher allocates nothing, takes no lock and makes no system call. Per
 //!   sample, iceoryx2 0.10 allocates one small block when it loans (its `ChunkMutSharedState`
 //!   `Rc`): exactly one allocation per sample, pinned by `tests/shm_noalloc.rs`. A new
@@ -90,7 +94,8 @@ impl Default for ServiceSettings {
     }
 }
 
-/// Largest `max_buffer` (samples of 8 KiB each, per subscriber).
+/// Largest `max_buffer` (samples of 16 KiB each, per subscriber: a queue of `n` samples can
+/// hold `n` × 16 KiB of the service's shared memory).
 pub const MAX_BUFFER: usize = 1 << 16;
 
 /// The iceoryx2 service of the updates.

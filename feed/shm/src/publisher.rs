@@ -1,32 +1,37 @@
-//! The publisher: a [`Tap`] on the engine's thread that writes book updates straight into a
-//! loaned iceoryx2 sample and sends it once the engine has handled every datagram it had in
-//! hand, and keeps the top-of-book table and the symbols current.
+//! The publisher: a [`Tap`] on the engine's thread that lends the engine's sink a loaned
+//! iceoryx2 sample as its window (the engine writes each update straight into it), sends it
+//! once the engine has handled every datagram it had in hand, and keeps the top-of-book table
+//! and the symbols current.
 //!
 //! ```text
-//!  update ─► (none loaned: loan a slice of MAX_SAMPLE_UPDATES) ─► write in place
-//!            (sample full: send it first)
-//!  bbo    ─► top-of-book row (sequence lock)          symbol first seen ─► its row's name
-//!  idle   ─► header {first, count, publish_ns, run} ─► send (never waits)
+//!  update ─► (the sink writes it into the window: the loaned sample's next slot)
+//!  full   ─► send the full sample (if any) ─► loan the next, lend it as the window
+//!  bbo    ─► (the sink writes the top-of-book row, sequence lock, into the lent table)
+//!  idle   ─► symbols named since the last send ─► table;
+//!            header {first, count, publish_ns, run, flags} ─► send (never waits)
 //! ```
 //!
 //! So a sample holds the datagrams the engine handled back to back: one datagram when they
 //! come apart (live at ordinary rates, a paced replay), several in a burst (a live poll batch)
 //! and in an unpaced replay (which is never idle), up to MAX_SAMPLE_UPDATES updates. One
 //! loan and send per sample is what iceoryx2 costs; coalescing bursts keeps that off the
-//! per-datagram path when it matters most.
+//! per-datagram path when it matters most. The publisher is called once per sample, not per
+//! update; before each send it copies the symbols the engine named since the last one
+//! (the directory's change log) into the table, so a subscriber finds the symbol of every
+//! instrument in a sample it receives.
 //!
 //! The service overflows: a subscriber whose queue is full loses its oldest sample, never
 //! the publisher's time. A loan that fails (it cannot while subscribers stay within the
-//! service's limits) drops that datagram's updates, counted; the stream's numbering goes on,
-//! so every subscriber sees the gap.
+//! service's limits) drops the update waiting for it, counted; the stream's numbering goes
+//! on, so every subscriber sees the gap.
 
 use std::time::{Duration, Instant};
 
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::levels::Bbo;
-use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::tap::{Tap, TopRows, Window};
 use fh_feed::strategy::Figures;
-use fh_feed::update::{BookUpdate, InstrumentId};
+use fh_feed::update::{InstrumentId, RawUpdate};
 use iceoryx2::prelude::*;
 use iceoryx2::sample_mut_uninit::SampleMutUninit;
 
@@ -47,7 +52,7 @@ struct Ports {
 /// Counters of the publisher.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PublisherStats {
-    /// Updates published (the next update's index).
+    /// Updates sent or dropped (the next sample's first index).
     pub updates: u64,
     /// Samples sent.
     pub samples: u64,
@@ -69,25 +74,21 @@ pub struct PublisherStats {
 pub struct ShmPublisher {
     name: String,
     ports: Ports,
+    /// The sample lent to the engine's sink as its window (the window is closed while none).
     loan: Option<Loan>,
-    /// The loaned sample's first element (valid while `loan` is `Some`).
-    slots: *mut ShmUpdate,
-    len: usize,
-    /// Slots of the loaned sample (MAX_SAMPLE_UPDATES), 0 while none is loaned.
-    room: usize,
-    /// The last update written ended a datagram.
-    boundary: bool,
     top: TopWriter,
-    named: Vec<bool>,
     symbols: Option<SymbolDirectory>,
+    /// The directory's change log cursor.
+    names_seen: u64,
     run: u64,
     stats: PublisherStats,
 }
 
 // SAFETY: every `Rc` that iceoryx2 shares among the node, the service, the publisher and a
 // loaned sample is owned by this one value (`ports`, `loan`): none is handed out, and a
-// loaned sample never leaves it (nor does `slots`, a pointer into that sample). Moving the value to another thread moves all the holders of
-// each count together, so no two threads ever touch one count; the value is used by one
+// loaned sample never leaves it (only its payload is lent as the engine's window, which lives
+// in the same `Tapped` as this value). Moving the value to another thread moves all the
+// holders of each count together, so no two threads ever touch one count; the value is used by one
 // thread at a time (`&mut self`), and iceoryx2's shared memory is accessed through its own
 // atomics.
 unsafe impl Send for ShmPublisher {}
@@ -128,13 +129,9 @@ impl ShmPublisher {
                 node,
             },
             loan: None,
-            slots: core::ptr::null_mut(),
-            len: 0,
-            room: 0,
-            boundary: false,
             top,
-            named: vec![false; rows],
             symbols: None,
+            names_seen: 0,
             run,
             stats: PublisherStats::default(),
         })
@@ -168,8 +165,10 @@ impl ShmPublisher {
         self.ports.node.name().to_string()
     }
 
+    /// Loans a sample and lends it as `w`; false (and `w` closed) if none could be loaned.
     #[inline]
-    fn loan(&mut self) -> bool {
+    fn loan(&mut self, w: &mut Window) -> bool {
+        w.close();
         match self.ports.publisher.loan_slice_uninit(MAX_SAMPLE_UPDATES) {
             Ok(mut l) => {
                 let p = l.payload_mut();
@@ -177,8 +176,14 @@ impl ShmPublisher {
                     self.stats.loan_errors += 1;
                     return false;
                 }
-                self.slots = p.as_mut_ptr().cast::<ShmUpdate>();
-                self.room = MAX_SAMPLE_UPDATES;
+                let slots = p.as_mut_ptr().cast::<RawUpdate>();
+                // SAFETY: the payload is MAX_SAMPLE_UPDATES elements (checked above) of
+                // `MaybeUninit<ShmUpdate>`, which has `RawUpdate`'s layout (asserted in
+                // `layout`), aligned for it; it stays mapped and ours until the sample is sent
+                // or dropped, which happens only in `send` and `end` after the window is
+                // closed (or in `Drop`, when the window is not used any more). Nothing else
+                // touches an unsent sample.
+                unsafe { w.lend(slots, MAX_SAMPLE_UPDATES) };
                 self.loan = Some(l);
                 true
             }
@@ -189,26 +194,25 @@ impl ShmPublisher {
         }
     }
 
-    /// The loaned sample is full, or none is loaned: sends the full one, loans the next;
-    /// whether a sample with room is loaned.
-    #[inline(never)]
-    fn make_room(&mut self) -> bool {
-        if self.loan.is_some() {
-            self.stats.full_samples += 1;
-            self.send(self.flags());
-        }
-        self.loan()
-    }
-
-    /// Sends the loaned sample with `flags`.
+    /// Sends the loaned sample with the updates written in `w` (closing it), `flags` added.
     #[inline]
-    fn send(&mut self, flags: u32) {
+    fn send(&mut self, w: &mut Window, flags: u32) {
+        let count = w.len();
+        let flags = flags
+            | if w.at_datagram_end() {
+                SAMPLE_DATAGRAM_END
+            } else {
+                0
+            };
+        w.close();
         let Some(mut l) = self.loan.take() else {
             return;
         };
-        let count = self.len;
+        self.name_instruments();
+        let first = self.stats.updates;
+        self.stats.updates += count as u64;
         *l.user_header_mut() = SampleHeader {
-            first: self.stats.updates - count as u64,
+            first,
             publish_ns: monotonic_raw_ns(),
             run: self.run,
             count: count as u32,
@@ -217,11 +221,9 @@ impl ShmPublisher {
         // SAFETY: the payload is a slice of `ShmUpdate`, plain integers without padding, in
         // the service's mmapped data segment, whose bytes are always initialised (zero pages
         // or the updates of earlier samples): every bit pattern is a valid `ShmUpdate`. The
-        // first `count` elements were written for this sample; readers are told to read only
-        // those (`SampleHeader::count`).
+        // first `count` elements were written for this sample through the window; readers are
+        // told to read only those (`SampleHeader::count`).
         let sample = unsafe { l.assume_init() };
-        self.len = 0;
-        self.room = 0;
         match sample.send() {
             Ok(n) => {
                 self.stats.samples += 1;
@@ -232,37 +234,31 @@ impl ShmPublisher {
         self.top.set_updates(self.stats.updates);
     }
 
-    /// The flags of the loaned sample if sent now.
-    #[inline]
-    fn flags(&self) -> u32 {
-        if self.boundary {
-            SAMPLE_DATAGRAM_END
-        } else {
-            0
+    /// Sends what `w` holds, then the end-of-stream marker (an empty sample flagged
+    /// [`SAMPLE_END`]).
+    fn end(&mut self, w: &mut Window) {
+        if !w.is_empty() {
+            self.send(w, 0);
         }
-    }
-
-    /// Sends the end-of-stream marker (an empty sample flagged [`SAMPLE_END`]).
-    fn end(&mut self) {
-        if self.len > 0 {
-            self.send(self.flags());
-        }
+        w.close();
         self.loan = None;
-        self.room = 0;
-        if self.loan() {
-            self.send(SAMPLE_END);
+        if self.loan(w) {
+            w.close();
+            self.send(w, SAMPLE_END);
         }
         self.top.end();
     }
 
+    /// Copies the symbols the engine named since the last call into the table.
     #[inline]
-    fn name_instrument(&mut self, id: InstrumentId) {
-        let i = id as usize;
-        if i < self.named.len() && !self.named[i] {
-            if let Some(s) = self.symbols.as_ref().and_then(|d| d.get(id)) {
-                self.named[i] = true;
-                self.top.set_symbol(id, s.0);
-            }
+    fn name_instruments(&mut self) {
+        if let Some(d) = self.symbols.as_ref() {
+            let top = &self.top;
+            d.changes(&mut self.names_seen, |id, s| {
+                if let Some(s) = s {
+                    top.set_symbol(id, s.0);
+                }
+            });
         }
     }
 }
@@ -270,26 +266,23 @@ impl ShmPublisher {
 impl Tap for ShmPublisher {
     fn start(&mut self, symbols: &SymbolDirectory) {
         self.symbols = Some(symbols.clone());
+        self.names_seen = 0;
+        self.name_instruments();
     }
 
-    #[inline]
-    fn update(&mut self, u: &BookUpdate) {
-        self.name_instrument(u.instrument);
-        if self.len == self.room && !self.make_room() {
-            self.boundary = false;
+    fn top_rows(&mut self) -> Option<TopRows> {
+        Some(self.top.lend_rows())
+    }
+
+    fn full(&mut self, w: &mut Window) {
+        if self.loan.is_some() {
+            self.stats.full_samples += 1;
+            self.send(w, 0);
+        }
+        if !self.loan(w) {
             self.stats.updates += 1;
             self.stats.dropped += 1;
-            return;
         }
-        self.boundary = false;
-        // SAFETY: `len < room` here (checked above, or `make_room` gave a fresh loan), and
-        // `room` is MAX_SAMPLE_UPDATES only while a sample is loaned (0 otherwise), so
-        // `slots` points at its payload of at least MAX_SAMPLE_UPDATES elements (checked at
-        // the loan), which stays mapped and ours until the sample is sent.
-        // `MaybeUninit<ShmUpdate>` has `ShmUpdate`'s layout.
-        unsafe { self.slots.add(self.len).write(ShmUpdate::from(u)) };
-        self.len += 1;
-        self.stats.updates += 1;
     }
 
     #[inline]
@@ -300,20 +293,14 @@ impl Tap for ShmPublisher {
         self.stats.top_outside += u64::from(!self.top.set_bbo(instrument, row));
     }
 
-    #[inline]
-    fn datagram_end(&mut self) {
-        self.boundary = true;
-    }
-
-    #[inline]
-    fn idle(&mut self) {
-        if self.len > 0 {
-            self.send(self.flags());
+    fn idle(&mut self, w: &mut Window) {
+        if !w.is_empty() {
+            self.send(w, 0);
         }
     }
 
-    fn finish(&mut self) -> Figures {
-        self.end();
+    fn finish(&mut self, w: &mut Window) -> Figures {
+        self.end(w);
         let s = self.stats;
         let mut f = Figures::default();
         f.text("service", crate::updates_service_name(&self.name))

@@ -140,6 +140,18 @@ impl TopWriter {
         self.rows
     }
 
+    /// The table's rows (instrument 0's first), lent to the engine's sink: words 0 to 6 of each
+    /// row are written there, under the same sequence lock as [`TopWriter::set_bbo`]'s.
+    pub fn lend_rows(&self) -> fh_feed::pipeline::tap::TopRows {
+        let rows = self.words.ptr.wrapping_add(W).cast::<[AtomicU64; W]>();
+        // SAFETY: the mapping holds `rows + 1` rows of `W` = 8 words after the header row,
+        // page-aligned; it stays mapped as long as this writer, which the publisher that lends
+        // the rows owns; every access is atomic; the sink writes only bid, ask, seq and time
+        // (words 0 to 6), which nothing else writes while the rows are lent (the publisher's
+        // `set_bbo` only for ids outside them: none).
+        unsafe { fh_feed::pipeline::tap::TopRows::new(rows, self.rows) }
+    }
+
     /// Writes the best bid and offer of `id`; false if `id` is outside the table.
     #[inline]
     pub fn set_bbo(&self, id: u32, bbo: [u64; 6]) -> bool {

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use fh_feed::directory::SymbolDirectory;
-use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::tap::Tapped;
 use fh_feed::update::{BookUpdate, Flags};
 use fh_shm::{ServiceSettings, ShmPublisher, Subscriber, SubscriberOptions};
 
@@ -29,10 +29,10 @@ fn update(seq: u64) -> BookUpdate {
 }
 
 /// Sends `datagrams` datagrams of 2 updates, each in its own sample.
-fn publish(p: &mut ShmPublisher, datagrams: u64) {
+fn publish(p: &mut Tapped<ShmPublisher>, datagrams: u64) {
     for d in 0..datagrams {
-        p.update(&update(2 * d + 1));
-        p.update(&update(2 * d + 2));
+        p.push(&update(2 * d + 1));
+        p.push(&update(2 * d + 2));
         p.datagram_end();
         p.idle();
     }
@@ -41,8 +41,8 @@ fn publish(p: &mut ShmPublisher, datagrams: u64) {
 #[test]
 fn samples_sent_right_before_the_publisher_leaves_are_received_after_it_left() {
     let name = unique("leave", 0);
-    let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 4).unwrap();
-    p.start(&SymbolDirectory::new(4));
+    let p = ShmPublisher::create(&name, &ServiceSettings::default(), 4).unwrap();
+    let mut p = Tapped::new(p, &SymbolDirectory::new(4));
     let mut s = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
     publish(&mut p, 3);
     for _ in 0..3 {
@@ -52,7 +52,7 @@ fn samples_sent_right_before_the_publisher_leaves_are_received_after_it_left() {
     // marker and leaves before the subscriber looks again.
     assert!(s.receive().unwrap().is_none());
     assert!(!s.publisher_gone().unwrap());
-    p.update(&update(7));
+    p.push(&update(7));
     p.datagram_end();
     let _ = p.finish();
     drop(p);
@@ -82,8 +82,8 @@ fn every_short_run_ends_with_the_end_marker_at_its_subscriber() {
     const DATAGRAMS: u64 = 20;
     for k in 0..RUNS {
         let name = unique("runs", k);
-        let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 4).unwrap();
-        p.start(&SymbolDirectory::new(4));
+        let p = ShmPublisher::create(&name, &ServiceSettings::default(), 4).unwrap();
+        let mut p = Tapped::new(p, &SymbolDirectory::new(4));
         let sub_name = name.clone();
         // The subscriber reads as `fh shm-tail` does: until the end marker, or until the
         // publisher is gone and left nothing to receive.
@@ -101,12 +101,12 @@ fn every_short_run_ends_with_the_end_marker_at_its_subscriber() {
             (s.ended(), s.received(), s.missed())
         });
         assert_eq!(
-            p.wait_for_subscribers(1, Duration::from_secs(10)),
+            p.tap.wait_for_subscribers(1, Duration::from_secs(10)),
             1,
             "run {k}"
         );
         publish(&mut p, DATAGRAMS);
-        p.update(&update(2 * DATAGRAMS + 1));
+        p.push(&update(2 * DATAGRAMS + 1));
         p.datagram_end();
         let _ = p.finish();
         drop(p);

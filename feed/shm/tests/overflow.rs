@@ -3,7 +3,7 @@
 
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::levels::Bbo;
-use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::tap::Tapped;
 use fh_feed::update::{BookUpdate, Flags};
 use fh_shm::{ServiceSettings, ShmPublisher, Subscriber, SubscriberOptions};
 
@@ -33,26 +33,25 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
         max_buffer: 2,
         ..ServiceSettings::default()
     };
-    let mut p = ShmPublisher::create(&name, &settings, 16).unwrap();
+    let p = ShmPublisher::create(&name, &settings, 16).unwrap();
     let dir = SymbolDirectory::new(16);
     dir.set(3, b"AAPL    ");
-    p.start(&dir);
+    let mut p = Tapped::new(p, &dir);
     let opts = SubscriberOptions {
         buffer: 2,
         ..SubscriberOptions::default()
     };
     let mut s = Subscriber::open(&name, &opts).unwrap();
-    assert_eq!(p.subscribers(), 1);
+    assert_eq!(p.tap.subscribers(), 1);
     // 10 datagrams of 3 updates, none read: the queue keeps the last 2.
     let mut seq = 0;
     for _ in 0..10 {
         for _ in 0..3 {
             seq += 1;
-            p.update(&update(seq, 3));
+            p.push(&update(seq, 3));
         }
         p.bbo(
             seq * 10,
-            seq,
             3,
             &Bbo {
                 bid: Some((1_000_000, 5)),
@@ -83,7 +82,7 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
     for k in 0..7 {
         for _ in 0..3 {
             seq += 1;
-            p.update(&update(seq, 3));
+            p.push(&update(seq, 3));
         }
         p.datagram_end();
         p.idle();
@@ -128,15 +127,14 @@ fn a_subscriber_that_falls_behind_loses_the_oldest_samples_and_counts_them_exact
 #[test]
 fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_top() {
     let name = unique("split");
-    let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 8).unwrap();
+    let p = ShmPublisher::create(&name, &ServiceSettings::default(), 8).unwrap();
     let dir = SymbolDirectory::new(8);
-    p.start(&dir);
+    let mut p = Tapped::new(p, &dir);
     for i in 0..10u64 {
-        p.update(&update(i, 1));
+        p.push(&update(i, 1));
     }
     p.bbo(
         5,
-        9,
         1,
         &Bbo {
             bid: Some((42, 1)),
@@ -149,7 +147,7 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
     let mut s = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
     let n = fh_shm::layout::MAX_SAMPLE_UPDATES as u64 + 5;
     for i in 0..n {
-        p.update(&update(100 + i, 1));
+        p.push(&update(100 + i, 1));
     }
     p.datagram_end();
     p.idle();
@@ -168,17 +166,17 @@ fn a_datagram_larger_than_a_sample_is_split_and_a_late_joiner_reads_the_current_
         (top.bid_price, top.bid_shares, top.ask_shares, top.seq),
         (42, 1, 0, 9)
     );
-    assert_eq!(p.stats().full_samples, 1);
+    assert_eq!(p.tap.stats().full_samples, 1);
 }
 
 #[test]
 fn datagrams_handled_back_to_back_share_a_sample_sent_when_the_engine_is_idle() {
     let name = unique("coalesce");
-    let mut p = ShmPublisher::create(&name, &ServiceSettings::default(), 8).unwrap();
-    p.start(&SymbolDirectory::new(8));
+    let p = ShmPublisher::create(&name, &ServiceSettings::default(), 8).unwrap();
+    let mut p = Tapped::new(p, &SymbolDirectory::new(8));
     let mut s = Subscriber::open(&name, &SubscriberOptions::default()).unwrap();
     for i in 0..9u64 {
-        p.update(&update(i, 2));
+        p.push(&update(i, 2));
         if i % 3 == 2 {
             p.datagram_end();
         }
@@ -197,5 +195,5 @@ fn datagrams_handled_back_to_back_share_a_sample_sent_when_the_engine_is_idle() 
         s.receive().unwrap().is_none(),
         "an idle engine with nothing new sends nothing"
     );
-    assert_eq!(p.stats().samples, 1);
+    assert_eq!(p.tap.stats().samples, 1);
 }

@@ -191,7 +191,7 @@ impl ItchBooks {
 
     /// The BBO of `locate` if it differs from the one this last returned (or the empty BBO
     /// after a reset), which it then becomes: the engine reports BBO changes through it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn bbo_if_changed(&mut self, locate: u16) -> Option<Bbo> {
         let i = &mut self.instruments[usize::from(locate)];
         let now = Bbo::of(i.bids(), i.asks());
