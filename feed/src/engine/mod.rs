@@ -39,7 +39,7 @@
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
 //! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
 //! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
-//! 8 in flight, `cli::replay_latency::ItchLookahead`).
+//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
