@@ -411,7 +411,7 @@ impl ItchBooks {
 
     /// `U`: removes the original order, adds the replacement with the original's side, locate
     /// and MPID. Returns the two level changes (removal, addition).
-    #[inline]
+    #[inline(always)]
     pub fn replace(
         &mut self,
         original: u64,
