@@ -872,7 +872,6 @@ impl Engine {
                     self.itch
                         .orders
                         .get(m.original_order_reference_number.get())
-                        .copied()
                 } else {
                     None
                 };
