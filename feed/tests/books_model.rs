@@ -285,7 +285,7 @@ fn run_flow(seed: u64, steps: usize) {
         "a valid flow has no anomalies"
     );
     assert!(
-        e.itch().orders.growths > 0,
+        e.itch().orders.growths() > 0,
         "the store was sized small to force growth"
     );
 }

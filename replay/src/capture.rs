@@ -1201,6 +1201,10 @@ struct GzSource<'a> {
     eof: bool,
     /// The compressed stream ended early (a cut `.gz` file).
     cut: bool,
+    /// Stream offset of the next message's length prefix.
+    pos: u64,
+    /// The stream ended (or failed): no more messages.
+    done: bool,
 }
 
 impl GzSource<'_> {
@@ -1283,11 +1287,7 @@ pub struct ItchMessages<'a> {
     gz: Option<Box<GzSource<'a>>>,
     /// Uncompressed: the stream's length (a message's offset is `len - rest.len()`).
     len: u64,
-    /// Gzip'd: stream offset of the next message's length prefix.
-    pos: u64,
     index: u64,
-    /// A gzip'd stream ended (or failed).
-    gz_done: bool,
 }
 
 impl<'a> ItchMessages<'a> {
@@ -1302,6 +1302,8 @@ impl<'a> ItchMessages<'a> {
                 end: 0,
                 eof: false,
                 cut: false,
+                pos: 0,
+                done: false,
             };
             (&[][..], Some(Box::new(src)))
         } else {
@@ -1312,9 +1314,7 @@ impl<'a> ItchMessages<'a> {
             rest,
             len: rest.len() as u64,
             gz,
-            pos: 0,
             index: 0,
-            gz_done: false,
         }
     }
 
@@ -1333,38 +1333,72 @@ impl<'a> ItchMessages<'a> {
         &mut self,
         mut f: impl FnMut(ItchMessage<'_>) -> ControlFlow<B>,
     ) -> Result<Option<B>, Error> {
-        if self.gz.is_none() {
-            let mut rest = self.rest;
-            let mut index = self.index;
-            while let Some((data, ahead)) = rest
-                .split_first_chunk::<2>()
-                .and_then(|(&l, tail)| tail.split_at_checked(usize::from(u16::from_be_bytes(l))))
-            {
-                let m = ItchMessage {
-                    index,
-                    offset: self.len - (rest.len() as u64),
-                    data,
-                    ahead,
-                };
-                rest = ahead;
-                index += 1;
-                if let ControlFlow::Break(b) = f(m) {
-                    (self.rest, self.index) = (rest, index);
-                    return Ok(Some(b));
-                }
-            }
-            (self.rest, self.index) = (&[], index);
-            return match plain_end(rest) {
-                None => Ok(None),
-                Some(kind) => Err(Error::new(self.path, self.len - rest.len() as u64, kind)),
-            };
+        self.walk_ahead::<0, B>(|m, _| f(m))
+    }
+
+    /// [`Self::walk`], also showing `f`, with each message, the message `AHEAD` places after
+    /// it when that one is whole at hand (else an empty slice): a look ahead for prefetching
+    /// what the later messages will touch, at the cost of one more framing step per message
+    /// (a second cursor over the mapped bytes, `AHEAD` messages in front; a gzip'd stream
+    /// looks in its inflated buffer). The first `AHEAD` messages of a walk are never shown
+    /// ahead; a message may be shown ahead again after a walk resumes.
+    ///
+    /// `f` is called from one place, plain or gzip'd (the inflating path is out of line), so
+    /// that it is inlined into the loop.
+    #[inline]
+    pub fn walk_ahead<const AHEAD: usize, B>(
+        &mut self,
+        mut f: impl FnMut(ItchMessage<'_>, &[u8]) -> ControlFlow<B>,
+    ) -> Result<Option<B>, Error> {
+        let (mut rest, mut index, len) = (self.rest, self.index, self.len);
+        // The look-ahead cursor: the message `AHEAD` after the next one to yield starts here
+        // (uncompressed streams; a gzip'd one has `rest` empty).
+        let mut next = rest;
+        for _ in 0..AHEAD {
+            next = split_message(next).map_or(&[][..], |(_, tail)| tail);
         }
-        while let Some(m) = self.next_message() {
-            if let ControlFlow::Break(b) = f(m?) {
+        loop {
+            let (offset, data, ahead, later) = match split_message(rest) {
+                Some((data, tail)) => {
+                    let offset = len - rest.len() as u64;
+                    rest = tail;
+                    let mut later: &[u8] = &[];
+                    if AHEAD > 0 {
+                        if let Some((m, tail)) = split_message(next) {
+                            (later, next) = (m, tail);
+                        }
+                    }
+                    (offset, data, tail, later)
+                }
+                None => match Self::next_slow(&mut self.gz, self.path, &mut self.rest, len, rest) {
+                    Some(Ok((offset, data, ahead))) => (
+                        offset,
+                        data,
+                        ahead,
+                        nth_message(ahead, AHEAD.wrapping_sub(1)),
+                    ),
+                    Some(Err(e)) => {
+                        self.index = index;
+                        return Err(e);
+                    }
+                    None => {
+                        self.index = index;
+                        return Ok(None);
+                    }
+                },
+            };
+            let m = ItchMessage {
+                index,
+                offset,
+                data,
+                ahead,
+            };
+            index += 1;
+            if let ControlFlow::Break(b) = f(m, later) {
+                (self.rest, self.index) = (rest, index);
                 return Ok(Some(b));
             }
         }
-        Ok(None)
     }
 
     /// The next message, or an error (then `None` forever). A file cut inside its last message
@@ -1374,41 +1408,14 @@ impl<'a> ItchMessages<'a> {
         // `rest` is empty for a gzip'd stream: the plain framing is tried first, alone on the
         // path of an uncompressed file's messages.
         let rest = self.rest;
-        let (offset, data, ahead) = if let Some((data, ahead)) = rest
-            .split_first_chunk::<2>()
-            .and_then(|(&l, tail)| tail.split_at_checked(usize::from(u16::from_be_bytes(l))))
-        {
+        let (offset, data, ahead) = if let Some((data, ahead)) = split_message(rest) {
             self.rest = ahead;
             (self.len - rest.len() as u64, data, ahead)
-        } else if let Some(gz) = &mut self.gz {
-            if self.gz_done {
-                return None;
-            }
-            let offset = self.pos;
-            match gz.fill() {
-                Ok(Some(need)) => {
-                    let s = gz.start;
-                    gz.start += need;
-                    self.pos += need as u64;
-                    (offset, &gz.buf[s + 2..s + need], &gz.buf[s + need..gz.end])
-                }
-                Ok(None) => {
-                    self.gz_done = true;
-                    return None;
-                }
-                Err(kind) => {
-                    self.gz_done = true;
-                    return Some(Err(Error::new(self.path, offset, kind)));
-                }
-            }
         } else {
-            let kind = plain_end(rest)?;
-            self.rest = &[];
-            return Some(Err(Error::new(
-                self.path,
-                self.len - rest.len() as u64,
-                kind,
-            )));
+            match Self::next_slow(&mut self.gz, self.path, &mut self.rest, self.len, rest)? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(e)),
+            }
         };
         let m = ItchMessage {
             index: self.index,
@@ -1419,6 +1426,74 @@ impl<'a> ItchMessages<'a> {
         self.index += 1;
         Some(Ok(m))
     }
+
+    /// What follows when `rest` (the unread bytes of an uncompressed stream of `len` bytes,
+    /// empty for a gzip'd one) holds no whole message: the next inflated message (offset,
+    /// message, bytes at hand after it), the end (`None`, then for ever), or the error that
+    /// ends the stream (`unread`, the reader's unread bytes, emptied then). Takes the reader's
+    /// fields, not the reader: the message borrows only the inflater.
+    #[inline(never)]
+    #[allow(clippy::type_complexity)]
+    fn next_slow<'s>(
+        gz: &'s mut Option<Box<GzSource<'a>>>,
+        path: &Path,
+        unread: &mut &'a [u8],
+        len: u64,
+        rest: &'a [u8],
+    ) -> Option<Result<(u64, &'s [u8], &'s [u8]), Error>> {
+        if let Some(gz) = gz {
+            if gz.done {
+                return None;
+            }
+            let offset = gz.pos;
+            return match gz.fill() {
+                Ok(Some(need)) => {
+                    let s = gz.start;
+                    gz.start += need;
+                    gz.pos += need as u64;
+                    Some(Ok((
+                        offset,
+                        &gz.buf[s + 2..s + need],
+                        &gz.buf[s + need..gz.end],
+                    )))
+                }
+                Ok(None) => {
+                    gz.done = true;
+                    None
+                }
+                Err(kind) => {
+                    gz.done = true;
+                    Some(Err(Error::new(path, offset, kind)))
+                }
+            };
+        }
+        *unread = &[];
+        let kind = plain_end(rest)?;
+        Some(Err(Error::new(path, len - rest.len() as u64, kind)))
+    }
+}
+
+/// The first message of `s` (a length prefix, then that many bytes) and the bytes after it,
+/// if `s` holds it whole.
+#[inline(always)]
+fn split_message(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    s.split_first_chunk::<2>()
+        .and_then(|(&l, tail)| tail.split_at_checked(usize::from(u16::from_be_bytes(l))))
+}
+
+/// The message at 0-based position `n` of `s` if it is whole there (else empty; `usize::MAX`:
+/// empty).
+fn nth_message(mut s: &[u8], n: usize) -> &[u8] {
+    if n == usize::MAX {
+        return &[];
+    }
+    for _ in 0..n {
+        match split_message(s) {
+            Some((_, tail)) => s = tail,
+            None => return &[],
+        }
+    }
+    split_message(s).map_or(&[], |(m, _)| m)
 }
 
 fn truncated(needed: usize, available: usize) -> ErrorKind {

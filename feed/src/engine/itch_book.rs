@@ -5,9 +5,10 @@
 //! - **Instruments by stock locate**: a flat table of 65 536 [`ItchInstrument`]s indexed by the
 //!   `u16` locate (the spec intends it as an array index): O(1), no hashing. Symbols come from
 //!   `R` (or from the first `A`/`F`, which also carry the symbol, for captures that start late).
-//! - **Orders** in the open-addressing [`OrderStore`] (see its module for costs); an order keeps
-//!   its locate, side, price, remaining shares and MPID, so `E C X D U` (which carry only the
-//!   reference) find their level in O(1) + one level lookup.
+//! - **Orders** in the [`OrderStore`] (a direct-mapped ring by reference, with a spill table;
+//!   see its module for costs); an order keeps its locate, side, price, remaining shares and
+//!   MPID, so `E C X D U` (which carry only the reference) find their level in O(1) + one
+//!   level lookup.
 //! - **Levels** in sorted [`Ladder`]s (see `levels` for the worst case of each operation).
 //! - Ladder capacity is reserved when an instrument is first used (cold path); the order store
 //!   is sized at start-up. Steady state allocates nothing.
@@ -411,7 +412,7 @@ impl ItchBooks {
 
     /// `U`: removes the original order, adds the replacement with the original's side, locate
     /// and MPID. Returns the two level changes (removal, addition).
-    #[inline]
+    #[inline(always)]
     pub fn replace(
         &mut self,
         original: u64,

@@ -39,7 +39,7 @@
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
 //! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
 //! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
-//! 8 in flight, `cli::replay_latency::ItchLookahead`).
+//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
@@ -345,6 +345,28 @@ fn itch_side(b: u8) -> Side {
         b'S' => Side::Ask,
         _ => Side::None,
     }
+}
+
+/// The fields an `A` and an `F` add carry alike (`mpid` all zero for an `A`).
+#[derive(Clone, Copy, Debug)]
+struct NewOrder {
+    reference: u64,
+    locate: u16,
+    side: Side,
+    price: u32,
+    shares: u32,
+    mpid: [u8; 4],
+}
+
+/// The fields an `E` and a `C` execution carry alike: `price` is the `C`'s execution price
+/// (`None` for an `E`: the resting order's), `printable` its flag (`b'Y'` for an `E`).
+#[derive(Clone, Copy, Debug)]
+struct Execution {
+    reference: u64,
+    locate: u16,
+    shares: u32,
+    price: Option<u32>,
+    printable: u8,
 }
 
 /// The engine (see the module docs).
@@ -746,129 +768,49 @@ impl Engine {
         match t {
             b'A' => {
                 let m = view!(itch50::AddOrder);
-                let locate = m.stock_locate.get();
-                self.book_event_start::<S>(t);
-                let ctx = ctx!();
-                let c = self.itch.add(
-                    m.order_reference_number.get(),
-                    locate,
-                    itch_side(m.buy_sell_indicator),
-                    m.price.get(),
-                    m.shares.get(),
-                    [0; 4],
-                    &m.stock,
-                );
-                if S::WANTS_ORDERS && c.is_some() {
-                    let (id, side) = (
-                        m.order_reference_number.get(),
-                        itch_side(m.buy_sell_indicator),
-                    );
-                    let (px, n) = (i64::from(m.price.get()), u64::from(m.shares.get()));
-                    let i = InstrumentId::from(locate);
-                    ctx.order(
-                        sink,
-                        OrderAction::Add,
-                        id,
-                        i,
-                        side,
-                        px,
-                        n,
-                        Flags::LAST_IN_EVENT,
-                    );
-                }
-                self.emit_change(&ctx, c, true, sink);
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                let add = NewOrder {
+                    reference: m.order_reference_number.get(),
+                    locate: m.stock_locate.get(),
+                    side: itch_side(m.buy_sell_indicator),
+                    price: m.price.get(),
+                    shares: m.shares.get(),
+                    mpid: [0; 4],
+                };
+                self.add_event(t, &ctx!(), add, &m.stock, sink);
             }
             b'F' => {
                 let m = view!(itch50::AddOrderMpid);
-                let locate = m.stock_locate.get();
-                self.book_event_start::<S>(t);
-                let ctx = ctx!();
-                let c = self.itch.add(
-                    m.order_reference_number.get(),
-                    locate,
-                    itch_side(m.buy_sell_indicator),
-                    m.price.get(),
-                    m.shares.get(),
-                    m.attribution,
-                    &m.stock,
-                );
-                if S::WANTS_ORDERS && c.is_some() {
-                    let (id, side) = (
-                        m.order_reference_number.get(),
-                        itch_side(m.buy_sell_indicator),
-                    );
-                    let (px, n) = (i64::from(m.price.get()), u64::from(m.shares.get()));
-                    let i = InstrumentId::from(locate);
-                    ctx.order(
-                        sink,
-                        OrderAction::Add,
-                        id,
-                        i,
-                        side,
-                        px,
-                        n,
-                        Flags::LAST_IN_EVENT,
-                    );
-                }
-                self.emit_change(&ctx, c, true, sink);
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                let add = NewOrder {
+                    reference: m.order_reference_number.get(),
+                    locate: m.stock_locate.get(),
+                    side: itch_side(m.buy_sell_indicator),
+                    price: m.price.get(),
+                    shares: m.shares.get(),
+                    mpid: m.attribution,
+                };
+                self.add_event(t, &ctx!(), add, &m.stock, sink);
             }
             b'E' => {
                 let m = view!(itch50::OrderExecuted);
-                let locate = m.stock_locate.get();
-                self.book_event_start::<S>(t);
-                let ctx = ctx!();
-                let shares = m.executed_shares.get();
-                if let Some((o, c)) =
-                    self.itch
-                        .reduce(m.order_reference_number.get(), locate, shares)
-                {
-                    if S::WANTS_ORDERS {
-                        let id = m.order_reference_number.get();
-                        let px = i64::from(o.price);
-                        self.fill_events(&ctx, sink, id, &o, px, shares, Flags::EMPTY);
-                    }
-                    self.emit_change(&ctx, Some(c), false, sink);
-                    let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
-                    u.price = i64::from(o.price);
-                    u.shares = u64::from(shares);
-                    u.flags |= Flags::LAST_IN_EVENT;
-                    self.publish(&u, sink);
-                }
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                let exec = Execution {
+                    reference: m.order_reference_number.get(),
+                    locate: m.stock_locate.get(),
+                    shares: m.executed_shares.get(),
+                    price: None,
+                    printable: b'Y',
+                };
+                self.execution_event(t, &ctx!(), exec, sink);
             }
             b'C' => {
                 let m = view!(itch50::OrderExecutedWithPrice);
-                let locate = m.stock_locate.get();
-                self.book_event_start::<S>(t);
-                let ctx = ctx!();
-                let shares = m.executed_shares.get();
-                if let Some((o, c)) =
-                    self.itch
-                        .reduce(m.order_reference_number.get(), locate, shares)
-                {
-                    if S::WANTS_ORDERS {
-                        let id = m.order_reference_number.get();
-                        let px = i64::from(m.execution_price.get());
-                        let np = if m.printable == b'N' {
-                            Flags::NON_PRINTABLE
-                        } else {
-                            Flags::EMPTY
-                        };
-                        self.fill_events(&ctx, sink, id, &o, px, shares, np);
-                    }
-                    self.emit_change(&ctx, Some(c), false, sink);
-                    let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
-                    u.price = i64::from(m.execution_price.get());
-                    u.shares = u64::from(shares);
-                    u.flags |= Flags::LAST_IN_EVENT;
-                    if m.printable == b'N' {
-                        u.flags |= Flags::NON_PRINTABLE;
-                    }
-                    self.publish(&u, sink);
-                }
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                let exec = Execution {
+                    reference: m.order_reference_number.get(),
+                    locate: m.stock_locate.get(),
+                    shares: m.executed_shares.get(),
+                    price: Some(m.execution_price.get()),
+                    printable: m.printable,
+                };
+                self.execution_event(t, &ctx!(), exec, sink);
             }
             b'X' => {
                 let m = view!(itch50::OrderCancel);
@@ -930,7 +872,6 @@ impl Engine {
                     self.itch
                         .orders
                         .get(m.original_order_reference_number.get())
-                        .copied()
                 } else {
                     None
                 };
@@ -996,6 +937,62 @@ impl Engine {
                 sink.bbo_changed(exch_ts, InstrumentId::from(locate), &symbol, &after);
             }
         }
+    }
+
+    /// An `A` or `F` message (type `t`): the order goes into the book, then its order event
+    /// and its level's update.
+    #[inline(always)]
+    fn add_event<S: UpdateSink>(
+        &mut self,
+        t: u8,
+        ctx: &Ctx,
+        a: NewOrder,
+        stock: &[u8; 8],
+        sink: &mut S,
+    ) {
+        self.book_event_start::<S>(t);
+        let c = self.itch.add(
+            a.reference,
+            a.locate,
+            a.side,
+            a.price,
+            a.shares,
+            a.mpid,
+            stock,
+        );
+        if S::WANTS_ORDERS && c.is_some() {
+            let (px, n) = (i64::from(a.price), u64::from(a.shares));
+            let i = InstrumentId::from(a.locate);
+            let last = Flags::LAST_IN_EVENT;
+            ctx.order(sink, OrderAction::Add, a.reference, i, a.side, px, n, last);
+        }
+        self.emit_change(ctx, c, true, sink);
+        self.book_event_end(a.locate, ctx.exch_ts, sink);
+    }
+
+    /// An `E` or `C` message (type `t`): the executed shares leave the resting order and its
+    /// level, then the order events, the level's update and the trade.
+    #[inline(always)]
+    fn execution_event<S: UpdateSink>(&mut self, t: u8, ctx: &Ctx, x: Execution, sink: &mut S) {
+        self.book_event_start::<S>(t);
+        if let Some((o, c)) = self.itch.reduce(x.reference, x.locate, x.shares) {
+            let price = i64::from(x.price.unwrap_or(o.price));
+            let np = if x.printable == b'N' {
+                Flags::NON_PRINTABLE
+            } else {
+                Flags::EMPTY
+            };
+            if S::WANTS_ORDERS {
+                self.fill_events(ctx, sink, x.reference, &o, price, x.shares, np);
+            }
+            self.emit_change(ctx, Some(c), false, sink);
+            let mut u = ctx.update(InstrumentId::from(o.locate), o.side, UpdateKind::Trade);
+            u.price = price;
+            u.shares = u64::from(x.shares);
+            u.flags |= Flags::LAST_IN_EVENT | np;
+            self.publish(&u, sink);
+        }
+        self.book_event_end(x.locate, ctx.exch_ts, sink);
     }
 
     /// Applies one ITCH message that is not a book message (`t` is its type byte).

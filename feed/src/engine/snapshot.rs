@@ -126,7 +126,7 @@ impl EngineSnapshot {
             itch_books: e.itch.instruments().filter(|(_, i)| !i.is_empty()).count() as u64,
             live_orders: e.itch.orders.len() as u64,
             order_slots: e.itch.orders.capacity() as u64,
-            order_growths: e.itch.orders.growths,
+            order_growths: e.itch.orders.growths(),
             deep_books: e
                 .deep
                 .instruments()

@@ -686,6 +686,72 @@ fn walk_sees_what_next_message_sees() {
     }
 }
 
+/// `walk_ahead` yields what `walk` yields, and shows with message i the message i + AHEAD:
+/// always when it is in a plain file (whole), never a message that is not that one (a `.gz`
+/// stream shows it when its buffer holds it), whole and cut, with and without breaks.
+#[test]
+fn walk_ahead_shows_the_message_ahead() {
+    const AHEAD: usize = 8;
+    let mut w = ItchFileWriter::new(Vec::new());
+    let msgs = itch_messages(3000);
+    for m in &msgs {
+        w.write_message(m).unwrap();
+    }
+    let b = w.finish().unwrap();
+    let z = gzip(&b);
+    let p = Path::new("x.NASDAQ_ITCH50");
+    for (bytes, gz) in [(&b, false), (&z, true)] {
+        for cut in [bytes.len(), bytes.len() - 1, bytes.len() / 2 + 1, 0] {
+            let bytes = &bytes[..cut];
+            let want = read_itch(&mut ItchMessages::new(p, bytes, gz));
+            let whole = want.0.len();
+            for pause in [5, u64::MAX] {
+                let mut it = ItchMessages::new(p, bytes, gz);
+                let (mut got, mut shown, mut err) = (Vec::new(), 0, None);
+                loop {
+                    let mut k = 0;
+                    let r = it.walk_ahead::<AHEAD, _>(|m, later| {
+                        let i = m.index as usize;
+                        if !later.is_empty() {
+                            assert_eq!(later, &msgs[i + AHEAD][..], "gz {gz}, cut {cut}, at {i}");
+                            shown += 1;
+                        } else if !gz && pause == u64::MAX {
+                            assert!(i + AHEAD >= whole, "gz {gz}, cut {cut}: nothing at {i}");
+                        }
+                        got.push((m.index, m.offset, m.data.to_vec()));
+                        k += 1;
+                        if k == pause {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    });
+                    match r {
+                        Ok(Some(())) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let key = |e: &Option<Error>| e.as_ref().map(|e| (e.offset, e.to_string()));
+                assert_eq!(
+                    (&got, key(&err)),
+                    (&want.0, key(&want.1)),
+                    "gz {gz}, cut {cut}"
+                );
+                if whole > AHEAD {
+                    assert!(
+                        shown > 0,
+                        "gz {gz}, cut {cut}, pause {pause}: nothing shown"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// A zero-length message is yielded (its consumer counts it as malformed), not taken for the
 /// end; after the error that ends a stream, both readers stay at the end, plain and gzip'd.
 #[test]

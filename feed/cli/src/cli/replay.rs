@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub digest: bool,
     /// Expected live ITCH orders (the order store is sized for it, and grows, counted, beyond;
-    /// 1 to 268435456, and 48 bytes each must fit in the memory available).
+    /// 1 to 268435456, and 96 bytes each must fit in the memory available).
     #[arg(long, value_name = "N")]
     pub orders: Option<usize>,
     /// First sequence number of a session, if known (a first packet after it is a gap).
@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Run {
     args.latency.check()?;
     args.wire.check()?;
     args.shm.check()?;
-    let order_bytes = (orders * 2).next_power_of_two() * 24;
+    let order_bytes = fh_feed::engine::orders::OrderStore::memory_for(orders);
     fh_feed::pipeline::output::check_memory(
         &[(format!("--orders {orders}"), order_bytes as u64)],
         None,
