@@ -949,9 +949,19 @@ pub(super) fn run(mut p: super::Pipeline) -> Result<super::RunOutcome, PipelineE
                 st = go!(&mut sink);
                 tally = sink.tally;
             }
-            (None, Some(tap)) => {
+            (None, Some(tap)) if p.digest => {
                 let outlet = TapOutlet::new((), Some(tap), engine.directory());
-                let mut sink = PublishSink::new(p.digest, NoBbo, outlet);
+                let mut sink = PublishSink::new(true, NoBbo, outlet);
+                st = go!(&mut sink);
+                tally = sink.tally;
+                report.taps.extend(sink.outlet.finish().1);
+            }
+            (None, Some(tap)) => {
+                // No digest: a sink that says so at compile time, so that the engine builds
+                // each update straight into the tap's window (no copy on the stack for a
+                // digest call that never happens).
+                let outlet = TapOutlet::new((), Some(tap), engine.directory());
+                let mut sink = PublishSink::counting(NoBbo, outlet);
                 st = go!(&mut sink);
                 tally = sink.tally;
                 report.taps.extend(sink.outlet.finish().1);
