@@ -4,9 +4,6 @@
 
 use fh_feed::latency::{interval_pair, Clock, HistConfig, Precount, Stage, StageRecorder};
 
-#[global_allocator]
-static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
-
 /// Allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> u64 {
     fh_tests::alloc::counted(f).1

@@ -27,9 +27,6 @@ use fh_feed::update::BookUpdate;
 use fh_replay::wire::{self, Pacing, WireConfig};
 use fh_tests::netns;
 
-#[global_allocator]
-static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
-
 #[test]
 fn live_receive_decode_publish_consume_allocates_nothing() {
     const NAME: &str = "live_receive_decode_publish_consume_allocates_nothing";

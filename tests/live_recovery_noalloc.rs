@@ -26,9 +26,6 @@ use fh_replay::gen::{self, Config, FaultRates, Stop};
 use fh_replay::serve::{self, DaySource, RequestServerConfig, ServeConfig};
 use fh_tests::netns;
 
-#[global_allocator]
-static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
-
 #[test]
 fn a_recovery_storm_allocates_nothing_on_the_receive_and_engine_path() {
     const NAME: &str = "a_recovery_storm_allocates_nothing_on_the_receive_and_engine_path";

@@ -15,9 +15,6 @@ use std::cell::Cell;
 use zerocopy::byteorder::big_endian::{U32, U64};
 use zerocopy::IntoBytes;
 
-#[global_allocator]
-static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
-
 use fh_tests::alloc::counted;
 
 const LOCATES: u16 = 8;

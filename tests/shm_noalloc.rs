@@ -4,9 +4,6 @@
 //! sample, inside iceoryx2 0.10 (each loan makes its `ChunkMutSharedState`, an `Rc`). The
 //! test pins that count, so any further allocation fails it.
 
-#[global_allocator]
-static GLOBAL: fh_tests::alloc::Counting = fh_tests::alloc::Counting;
-
 use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::levels::Bbo;
 use fh_feed::pipeline::tap::Tapped;

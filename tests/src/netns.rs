@@ -1,8 +1,9 @@
 //! Private network namespaces for the live tests: all their traffic stays on the loopback of a
 //! namespace created for the test and destroyed with it.
 //!
-//! A live test starts with `if !netns::enter("test_name") { return; }`. In the test process,
-//! [`enter`] re-runs the same test binary, filtered to that one test, under
+//! A live test starts with `if !netns::enter("test_name") { return; }` (its name, without the
+//! module path). In the test process, [`enter`] re-runs the same test binary, filtered to that
+//! one test (its full name), under
 //! `unshare -n` (root) or `unshare -r -n` (an unprivileged user, through a user namespace),
 //! after bringing up `lo` with multicast on and a `224.0.0.0/4` route onto it; it waits (bounded)
 //! for the inner run, echoes its output, fails when it failed, and returns `false`. In the
@@ -116,7 +117,12 @@ pub fn enter_with_timeout(test: &str, limit: Duration) -> bool {
         .args(mode.args())
         .args(["sh", "-c", &format!("{SETUP} && exec \"$0\" \"$@\"")])
         .arg(&exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            &harness_name(test),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, test)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -154,6 +160,16 @@ pub fn enter_with_timeout(test: &str, limit: Duration) -> bool {
         "{test}: the inner run did not run the test (filter mismatch?)"
     );
     false
+}
+
+/// The harness's full name of the running test `test`: the name of the thread it runs on,
+/// which is `module::test` when test files are modules of one test binary; `test` itself when
+/// the thread is named otherwise.
+fn harness_name(test: &str) -> String {
+    match std::thread::current().name() {
+        Some(n) if n == test || n.ends_with(&format!("::{test}")) => n.to_string(),
+        _ => test.to_string(),
+    }
 }
 
 fn read_all(mut r: impl std::io::Read) -> String {

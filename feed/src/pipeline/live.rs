@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use super::record::{Recorded, Recorder};
 use super::report::{self as rep, RunReport};
 use super::sink::{NoBbo, Outlet, PublishSink, RingOutlet};
-use super::tap::TapOutlet;
+use super::tap::{TapOutlet, TapReport};
 use super::{PipelineError, Runners, Threading};
 use crate::agent::{self, Agent, AgentHandle, BusySpin, Idle, MonotonicClock, Nanos, ThreadConfig};
 use crate::engine::{DatagramMeta, Engine, UpdateSink};
@@ -493,6 +493,19 @@ impl Threads {
     }
 }
 
+/// Starts thread `name` running `f`, which reads until `stop` is set.
+fn spawn_reader<T: Send + 'static>(
+    name: &str,
+    stop: &Arc<AtomicBool>,
+    f: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+) -> Result<std::thread::JoinHandle<T>, PipelineError> {
+    let stop = stop.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || f(&stop))
+        .map_err(thread_error)
+}
+
 fn thread_error(e: std::io::Error) -> PipelineError {
     PipelineError::new(format!("fh live: starting a thread: {e}"))
 }
@@ -501,7 +514,7 @@ fn thread_error(e: std::io::Error) -> PipelineError {
 /// for the strategy threads (done once the engine's producer is dropped).
 fn end_started<S: EngineSink>(
     started: Started<S>,
-    close: impl FnOnce(S::O) -> Option<Closed>,
+    close: impl FnOnce(S::O) -> OutletEnd,
     strategies: Vec<AgentHandle<RunnerGroup>>,
 ) -> Result<Ended, PipelineError> {
     let (rx, mut end) = match started {
@@ -538,6 +551,7 @@ struct Ended {
     last: Option<Box<StageRecorder>>,
     recovery: Option<RecoveryReport>,
     recorders: Vec<Box<dyn Recorder>>,
+    tap: Option<TapReport>,
 }
 
 impl Ended {
@@ -552,12 +566,14 @@ impl Ended {
             last: end.last,
             recovery: end.recovery,
             recorders: end.recorders,
+            tap: end.tap,
         }
     }
 }
 
 /// What an engine agent leaves: the engine, its sink's tally, the foreign count, its
-/// stage recorder's last interval, what the outlet closed with, and the exports' recorders.
+/// stage recorder's last interval, what the outlet closed with, the exports' recorders and the
+/// tap's report.
 struct SinkEnd {
     engine: Engine,
     tally: super::sink::Tally,
@@ -567,6 +583,7 @@ struct SinkEnd {
     group: Option<RunnerGroup>,
     recovery: Option<RecoveryReport>,
     recorders: Vec<Box<dyn Recorder>>,
+    tap: Option<TapReport>,
 }
 
 type Closed = (
@@ -575,14 +592,30 @@ type Closed = (
     Option<RunnerGroup>,
 );
 
+/// What an outlet leaves when closed at the end of a run: what its ring closed with (when it
+/// has one) and its tap's report (when it has a tap).
+type OutletEnd = (Option<Closed>, Option<TapReport>);
+
+/// Closes the tap of an outlet without a ring.
+fn close_tap(o: TapOutlet<()>) -> OutletEnd {
+    (None, o.finish().1)
+}
+
+/// Closes the tap of an outlet, then the ring behind it.
+fn close_ring(o: TapOutlet<RingOutlet>) -> OutletEnd {
+    let (o, tap) = o.finish();
+    (Some(o.close()), tap)
+}
+
 fn end_sink<S: EngineSink>(
     mut e: EngineAgent<S>,
-    close: impl FnOnce(S::O) -> Option<Closed>,
+    close: impl FnOnce(S::O) -> OutletEnd,
 ) -> SinkEnd {
     let recovery = e.finish_recovery();
     let (engine, sink, foreign, last) = e.finish();
     let (sink, recorders) = sink.parts();
-    let (outlet, group) = match close(sink.outlet) {
+    let (closed, tap) = close(sink.outlet);
+    let (outlet, group) = match closed {
         Some((a, b, g)) => (Some((a, b)), g),
         None => (None, None),
     };
@@ -595,6 +628,7 @@ fn end_sink<S: EngineSink>(
         group,
         recovery,
         recorders,
+        tap,
     }
 }
 
@@ -842,30 +876,12 @@ pub fn run_with_events(
         }
     };
     let readers_stop = Arc::new(AtomicBool::new(false));
-    let req_thread = match requester {
-        Some(r) => {
-            let s = readers_stop.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("fh-rerequest".into())
-                    .spawn(move || r.run(&s))
-                    .map_err(thread_error)?,
-            )
-        }
-        None => None,
-    };
-    let cap_thread = match capture {
-        Some(c) => {
-            let s = readers_stop.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("fh-capture".into())
-                    .spawn(move || c.run(&s))
-                    .map_err(thread_error)?,
-            )
-        }
-        None => None,
-    };
+    let req_thread = requester
+        .map(|r| spawn_reader("fh-rerequest", &readers_stop, move |s| r.run(s)))
+        .transpose()?;
+    let cap_thread = capture
+        .map(|c| spawn_reader("fh-capture", &readers_stop, move |s| c.run(s)))
+        .transpose()?;
 
     // The monitor.
     let t0 = Instant::now();
@@ -943,7 +959,6 @@ pub fn run_with_events(
     }
     let interrupted = stop.load(Ordering::Relaxed);
     let mut processed_floor = None;
-    let mut tap_report = None;
     let ended = match running {
         Running::Floor(h, processed) => {
             let (rx, last) = joined(h, true)?.finish();
@@ -958,43 +973,14 @@ pub fn run_with_events(
                 last,
                 recovery: None,
                 recorders: Vec::new(),
+                tap: None,
             }
         }
-        Running::Bare(started) => end_started(started, |_| None, Vec::new())?,
-        Running::Recorded(started) => end_started(
-            started,
-            |o| {
-                tap_report = o.finish().1;
-                None
-            },
-            Vec::new(),
-        )?,
-        Running::Tapped(started) => end_started(
-            started,
-            |o| {
-                tap_report = o.finish().1;
-                None
-            },
-            Vec::new(),
-        )?,
-        Running::Ring(started, strategies) => end_started(
-            started,
-            |o| {
-                let (o, t) = o.finish();
-                tap_report = t;
-                Some(o.close())
-            },
-            strategies,
-        )?,
-        Running::RecordedRing(started, strategies) => end_started(
-            started,
-            |o| {
-                let (o, t) = o.finish();
-                tap_report = t;
-                Some(o.close())
-            },
-            strategies,
-        )?,
+        Running::Bare(started) => end_started(started, |()| (None, None), Vec::new())?,
+        Running::Recorded(started) => end_started(started, close_tap, Vec::new())?,
+        Running::Tapped(started) => end_started(started, close_tap, Vec::new())?,
+        Running::Ring(started, strategies) => end_started(started, close_ring, strategies)?,
+        Running::RecordedRing(started, strategies) => end_started(started, close_ring, strategies)?,
     };
     // The report.
     let src = &src;
@@ -1032,7 +1018,7 @@ pub fn run_with_events(
         interrupted,
         elapsed_s: t0.elapsed().as_secs_f64(),
         peak_rss_bytes: super::peak_rss_bytes(),
-        taps: tap_report.into_iter().collect(),
+        taps: ended.tap.into_iter().collect(),
         ..RunReport::default()
     };
     let rx = ended.rx.stats().snapshot();

@@ -3,7 +3,7 @@
 
 use fh_feed::agent::{Agent, Nanos};
 use fh_feed::latency::{Clock, Stage};
-use fh_feed::ring::{Consumer, RingMonitor};
+use fh_feed::ring::{Batch, Consumer, RingMonitor};
 use fh_feed::strategy::{
     Figure, Figures, Finished, HopTimer, MarketView, Runner, RunnerStats, TimeSource,
 };
@@ -148,16 +148,11 @@ impl WasmRunner {
     /// slots are released when the call has returned. Returns the updates delivered.
     fn poll_shared(&mut self, mask: u64) -> usize {
         let wall = self.view.time == TimeSource::Wall;
-        let (Some(consumer), Some(guest)) = (self.consumer.as_mut(), self.guest.as_mut()) else {
+        let timed = self.timer.is_some();
+        let Some((mut batch, guest, t0)) =
+            next_batch(&mut self.consumer, &mut self.guest, timed, &self.clock)
+        else {
             return 0;
-        };
-        let Some(mut batch) = consumer.poll() else {
-            return 0;
-        };
-        let t0 = if self.timer.is_some() {
-            self.clock.now()
-        } else {
-            0
         };
         // Never-wait rings are refused with shared guests at start-up (`add_shared_guest`).
         let Some(range) = batch.take_in_place() else {
@@ -181,20 +176,13 @@ impl WasmRunner {
         // A batch never exceeds the ring (u32 slots), so `n` fits.
         let r = guest.on_batch(self.now, (range.start & mask) as u32, n as u32);
         drop(batch);
-        let published = self.monitor.producer_stats().published;
-        let lag = published.saturating_sub(range.start);
-        self.stats.max_lag = self.stats.max_lag.max(lag);
-        self.stats.lag_sum += lag;
+        self.note_lag(range.start);
         self.stats.delivered += n as u64;
         self.stats.batches += 1;
         if let Err(reason) = r {
             self.stop(reason, range.start, n as u64);
         }
-        if let Some(t) = self.timer.as_mut() {
-            let end = t.clock.now();
-            t.rec.tick(end);
-            self.busy_ns += end.saturating_sub(t0);
-        }
+        self.end_busy(t0);
         n
     }
 
@@ -204,17 +192,11 @@ impl WasmRunner {
             return self.poll_shared(mask);
         }
         let wall = self.view.time == TimeSource::Wall;
-        let (Some(consumer), Some(guest)) = (self.consumer.as_mut(), self.guest.as_mut()) else {
+        let timed = self.timer.is_some();
+        let Some((mut batch, guest, t0)) =
+            next_batch(&mut self.consumer, &mut self.guest, timed, &self.clock)
+        else {
             return 0;
-        };
-        let Some(mut batch) = consumer.poll() else {
-            return 0;
-        };
-        // Busy time is measured with the hop timer only (two clock reads per batch).
-        let t0 = if self.timer.is_some() {
-            self.clock.now()
-        } else {
-            0
         };
         if wall {
             self.now = fh_feed::live::realtime_ns();
@@ -267,11 +249,7 @@ impl WasmRunner {
         pending_missed += batch.pending_missed();
         drop(batch);
         if n > 0 {
-            // One Acquire load per batch: how far behind the producer this batch started.
-            let published = self.monitor.producer_stats().published;
-            let lag = published.saturating_sub(batch_first);
-            self.stats.max_lag = self.stats.max_lag.max(lag);
-            self.stats.lag_sum += lag;
+            self.note_lag(batch_first);
         }
         self.stats.delivered += n as u64;
         self.stats.batches += u64::from(n > 0);
@@ -293,12 +271,29 @@ impl WasmRunner {
                 self.stop(r, first + k as u64, 0);
             }
         }
+        self.end_busy(t0);
+        n
+    }
+
+    /// Notes how far behind the producer a batch starting at ring sequence `first` was: one
+    /// Acquire load per batch.
+    #[inline]
+    fn note_lag(&mut self, first: u64) {
+        let published = self.monitor.producer_stats().published;
+        let lag = published.saturating_sub(first);
+        self.stats.max_lag = self.stats.max_lag.max(lag);
+        self.stats.lag_sum += lag;
+    }
+
+    /// Ends a batch's busy time, begun at `t0` (with the hop timer only): ticks the timer's
+    /// interval.
+    #[inline]
+    fn end_busy(&mut self, t0: u64) {
         if let Some(t) = self.timer.as_mut() {
             let end = t.clock.now();
             t.rec.tick(end);
             self.busy_ns += end.saturating_sub(t0);
         }
-        n
     }
 
     fn finish_guest(&mut self) {
@@ -311,6 +306,24 @@ impl WasmRunner {
         self.guest = None;
         self.consumer = None;
     }
+}
+
+/// The next batch for a guest still running (`None` when it was stopped or nothing is
+/// waiting), the guest, and the start of the batch's busy time: read only when `timed` (busy
+/// time is measured with the hop timer only: two clock reads per batch), 0 otherwise.
+#[inline]
+fn next_batch<'c, 'g>(
+    consumer: &'c mut Option<Consumer<BookUpdate>>,
+    guest: &'g mut Option<Guest>,
+    timed: bool,
+    clock: &Clock,
+) -> Option<(Batch<'c, BookUpdate>, &'g mut Guest, u64)> {
+    let (Some(consumer), Some(guest)) = (consumer.as_mut(), guest.as_mut()) else {
+        return None;
+    };
+    let batch = consumer.poll()?;
+    let t0 = if timed { clock.now() } else { 0 };
+    Some((batch, guest, t0))
 }
 
 /// Records the hop of records with `stamps` (`(engine_ts, recv_ts)`), handed over now:

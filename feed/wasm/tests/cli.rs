@@ -2,44 +2,7 @@
 //! in C (`fh_guest.h`, built with clang for wasm32), the signals CSV, the report, and the
 //! start-up errors (exit 2, one line).
 
-mod common;
-
-use std::path::Path;
-use std::process::Command;
-
-use common::{guest, sample, tmp, wat, write};
-use fh_tests::netns::fh_bin;
-
-fn fh(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
-    let out = Command::new(fh_bin())
-        .args(args.iter().map(|a| a.as_ref()))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("spawn fh");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The report's name of module `path`: `wasm-STEM`.
-fn module_name(path: &Path) -> String {
-    format!("wasm-{}", path.file_stem().unwrap().to_string_lossy())
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn strategy<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    r["strategies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no strategy {name}"))
-}
+use crate::common::{clang, fh, guest, json, module_name, sample, strategy, tmp, wat, write};
 
 #[test]
 fn replay_runs_rust_modules_with_the_native_digest_and_writes_their_signals() {
@@ -100,30 +63,9 @@ fn replay_runs_rust_modules_with_the_native_digest_and_writes_their_signals() {
 
 #[test]
 fn a_c_module_built_against_the_header_runs() {
-    let Ok(v) = Command::new("clang").arg("--version").output() else {
-        fh_tests::skip(format_args!(
-            "clang is not installed (apt-get install clang lld)"
-        ));
+    let Some(wasm) = clang("spread", &["-Wl,--no-entry", "-Wl,--export-dynamic"]) else {
         return;
     };
-    assert!(v.status.success());
-    let src = common::root().join("feed/wasm/guest/c/spread.c");
-    let wasm = tmp("spread.wasm");
-    let cc = Command::new("clang")
-        .args(["--target=wasm32", "-O2", "-nostdlib", "-Wall", "-Werror"])
-        .args(["-Wl,--no-entry", "-Wl,--export-dynamic", "-o"])
-        .arg(&wasm)
-        .arg(&src)
-        .output()
-        .unwrap();
-    let cerr = String::from_utf8_lossy(&cc.stderr);
-    if !cc.status.success() && cerr.contains("wasm-ld") {
-        fh_tests::skip(format_args!(
-            "wasm-ld is not installed (apt-get install lld): {cerr}"
-        ));
-        return;
-    }
-    assert!(cc.status.success(), "clang: {cerr}");
     let (csv, rj) = (tmp("c-signals.csv"), tmp("c-report.json"));
     let s = sample();
     let (code, _, err) = fh(&[
@@ -199,8 +141,8 @@ fn a_hostile_module_is_reported_and_the_run_succeeds() {
 #[test]
 fn bad_modules_and_flags_are_one_line_errors_with_exit_2() {
     let s = sample();
-    let junk = write("junk.wasm", "MZ\x7f\0 not a module");
-    let cut = write("cut.wasm", "\0asm\x01\0\0\0\x05");
+    let junk = write("cli-junk.wasm", "MZ\x7f\0 not a module");
+    let cut = write("cli-cut.wasm", "\0asm\x01\0\0\0\x05");
     let ok = write("ok.wat", &wat("", ""));
     let cases: Vec<(Vec<&dyn AsRef<std::ffi::OsStr>>, String)> = vec![
         (
@@ -287,36 +229,6 @@ fn bad_modules_and_flags_are_one_line_errors_with_exit_2() {
     for p in [&junk, &cut, &ok] {
         let _ = std::fs::remove_file(p);
     }
-}
-
-/// Builds `feed/wasm/guest/c/NAME.c` for wasm32 with `flags`; `None` (a skip) without clang.
-fn clang(name: &str, flags: &[&str]) -> Option<std::path::PathBuf> {
-    let Ok(v) = Command::new("clang").arg("--version").output() else {
-        fh_tests::skip(format_args!(
-            "clang is not installed (apt-get install clang lld)"
-        ));
-        return None;
-    };
-    assert!(v.status.success());
-    let src = common::root().join(format!("feed/wasm/guest/c/{name}.c"));
-    let wasm = tmp(&format!("{name}.wasm"));
-    let cc = Command::new("clang")
-        .args(["--target=wasm32", "-O2", "-nostdlib", "-Wall", "-Werror"])
-        .args(flags)
-        .arg("-o")
-        .arg(&wasm)
-        .arg(&src)
-        .output()
-        .unwrap();
-    let cerr = String::from_utf8_lossy(&cc.stderr);
-    if !cc.status.success() && cerr.contains("wasm-ld") && cerr.contains("not found") {
-        fh_tests::skip(format_args!(
-            "wasm-ld is not installed (apt-get install lld): {cerr}"
-        ));
-        return None;
-    }
-    assert!(cc.status.success(), "clang: {cerr}");
-    Some(wasm)
 }
 
 #[test]

@@ -1,27 +1,13 @@
 //! `fh live` in a private network namespace with one native and one WebAssembly strategy:
 //! both report the digest the replay of the same packets gives.
 
-mod common;
-
 use std::io::Read;
 use std::net::SocketAddrV4;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{guest, sample, tmp};
+use crate::common::{figures, guest, sample, tmp};
 use fh_tests::netns;
-
-fn figures(path: &std::path::Path, name: &str) -> serde_json::Value {
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    r["strategies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"))["figures"]
-        .clone()
-}
 
 #[test]
 fn live_native_and_wasm_strategies_give_the_replay_digest() {

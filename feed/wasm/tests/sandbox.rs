@@ -7,51 +7,15 @@
 //! - a module reaches nothing outside its own memory;
 //! - malformed, foreign or incomplete modules are refused at load with one line.
 
-mod common;
-
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{guest, sample, wat, write};
+use crate::common::{figure, guest, host, load, pipeline, text, wat, write};
 use fh_feed::pipeline::builtin::{DigestStrategy, Imbalance};
-use fh_feed::pipeline::{Pipeline, RingSettings, RunReport, StrategyOptions, Threading};
+use fh_feed::pipeline::{StrategyOptions, Threading};
 use fh_feed::strategy::Figure;
 use fh_guest::examples;
 use fh_wasm::native::Native;
-use fh_wasm::{add_guest, Guest, SignalLog, WasmConfig, WasmHost, WasmModule};
-
-fn host() -> Arc<WasmHost> {
-    WasmHost::new().expect("wasmtime engine")
-}
-
-fn load(h: &Arc<WasmHost>, path: &std::path::Path, c: &WasmConfig) -> Guest {
-    let m = WasmModule::load(h, path).unwrap_or_else(|e| panic!("{e}"));
-    Guest::new(&m, c).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn figure<'a>(r: &'a RunReport, strategy: &str, name: &str) -> &'a Figure {
-    let s = r
-        .strategies
-        .iter()
-        .find(|s| s.name == strategy)
-        .unwrap_or_else(|| panic!("no strategy {strategy}"));
-    s.figures
-        .get(name)
-        .unwrap_or_else(|| panic!("{strategy}: no figure '{name}' in {:?}", s.figures))
-}
-
-fn text(r: &RunReport, strategy: &str, name: &str) -> String {
-    figure(r, strategy, name).to_string()
-}
-
-fn pipeline(threading: Threading, ring: usize) -> Pipeline {
-    Pipeline::replay(sample())
-        .threading(threading)
-        .ring(RingSettings {
-            size: ring,
-            ..RingSettings::default()
-        })
-}
+use fh_wasm::{add_guest, Guest, SignalLog, WasmConfig, WasmModule};
 
 #[test]
 fn native_and_wasm_strategies_give_the_same_signals_and_see_the_same_updates() {
@@ -122,7 +86,7 @@ fn native_and_wasm_strategies_give_the_same_signals_and_see_the_same_updates() {
                 &Figure::Count(wi.len() as u64)
             );
             // And the CSV holds them all, strategies in order.
-            let csv = common::tmp("signals.csv");
+            let csv = crate::common::tmp("signals.csv");
             let rows = log.write_csv(&csv).unwrap();
             assert_eq!(rows as usize, 2 * nb.len() + 2 * ni.len());
             let text = std::fs::read_to_string(&csv).unwrap();

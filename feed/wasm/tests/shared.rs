@@ -6,42 +6,19 @@
 //! - a module for one mode given to the other, or using what shared mode forbids, is refused
 //!   at load in one line.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::{guest, sample, wat, write};
+use crate::common::{guest, pipeline, sample, text, wat, write};
 use fh_feed::pipeline::builtin::DigestStrategy;
-use fh_feed::pipeline::{Pipeline, RingSettings, RunReport, StrategyOptions, Threading};
+use fh_feed::pipeline::{Pipeline, RingSettings, StrategyOptions, Threading};
 use fh_feed::ring::Policy;
 use fh_wasm::{
     add_guest, add_shared_guest, Guest, RingMemory, SignalLog, WasmConfig, WasmHost, WasmModule,
 };
 
 fn digest_wat() -> PathBuf {
-    common::root().join("feed/wasm/guest/wat/digest_shared.wat")
-}
-
-fn text(r: &RunReport, strategy: &str, name: &str) -> String {
-    let s = r
-        .strategies
-        .iter()
-        .find(|s| s.name == strategy)
-        .unwrap_or_else(|| panic!("no strategy {strategy}"));
-    s.figures
-        .get(name)
-        .unwrap_or_else(|| panic!("{strategy}: no figure '{name}' in {:?}", s.figures))
-        .to_string()
-}
-
-fn pipeline(threading: Threading, ring: usize) -> Pipeline {
-    Pipeline::replay(sample())
-        .threading(threading)
-        .ring(RingSettings {
-            size: ring,
-            ..RingSettings::default()
-        })
+    crate::common::root().join("feed/wasm/guest/wat/digest_shared.wat")
 }
 
 fn shared(h: &Arc<WasmHost>, path: &std::path::Path, ring: &Arc<RingMemory>) -> Guest {
