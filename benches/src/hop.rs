@@ -56,7 +56,7 @@ use fh_feed::directory::SymbolDirectory;
 use fh_feed::engine::levels::Bbo;
 use fh_feed::latency::hdrhistogram::Histogram;
 use fh_feed::latency::{Clock, HistConfig};
-use fh_feed::pipeline::tap::Tap;
+use fh_feed::pipeline::tap::{Tap, Window};
 use fh_feed::pipeline::{Pipeline, StrategyOptions};
 use fh_feed::ring::RingMonitor;
 use fh_feed::strategy::{Context, Figures, Runner, Strategy, StrategyRunner};
@@ -209,8 +209,9 @@ impl Tap for ReleaseTap {
         self.monitor = self.stamps.monitor.lock().ok().and_then(|mut m| m.take());
     }
 
+    /// The probe lends no window, so this is called after every update's ring call.
     #[inline]
-    fn update(&mut self, _u: &BookUpdate) {
+    fn full(&mut self, _window: &mut Window) {
         self.updates += 1;
         self.look();
     }
@@ -220,8 +221,12 @@ impl Tap for ReleaseTap {
         self.look();
     }
 
+    fn wants_datagram_ends(&self) -> bool {
+        true
+    }
+
     #[inline]
-    fn datagram_end(&mut self) {
+    fn datagram_end(&mut self, _window: &Window) {
         self.look();
         if self.updates > self.stamped && self.seen >= self.updates {
             self.stamped = self.updates;
@@ -233,7 +238,7 @@ impl Tap for ReleaseTap {
         }
     }
 
-    fn finish(&mut self) -> Figures {
+    fn finish(&mut self, _window: &mut Window) -> Figures {
         let mut f = Figures::default();
         f.count("updates", self.updates)
             .count("datagrams stamped", self.datagrams)
@@ -273,6 +278,7 @@ mod tests {
     use super::*;
     use fh_feed::latency::LatencyConfig;
     use fh_feed::pipeline::{IdleKind, RingSettings};
+    use fh_feed::update::RawUpdate;
     use std::time::{Duration, Instant};
 
     /// A small generated day (3,000 messages, a few hundred datagrams) in a temporary file.
@@ -295,13 +301,15 @@ mod tests {
     type Seen = Arc<Mutex<Vec<(u64, u64, u64)>>>;
 
     /// The probe's tap, then `work` of busy engine time after each update (the engine's work
-    /// between one update and the release of the next), noting each datagram.
+    /// between one update and the release of the next), noting each datagram. It lends a
+    /// window of one slot, so [`Tap::full`] comes after every update's ring call and the slot
+    /// holds the last update written.
     struct Slow {
         tap: ReleaseTap,
         work: Duration,
+        slot: Box<RawUpdate>,
         updates: u64,
         in_datagram: u64,
-        engine_ts: u64,
         seen: Seen,
     }
 
@@ -309,28 +317,34 @@ mod tests {
         fn start(&mut self, symbols: &SymbolDirectory) {
             self.tap.start(symbols);
         }
-        fn update(&mut self, u: &BookUpdate) {
-            self.tap.update(u);
-            (self.updates, self.in_datagram, self.engine_ts) =
-                (self.updates + 1, self.in_datagram + 1, u.engine_ts);
+        fn full(&mut self, w: &mut Window) {
+            self.tap.full(w);
+            (self.updates, self.in_datagram) = (self.updates + 1, self.in_datagram + 1);
             let t = Instant::now();
             while t.elapsed() < self.work {
                 std::hint::spin_loop();
             }
+            // SAFETY: `slot` is one aligned `RawUpdate` on the heap (it does not move when the
+            // tap does), owned by the tap, which reads it only on the engine's thread between
+            // the sink's writes (in `datagram_end`).
+            unsafe { w.lend(&mut *self.slot, 1) };
         }
         fn bbo(&mut self, exch_ts: u64, seq: u64, instrument: InstrumentId, bbo: &Bbo) {
             self.tap.bbo(exch_ts, seq, instrument, bbo);
         }
-        fn datagram_end(&mut self) {
-            self.tap.datagram_end();
+        fn wants_datagram_ends(&self) -> bool {
+            true
+        }
+        fn datagram_end(&mut self, w: &Window) {
+            self.tap.datagram_end(w);
             if self.in_datagram > 0 {
-                let d = (self.updates - 1, self.engine_ts, self.in_datagram);
+                let d = (self.updates - 1, self.slot.engine_ts, self.in_datagram);
                 self.seen.lock().expect("seen").push(d);
                 self.in_datagram = 0;
             }
         }
-        fn finish(&mut self) -> Figures {
-            self.tap.finish()
+        fn finish(&mut self, w: &mut Window) -> Figures {
+            self.tap.finish(w)
         }
     }
 
@@ -370,9 +384,9 @@ mod tests {
         let slow = Slow {
             tap: probe.tap(),
             work,
+            slot: Box::default(),
             updates: 0,
             in_datagram: 0,
-            engine_ts: 0,
             seen: seen.clone(),
         };
         let p = probe

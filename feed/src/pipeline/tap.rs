@@ -223,6 +223,16 @@ pub trait Tap: Send {
     /// The best bid/offer of `instrument` changed with the event just written; `seq` is the
     /// feed sequence number of the last update of that event.
     fn bbo(&mut self, exch_ts: u64, seq: u64, instrument: InstrumentId, bbo: &Bbo);
+    /// Whether the tap wants [`Tap::datagram_end`] (asked once, at start; default no: the
+    /// window already tells where the last datagram ended).
+    fn wants_datagram_ends(&self) -> bool {
+        false
+    }
+    /// A datagram is done (its updates are in `window`, and in the ring if there is one):
+    /// called only for a tap whose [`Tap::wants_datagram_ends`] is true.
+    fn datagram_end(&mut self, window: &Window) {
+        let _ = window;
+    }
     /// The engine has handled every datagram it had in hand (the end of a live poll batch, a
     /// paced replay about to wait; never in an unpaced replay): hand on what `window` holds.
     fn idle(&mut self, window: &mut Window) {
@@ -248,6 +258,13 @@ impl<T: Tap + ?Sized> Tap for Box<T> {
     fn bbo(&mut self, exch_ts: u64, seq: u64, instrument: InstrumentId, bbo: &Bbo) {
         (**self).bbo(exch_ts, seq, instrument, bbo);
     }
+    fn wants_datagram_ends(&self) -> bool {
+        (**self).wants_datagram_ends()
+    }
+    #[inline]
+    fn datagram_end(&mut self, window: &Window) {
+        (**self).datagram_end(window);
+    }
     #[inline]
     fn idle(&mut self, window: &mut Window) {
         (**self).idle(window);
@@ -265,6 +282,7 @@ pub struct Tapped<T: Tap> {
     window: Window,
     top: Option<TopRows>,
     last_seq: u64,
+    datagram_ends: bool,
 }
 
 impl<T: Tap> Tapped<T> {
@@ -273,6 +291,7 @@ impl<T: Tap> Tapped<T> {
         tap.start(symbols);
         Tapped {
             top: tap.top_rows(),
+            datagram_ends: tap.wants_datagram_ends(),
             tap,
             window: Window::closed(),
             last_seq: 0,
@@ -313,6 +332,9 @@ impl<T: Tap> Tapped<T> {
     #[inline(always)]
     pub fn datagram_end(&mut self) {
         self.window.ended = self.window.len;
+        if self.datagram_ends {
+            self.tap.datagram_end(&self.window);
+        }
     }
 
     /// The engine is idle.
