@@ -254,7 +254,18 @@ const _: () = {
 /// the same offsets (see [`BookUpdate`]), `kind`, `side` and `flags` as their raw values, the
 /// trailing 4 bytes named and zero, aligned to 8 (not 64). Every bit pattern is a value. A
 /// tap's [`crate::pipeline::tap::Window`] lends slots of this type (fh-shm's samples).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
 #[repr(C)]
 pub struct RawUpdate {
     /// Feed sequence number.

@@ -3,7 +3,7 @@
 //! so any bit pattern is a valid value and any language can read it; the offsets are asserted
 //! at compile time. The Python package (`python/fh_shm/layout.py`) declares the same layouts.
 
-use fh_feed::update::{BookUpdate, Flags, Side, UpdateKind};
+use fh_feed::update::{BookUpdate, RawUpdate};
 use iceoryx2::prelude::ZeroCopySend;
 
 /// Most updates in one sample: 240 × 64 bytes = 15 KiB, and with the headers four 4 KiB
@@ -29,7 +29,18 @@ pub const MAX_SAMPLE_UPDATES: usize = 240;
 /// | 57 | 1 | `side` | u8 | 0 bid, 1 ask, 2 none |
 /// | 58 | 2 | `flags` | u16 | bit 0 best changed, 1 last in event, 2 stale, 3 non-printable, 4 cross |
 /// | 60 | 4 | `reserved` | u32 | 0 |
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ZeroCopySend)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    ZeroCopySend,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
 #[type_name("fh::BookUpdate")]
 #[repr(C)]
 pub struct ShmUpdate {
@@ -49,11 +60,11 @@ pub struct ShmUpdate {
     pub order_count: u32,
     /// Instrument id.
     pub instrument: u32,
-    /// [`UpdateKind`] as its byte.
+    /// [`fh_feed::update::UpdateKind`] as its byte.
     pub kind: u8,
-    /// [`Side`] as its byte.
+    /// [`fh_feed::update::Side`] as its byte.
     pub side: u8,
-    /// [`Flags`] bits.
+    /// [`fh_feed::update::Flags`] bits.
     pub flags: u16,
     /// Always 0.
     pub reserved: u32,
@@ -75,7 +86,6 @@ const _: () = {
     assert!(offset_of!(ShmUpdate, flags) == offset_of!(BookUpdate, flags));
     assert!(offset_of!(ShmUpdate, reserved) == 60);
     // The engine's sink writes `RawUpdate`s straight into the sample's slots.
-    use fh_feed::update::RawUpdate;
     assert!(size_of::<ShmUpdate>() == size_of::<RawUpdate>());
     assert!(core::mem::align_of::<ShmUpdate>() == core::mem::align_of::<RawUpdate>());
     assert!(offset_of!(ShmUpdate, seq) == offset_of!(RawUpdate, seq));
@@ -95,20 +105,8 @@ const _: () = {
 impl From<&BookUpdate> for ShmUpdate {
     #[inline(always)]
     fn from(u: &BookUpdate) -> Self {
-        ShmUpdate {
-            seq: u.seq,
-            exch_ts: u.exch_ts,
-            recv_ts: u.recv_ts,
-            engine_ts: u.engine_ts,
-            price: u.price,
-            shares: u.shares,
-            order_count: u.order_count,
-            instrument: u.instrument,
-            kind: u.kind as u8,
-            side: u.side as u8,
-            flags: u.flags.bits(),
-            reserved: 0,
-        }
+        // Same 64 bytes, field for field (asserted above): one conversion, `RawUpdate`'s.
+        zerocopy::transmute!(RawUpdate::from(u))
     }
 }
 
@@ -117,19 +115,8 @@ impl ShmUpdate {
     /// as `fh_feed` reads raw bytes).
     #[inline]
     pub fn update(&self) -> BookUpdate {
-        BookUpdate {
-            seq: self.seq,
-            exch_ts: self.exch_ts,
-            recv_ts: self.recv_ts,
-            engine_ts: self.engine_ts,
-            price: self.price,
-            shares: self.shares,
-            order_count: self.order_count,
-            instrument: self.instrument,
-            kind: UpdateKind::from_u8(self.kind),
-            side: Side::from_u8(self.side),
-            flags: Flags::from_bits(self.flags),
-        }
+        let raw: RawUpdate = zerocopy::transmute!(*self);
+        raw.update()
     }
 }
 
@@ -249,5 +236,32 @@ impl TopRow {
         core::str::from_utf8(&self.symbol)
             .ok()
             .map(|s| s.trim_end_matches([' ', '\0']))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fh_feed::update::{Flags, Side, UpdateKind};
+
+    #[test]
+    fn an_update_survives_the_shared_memory_record_field_by_field() {
+        let u = BookUpdate {
+            seq: 1,
+            exch_ts: 2,
+            recv_ts: 3,
+            engine_ts: 4,
+            price: -5,
+            shares: 6,
+            order_count: 7,
+            instrument: 8,
+            kind: UpdateKind::Trade,
+            side: Side::Ask,
+            flags: Flags::from_bits(0b10011),
+        };
+        let s = ShmUpdate::from(&u);
+        assert_eq!((s.seq, s.price, s.instrument, s.kind), (1, -5, 8, 3));
+        assert_eq!((s.side, s.flags, s.reserved), (1, 0b10011, 0));
+        assert_eq!(s.update(), u);
     }
 }
