@@ -9,8 +9,8 @@
 //! |---|---|---|
 //! | best level, top-N depth | read the tail | O(N) |
 //! | find a price | the last [`LINEAR_SCAN`] levels in two branch-free blocks of four, then binary search | O(log n) |
-//! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one | O(d) moves, d = distance from the best (O(n) for a level below all others) |
-//! | remove a level | find + `Vec::remove`: shifts only the better levels | O(d), as above |
+//! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one (a new best level is a push) | O(d) moves, d = distance from the best (O(n) for a level below all others) |
+//! | remove a level | find + `Vec::remove`: shifts only the better levels (the best level is a pop) | O(d), as above |
 //! | change a level's shares / count | find + in-place write | O(log n) |
 //! | crossed/locked check after an add ([`Ladder::crosses`]) | read the other side's tail | O(1) |
 //!
@@ -284,12 +284,29 @@ impl Ladder {
         self.levels.reserve(extra);
     }
 
+    /// Inserts `level` at `i` (at most the length): a new best level (the end) is a push, any
+    /// other shifts the better levels up (a `memmove` call, even of nothing, which a push skips).
     #[inline(always)]
     fn insert_at(&mut self, i: usize, level: Level) {
         if self.levels.len() == self.levels.capacity() {
             self.grow();
         }
-        self.levels.insert(i, level);
+        if i == self.levels.len() {
+            self.levels.push(level);
+        } else {
+            self.levels.insert(i, level);
+        }
+    }
+
+    /// Removes the level at `i` (below the length): the best level (the last) is a pop, any
+    /// other shifts the better levels down.
+    #[inline(always)]
+    fn remove_at(&mut self, i: usize) {
+        if i + 1 == self.levels.len() {
+            self.levels.pop();
+        } else {
+            self.levels.remove(i);
+        }
     }
 
     /// Adds `shares` and `orders` at `price` (creating the level if needed).
@@ -353,7 +370,7 @@ impl Ladder {
         l.shares = l.shares.saturating_sub(shares);
         l.orders = l.orders.saturating_sub(orders);
         if (l.shares == 0) | ((orders > 0) & (l.orders == 0)) {
-            self.levels.remove(i);
+            self.remove_at(i);
             (
                 Some(LevelChange {
                     op: LevelOp::Deleted,
@@ -386,7 +403,7 @@ impl Ladder {
             Ok(i) => {
                 let at_best = i + 1 == self.levels.len();
                 if shares == 0 {
-                    self.levels.remove(i);
+                    self.remove_at(i);
                     Some(LevelChange {
                         op: LevelOp::Deleted,
                         level: Level {
