@@ -338,6 +338,20 @@ fn message_ts(b: &[u8]) -> u64 {
         .map_or(0, header_ts)
 }
 
+/// By ITCH message type: all ones for the types that carry an order reference at offset 11
+/// (`A F E C X D U`), else 0 ([`Engine::prefetch_itch_message`]: one load instead of a
+/// comparison chain).
+static REFERENCE_MASK: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let book = *b"AFECXDU";
+    let mut i = 0;
+    while i < book.len() {
+        t[book[i] as usize] = u64::MAX;
+        i += 1;
+    }
+    t
+};
+
 #[inline(always)]
 fn itch_side(b: u8) -> Side {
     match b {
@@ -515,13 +529,10 @@ impl Engine {
             // A E F C X D U carry their order reference at offset 11. Other types hold
             // something else there: prefetch reference 0's slot instead (a select, not a
             // branch), whose line is hot. (`m[0]` exists: `m` has 19 bytes or more.)
-            let book = u64::from(matches!(
-                m[0],
-                b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U'
-            ));
+            let keep = REFERENCE_MASK[usize::from(m[0])];
             self.itch
                 .orders
-                .prefetch(u64::from_be_bytes(*r) & book.wrapping_neg());
+                .prefetch(u64::from_be_bytes(*r) & keep);
         }
     }
 
