@@ -270,8 +270,14 @@ impl Ladder {
     pub fn crosses(&self, price: i64, other: &Ladder) -> bool {
         let flip = self.flip;
         // An empty `other` reads as `i64::MAX` after the flip: never reached (ITCH prices
-        // are `u32`, IEX ones positive).
-        let theirs = other.best().map_or(i64::MAX, |l| l.price ^ flip);
+        // are `u32`, IEX ones positive). Its best level read by index, not through
+        // `last()`'s `Option<&Level>` (whose pointer was tested for null a second time).
+        let n = other.levels.len();
+        let theirs = if n == 0 {
+            i64::MAX
+        } else {
+            other.levels[n - 1].price ^ flip
+        };
         price ^ flip >= theirs
     }
 

@@ -305,6 +305,7 @@ impl OrderStore {
 
     /// [`OrderStore::insert`] when the slot is taken or has spilled orders: the duplicate
     /// check in the spill table, then the slot's order (if any) moves there.
+    #[cold]
     #[inline(never)]
     fn insert_slow(&mut self, reference: u64, order: Order) -> Result<(), InsertError> {
         let i = reference as usize;
