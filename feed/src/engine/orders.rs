@@ -121,13 +121,11 @@ impl Slot {
         }
     }
 
+    /// The side in bits 0–1 (one table load: a `match` on them cost nine instructions).
     #[inline(always)]
     fn side(&self) -> Side {
-        match self.tag & 3 {
-            0 => Side::Bid,
-            1 => Side::Ask,
-            _ => Side::None,
-        }
+        const SIDES: [Side; 4] = [Side::Bid, Side::Ask, Side::None, Side::None];
+        SIDES[usize::from(self.tag & 3)]
     }
 
     /// Spill-table orders whose references map here ([`SPILL_MAX`]: saturated).
