@@ -10,7 +10,7 @@
 //!   MPID, so `E C X D U` (which carry only the reference) find their level in O(1) + one
 //!   level lookup; and the index its level had when the books last touched it
 //!   ([`Order::level_hint`]), which makes that lookup one comparison while no level has been
-//!   added or removed below it (most changes happen near the best, above most orders).
+//!   added or removed below it since (a stale hint costs that comparison, then the search).
 //! - **Levels** in sorted [`Ladder`]s (see `levels` for the worst case of each operation).
 //! - Ladder capacity is reserved when an instrument is first used (cold path); the order store
 //!   is sized at start-up. Steady state allocates nothing.
