@@ -389,8 +389,7 @@ impl ItchBooks {
         );
         // A level that moved since the order last saw it: the order keeps its new index.
         if let Some(c) = c.filter(|c| !gone && c.index != usize::from(before.level_hint)) {
-            self.orders
-                .set_level_hint(reference, level_hint(c.index));
+            self.orders.set_level_hint(reference, level_hint(c.index));
         }
         self.count_level_error(e);
         c.map(|change| {

@@ -695,9 +695,15 @@ mod tests {
                 let want = l.find(40).unwrap();
                 let (c, e) = l.reduce_checked_hinted(hint, 40, 2, 0);
                 let c = c.unwrap();
-                assert_eq!((c.op, c.index, c.level.shares, e), (LevelOp::Changed, want, 3, None));
+                assert_eq!(
+                    (c.op, c.index, c.level.shares, e),
+                    (LevelOp::Changed, want, 3, None)
+                );
                 let (c, e) = l.reduce_checked_hinted(hint, 40, 3, 1);
-                assert_eq!((c.unwrap().op, c.unwrap().index, e), (LevelOp::Deleted, want, None));
+                assert_eq!(
+                    (c.unwrap().op, c.unwrap().index, e),
+                    (LevelOp::Deleted, want, None)
+                );
                 assert_eq!(
                     l.reduce_checked_hinted(hint, 40, 1, 1),
                     (None, Some(LevelError::NoSuchLevel))

@@ -536,9 +536,7 @@ impl Engine {
             // something else there: prefetch reference 0's slot instead (a select, not a
             // branch), whose line is hot. (`m[0]` exists: `m` has 19 bytes or more.)
             let keep = REFERENCE_MASK[usize::from(m[0])];
-            self.itch
-                .orders
-                .prefetch(u64::from_be_bytes(*r) & keep);
+            self.itch.orders.prefetch(u64::from_be_bytes(*r) & keep);
         }
     }
 
