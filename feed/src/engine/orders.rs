@@ -121,7 +121,7 @@ impl Slot {
         }
     }
 
-    /// The side in bits 0–1 (one table load: a `match` on them cost nine instructions).
+    /// The side in bits 0–1 (one table load instead of a `match`'s comparisons and selects).
     #[inline(always)]
     fn side(&self) -> Side {
         const SIDES: [Side; 4] = [Side::Bid, Side::Ask, Side::None, Side::None];
