@@ -8,7 +8,9 @@
 //! - **Orders** in the [`OrderStore`] (a direct-mapped ring by reference, with a spill table;
 //!   see its module for costs); an order keeps its locate, side, price, remaining shares and
 //!   MPID, so `E C X D U` (which carry only the reference) find their level in O(1) + one
-//!   level lookup.
+//!   level lookup; and the index its level had when the books last touched it
+//!   ([`Order::level_hint`]), which makes that lookup one comparison while no level has been
+//!   added or removed below it since (a stale hint costs that comparison, then the search).
 //! - **Levels** in sorted [`Ladder`]s (see `levels` for the worst case of each operation).
 //! - Ladder capacity is reserved when an instrument is first used (cold path); the order store
 //!   is sized at start-up. Steady state allocates nothing.
@@ -29,7 +31,7 @@
 //!   counted in [`ItchAnomalies`] and never panic; a duplicate add keeps the existing order.
 
 use super::levels::{Bbo, Ladder, LevelChange, LevelError, INITIAL_LEVELS};
-use super::orders::{InsertError, Order, OrderStore};
+use super::orders::{InsertError, Order, OrderStore, NO_LEVEL_HINT};
 use crate::update::{InstrumentId, Side};
 
 /// Number of stock locates (the full `u16` range).
@@ -148,6 +150,12 @@ pub struct ItchBooks {
     pub anomalies: ItchAnomalies,
     /// Where names are published for other threads (set by the engine).
     pub(crate) directory: Option<crate::directory::SymbolDirectory>,
+}
+
+/// [`Order::level_hint`] of a level at `index` (an index above 254 is no hint).
+#[inline(always)]
+fn level_hint(index: usize) -> u8 {
+    u8::try_from(index).unwrap_or(NO_LEVEL_HINT)
 }
 
 /// Pads a symbol to ITCH's `alpha(8)`.
@@ -308,21 +316,33 @@ impl ItchBooks {
                 locate,
                 side,
                 mpid,
+                level_hint: NO_LEVEL_HINT,
             },
         )
     }
 
     #[inline(always)]
     fn insert_order(&mut self, reference: u64, o: Order) -> Option<SideChange> {
+        // The level's position first, so that the order goes into the store with its level
+        // hint; the ladder is changed only once the reference is known to be new.
+        let price = i64::from(o.price);
+        let inst = &mut self.instruments[usize::from(o.locate)];
+        let at = inst.ladder(o.side).position(price);
+        let hint = level_hint(match at {
+            Ok(i) | Err(i) => i,
+        });
+        let o = Order {
+            level_hint: hint,
+            ..o
+        };
         if let Err(InsertError::Duplicate) = self.orders.insert(reference, o) {
             self.anomalies.duplicate_ref += 1;
             return None;
         }
-        let inst = &mut self.instruments[usize::from(o.locate)];
         inst.activity += 1;
         let change = inst
             .ladder_mut(o.side)
-            .add(i64::from(o.price), u64::from(o.shares), 1);
+            .add_at(at, price, u64::from(o.shares), 1);
         // Crossed or locked after an add at the best (where the changed level is its side's
         // best): counted without a branch on `at_best`, which mispredicted on about one
         // message in six.
@@ -361,11 +381,16 @@ impl ItchBooks {
         }
         let inst = &mut self.instruments[usize::from(before.locate)];
         inst.activity += 1;
-        let (c, e) = inst.ladder_mut(before.side).reduce_checked(
+        let (c, e) = inst.ladder_mut(before.side).reduce_checked_hinted(
+            usize::from(before.level_hint),
             i64::from(before.price),
             u64::from(removed),
             u32::from(gone),
         );
+        // A level that moved since the order last saw it: the order keeps its new index.
+        if let Some(c) = c.filter(|c| !gone && c.index != usize::from(before.level_hint)) {
+            self.orders.set_level_hint(reference, level_hint(c.index));
+        }
         self.count_level_error(e);
         c.map(|change| {
             (
@@ -394,9 +419,12 @@ impl ItchBooks {
         }
         let inst = &mut self.instruments[usize::from(o.locate)];
         inst.activity += 1;
-        let (c, e) =
-            inst.ladder_mut(o.side)
-                .reduce_checked(i64::from(o.price), u64::from(o.shares), 1);
+        let (c, e) = inst.ladder_mut(o.side).reduce_checked_hinted(
+            usize::from(o.level_hint),
+            i64::from(o.price),
+            u64::from(o.shares),
+            1,
+        );
         self.count_level_error(e);
         c.map(|change| {
             (

@@ -9,9 +9,10 @@
 //! |---|---|---|
 //! | best level, top-N depth | read the tail | O(N) |
 //! | find a price | the last [`LINEAR_SCAN`] levels in two branch-free blocks of four, then binary search | O(log n) |
-//! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one | O(d) moves, d = distance from the best (O(n) for a level below all others) |
-//! | remove a level | find + `Vec::remove`: shifts only the better levels | O(d), as above |
+//! | add a level | find + `Vec::insert`: shifts only the levels *better* than the new one (a new best level is a push) | O(d) moves, d = distance from the best (O(n) for a level below all others) |
+//! | remove a level | find + `Vec::remove`: shifts only the better levels (the best level is a pop) | O(d), as above |
 //! | change a level's shares / count | find + in-place write | O(log n) |
+//! | the same, at a price whose index is known from an earlier change ([`LevelChange::index`]) | one comparison at that index, then a find if the level has moved | O(1); O(log n) |
 //! | crossed/locked check after an add ([`Ladder::crosses`]) | read the other side's tail | O(1) |
 //!
 //! n is the number of levels on the side (tens to a few hundred in practice); a `Level` is
@@ -88,6 +89,10 @@ pub struct LevelChange {
     /// The changed level is the best of its side (or was, for a deletion): the side's best
     /// price or best size changed.
     pub at_best: bool,
+    /// The level's index in the side, counted from the worst price (where it was, for a
+    /// deletion): it stays right until a level is added or removed below it, which makes it a
+    /// hint for the next change at the same price ([`Ladder::reduce_checked_hinted`]).
+    pub index: usize,
 }
 
 /// An anomaly met while changing a level; the change is not applied (or clamped, see each
@@ -265,8 +270,14 @@ impl Ladder {
     pub fn crosses(&self, price: i64, other: &Ladder) -> bool {
         let flip = self.flip;
         // An empty `other` reads as `i64::MAX` after the flip: never reached (ITCH prices
-        // are `u32`, IEX ones positive).
-        let theirs = other.best().map_or(i64::MAX, |l| l.price ^ flip);
+        // are `u32`, IEX ones positive). Its best level read by index, not through
+        // `last()`'s `Option<&Level>` (whose pointer was tested for null a second time).
+        let n = other.levels.len();
+        let theirs = if n == 0 {
+            i64::MAX
+        } else {
+            other.levels[n - 1].price ^ flip
+        };
         price ^ flip >= theirs
     }
 
@@ -274,6 +285,16 @@ impl Ladder {
     #[inline(always)]
     fn find(&self, price: i64) -> Result<usize, usize> {
         find_in(&self.levels, price, self.flip())
+    }
+
+    /// [`Ladder::find`], trying the index `hint` first (one comparison when it holds the price;
+    /// any other value, past the end included, costs that comparison and the search).
+    #[inline(always)]
+    fn find_hinted(&self, price: i64, hint: usize) -> Result<usize, usize> {
+        match self.levels.get(hint) {
+            Some(l) if l.price == price => Ok(hint),
+            _ => self.find(price),
+        }
     }
 
     #[cold]
@@ -284,18 +305,56 @@ impl Ladder {
         self.levels.reserve(extra);
     }
 
+    /// Inserts `level` at `i` (at most the length): a new best level (the end) is a push, any
+    /// other shifts the better levels up (a `memmove` call, even of nothing, which a push skips).
     #[inline(always)]
     fn insert_at(&mut self, i: usize, level: Level) {
         if self.levels.len() == self.levels.capacity() {
             self.grow();
         }
-        self.levels.insert(i, level);
+        if i == self.levels.len() {
+            self.levels.push(level);
+        } else {
+            self.levels.insert(i, level);
+        }
+    }
+
+    /// Removes the level at `i` (below the length): the best level (the last) is a pop, any
+    /// other shifts the better levels down.
+    #[inline(always)]
+    fn remove_at(&mut self, i: usize) {
+        if i + 1 == self.levels.len() {
+            self.levels.pop();
+        } else {
+            self.levels.remove(i);
+        }
     }
 
     /// Adds `shares` and `orders` at `price` (creating the level if needed).
     #[inline(always)]
     pub fn add(&mut self, price: i64, shares: u64, orders: u32) -> LevelChange {
-        match self.find(price) {
+        self.add_at(self.find(price), price, shares, orders)
+    }
+
+    /// Where `price` is: `Ok(index)` of its level, or `Err(index)` its level would be added at
+    /// (then its [`LevelChange::index`]). The books ask before they add an order, to keep the
+    /// index with the order, then add with [`Ladder::add_at`].
+    #[inline(always)]
+    pub(super) fn position(&self, price: i64) -> Result<usize, usize> {
+        self.find(price)
+    }
+
+    /// [`Ladder::add`] at `at`, the [`Ladder::position`] of `price` in the ladder as it still
+    /// is (nothing changed it in between).
+    #[inline(always)]
+    pub(super) fn add_at(
+        &mut self,
+        at: Result<usize, usize>,
+        price: i64,
+        shares: u64,
+        orders: u32,
+    ) -> LevelChange {
+        match at {
             Ok(i) => {
                 let at_best = i + 1 == self.levels.len();
                 let l = &mut self.levels[i];
@@ -305,6 +364,7 @@ impl Ladder {
                     op: LevelOp::Changed,
                     level: *l,
                     at_best,
+                    index: i,
                 }
             }
             Err(i) => {
@@ -319,6 +379,7 @@ impl Ladder {
                     op: LevelOp::Added,
                     level,
                     at_best,
+                    index: i,
                 }
             }
         }
@@ -342,7 +403,21 @@ impl Ladder {
         shares: u64,
         orders: u32,
     ) -> (Option<LevelChange>, Option<LevelError>) {
-        let Ok(i) = self.find(price) else {
+        self.reduce_checked_hinted(usize::MAX, price, shares, orders)
+    }
+
+    /// [`Ladder::reduce_checked`] of the level that was at index `hint` (a
+    /// [`LevelChange::index`] of an earlier change at `price`): found with one comparison if
+    /// it is still there, else searched for.
+    #[inline(always)]
+    pub fn reduce_checked_hinted(
+        &mut self,
+        hint: usize,
+        price: i64,
+        shares: u64,
+        orders: u32,
+    ) -> (Option<LevelChange>, Option<LevelError>) {
+        let Ok(i) = self.find_hinted(price, hint) else {
             return (None, Some(LevelError::NoSuchLevel));
         };
         let at_best = i + 1 == self.levels.len();
@@ -353,7 +428,7 @@ impl Ladder {
         l.shares = l.shares.saturating_sub(shares);
         l.orders = l.orders.saturating_sub(orders);
         if (l.shares == 0) | ((orders > 0) & (l.orders == 0)) {
-            self.levels.remove(i);
+            self.remove_at(i);
             (
                 Some(LevelChange {
                     op: LevelOp::Deleted,
@@ -363,6 +438,7 @@ impl Ladder {
                         orders: 0,
                     },
                     at_best,
+                    index: i,
                 }),
                 err,
             )
@@ -372,6 +448,7 @@ impl Ladder {
                     op: LevelOp::Changed,
                     level: *l,
                     at_best,
+                    index: i,
                 }),
                 err,
             )
@@ -386,7 +463,7 @@ impl Ladder {
             Ok(i) => {
                 let at_best = i + 1 == self.levels.len();
                 if shares == 0 {
-                    self.levels.remove(i);
+                    self.remove_at(i);
                     Some(LevelChange {
                         op: LevelOp::Deleted,
                         level: Level {
@@ -395,6 +472,7 @@ impl Ladder {
                             orders: 0,
                         },
                         at_best,
+                        index: i,
                     })
                 } else {
                     let l = &mut self.levels[i];
@@ -406,6 +484,7 @@ impl Ladder {
                         op: LevelOp::Changed,
                         level: *l,
                         at_best,
+                        index: i,
                     })
                 }
             }
@@ -424,6 +503,7 @@ impl Ladder {
                     op: LevelOp::Added,
                     level,
                     at_best,
+                    index: i,
                 })
             }
         }
@@ -598,6 +678,39 @@ mod tests {
                     };
                     assert_eq!(l.find(price), want, "{side:?} n={n} price={price}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_hint_is_checked_before_it_is_trusted() {
+        // Every hint, right, stale or past the end, changes the level of the price and only
+        // it, and each change reports the level's index.
+        for side in [Side::Bid, Side::Ask] {
+            for hint in 0..=12 {
+                let mut l = Ladder::new(side);
+                for p in 1..=10 {
+                    assert_eq!(l.add(10 * p, 5, 1).index, l.find(10 * p).unwrap());
+                }
+                let want = l.find(40).unwrap();
+                let (c, e) = l.reduce_checked_hinted(hint, 40, 2, 0);
+                let c = c.unwrap();
+                assert_eq!(
+                    (c.op, c.index, c.level.shares, e),
+                    (LevelOp::Changed, want, 3, None)
+                );
+                let (c, e) = l.reduce_checked_hinted(hint, 40, 3, 1);
+                assert_eq!(
+                    (c.unwrap().op, c.unwrap().index, e),
+                    (LevelOp::Deleted, want, None)
+                );
+                assert_eq!(
+                    l.reduce_checked_hinted(hint, 40, 1, 1),
+                    (None, Some(LevelError::NoSuchLevel))
+                );
+                assert_eq!(l.len(), 9);
+                assert!(l.iter_best_first().all(|v| (v.shares, v.orders) == (5, 1)));
+                assert!(l.is_well_formed());
             }
         }
     }

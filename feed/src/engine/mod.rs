@@ -338,14 +338,34 @@ fn message_ts(b: &[u8]) -> u64 {
         .map_or(0, header_ts)
 }
 
+/// By ITCH message type: all ones for the types that carry an order reference at offset 11
+/// (`A F E C X D U`), else 0 ([`Engine::prefetch_itch_message`]: one load instead of a
+/// comparison chain).
+static REFERENCE_MASK: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let book = *b"AFECXDU";
+    let mut i = 0;
+    while i < book.len() {
+        t[book[i] as usize] = u64::MAX;
+        i += 1;
+    }
+    t
+};
+
+/// The side of an ITCH buy/sell indicator: `B` bids, `S` asks, any other byte none (one
+/// table load instead of two comparisons and their selects).
 #[inline(always)]
 fn itch_side(b: u8) -> Side {
-    match b {
-        b'B' => Side::Bid,
-        b'S' => Side::Ask,
-        _ => Side::None,
-    }
+    SIDES[usize::from(b)]
 }
+
+/// [`itch_side`] of every byte.
+static SIDES: [Side; 256] = {
+    let mut t = [Side::None; 256];
+    t[b'B' as usize] = Side::Bid;
+    t[b'S' as usize] = Side::Ask;
+    t
+};
 
 /// The fields an `A` and an `F` add carry alike (`mpid` all zero for an `A`).
 #[derive(Clone, Copy, Debug)]
@@ -515,13 +535,8 @@ impl Engine {
             // A E F C X D U carry their order reference at offset 11. Other types hold
             // something else there: prefetch reference 0's slot instead (a select, not a
             // branch), whose line is hot. (`m[0]` exists: `m` has 19 bytes or more.)
-            let book = u64::from(matches!(
-                m[0],
-                b'A' | b'F' | b'E' | b'C' | b'X' | b'D' | b'U'
-            ));
-            self.itch
-                .orders
-                .prefetch(u64::from_be_bytes(*r) & book.wrapping_neg());
+            let keep = REFERENCE_MASK[usize::from(m[0])];
+            self.itch.orders.prefetch(u64::from_be_bytes(*r) & keep);
         }
     }
 

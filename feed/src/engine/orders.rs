@@ -21,9 +21,10 @@
 //! - **Spills**: an add whose slot holds an older live order (one resting for as long as the
 //!   ring takes to wrap, or references in a stride of the ring's size) moves that older order
 //!   to the spill table and takes the slot: the ring keeps the newest orders, the busy ones.
-//!   Each slot counts the spilled orders that map to it (`spill`, saturating at 255, then
-//!   sticky until [`OrderStore::clear`]), so an operation on a slot with none never looks at
-//!   the spill table, and a reference that is not live is told apart in the ring alone.
+//!   Each slot counts the spilled orders that map to it (`spill`, six bits beside the side's
+//!   two, saturating at 63, then sticky until [`OrderStore::clear`]), so an operation on a
+//!   slot with none never looks at the spill table, and a reference that is not live is told
+//!   apart in the ring alone.
 //! - **The spill table** is a Robin Hood table with a multiplicative (Fibonacci) hash: the
 //!   orders it holds share their low bits by construction (that is why they left the ring), so
 //!   a low-bit hash would pile them into one probe run. Robin Hood keeps probe runs sorted by
@@ -44,6 +45,11 @@
 //!   message and no page fault is left for the hot path. A zeroed allocation (`alloc_zeroed`,
 //!   `calloc`) would look cheaper and leave every page to fault on its first order; a test
 //!   checks the tables are resident.
+//! - **A level hint per order** ([`Order::level_hint`], the byte the packed side and spill
+//!   count left free): the index of the order's price level in its ladder when the books last
+//!   touched it, so that `E C X D U` find their level with one comparison while no level was
+//!   added or removed below it; a stale hint costs that comparison and the ladder's search.
+//!   [`OrderStore::set_level_hint`] rewrites it in place.
 //! - Key `0` marks an empty slot; a live order with reference 0 (never seen in practice: only
 //!   `P` messages carry 0) is kept in a dedicated side slot.
 //!
@@ -51,7 +57,7 @@
 //! - Every live order with a non-zero reference `r` is in exactly one place: ring slot
 //!   `r & mask` (whose key is then `r`), or the spill table.
 //! - A ring slot's `spill` is the number of spill-table orders whose references map to it,
-//!   exactly while below 255; 255 means "some, count unknown" until the next `clear`.
+//!   exactly while below 63; 63 means "some, count unknown" until the next `clear`.
 //! - Spill table, Robin Hood: walking a run of occupied slots, the probe distance
 //!   `(slot − home) & mask` never increases by more than one from a slot to the next, and every
 //!   entry is reachable from its home without crossing an empty slot; its load is at most 1/2
@@ -60,7 +66,8 @@
 use super::table::MaskedTable;
 use crate::update::Side;
 
-/// A live order (the L3 state ITCH needs, per the spec's "state needed per live order").
+/// A live order (the L3 state ITCH needs, per the spec's "state needed per live order"), and
+/// where the books last saw its price level.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Order {
     /// Display price, 4 implied decimals (ITCH `Price(4)`).
@@ -73,7 +80,17 @@ pub struct Order {
     pub side: Side,
     /// MPID of an `F` add (`[0; 4]` for an unattributed `A` add).
     pub mpid: [u8; 4],
+    /// Where the books last saw the order's price level: its index in its side's ladder,
+    /// counted from the worst price, or [`NO_LEVEL_HINT`]. A hint, checked before it is
+    /// trusted: levels added or removed below it since then have moved the level.
+    pub level_hint: u8,
 }
+
+/// [`Order::level_hint`] when the index is unknown (or above 254).
+pub const NO_LEVEL_HINT: u8 = u8::MAX;
+
+/// A ring slot's saturated spill count: "some, count unknown" (see the module docs).
+const SPILL_MAX: u8 = 63;
 
 /// A ring slot: a live order (or `key == 0`: none) and the spill count of its index.
 #[derive(Clone, Copy, Debug, Default)]
@@ -82,10 +99,10 @@ struct Slot {
     price: u32,
     shares: u32,
     locate: u16,
-    side: Side,
-    /// Spill-table orders whose references map to this slot (255: saturated, see the module
-    /// docs).
-    spill: u8,
+    /// The order's side (`Side as u8`, bits 0–1) and the number of spill-table orders whose
+    /// references map to this slot (bits 2–7, [`SPILL_MAX`]: saturated, see the module docs).
+    tag: u8,
+    level_hint: u8,
     mpid: [u8; 4],
 }
 
@@ -98,8 +115,52 @@ impl Slot {
             price: self.price,
             shares: self.shares,
             locate: self.locate,
-            side: self.side,
+            side: self.side(),
             mpid: self.mpid,
+            level_hint: self.level_hint,
+        }
+    }
+
+    /// The side in bits 0–1 (one table load instead of a `match`'s comparisons and selects).
+    #[inline(always)]
+    fn side(&self) -> Side {
+        const SIDES: [Side; 4] = [Side::Bid, Side::Ask, Side::None, Side::None];
+        SIDES[usize::from(self.tag & 3)]
+    }
+
+    /// Spill-table orders whose references map here ([`SPILL_MAX`]: saturated).
+    #[inline(always)]
+    fn spill(&self) -> u8 {
+        self.tag >> 2
+    }
+
+    /// One more spilled order maps here (saturating: then sticky until [`OrderStore::clear`]).
+    #[inline(always)]
+    fn spill_one(&mut self) {
+        if self.spill() < SPILL_MAX {
+            self.tag += 4;
+        }
+    }
+
+    /// A spilled order that maps here left the spill table (a saturated count stays).
+    #[inline(always)]
+    fn unspill_one(&mut self) {
+        if self.spill() != SPILL_MAX {
+            self.tag -= 4;
+        }
+    }
+
+    /// A slot holding `order` under `key`, with no spilled order mapping to it.
+    #[inline(always)]
+    fn new(key: u64, order: &Order) -> Slot {
+        Slot {
+            key,
+            price: order.price,
+            shares: order.shares,
+            locate: order.locate,
+            tag: order.side as u8,
+            level_hint: order.level_hint,
+            mpid: order.mpid,
         }
     }
 
@@ -110,7 +171,8 @@ impl Slot {
         self.price = order.price;
         self.shares = order.shares;
         self.locate = order.locate;
-        self.side = order.side;
+        self.tag = (self.tag & !3) | order.side as u8;
+        self.level_hint = order.level_hint;
         self.mpid = order.mpid;
     }
 }
@@ -203,6 +265,17 @@ impl OrderStore {
         self.ring.prefetch(reference as usize);
     }
 
+    /// Records where the books saw the price level of the live order `reference` (see
+    /// [`Order::level_hint`]); nothing for an order outside the ring (a spilled one keeps the
+    /// hint it had when it left the ring, a hint is only ever checked) or one not live.
+    #[inline(always)]
+    pub fn set_level_hint(&mut self, reference: u64, hint: u8) {
+        let s = self.ring.at_mut(reference as usize);
+        if s.key == reference {
+            s.level_hint = hint;
+        }
+    }
+
     /// Inserts a new live order. A reference that is already live is an anomaly: the existing
     /// order is kept and `Err(Duplicate)` returned.
     #[inline(always)]
@@ -219,20 +292,22 @@ impl OrderStore {
             return Err(InsertError::Duplicate);
         }
         // One branch for both uncommon cases: the slot is taken, or spilled orders map here.
-        if (s.key != 0) | (s.spill != 0) {
+        if (s.key != 0) | (s.spill() != 0) {
             return self.insert_slow(reference, order);
         }
-        s.set(reference, &order);
+        // No spill count to keep: the whole slot is written.
+        *s = Slot::new(reference, &order);
         self.ring_len += 1;
         Ok(())
     }
 
     /// [`OrderStore::insert`] when the slot is taken or has spilled orders: the duplicate
     /// check in the spill table, then the slot's order (if any) moves there.
+    #[cold]
     #[inline(never)]
     fn insert_slow(&mut self, reference: u64, order: Order) -> Result<(), InsertError> {
         let i = reference as usize;
-        let Slot { key, spill, .. } = *self.ring.at(i);
+        let (key, spill) = (self.ring.at(i).key, self.ring.at(i).spill());
         if spill != 0 && self.spill.index_of(reference).is_some() {
             return Err(InsertError::Duplicate);
         }
@@ -242,7 +317,7 @@ impl OrderStore {
             let resident = self.ring.at(i).order();
             self.spill.insert_new(key, resident);
             let s = self.ring.at_mut(i);
-            s.spill = s.spill.saturating_add(1);
+            s.spill_one();
             self.ring_len -= 1;
         }
         self.ring.at_mut(i).set(reference, &order);
@@ -260,7 +335,7 @@ impl OrderStore {
         if s.key == reference {
             return Some(s.order());
         }
-        if s.spill == 0 {
+        if s.spill() == 0 {
             return None;
         }
         self.spill
@@ -293,7 +368,7 @@ impl OrderStore {
             self.ring_len -= usize::from(gone);
             return Some(before);
         }
-        if s.spill == 0 {
+        if s.spill() == 0 {
             return None;
         }
         self.reduce_spilled(reference, shares)
@@ -313,11 +388,8 @@ impl OrderStore {
         let before = *o;
         if shares >= o.shares {
             self.spill.remove_at(j);
-            let s = self.ring.at_mut(reference as usize);
-            // Saturated (255): the count is unknown, it stays.
-            if s.spill != u8::MAX {
-                s.spill -= 1;
-            }
+            // Saturated: the count is unknown, it stays.
+            self.ring.at_mut(reference as usize).unspill_one();
         } else {
             o.shares -= shares;
         }
@@ -344,7 +416,7 @@ impl OrderStore {
             .ring
             .iter()
             .zip(&counts)
-            .all(|(s, &n)| s.spill == u8::MAX || usize::from(s.spill) == n);
+            .all(|(s, &n)| s.spill() == SPILL_MAX || usize::from(s.spill()) == n);
         ring_len == self.ring_len
             && counted
             && self.spill.check_invariants()
@@ -355,7 +427,7 @@ impl OrderStore {
     pub fn clear(&mut self) {
         for s in self.ring.iter_mut() {
             s.key = 0;
-            s.spill = 0;
+            s.tag = 0;
         }
         self.ring_len = 0;
         self.spill.clear();
@@ -554,7 +626,44 @@ mod tests {
             locate: 1,
             side: Side::Bid,
             mpid: *b"NSDQ",
+            level_hint: 7,
         }
+    }
+
+    /// The side and the level hint share the slot with the spill count: each reads back as it
+    /// was written, in the ring and in the spill table, and a hint is rewritten in place.
+    #[test]
+    fn side_hint_and_spill_count_share_a_slot() {
+        let mut s = OrderStore::with_capacity(8); // a 16-slot ring
+        let ring = s.ring.len() as u64;
+        for (k, side) in [Side::Bid, Side::Ask, Side::None].into_iter().enumerate() {
+            let k = k as u64 + 1;
+            // Three orders on one ring slot: the older two spill.
+            for j in 0..3u64 {
+                let o = Order {
+                    side,
+                    level_hint: (k * 10 + j) as u8,
+                    ..order(1)
+                };
+                s.insert(k + j * ring, o).unwrap();
+            }
+            for j in 0..3u64 {
+                let o = s.get(k + j * ring).unwrap();
+                assert_eq!((o.side, o.level_hint), (side, (k * 10 + j) as u8));
+            }
+            // In place for the ring's order; a spilled one keeps its hint.
+            s.set_level_hint(k + 2 * ring, 200);
+            s.set_level_hint(k, 201);
+            assert_eq!(s.get(k + 2 * ring).unwrap().level_hint, 200);
+            assert_eq!(s.get(k).unwrap().level_hint, (k * 10) as u8);
+            assert_eq!(s.reduce(k + 2 * ring, 0).unwrap().side, side);
+        }
+        assert_eq!(s.spilled(), 6);
+        assert!(s.check_invariants());
+        // An absent reference: nothing changes.
+        s.set_level_hint(99 * ring + 1, 0);
+        assert_eq!(s.get(1 + 2 * ring).unwrap().level_hint, 200);
+        assert!(s.check_invariants());
     }
 
     #[test]
@@ -737,7 +846,7 @@ mod tests {
             n += 1;
         });
         assert_eq!(n, m.len());
-        // Saturation: 300 live orders on one ring slot (the count sticks at 255), then gone.
+        // Saturation: 300 live orders on one ring slot (the count sticks at 63), then gone.
         let mut s = OrderStore::with_capacity(256);
         let ring = s.ring.len() as u64;
         for k in 1..=300u64 {

@@ -716,17 +716,18 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                     }
                 }
                 engine.prefetch_itch_message(later);
-                let ts = m.timestamp_ns().unwrap_or(0);
                 let waited = if paced {
                     sink.idle();
-                    pace.wait(ts, stop)
+                    pace.wait(m.timestamp_ns().unwrap_or(0), stop)
                 } else {
                     None
                 };
                 let t0 = timing.start(waited);
+                // Read here, not before the pacing: where nothing uses it (a sink that only
+                // counts) it is not read at all.
                 let at = At {
                     unit: Unit::ItchMessage(m.data),
-                    ts,
+                    ts: m.timestamp_ns().unwrap_or(0),
                     t0,
                 };
                 match timing.unit(engine, sink, at) {
