@@ -493,7 +493,13 @@ mod tests {
 
     #[test]
     fn same_is_equality_of_both_sides() {
-        let sides = [None, Some((100, 5)), Some((100, 6)), Some((101, 5)), Some((0, 0))];
+        let sides = [
+            None,
+            Some((100, 5)),
+            Some((100, 6)),
+            Some((101, 5)),
+            Some((0, 0)),
+        ];
         for bid in sides {
             for ask in sides {
                 for bid2 in sides {

@@ -137,9 +137,19 @@ impl Window {
         }
         // SAFETY: `next < end`, and slots `start..end` are valid for writes and ours until
         // the window is lent again or closed (`Window::lend`'s contract); a closed window has
-        // `next == end` and never gets here. `next + 1` is at most `end`.
+        // `next == end` and never gets here. `next + 1` is at most `end`. `RawUpdate` has
+        // `BookUpdate`'s size and field offsets (asserted in `update`), so the update goes in
+        // as one 64-byte block copy (`copy_nonoverlapping` copies bytes, padding included,
+        // without reading them as values); the 4 bytes that are `BookUpdate`'s padding are
+        // then set to `reserved`'s 0, so the slot is a valid `RawUpdate` (as
+        // `RawUpdate::from(u)` would write it) before anything can read it.
         unsafe {
-            self.next.write(RawUpdate::from(u));
+            core::ptr::copy_nonoverlapping(
+                (u as *const BookUpdate).cast::<u8>(),
+                self.next.cast::<u8>(),
+                core::mem::size_of::<RawUpdate>(),
+            );
+            core::ptr::addr_of_mut!((*self.next).reserved).write(0);
             self.next = self.next.add(1);
         }
         true
@@ -663,7 +673,15 @@ mod tests {
 
     #[test]
     fn a_window_writes_below_its_room_and_tells_where_the_datagram_ended() {
-        let mut buf = vec![RawUpdate::default(); 3];
+        // Slots holding something else (an earlier sample's bytes): every byte of a slot
+        // written is the update's, the trailing 4 zero.
+        let old = RawUpdate {
+            seq: 99,
+            reserved: u32::MAX,
+            flags: u16::MAX,
+            ..Default::default()
+        };
+        let mut buf = vec![old; 3];
         let mut w = Window::closed();
         assert!(
             !w.write(&BookUpdate::default()),
@@ -691,5 +709,8 @@ mod tests {
             (buf[2].kind, buf[2].side, buf[2].flags, buf[2].reserved),
             (3, 1, 16, 0)
         );
+        for (i, slot) in buf.iter().enumerate() {
+            assert_eq!(*slot, RawUpdate::from(&u(i as u64 + 1)), "slot {i}");
+        }
     }
 }
