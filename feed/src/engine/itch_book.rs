@@ -204,7 +204,7 @@ impl ItchBooks {
     pub(crate) fn bbo_if_changed(&mut self, locate: u16) -> Option<Bbo> {
         let i = &mut self.instruments[usize::from(locate)];
         let now = Bbo::of(i.bids(), i.asks());
-        if now == i.reported {
+        if now.same(&i.reported) {
             None
         } else {
             i.reported = now;

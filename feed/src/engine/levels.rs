@@ -537,6 +537,21 @@ impl Bbo {
         }
     }
 
+    /// Whether `other` is the same BBO (`==`, always inlined: the engine compares the BBO
+    /// after every message that touched a best level).
+    #[inline(always)]
+    pub fn same(&self, other: &Bbo) -> bool {
+        #[inline(always)]
+        fn side(a: &Option<(i64, u64)>, b: &Option<(i64, u64)>) -> bool {
+            match (a, b) {
+                (Some(x), Some(y)) => x.0 == y.0 && x.1 == y.1,
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        side(&self.bid, &other.bid) && side(&self.ask, &other.ask)
+    }
+
     /// Spread (ask − bid), when both sides exist.
     pub fn spread(&self) -> Option<i64> {
         Some(self.ask?.0 - self.bid?.0)
@@ -554,6 +569,31 @@ mod tests {
 
     fn prices(l: &Ladder) -> Vec<i64> {
         l.iter_best_first().map(|l| l.price).collect()
+    }
+
+    #[test]
+    fn same_is_equality_of_both_sides() {
+        let sides = [
+            None,
+            Some((100, 5)),
+            Some((100, 6)),
+            Some((101, 5)),
+            Some((0, 0)),
+        ];
+        for bid in sides {
+            for ask in sides {
+                for bid2 in sides {
+                    for ask2 in sides {
+                        let a = Bbo { bid, ask };
+                        let b = Bbo {
+                            bid: bid2,
+                            ask: ask2,
+                        };
+                        assert_eq!(a.same(&b), a == b, "{a:?} {b:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

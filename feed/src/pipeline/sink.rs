@@ -384,7 +384,7 @@ impl Outlet for RingOutlet {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bbo(&mut self, exch_ts: u64, instrument: InstrumentId, b: &LevelBbo) {
         let (bid_price, bid_shares) = b.bid.unwrap_or((0, 0));
         let (ask_price, ask_shares) = b.ask.unwrap_or((0, 0));
@@ -465,7 +465,7 @@ impl<B: BboOut, O: Outlet, const DIGEST: bool> UpdateSink for PublishSink<B, O, 
         self.outlet.push(u);
     }
 
-    #[inline]
+    #[inline(always)]
     fn bbo_changed(
         &mut self,
         exch_ts: u64,

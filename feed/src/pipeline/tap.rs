@@ -38,15 +38,17 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::sink::Outlet;
 
-/// Slots a tap lends for updates to be written in place: `room` of them from `ptr`, the first
-/// `len` written. Only [`Window::lend`] (unsafe: the tap vouches for the memory) opens one.
+/// Slots a tap lends for updates to be written in place: `room` of them from `start`, the
+/// ones below `next` written. Only [`Window::lend`] (unsafe: the tap vouches for the memory)
+/// opens one. Held as pointers (the next slot and the end), so that writing an update costs
+/// one compare and one pointer step besides the stores.
 #[derive(Debug)]
 pub struct Window {
-    ptr: *mut RawUpdate,
-    room: usize,
-    len: usize,
-    /// `len` when the last datagram ended (`usize::MAX`: none ended in this window).
-    ended: usize,
+    start: *mut RawUpdate,
+    next: *mut RawUpdate,
+    end: *mut RawUpdate,
+    /// `next` when the last datagram ended (null: none ended in this window).
+    ended: *mut RawUpdate,
 }
 
 // SAFETY: a window only points into memory its tap lent, and the tap travels with it (both are
@@ -63,11 +65,12 @@ impl Default for Window {
 impl Window {
     /// A window with no room.
     pub const fn closed() -> Window {
+        let p = core::ptr::NonNull::dangling().as_ptr();
         Window {
-            ptr: core::ptr::NonNull::dangling().as_ptr(),
-            room: 0,
-            len: 0,
-            ended: usize::MAX,
+            start: p,
+            next: p,
+            end: p,
+            ended: core::ptr::null_mut(),
         }
     }
 
@@ -81,10 +84,12 @@ impl Window {
     #[inline]
     pub unsafe fn lend(&mut self, ptr: *mut RawUpdate, room: usize) {
         *self = Window {
-            ptr,
-            room,
-            len: 0,
-            ended: usize::MAX,
+            start: ptr,
+            next: ptr,
+            // SAFETY: `ptr` is valid for `room` slots (the caller's contract), so one past
+            // the last is in (or one past) the same allocation.
+            end: unsafe { ptr.add(room) },
+            ended: core::ptr::null_mut(),
         };
     }
 
@@ -97,38 +102,56 @@ impl Window {
     /// Updates written.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        (self.next as usize - self.start as usize) / core::mem::size_of::<RawUpdate>()
     }
 
     /// Whether nothing was written.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.next == self.start
     }
 
     /// Slots lent.
     #[inline]
     pub fn room(&self) -> usize {
-        self.room
+        (self.end as usize - self.start as usize) / core::mem::size_of::<RawUpdate>()
     }
 
     /// Whether the last update written ended a datagram.
     #[inline]
     pub fn at_datagram_end(&self) -> bool {
-        self.len > 0 && self.ended == self.len
+        !self.is_empty() && self.ended == self.next
+    }
+
+    /// Marks the last update written as the end of a datagram.
+    #[inline(always)]
+    fn end_datagram(&mut self) {
+        self.ended = self.next;
     }
 
     /// Writes `u` into the next slot; false (nothing written) when the window is full.
     #[inline(always)]
     fn write(&mut self, u: &BookUpdate) -> bool {
-        if self.len == self.room {
+        if self.next == self.end {
             return false;
         }
-        // SAFETY: `len < room`, and slots `0..room` from `ptr` are valid for writes and ours
-        // until the window is lent again or closed (`Window::lend`'s contract); a closed window
-        // has `room` 0 and never gets here.
-        unsafe { self.ptr.add(self.len).write(RawUpdate::from(u)) };
-        self.len += 1;
+        // SAFETY: `next < end`, and slots `start..end` are valid for writes and ours until
+        // the window is lent again or closed (`Window::lend`'s contract); a closed window has
+        // `next == end` and never gets here. `next + 1` is at most `end`. `RawUpdate` has
+        // `BookUpdate`'s size and field offsets (asserted in `update`), so the update goes in
+        // as one 64-byte block copy (`copy_nonoverlapping` copies bytes, padding included,
+        // without reading them as values); the 4 bytes that are `BookUpdate`'s padding are
+        // then set to `reserved`'s 0, so the slot is a valid `RawUpdate` (as
+        // `RawUpdate::from(u)` would write it) before anything can read it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                (u as *const BookUpdate).cast::<u8>(),
+                self.next.cast::<u8>(),
+                core::mem::size_of::<RawUpdate>(),
+            );
+            core::ptr::addr_of_mut!((*self.next).reserved).write(0);
+            self.next = self.next.add(1);
+        }
         true
     }
 }
@@ -331,7 +354,7 @@ impl<T: Tap> Tapped<T> {
     /// The datagram is done.
     #[inline(always)]
     pub fn datagram_end(&mut self) {
-        self.window.ended = self.window.len;
+        self.window.end_datagram();
         if self.datagram_ends {
             self.tap.datagram_end(&self.window);
         }
@@ -650,7 +673,15 @@ mod tests {
 
     #[test]
     fn a_window_writes_below_its_room_and_tells_where_the_datagram_ended() {
-        let mut buf = vec![RawUpdate::default(); 3];
+        // Slots holding something else (an earlier sample's bytes): every byte of a slot
+        // written is the update's, the trailing 4 zero.
+        let old = RawUpdate {
+            seq: 99,
+            reserved: u32::MAX,
+            flags: u16::MAX,
+            ..Default::default()
+        };
+        let mut buf = vec![old; 3];
         let mut w = Window::closed();
         assert!(
             !w.write(&BookUpdate::default()),
@@ -667,7 +698,7 @@ mod tests {
         };
         assert!(w.write(&u(1)) && w.write(&u(2)));
         assert!(!w.at_datagram_end());
-        w.ended = w.len;
+        w.end_datagram();
         assert!(w.at_datagram_end());
         assert!(w.write(&u(3)) && !w.write(&u(4)), "full at its room");
         assert!(!w.at_datagram_end());
@@ -678,5 +709,8 @@ mod tests {
             (buf[2].kind, buf[2].side, buf[2].flags, buf[2].reserved),
             (3, 1, 16, 0)
         );
+        for (i, slot) in buf.iter().enumerate() {
+            assert_eq!(*slot, RawUpdate::from(&u(i as u64 + 1)), "slot {i}");
+        }
     }
 }
