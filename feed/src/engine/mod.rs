@@ -409,6 +409,9 @@ pub struct Engine {
     /// The ITCH book message being applied changed a level at a best level (kept for a sink
     /// that [`UpdateSink::WANTS_BBO`]).
     event_best: bool,
+    /// The locate whose book the message changed: the resting order's, which a message naming
+    /// another locate (counted as `locate_mismatch`) does not move.
+    event_locate: u16,
 }
 
 impl Engine {
@@ -431,6 +434,7 @@ impl Engine {
             pending_cap: cfg.pending_updates,
             stream_seq: 0,
             event_best: false,
+            event_locate: 0,
         }
     }
 
@@ -853,7 +857,7 @@ impl Engine {
                     );
                 }
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                self.book_event_end(ctx.exch_ts, sink);
             }
             b'D' => {
                 let m = view!(itch50::OrderDelete);
@@ -876,7 +880,7 @@ impl Engine {
                     );
                 }
                 self.emit_change(&ctx, r.map(|(_, c)| c), true, sink);
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                self.book_event_end(ctx.exch_ts, sink);
             }
             b'U' => {
                 let m = view!(itch50::OrderReplace);
@@ -924,7 +928,7 @@ impl Engine {
                 }
                 self.emit_change(&ctx, a, b.is_none(), sink);
                 self.emit_change(&ctx, b, true, sink);
-                self.book_event_end(locate, ctx.exch_ts, sink);
+                self.book_event_end(ctx.exch_ts, sink);
             }
             _ => self.itch_other(now, recv_ts, seq, stale, t, bytes, sink),
         }
@@ -940,13 +944,14 @@ impl Engine {
         }
     }
 
-    /// Ends a book message on `locate`: for a sink that [`UpdateSink::WANTS_BBO`], if one
-    /// of its level changes was at a best level, reports the BBO when it differs from the one
-    /// last reported. A message that touched no best level left the BBO as it was, so it
-    /// costs no BBO read.
+    /// Ends a book message: for a sink that [`UpdateSink::WANTS_BBO`], if one of its level
+    /// changes was at a best level, reports the BBO of the book it changed when it differs from
+    /// the one last reported. A message that touched no best level left the BBO as it was, so
+    /// it costs no BBO read.
     #[inline(always)]
-    fn book_event_end<S: UpdateSink>(&mut self, locate: u16, exch_ts: u64, sink: &mut S) {
+    fn book_event_end<S: UpdateSink>(&mut self, exch_ts: u64, sink: &mut S) {
         if S::WANTS_BBO && self.event_best {
+            let locate = self.event_locate;
             if let Some(after) = self.itch.bbo_if_changed(locate) {
                 let symbol = self.itch.instrument(locate).symbol;
                 sink.bbo_changed(exch_ts, InstrumentId::from(locate), &symbol, &after);
@@ -982,7 +987,7 @@ impl Engine {
             ctx.order(sink, OrderAction::Add, a.reference, i, a.side, px, n, last);
         }
         self.emit_change(ctx, c, true, sink);
-        self.book_event_end(a.locate, ctx.exch_ts, sink);
+        self.book_event_end(ctx.exch_ts, sink);
     }
 
     /// An `E` or `C` message (type `t`): the executed shares leave the resting order and its
@@ -1007,7 +1012,7 @@ impl Engine {
             u.flags |= Flags::LAST_IN_EVENT | np;
             self.publish(&u, sink);
         }
-        self.book_event_end(x.locate, ctx.exch_ts, sink);
+        self.book_event_end(ctx.exch_ts, sink);
     }
 
     /// Applies one ITCH message that is not a book message (`t` is its type byte).
@@ -1164,6 +1169,7 @@ impl Engine {
         if let Some(c) = c {
             if S::WANTS_BBO {
                 self.event_best |= c.change.at_best;
+                self.event_locate = c.locate;
             }
             let u = ctx.level(InstrumentId::from(c.locate), c.side, &c.change, last);
             self.publish(&u, sink);
@@ -1367,6 +1373,40 @@ mod tests {
         assert!(want.len() > 10_000, "{} BBO changes", want.len());
         assert_eq!(moved, want.len(), "only book messages move a BBO");
         assert_eq!(got.0, want);
+    }
+
+    #[test]
+    fn a_message_naming_another_locate_reports_the_bbo_of_the_book_it_changed() {
+        // An execution and a delete carrying locate 2 for an order resting on locate 1: the
+        // order's book changes (counted as a locate mismatch), and so does its BBO.
+        use zerocopy::byteorder::big_endian::{U32, U64};
+        let mut e = Engine::new(&EngineConfig::default());
+        let meta = DatagramMeta::default();
+        let mut calls = BboCalls::default();
+        let mut add = AddOrder::new(1, 0, 1);
+        add.order_reference_number = U64::new(7);
+        add.buy_sell_indicator = b'B';
+        add.shares = U32::new(100);
+        add.stock = alpha(b"TEST");
+        add.price = U32::new(10_000);
+        e.on_itch_stream_message(0, &meta, add.as_bytes(), &mut calls);
+        let mut exec = itch50::OrderExecuted::new(2, 0, 2);
+        exec.order_reference_number = U64::new(7);
+        exec.executed_shares = U32::new(40);
+        e.on_itch_stream_message(0, &meta, exec.as_bytes(), &mut calls);
+        let mut del = itch50::OrderDelete::new(2, 0, 3);
+        del.order_reference_number = U64::new(7);
+        e.on_itch_stream_message(0, &meta, del.as_bytes(), &mut calls);
+        assert_eq!(e.itch.anomalies.locate_mismatch, 2);
+        let bids: Vec<_> = calls.0.iter().map(|(i, b)| (*i, b.bid)).collect();
+        assert_eq!(
+            bids,
+            [
+                (InstrumentId::from(1u16), Some((10_000, 100))),
+                (InstrumentId::from(1u16), Some((10_000, 60))),
+                (InstrumentId::from(1u16), None),
+            ]
+        );
     }
 
     #[test]
