@@ -24,6 +24,10 @@
 # (2) ROUNDS alternating pairs of `fh replay BIG --no-latency` without and with `--shm` (one
 #     `fh shm-tail` subscriber attached, not spinning): engine CPU (the report's engine_cpu_s)
 #     per message, and the median over pairs.
+# (3) The same pairs with an in-process strategy already consuming the updates
+#     (`--pipeline --strategy count --idle backoff --ring-size 2097152`, a ring the strategy
+#     never fills): --shm as one more consumer of a pipeline
+#     that publishes anyway, which is how the handler runs with strategies.
 #
 # Usage: benches/shm_latency.sh [--rounds N] [--dir DIR]
 # Build first: cargo build --release && cargo build --release -p fh-benches --example ring_hop
@@ -101,15 +105,19 @@ print(f"median of {len(rows)} rounds: ring hop p50 {med[0]:.2f} p99 {med[1]:.2f}
       f" (ring p50 lower in {won} of {len(rows)} rounds)")
 PY
 
-echo "load before (2): $(uptime)"
-: >"$dir/cpu.txt"
-for i in $(seq "$rounds"); do
-  "$fh" replay "$dir/cpu.pcap" --no-latency --report-json "$dir/off.json" >/dev/null
-  "$fh" shm-tail "$name-$i" --quiet --buffer 4096 >"$dir/tail-$i.out" 2>&1 &
-  "$fh" replay "$dir/cpu.pcap" --no-latency --shm "$name-$i" --shm-wait 1 --shm-buffer 4096 \
-    --report-json "$dir/on.json" >/dev/null
-  wait
-  python3 - "$dir/off.json" "$dir/on.json" "$dir/cpu.txt" <<'PY'
+# cpu_pairs TAG ARGS…: ROUNDS alternating pairs of `fh replay cpu.pcap --no-latency ARGS…`
+# without and with --shm (one `fh shm-tail` attached), engine CPU per message of each.
+cpu_pairs() {
+  local tag=$1; shift
+  echo "load before ($tag): $(uptime)"
+  : >"$dir/cpu-$tag.txt"
+  for i in $(seq "$rounds"); do
+    "$fh" replay "$dir/cpu.pcap" --no-latency "$@" --report-json "$dir/off.json" >/dev/null
+    "$fh" shm-tail "$name-$tag-$i" --quiet --buffer 4096 >"$dir/tail-$tag-$i.out" 2>&1 &
+    "$fh" replay "$dir/cpu.pcap" --no-latency "$@" --shm "$name-$tag-$i" --shm-wait 1 --shm-buffer 4096 \
+      --report-json "$dir/on.json" >/dev/null
+    wait
+    python3 - "$dir/off.json" "$dir/on.json" "$dir/cpu-$tag.txt" <<'PY'
 import json, sys
 def per_msg(p):
     r = json.load(open(p))
@@ -118,13 +126,18 @@ off, on = per_msg(sys.argv[1]), per_msg(sys.argv[2])
 open(sys.argv[3], "a").write(f"{off} {on}\n")
 print(f"engine cpu per message: --shm off {off:.1f} ns, on {on:.1f} ns (+{(on / off - 1) * 100:.1f} %)")
 PY
-done
-echo "load after (2): $(uptime)"
-python3 - "$dir/cpu.txt" <<'PY'
+  done
+  echo "load after ($tag): $(uptime)"
+  python3 - "$dir/cpu-$tag.txt" "$tag" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 off = statistics.median(r[0] for r in rows)
 on = statistics.median(r[1] for r in rows)
-print(f"median of {len(rows)} pairs: --shm off {off:.1f} ns, on {on:.1f} ns per message (+{(on / off - 1) * 100:.1f} %)")
+ratio = statistics.median(r[1] / r[0] - 1 for r in rows)
+print(f"({sys.argv[2]}) median of {len(rows)} pairs: --shm off {off:.1f} ns, on {on:.1f} ns per message"
+      f" (+{(on / off - 1) * 100:.1f} %; median of the pairs' ratios +{ratio * 100:.1f} %)")
 PY
+}
+cpu_pairs 2
+cpu_pairs 3 --pipeline --strategy count --idle backoff --ring-size 2097152
 echo "files in $dir"
