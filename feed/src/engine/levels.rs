@@ -23,7 +23,10 @@
 //! The scan steps over the levels better than the price with one comparison each, and both
 //! sides share one code path: prices are compared as `price ^ flip` (`flip` = 0 for bids,
 //! −1 for asks, i.e. `!price` — order-reversing), which sorts either side ascending from the
-//! worst to the best. A branch on the side would mispredict on every other message of a
+//! worst to the best. A level is stored with its price in that form (its key), so a search
+//! flips only the price it looks for; the accessors ([`Ladder::best`],
+//! [`Ladder::iter_best_first`], [`LevelChange::level`]) hand out [`Level`]s with the price
+//! itself. A branch on the side would mispredict on every other message of a
 //! mixed stream. The last [`BRANCH_FREE`] (4) levels are compared without a branch: the
 //! count of those better than the price is its distance from the best end, so a price within
 //! them is placed with no data-dependent loop exit (the exit of a per-level loop mispredicted
@@ -41,7 +44,8 @@
 //! allocates.
 //!
 //! ## Invariants
-//! - Prices are strictly ordered worst → best; no two levels share a price.
+//! - Prices are strictly ordered worst → best (stored keys `price ^ flip` strictly
+//!   ascending); no two levels share a price.
 //! - Every stored level has `shares > 0` (L3-derived levels also have `orders > 0`); a level
 //!   whose shares reach zero is removed in the same call.
 
@@ -66,6 +70,16 @@ pub struct Level {
     pub shares: u64,
     /// Number of orders (0 when the venue does not say, as in IEX DEEP).
     pub orders: u32,
+}
+
+/// A stored level: [`Level`] with its price kept as `price ^ flip` (the search's key, see
+/// [`Ladder::flip`]), so that a search compares the stored value as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stored {
+    /// `price ^ flip`.
+    key: i64,
+    shares: u64,
+    orders: u32,
 }
 
 /// What one change did to a level.
@@ -108,8 +122,8 @@ pub enum LevelError {
 /// One side of a book.
 #[derive(Clone, Debug)]
 pub struct Ladder {
-    /// Sorted worst → best.
-    levels: Vec<Level>,
+    /// Sorted worst → best, i.e. by ascending `key`.
+    levels: Vec<Stored>,
     /// [`Ladder::flip`], stored: 0 for bids, −1 for asks.
     flip: i64,
     /// Times the level vector had to grow past its reserved capacity.
@@ -117,29 +131,25 @@ pub struct Ladder {
 }
 
 /// [`Ladder::find`]: the last [`LINEAR_SCAN`] levels from the best end in two branch-free
-/// blocks, then a binary search of the rest. `flip` is [`Ladder::flip`]: prices are compared as `price ^ flip`,
-/// which orders both sides worst → best ascending, so one code path serves both without a branch on
-/// the side (a bid/ask branch mispredicts on every other message of a mixed stream).
+/// blocks, then a binary search of the rest, for `key` = `price ^ flip` ([`Ladder::flip`]),
+/// compared with the levels' stored keys: that orders both sides worst → best ascending, so one
+/// code path serves both without a branch on the side (a bid/ask branch mispredicts on every
+/// other message of a mixed stream).
 #[inline(always)]
-fn find_in(levels: &[Level], price: i64, flip: i64) -> Result<usize, usize> {
-    let key = price ^ flip;
+fn find_in(levels: &[Stored], key: i64) -> Result<usize, usize> {
     let mut i = levels.len();
     // The last [`BRANCH_FREE`] levels: count those better than `price` without a branch (the
     // better levels form a suffix, so the count is the distance from the best end). A count
     // below 4 places `price` with no data-dependent loop exit to mispredict.
     if let Some(t) = levels.last_chunk::<BRANCH_FREE>() {
-        let c = usize::from(t[3].price ^ flip > key)
-            + usize::from(t[2].price ^ flip > key)
-            + usize::from(t[1].price ^ flip > key)
-            + usize::from(t[0].price ^ flip > key);
+        let c = usize::from(t[3].key > key)
+            + usize::from(t[2].key > key)
+            + usize::from(t[1].key > key)
+            + usize::from(t[0].key > key);
         if let Some(l) = t.get(BRANCH_FREE.wrapping_sub(1).wrapping_sub(c)) {
             // `l` is the level at index `i - c - 1`, the first that is not better.
             let at = i - c;
-            return if l.price == price {
-                Ok(at - 1)
-            } else {
-                Err(at)
-            };
+            return if l.key == key { Ok(at - 1) } else { Err(at) };
         }
         i -= BRANCH_FREE;
     }
@@ -152,15 +162,15 @@ fn find_in(levels: &[Level], price: i64, flip: i64) -> Result<usize, usize> {
     let n = i.min(BRANCH_FREE);
     // Index `i - min(k, n)`: a missing level (k > n) is read as the deepest existing one of
     // the block, so it adds to the count only when all `n` are better (then `c >= n`).
-    let c = better_at(levels, i - n.min(1), key, flip)
-        + better_at(levels, i - n.min(2), key, flip)
-        + better_at(levels, i - n.min(3), key, flip)
-        + better_at(levels, i - n.min(4), key, flip);
+    let c = better_at(levels, i - n.min(1), key)
+        + better_at(levels, i - n.min(2), key)
+        + better_at(levels, i - n.min(3), key)
+        + better_at(levels, i - n.min(4), key);
     if c < n {
         let at = i - c;
         // `at - 1` is in the block (`c < n`).
         return match levels.get(at - 1) {
-            Some(l) if l.price == price => Ok(at - 1),
+            Some(l) if l.key == key => Ok(at - 1),
             _ => Err(at),
         };
     }
@@ -169,15 +179,13 @@ fn find_in(levels: &[Level], price: i64, flip: i64) -> Result<usize, usize> {
         return Err(0);
     }
     // `price` is worse than every level in [i, len): binary search [0, i).
-    levels[..i].binary_search_by(|l| (l.price ^ flip).cmp(&key))
+    levels[..i].binary_search_by(|l| l.key.cmp(&key))
 }
 
-/// 1 if `levels[j]` is better than `key` (compared as `price ^ flip`), else 0.
+/// 1 if `levels[j]` is better than `key` (a [`Stored::key`]), else 0.
 #[inline(always)]
-fn better_at(levels: &[Level], j: usize, key: i64, flip: i64) -> usize {
-    levels
-        .get(j)
-        .map_or(0, |l| usize::from(l.price ^ flip > key))
+fn better_at(levels: &[Stored], j: usize, key: i64) -> usize {
+    levels.get(j).map_or(0, |l| usize::from(l.key > key))
 }
 
 impl Ladder {
@@ -227,21 +235,31 @@ impl Ladder {
         self.levels.is_empty()
     }
 
+    /// The stored level `s` as a [`Level`] (its price unflipped).
+    #[inline(always)]
+    fn level(&self, s: &Stored) -> Level {
+        Level {
+            price: s.key ^ self.flip,
+            shares: s.shares,
+            orders: s.orders,
+        }
+    }
+
     /// The best level.
     #[inline]
-    pub fn best(&self) -> Option<&Level> {
-        self.levels.last()
+    pub fn best(&self) -> Option<Level> {
+        self.levels.last().map(|s| self.level(s))
     }
 
     /// Levels from the best outwards.
     #[inline]
-    pub fn iter_best_first(&self) -> impl Iterator<Item = &Level> + '_ {
-        self.levels.iter().rev()
+    pub fn iter_best_first(&self) -> impl Iterator<Item = Level> + '_ {
+        self.levels.iter().rev().map(|s| self.level(s))
     }
 
     /// The level at `price`, if any.
-    pub fn get(&self, price: i64) -> Option<&Level> {
-        self.find(price).ok().map(|i| &self.levels[i])
+    pub fn get(&self, price: i64) -> Option<Level> {
+        self.find(price).ok().map(|i| self.level(&self.levels[i]))
     }
 
     /// Removes every level (keeps the capacity).
@@ -257,34 +275,28 @@ impl Ladder {
         self.flip
     }
 
-    /// `a` is a strictly better price than `b` on this side.
-    #[inline(always)]
-    fn better(&self, a: i64, b: i64) -> bool {
-        a ^ self.flip() > b ^ self.flip()
-    }
-
     /// `price`, taken as this side's best, is at or through the best of `other` (the opposite
     /// side): a crossed or locked book. `false` when `other` is empty. Compared as
     /// `price ^ flip` like `Ladder::find`, with no branch on the side.
     #[inline(always)]
     pub fn crosses(&self, price: i64, other: &Ladder) -> bool {
-        let flip = self.flip;
-        // An empty `other` reads as `i64::MAX` after the flip: never reached (ITCH prices
-        // are `u32`, IEX ones positive). Its best level read by index, not through
-        // `last()`'s `Option<&Level>` (whose pointer was tested for null a second time).
+        // `other`'s keys are flipped the other way: `!key` is its best price `^ self.flip`.
+        // An empty `other` reads as `i64::MAX`: never reached (ITCH prices are `u32`, IEX
+        // ones positive). Its best level read by index, not through `last()`'s
+        // `Option<&Stored>` (whose pointer was tested for null a second time).
         let n = other.levels.len();
         let theirs = if n == 0 {
             i64::MAX
         } else {
-            other.levels[n - 1].price ^ flip
+            !other.levels[n - 1].key
         };
-        price ^ flip >= theirs
+        price ^ self.flip >= theirs
     }
 
     /// `Ok(index)` of `price`, or `Err(insertion index)` keeping the worst → best order.
     #[inline(always)]
     fn find(&self, price: i64) -> Result<usize, usize> {
-        find_in(&self.levels, price, self.flip())
+        find_in(&self.levels, price ^ self.flip())
     }
 
     /// [`Ladder::find`], trying the index `hint` first (one comparison when it holds the price;
@@ -292,7 +304,7 @@ impl Ladder {
     #[inline(always)]
     fn find_hinted(&self, price: i64, hint: usize) -> Result<usize, usize> {
         match self.levels.get(hint) {
-            Some(l) if l.price == price => Ok(hint),
+            Some(l) if l.key == price ^ self.flip() => Ok(hint),
             _ => self.find(price),
         }
     }
@@ -309,6 +321,11 @@ impl Ladder {
     /// other shifts the better levels up (a `memmove` call, even of nothing, which a push skips).
     #[inline(always)]
     fn insert_at(&mut self, i: usize, level: Level) {
+        let level = Stored {
+            key: level.price ^ self.flip,
+            shares: level.shares,
+            orders: level.orders,
+        };
         if self.levels.len() == self.levels.capacity() {
             self.grow();
         }
@@ -362,7 +379,11 @@ impl Ladder {
                 l.orders = l.orders.saturating_add(orders);
                 LevelChange {
                     op: LevelOp::Changed,
-                    level: *l,
+                    level: Level {
+                        price,
+                        shares: l.shares,
+                        orders: l.orders,
+                    },
                     at_best,
                     index: i,
                 }
@@ -446,7 +467,11 @@ impl Ladder {
             (
                 Some(LevelChange {
                     op: LevelOp::Changed,
-                    level: *l,
+                    level: Level {
+                        price,
+                        shares: l.shares,
+                        orders: l.orders,
+                    },
                     at_best,
                     index: i,
                 }),
@@ -482,7 +507,11 @@ impl Ladder {
                     l.shares = shares;
                     Some(LevelChange {
                         op: LevelOp::Changed,
-                        level: *l,
+                        level: Level {
+                            price,
+                            shares: l.shares,
+                            orders: l.orders,
+                        },
                         at_best,
                         index: i,
                     })
@@ -511,9 +540,7 @@ impl Ladder {
 
     /// Checks the ordering invariant (tests and debug assertions).
     pub fn is_well_formed(&self) -> bool {
-        self.levels
-            .windows(2)
-            .all(|w| self.better(w[1].price, w[0].price))
+        self.levels.windows(2).all(|w| w[1].key > w[0].key)
             && self.levels.iter().all(|l| l.shares > 0)
     }
 }
@@ -712,9 +739,14 @@ mod tests {
                     l.add(10 * (k as i64 + 1), 1, 1);
                 }
                 for price in 0..=10 * (n as i64 + 2) {
-                    let want = match l.levels.iter().position(|v| v.price == price) {
+                    let worst_first: Vec<Level> = l.levels.iter().map(|s| l.level(s)).collect();
+                    let better = |v: &&Level| match side {
+                        Side::Bid => price > v.price,
+                        _ => price < v.price,
+                    };
+                    let want = match worst_first.iter().position(|v| v.price == price) {
                         Some(i) => Ok(i),
-                        None => Err(l.levels.iter().filter(|v| l.better(price, v.price)).count()),
+                        None => Err(worst_first.iter().filter(better).count()),
                     };
                     assert_eq!(l.find(price), want, "{side:?} n={n} price={price}");
                 }

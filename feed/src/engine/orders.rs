@@ -293,23 +293,31 @@ impl OrderStore {
         }
         // One branch for both uncommon cases: the slot is taken, or spilled orders map here.
         if (s.key != 0) | (s.spill() != 0) {
-            return self.insert_slow(reference, order);
+            // The cold path takes the reference alone: the order's fields need not be
+            // written to memory for the call.
+            if !self.make_room(reference) {
+                return Err(InsertError::Duplicate);
+            }
+            // The slot is free now; its spill count stays.
+            self.ring.at_mut(reference as usize).set(reference, &order);
+        } else {
+            // No spill count to keep: the whole slot is written.
+            *s = Slot::new(reference, &order);
         }
-        // No spill count to keep: the whole slot is written.
-        *s = Slot::new(reference, &order);
         self.ring_len += 1;
         Ok(())
     }
 
-    /// [`OrderStore::insert`] when the slot is taken or has spilled orders: the duplicate
-    /// check in the spill table, then the slot's order (if any) moves there.
+    /// [`OrderStore::insert`] when the slot of `reference` is taken or has spilled orders:
+    /// the duplicate check in the spill table (`false`: a duplicate, nothing changed), then
+    /// the slot's order (if any) moves there, leaving the slot free with its spill count.
     #[cold]
     #[inline(never)]
-    fn insert_slow(&mut self, reference: u64, order: Order) -> Result<(), InsertError> {
+    fn make_room(&mut self, reference: u64) -> bool {
         let i = reference as usize;
         let (key, spill) = (self.ring.at(i).key, self.ring.at(i).spill());
         if spill != 0 && self.spill.index_of(reference).is_some() {
-            return Err(InsertError::Duplicate);
+            return false;
         }
         if key != 0 {
             // The older order leaves the ring for the spill table (it cannot be there: one
@@ -317,12 +325,11 @@ impl OrderStore {
             let resident = self.ring.at(i).order();
             self.spill.insert_new(key, resident);
             let s = self.ring.at_mut(i);
+            s.key = 0;
             s.spill_one();
             self.ring_len -= 1;
         }
-        self.ring.at_mut(i).set(reference, &order);
-        self.ring_len += 1;
-        Ok(())
+        true
     }
 
     /// The live order with this reference.
