@@ -304,9 +304,20 @@ fn partial_answers_and_dropped_requests_still_complete() {
     let (pcap, truth, lj) = (tmp("p.pcap"), tmp("p.truth.json"), tmp("p.live.json"));
     clean_day(&pcap, n, seed);
     let want = digest_of(&replay(&pcap, &["--digest"]));
+    // A hole here takes several request rounds (30 % answered, a fifth of the requests
+    // dropped, each drop a request timeout): on a loaded machine that can pass the default
+    // 2 s gap timeout, and this test is about completing, not about how fast, so the gap
+    // timeout is 20 s and the servers stay up 3 s after the last packet.
     let ((lc, _), (sc, so)) = start_live_then_serve(
         &lj,
-        &["--rerequest", REQ, "--gap-wait-us", "100"],
+        &[
+            "--rerequest",
+            REQ,
+            "--gap-wait-us",
+            "100",
+            "--gap-timeout-ms",
+            "20000",
+        ],
         n,
         seed,
         &truth,
@@ -323,6 +334,8 @@ fn partial_answers_and_dropped_requests_still_complete() {
             "0.2",
             "--pps",
             "100000",
+            "--linger",
+            "3",
         ],
     );
     assert_eq!((sc, lc), (0, 0));

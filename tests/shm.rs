@@ -298,13 +298,18 @@ fn a_subscriber_killed_with_sigkill_leaves_the_handler_and_the_others_unaffected
     let a = rust_tail(&name, &buf);
     let b = py_tail(&py, &name, &buf);
     let mut victim = rust_tail(&name, &buf);
-    // About 3 s of replay at 1.5 times the capture's pace.
+    // Leaves after the first update: the stream has started (a loaded machine may take a
+    // second or more to start the publisher and its subscribers, so no fixed sleep tells).
+    let probe = rust_tail(&name, &["--count", "1"]);
+    // About 3 s of replay at 1.5 times the capture's pace, once all four have subscribed.
     let pubr = replay(
         &r,
         &name,
-        &["--shm-wait", "3", "--shm-buffer", "4096", "--speed", "1.5"],
+        &["--shm-wait", "4", "--shm-buffer", "4096", "--speed", "1.5"],
     );
-    std::thread::sleep(Duration::from_millis(1000));
+    let (code, text) = finish(probe, LIMIT);
+    assert_eq!(code, Some(0), "probe: {text}");
+    std::thread::sleep(Duration::from_millis(300));
     let st = Command::new("kill")
         .args(["-KILL", &victim.id().to_string()])
         .status()
