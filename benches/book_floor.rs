@@ -84,38 +84,44 @@ impl Mode for Summed<L3Book> {
     }
 }
 
+/// The most messages `--prefetch` may look ahead (the ring of framed messages holds them).
+const MAX_AHEAD: usize = 32;
+
 /// Runs `mode` over every message, with its requests `d` and `d / 2` messages ahead (none
-/// when `d == 0`); returns the message count and the loop's seconds.
+/// when `d == 0`): one framing cursor fills a ring of the last `MAX_AHEAD` messages, whose
+/// entry `d` back is applied. Returns the message count and the loop's seconds.
 #[inline(never)]
 fn drive<M: Mode>(bytes: &[u8], d: usize, mode: &mut M) -> (u64, f64) {
     let start = Instant::now();
     let mut n = 0u64;
-    let cur = Frames::new(bytes);
+    let frames = Frames::new(bytes);
     if d == 0 {
-        for m in cur {
+        for m in frames {
             mode.step(m);
             n += 1;
         }
         return (n, start.elapsed().as_secs_f64());
     }
-    let mut far = Frames::new(bytes);
-    let mut near = Frames::new(bytes);
-    for m in far.by_ref().take(d) {
+    let mut ring: [&[u8]; MAX_AHEAD] = [&[]; MAX_AHEAD];
+    let mask = MAX_AHEAD - 1;
+    let h = d / 2;
+    let mut i = 0usize;
+    for m in frames {
+        ring[i & mask] = m;
         mode.far(m);
-    }
-    for m in near.by_ref().take(d / 2) {
-        mode.near(m);
-    }
-    for m in cur {
-        if let Some(f) = far.next() {
-            mode.far(f);
+        if i >= h {
+            mode.near(ring[(i - h) & mask]);
         }
-        if let Some(h) = near.next() {
-            mode.near(h);
+        if i >= d {
+            mode.step(ring[(i - d) & mask]);
         }
-        mode.step(m);
-        n += 1;
+        i += 1;
     }
+    // The last `d` messages (their requests were made in the loop).
+    for j in i.saturating_sub(d)..i {
+        mode.step(ring[j & mask]);
+    }
+    n += i as u64;
     (n, start.elapsed().as_secs_f64())
 }
 
@@ -140,7 +146,9 @@ fn main() -> ExitCode {
             ("--orders", Some(v)) if v.parse::<usize>().is_ok_and(|n| n > 0) => {
                 expected = v.parse().unwrap_or(1);
             }
-            ("--prefetch", Some(v)) if v.parse::<usize>().is_ok() => d = v.parse().unwrap_or(0),
+            ("--prefetch", Some(v)) if v.parse::<usize>().is_ok_and(|d| d < MAX_AHEAD) => {
+                d = v.parse().unwrap_or(0);
+            }
             ("--tops", Some(v)) if mode == "l3" => tops = Some(v),
             _ => {
                 eprintln!("{USAGE}");

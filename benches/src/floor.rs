@@ -41,28 +41,21 @@ const REF_BITS: u32 = 48;
 const REF_MASK: u64 = (1 << REF_BITS) - 1;
 const PRICE_MAX: u32 = (1 << 31) - 1;
 
+// Field reads at spec offsets: each takes its bytes as one fixed-size chunk (one length check,
+// which a caller's own length check removes).
 #[inline(always)]
 fn u16_at(m: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([m[at], m[at + 1]])
+    u16::from_be_bytes(*m[at..].first_chunk().unwrap_or(&[0; 2]))
 }
 
 #[inline(always)]
 fn u32_at(m: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]])
+    u32::from_be_bytes(*m[at..].first_chunk().unwrap_or(&[0; 4]))
 }
 
 #[inline(always)]
 fn u64_at(m: &[u8], at: usize) -> u64 {
-    u64::from_be_bytes([
-        m[at],
-        m[at + 1],
-        m[at + 2],
-        m[at + 3],
-        m[at + 4],
-        m[at + 5],
-        m[at + 6],
-        m[at + 7],
-    ])
+    u64::from_be_bytes(*m[at..].first_chunk().unwrap_or(&[0; 8]))
 }
 
 /// The messages of an ITCH BinaryFILE (each a 2-byte big-endian length, then the message),
@@ -155,10 +148,12 @@ impl Touch {
         self.sum = self.sum.wrapping_add(*l ^ *r).rotate_left(1);
     }
 
-    /// Requests the reference's slot of a book message without using it.
+    /// Requests the locate's line and the reference's slot of a book message without using
+    /// them.
     #[inline(always)]
     pub fn prefetch(&self, m: &[u8]) {
         if m.len() >= 19 && BOOK[usize::from(m[0])] {
+            prefetch(&self.locates[usize::from(u16_at(m, 1))]);
             prefetch(&self.refs[(u64_at(m, 11) & self.mask) as usize]);
         }
     }
