@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo build --release -p fh-benches --example book_floor
 //! taskset -c 1 target/release/examples/book_floor touch|orders|l3 FILE.NASDAQ_ITCH50 \
-//!     [--orders N] [--prefetch D] [--tops OUT.csv]
+//!     [--orders N] [--prefetch D] [--pages small|huge] [--tops OUT.csv]
 //! ```
 //!
 //! - `--orders N`: expected live orders, as `fh replay --orders` (default fh's, 2^18): the
@@ -12,13 +12,16 @@
 //! - `--prefetch D`: request the order slot (and, in `l3`, the instrument's line) of the
 //!   message `D` ahead, and in `l3` the best end of its side's levels `D / 2` ahead (0: none;
 //!   default 16).
+//! - `--pages huge`: the tables ask for transparent huge pages (`madvise`; default `small`, as
+//!   `fh`).
 //! - `--tops OUT.csv` (`l3`): write every symbol's final best bid and ask as
 //!   `symbol,bid,bid_size,ask,ask_size` (prices with 4 decimals, empty for an empty side),
 //!   sorted by symbol, the columns of `fh replay --bbo-csv`.
 //!
 //! Prints `book_floor MODE: messages N checksum X`, the mode's state (live orders, anomalies),
-//! then `loop_s S ns_per_msg T`: the timer covers the loop alone, after the file is mapped and
-//! the tables are allocated and written (as `fh replay`'s). Exit 2 on a usage error, 1 when
+//! then `loop_s S ns_per_msg T cpu_s C cpu_ns_per_msg U` (wall, then the thread's CPU time):
+//! the timers cover the loop alone, after the file is mapped and the tables are allocated and
+//! written (as `fh replay`'s). Exit 2 on a usage error, 1 when
 //! the file cannot be read or written.
 
 use std::io::Write;
@@ -28,8 +31,8 @@ use std::time::Instant;
 use fh_benches::floor::{Frames, L3Book, Orders, Touch};
 use fh_replay::capture::Capture;
 
-const USAGE: &str =
-    "usage: book_floor touch|orders|l3 FILE [--orders N] [--prefetch D] [--tops OUT.csv]";
+const USAGE: &str = "usage: book_floor touch|orders|l3 FILE [--orders N] [--prefetch D] \
+                     [--pages small|huge] [--tops OUT.csv]";
 
 /// A mode's work per message, and its requests ahead.
 trait Mode {
@@ -89,9 +92,10 @@ const MAX_AHEAD: usize = 32;
 
 /// Runs `mode` over every message, with its requests `d` and `d / 2` messages ahead (none
 /// when `d == 0`): one framing cursor fills a ring of the last `MAX_AHEAD` messages, whose
-/// entry `d` back is applied. Returns the message count and the loop's seconds.
+/// entry `d` back is applied. Returns the message count and the loop's wall and CPU seconds.
 #[inline(never)]
-fn drive<M: Mode>(bytes: &[u8], d: usize, mode: &mut M) -> (u64, f64) {
+fn drive<M: Mode>(bytes: &[u8], d: usize, mode: &mut M) -> (u64, f64, f64) {
+    let cpu0 = thread_cpu_s();
     let start = Instant::now();
     let mut n = 0u64;
     let frames = Frames::new(bytes);
@@ -100,7 +104,7 @@ fn drive<M: Mode>(bytes: &[u8], d: usize, mode: &mut M) -> (u64, f64) {
             mode.step(m);
             n += 1;
         }
-        return (n, start.elapsed().as_secs_f64());
+        return (n, start.elapsed().as_secs_f64(), thread_cpu_s() - cpu0);
     }
     let mut ring: [&[u8]; MAX_AHEAD] = [&[]; MAX_AHEAD];
     let mask = MAX_AHEAD - 1;
@@ -122,7 +126,7 @@ fn drive<M: Mode>(bytes: &[u8], d: usize, mode: &mut M) -> (u64, f64) {
         mode.step(ring[j & mask]);
     }
     n += i as u64;
-    (n, start.elapsed().as_secs_f64())
+    (n, start.elapsed().as_secs_f64(), thread_cpu_s() - cpu0)
 }
 
 fn main() -> ExitCode {
@@ -150,6 +154,9 @@ fn main() -> ExitCode {
                 d = v.parse().unwrap_or(0);
             }
             ("--tops", Some(v)) if mode == "l3" => tops = Some(v),
+            ("--pages", Some(v)) if v == "huge" || v == "small" => {
+                fh_benches::floor::use_huge_pages(v == "huge");
+            }
             _ => {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);
@@ -164,11 +171,11 @@ fn main() -> ExitCode {
         }
     };
     let bytes = cap.bytes();
-    let (n, sum, el);
+    let (n, sum, el, cpu);
     match mode {
         "touch" => {
             let mut t = Touch::new(expected);
-            (n, el) = drive(bytes, d, &mut t);
+            (n, el, cpu) = drive(bytes, d, &mut t);
             sum = t.sum;
         }
         "orders" => {
@@ -176,7 +183,7 @@ fn main() -> ExitCode {
                 state: Orders::new(expected),
                 sum: 0,
             };
-            (n, el) = drive(bytes, d, &mut o);
+            (n, el, cpu) = drive(bytes, d, &mut o);
             sum = o.sum;
             let o = o.state;
             println!(
@@ -191,7 +198,7 @@ fn main() -> ExitCode {
                 state: L3Book::new(expected),
                 sum: 0,
             };
-            (n, el) = drive(bytes, d, &mut b);
+            (n, el, cpu) = drive(bytes, d, &mut b);
             sum = b.sum;
             let b = b.state;
             let with_levels = b.locates_with_levels().count();
@@ -213,11 +220,18 @@ fn main() -> ExitCode {
     }
     println!("book_floor {mode}: messages {n} checksum {sum:016x} prefetch {d}");
     println!(
-        "loop_s {el:.6} msgs_per_s {:.0} ns_per_msg {:.3}",
+        "loop_s {el:.6} msgs_per_s {:.0} ns_per_msg {:.3} cpu_s {cpu:.6} cpu_ns_per_msg {:.3}",
         n as f64 / el,
-        el * 1e9 / n as f64
+        el * 1e9 / n as f64,
+        cpu * 1e9 / n as f64
     );
     ExitCode::SUCCESS
+}
+
+/// CPU time of the calling thread, seconds (on a loaded machine the wall time also holds the
+/// time other processes had the core).
+fn thread_cpu_s() -> f64 {
+    fh_feed::latency::clock::thread_cpu_ns() as f64 * 1e-9
 }
 
 fn price(p: Option<u32>) -> String {

@@ -8,18 +8,25 @@
 #   orders      book_floor orders: a correct order store alone
 #   l3          book_floor l3: a minimal correct L3 book (orders + levels, best known always)
 #   l3-nopf     the same without its requests ahead (`--prefetch 0`)
+#   l3-huge     l3 on transparent huge pages (`--pages huge`, and glibc's malloc asked for them
+#               with GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
 #   fh          `$FH_BIN replay FILE --no-latency`
+#   fh-thp      the same with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (fh unchanged; its tables
+#               come from malloc, which then asks for transparent huge pages)
 # each round in the opposite order of the one before; then a table per file of the median
-# ns/msg [min-max] and the median of each program's ratio to the floor of the same round.
+# ns/msg [min-max] and the median of each program's ratio to the floor of the same round, by
+# CPU time (each program's own loop timer; the floor's process) and by wall time: on a loaded
+# machine the wall time also holds the time others had the core.
 # Before timing, l3's final tops and live-order count are checked against fh's on the 1m files
 # (CHECK_FILES; the script stops on a mismatch).
 # With CG=1 (default), cachegrind's last-level data misses per message of the modes and of fh
 # on the 1m files: (misses(1m) - misses(1k)) / (N_1m - 1000).
 #
 # usage: benches/book_floor.sh [FILE...]   (default: the 20m files and the day in $DATA)
-# env: ROUNDS (7), DAY_ROUNDS (5: for files above 1 GB), FH_BIN (target/release/fh),
+# env: ROUNDS (7), DAY_ROUNDS (3: for files above 1 GB), FH_BIN (target/release/fh),
 #      FLOOR_BIN (target/release/examples/book_floor), ITCHTOOL ($DATA/itchtool), DATA
-#      (/work/data), CPU (1), OUT (a new temporary directory), CG (1), CG_FILES and CHECK_FILES
+#      (/work/data), CPU (1), OUT (a new temporary directory), TIME (1: the timed rounds), CG (1),
+#      CG_FILES and CHECK_FILES
 #      (s100 s8000 day: $DATA/NAME_1m.NASDAQ_ITCH50 and NAME_1k).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +35,10 @@ FH_BIN=${FH_BIN:-target/release/fh}
 FLOOR_BIN=${FLOOR_BIN:-target/release/examples/book_floor}
 ITCHTOOL=${ITCHTOOL:-$DATA/itchtool}
 ROUNDS=${ROUNDS:-7}
-DAY_ROUNDS=${DAY_ROUNDS:-5}
+DAY_ROUNDS=${DAY_ROUNDS:-3}
 CPU=${CPU:-1}
 CG=${CG:-1}
+TIME=${TIME:-1}
 CG_FILES=${CG_FILES:-s100 s8000 day}
 CHECK_FILES=${CHECK_FILES:-s100 s8000 day}
 OUT=${OUT:-$(mktemp -d /tmp/book_floor.XXXXXX)}
@@ -41,16 +49,38 @@ fi
 for b in "$FH_BIN" "$FLOOR_BIN" "$ITCHTOOL"; do
   [ -x "$b" ] || { echo "book_floor.sh: $b is not an executable" >&2; exit 2; }
 done
-PROGS=(floor touch orders l3 l3-nopf fh)
+PROGS=(floor touch orders l3 l3-nopf l3-huge fh fh-thp)
+THP=glibc.malloc.hugetlb=1
 
-# run PROG FILE: prints the program's seconds for the whole file (its own timer).
+# cpu CMD...: runs CMD, passes its output on, then prints `rusage_cpu_s S` (its user + system
+# CPU time, from wait4).
+cpu() {
+  python3 -c '
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE)
+out = p.stdout.read()
+_, _, ru = os.wait4(p.pid, 0)
+sys.stdout.write(out.decode())
+print("rusage_cpu_s %.6f" % (ru.ru_utime + ru.ru_stime))' "$@"
+}
+
+# run PROG FILE: prints the program's wall and CPU seconds for the whole file (its own timers;
+# the floor's CPU time is its process's).
 run() {
   local p=$1 f=$2
+  local mode=$p pf=() env=()
   case $p in
-    floor) taskset -c "$CPU" "$ITCHTOOL" touch "$f" | sed -n 's/.*read-sum \([0-9.]*\) s.*/\1/p' ;;
-    touch | orders | l3) taskset -c "$CPU" "$FLOOR_BIN" "$p" "$f" | sed -n 's/^loop_s \([0-9.]*\) .*/\1/p' ;;
-    l3-nopf) taskset -c "$CPU" "$FLOOR_BIN" l3 "$f" --prefetch 0 | sed -n 's/^loop_s \([0-9.]*\) .*/\1/p' ;;
-    fh) taskset -c "$CPU" "$FH_BIN" replay "$f" --no-latency | sed -n 's/^elapsed: \([0-9.]*\) s.*/\1/p' ;;
+    l3-nopf) mode=l3 pf=(--prefetch 0) ;;
+    l3-huge) mode=l3 pf=(--pages huge) env=("GLIBC_TUNABLES=$THP") ;;
+    fh-thp) env=("GLIBC_TUNABLES=$THP") ;;
+  esac
+  case $p in
+    floor) cpu taskset -c "$CPU" "$ITCHTOOL" touch "$f" |
+      sed -n -e 's/.*read-sum \([0-9.]*\) s.*/\1/p' -e 's/^rusage_cpu_s //p' | tr '\n' ' ' ;;
+    touch | orders | l3*) env "${env[@]}" taskset -c "$CPU" "$FLOOR_BIN" "$mode" "$f" "${pf[@]}" |
+      sed -n 's/^loop_s \([0-9.]*\) .* cpu_s \([0-9.]*\) .*/\1 \2/p' ;;
+    fh*) env "${env[@]}" taskset -c "$CPU" "$FH_BIN" replay "$f" --no-latency |
+      sed -n 's/^elapsed: \([0-9.]*\) s.*CPU time \([0-9.]*\) s.*/\1 \2/p' ;;
   esac
 }
 
@@ -85,6 +115,7 @@ count() { "$FLOOR_BIN" touch "$1" | sed -n 's/.*messages \([0-9]*\) checksum.*/\
 echo "book_floor.sh: $(date -u +%FT%TZ), out $OUT, $(nproc) CPUs, pinned to CPU $CPU"
 echo "fh: $FH_BIN ($(git rev-parse --short HEAD 2>/dev/null || echo ?)); $(uptime)"
 for f in $CHECK_FILES; do check "$DATA/${f}_1m.NASDAQ_ITCH50"; done
+[ "$TIME" = 1 ] || set --
 for f in "$@"; do
   n=$(count "$f")
   rounds=$ROUNDS
@@ -105,20 +136,21 @@ for f in "$@"; do
   python3 - "$res" "$n" "$f" "${PROGS[@]}" <<'EOF'
 import statistics as st, sys
 res, n, f, progs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-t = {}
+w, c = {}, {}
 for line in open(res):
-    r, p, s = line.split()
-    t.setdefault(p, {})[int(r)] = float(s) * 1e9 / n
-rounds = sorted(t["floor"])
+    r, p, wall, cpu = line.split()
+    w.setdefault(p, {})[int(r)] = float(wall) * 1e9 / n
+    c.setdefault(p, {})[int(r)] = float(cpu) * 1e9 / n
+rounds = sorted(w["floor"])
 print(f"\n{f}: {n} messages, {len(rounds)} rounds")
-print(f"| program | ns/msg median [min-max] | x floor (median of rounds) [min-max] |")
-print(f"|---|---:|---:|")
+print("| program | CPU ns/msg median [min-max] | x floor, CPU [min-max] | wall ns/msg median [min-max] | x floor, wall [min-max] |")
+print("|---|---:|---:|---:|---:|")
+def cell(t, p, ratio):
+    v = [t[p][r] / (t["floor"][r] if ratio else 1) for r in rounds]
+    return f"{st.median(v):.2f} [{min(v):.2f}-{max(v):.2f}]"
 for p in progs:
-    v = [t[p][r] for r in rounds]
-    x = [t[p][r] / t["floor"][r] for r in rounds]
-    print(f"| {p} | {st.median(v):.2f} [{min(v):.2f}-{max(v):.2f}] | {st.median(x):.2f} [{min(x):.2f}-{max(x):.2f}] |")
+    print(f"| {p} | {cell(c, p, 0)} | {cell(c, p, 1)} | {cell(w, p, 0)} | {cell(w, p, 1)} |")
 EOF
-done
 echo "load after: $(uptime)"
 
 if [ "$CG" = 1 ]; then
