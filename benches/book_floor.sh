@@ -151,6 +151,7 @@ def cell(t, p, ratio):
 for p in progs:
     print(f"| {p} | {cell(c, p, 0)} | {cell(c, p, 1)} | {cell(w, p, 0)} | {cell(w, p, 1)} |")
 EOF
+done
 echo "load after: $(uptime)"
 
 if [ "$CG" = 1 ]; then
