@@ -1048,6 +1048,17 @@ mod tests {
     }
 
     #[test]
+    fn huge_page_advice_leaves_a_table_as_written() {
+        use_huge_pages(true);
+        let v = resident((5 << 20) / 16, [7u64, 9]);
+        use_huge_pages(false);
+        assert!(v.iter().all(|&x| x == [7, 9]));
+        let mut book = L3Book::new(1 << 18);
+        assert_eq!(book.apply(&add(1, 1, false, 10, 100)), 100);
+        assert_eq!(book.orders.len(), 1);
+    }
+
+    #[test]
     fn frames_stop_at_a_truncated_message() {
         let bytes = [0, 2, b'S', 1, 0, 3, b'D', 0];
         let v: Vec<&[u8]> = Frames::new(&bytes).collect();
