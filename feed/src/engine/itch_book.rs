@@ -171,11 +171,11 @@ impl ItchBooks {
     /// Books for up to `expected_orders` live orders (the store grows, counted, beyond that);
     /// `filter`: keep books only for these symbols (`None`: all).
     pub fn new(expected_orders: usize, filter: Option<&[String]>) -> Self {
-        let instruments: Box<[ItchInstrument; LOCATES]> = (0..LOCATES)
-            .map(|_| ItchInstrument::new())
-            .collect::<Box<[_]>>()
-            .try_into()
-            .expect("exactly LOCATES instruments");
+        // On huge pages: a message's instrument is one of up to 65 536 scattered entries.
+        let instruments: Box<[ItchInstrument; LOCATES]> =
+            super::table::filled_on_huge_pages(LOCATES, ItchInstrument::new)
+                .try_into()
+                .expect("exactly LOCATES instruments");
         let filter = filter.map(|f| f.iter().map(|s| pad_symbol(s)).collect::<Vec<_>>());
         let mut b = ItchBooks {
             orders: OrderStore::with_capacity(expected_orders),
