@@ -75,6 +75,7 @@ use deep_book::DeepBooks;
 use fh_decoders::{itch50, moldudp64};
 use itch_book::{ItchBooks, SideChange};
 use levels::{Bbo, LevelChange, LevelOp};
+use orders::NO_LEVEL_HINT;
 use seq::{PacketClass, Sequencer};
 
 /// First instrument id of IEX symbols (ITCH locates use 0..65 535).
@@ -352,6 +353,31 @@ static REFERENCE_MASK: [u64; 256] = {
     t
 };
 
+/// By ITCH message type: true for the adds (`A F`), whose price level is found from the
+/// message ([`Engine::prefetch_itch_ahead`]), not from a live order.
+static ADDS: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'A' as usize] = true;
+    t[b'F' as usize] = true;
+    t
+};
+
+/// How many calls of [`Engine::prefetch_itch_ahead`] its second stage (the price level) runs
+/// behind its first (the order slot and the instrument, which the second reads).
+pub const ITCH_LEVEL_STAGE_LAG: usize = 4;
+
+/// What [`Engine::prefetch_itch_ahead`]'s second stage needs of a message the first saw.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ahead {
+    /// The order reference (0 for the types without one).
+    reference: u64,
+    locate: u16,
+    /// An add's side as its ladder's index (the low bit of `B`/`S`).
+    add_ladder: u8,
+    /// An add (`A F`): its level is near the best of `add_ladder`, not where an order was.
+    add: bool,
+}
+
 /// The side of an ITCH buy/sell indicator: `B` bids, `S` asks, any other byte none (one
 /// table load instead of two comparisons and their selects).
 #[inline(always)]
@@ -412,6 +438,9 @@ pub struct Engine {
     /// The locate whose book the message changed: the resting order's, which a message naming
     /// another locate (counted as `locate_mismatch`) does not move.
     event_locate: u16,
+    /// The messages [`Engine::prefetch_itch_ahead`] saw in its last calls, for its second
+    /// stage (by call index modulo the lag).
+    ahead: [Ahead; ITCH_LEVEL_STAGE_LAG],
 }
 
 impl Engine {
@@ -435,6 +464,7 @@ impl Engine {
             stream_seq: 0,
             event_best: false,
             event_locate: 0,
+            ahead: [Ahead::default(); ITCH_LEVEL_STAGE_LAG],
         }
     }
 
@@ -542,6 +572,44 @@ impl Engine {
             let keep = REFERENCE_MASK[usize::from(m[0])];
             self.itch.orders.prefetch(u64::from_be_bytes(*r) & keep);
         }
+    }
+
+    /// [`Engine::prefetch_itch_message`] in two stages, for a caller that shows the engine
+    /// each message of a bare ITCH stream some messages ahead of applying it (`index` counting
+    /// up by one from call to call): now, the message's order slot and its instrument; then,
+    /// [`ITCH_LEVEL_STAGE_LAG`] calls later (when those lines have arrived), the price level
+    /// it will touch: the level its order's [`Order::level_hint`](orders::Order::level_hint)
+    /// names (`E C X D U`), or the best levels of its side (`A F`, whose new levels land
+    /// mostly there). A prefetch: no effect on the books.
+    #[inline(always)]
+    pub fn prefetch_itch_ahead(&mut self, index: u64, m: &[u8]) {
+        let at = index as usize % ITCH_LEVEL_STAGE_LAG;
+        let n = self.ahead[at];
+        let (ladder, hint) = self.itch.orders.level_guess(n.reference);
+        let (ladder, hint) = if n.add {
+            (usize::from(n.add_ladder), NO_LEVEL_HINT)
+        } else {
+            (ladder, hint)
+        };
+        self.itch.prefetch_level(n.locate, ladder, hint);
+        self.ahead[at] = match m.first_chunk::<19>() {
+            Some(h) => {
+                // As in `prefetch_itch_message`: reference 0 for the types without one.
+                let r = u64::from_be_bytes(*h[11..].first_chunk::<8>().unwrap_or(&[0; 8]));
+                let reference = r & REFERENCE_MASK[usize::from(h[0])];
+                let locate = u16::from_be_bytes([h[1], h[2]]);
+                self.itch.orders.prefetch(reference);
+                self.itch.prefetch_instrument(locate);
+                Ahead {
+                    reference,
+                    locate,
+                    // `B` 0x42 and `S` 0x53: the side's ladder index is the low bit.
+                    add_ladder: m.get(19).map_or(0, |b| b & 1),
+                    add: ADDS[usize::from(h[0])],
+                }
+            }
+            None => Ahead::default(),
+        };
     }
 
     /// One message of an unsequenced ITCH stream (a bare `*.NASDAQ_ITCH50` file): numbered

@@ -715,7 +715,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                         timing.gap();
                     }
                 }
-                engine.prefetch_itch_message(later);
+                engine.prefetch_itch_ahead(m.index, later);
                 let waited = if paced {
                     sink.idle();
                     pace.wait(m.timestamp_ns().unwrap_or(0), stop)
