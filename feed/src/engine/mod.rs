@@ -353,12 +353,12 @@ static REFERENCE_MASK: [u64; 256] = {
     t
 };
 
-/// By ITCH message type: true for the adds (`A F`), whose price level is found from the
-/// message ([`Engine::prefetch_itch_ahead`]), not from a live order.
-static ADDS: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'A' as usize] = true;
-    t[b'F' as usize] = true;
+/// By ITCH message type: [`AHEAD_ADD`] for the adds (`A F`), whose price level is found from
+/// the message ([`Engine::prefetch_itch_ahead`]), not from a live order; else 0.
+static ADDS: [u64; 256] = {
+    let mut t = [0; 256];
+    t[b'A' as usize] = AHEAD_ADD;
+    t[b'F' as usize] = AHEAD_ADD;
     t
 };
 
@@ -366,17 +366,13 @@ static ADDS: [bool; 256] = {
 /// behind its first (the order slot and the instrument, which the second reads).
 pub const ITCH_LEVEL_STAGE_LAG: usize = 4;
 
-/// What [`Engine::prefetch_itch_ahead`]'s second stage needs of a message the first saw.
-#[derive(Clone, Copy, Debug, Default)]
-struct Ahead {
-    /// The order reference (0 for the types without one).
-    reference: u64,
-    locate: u16,
-    /// An add's side as its ladder's index (the low bit of `B`/`S`).
-    add_ladder: u8,
-    /// An add (`A F`): its level is near the best of `add_ladder`, not where an order was.
-    add: bool,
-}
+// What [`Engine::prefetch_itch_ahead`]'s second stage needs of a message the first saw, in
+// one `u64`: bits 0–31 the order reference's (0 for the types without one; the low 32 bits
+// name the same ring slot: the ring has fewer than 2^32 slots), 32–47 the locate, then an add
+// (`A F`: its level is near the best of its side, not where an order was) and its side.
+const AHEAD_REFERENCE: u64 = u32::MAX as u64;
+const AHEAD_ADD: u64 = 1 << 48;
+const AHEAD_ADD_ASK: u64 = 1 << 49;
 
 /// The side of an ITCH buy/sell indicator: `B` bids, `S` asks, any other byte none (one
 /// table load instead of two comparisons and their selects).
@@ -440,7 +436,7 @@ pub struct Engine {
     event_locate: u16,
     /// The messages [`Engine::prefetch_itch_ahead`] saw in its last calls, for its second
     /// stage (by call index modulo the lag).
-    ahead: [Ahead; ITCH_LEVEL_STAGE_LAG],
+    ahead: [u64; ITCH_LEVEL_STAGE_LAG],
 }
 
 impl Engine {
@@ -464,7 +460,7 @@ impl Engine {
             stream_seq: 0,
             event_best: false,
             event_locate: 0,
-            ahead: [Ahead::default(); ITCH_LEVEL_STAGE_LAG],
+            ahead: [0; ITCH_LEVEL_STAGE_LAG],
         }
     }
 
@@ -585,13 +581,13 @@ impl Engine {
     pub fn prefetch_itch_ahead(&mut self, index: u64, m: &[u8]) {
         let at = index as usize % ITCH_LEVEL_STAGE_LAG;
         let n = self.ahead[at];
-        let (ladder, hint) = self.itch.orders.level_guess(n.reference);
-        let (ladder, hint) = if n.add {
-            (usize::from(n.add_ladder), NO_LEVEL_HINT)
+        let (ladder, hint) = self.itch.orders.level_guess(n & AHEAD_REFERENCE);
+        let (ladder, hint) = if n & AHEAD_ADD != 0 {
+            (usize::from(n & AHEAD_ADD_ASK != 0), NO_LEVEL_HINT)
         } else {
             (ladder, hint)
         };
-        self.itch.prefetch_level(n.locate, ladder, hint);
+        self.itch.prefetch_level((n >> 32) as u16, ladder, hint);
         self.ahead[at] = match m.first_chunk::<19>() {
             Some(h) => {
                 // As in `prefetch_itch_message`: reference 0 for the types without one.
@@ -600,15 +596,14 @@ impl Engine {
                 let locate = u16::from_be_bytes([h[1], h[2]]);
                 self.itch.orders.prefetch(reference);
                 self.itch.prefetch_instrument(locate);
-                Ahead {
-                    reference,
-                    locate,
-                    // `B` 0x42 and `S` 0x53: the side's ladder index is the low bit.
-                    add_ladder: m.get(19).map_or(0, |b| b & 1),
-                    add: ADDS[usize::from(h[0])],
-                }
+                // `B` 0x42 and `S` 0x53: the side's ladder index is the low bit.
+                let ask = m.get(19).map_or(0, |b| u64::from(b & 1));
+                (reference & AHEAD_REFERENCE)
+                    | u64::from(locate) << 32
+                    | ADDS[usize::from(h[0])]
+                    | ask * AHEAD_ADD_ASK
             }
-            None => Ahead::default(),
+            None => 0,
         };
     }
 
@@ -1527,14 +1522,25 @@ mod tests {
             e.stats.itch_messages(),
             e.stats.updates,
         );
-        for t in [b'A', b'D', b'U', b'R', 0, 0xFF] {
-            for len in 0..48usize {
-                let mut m = vec![0x07u8; len];
-                if let Some(b) = m.first_mut() {
-                    *b = t;
+        let mut index = 0;
+        for t in [b'A', b'F', b'D', b'E', b'U', b'R', 0, 0xFF] {
+            for fill in [0x07u8, 0xFF, 0] {
+                for len in 0..48usize {
+                    let mut m = vec![fill; len];
+                    if let Some(b) = m.first_mut() {
+                        *b = t;
+                    }
+                    e.prefetch_itch_message(&m);
+                    // Both stages, for this message and the ones before it.
+                    e.prefetch_itch_ahead(index, &m);
+                    index += 1;
                 }
-                e.prefetch_itch_message(&m);
             }
+        }
+        // The add itself, seen ahead: its order's slot and level (now live) are asked for.
+        let add = mold_add(2, 7);
+        for i in 0..2 * ITCH_LEVEL_STAGE_LAG as u64 {
+            e.prefetch_itch_ahead(index + i, &add[add.len() - 36..]);
         }
         assert_eq!(
             (
