@@ -39,7 +39,11 @@
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
 //! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
 //! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
-//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`).
+//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`). With books spread over thousands of
+//! instruments, whose levels miss too, it calls [`Engine::prefetch_itch_ahead`] instead: the
+//! same slot and the message's instrument, then, some messages later, the price level the
+//! message will touch (read from the instrument and the order's level hint, which have
+//! arrived by then).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
