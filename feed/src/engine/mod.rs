@@ -603,9 +603,9 @@ impl Engine {
                 // `B` 0x42 and `S` 0x53: the side's ladder index is the low bit.
                 let ask = m.get(19).map_or(0, |b| u64::from(b & 1));
                 (reference & AHEAD_REFERENCE)
-                    | u64::from(locate) << 32
+                    | (u64::from(locate) << 32)
                     | ADDS[usize::from(h[0])]
-                    | ask * AHEAD_ADD_ASK
+                    | (ask * AHEAD_ADD_ASK)
             }
             None => 0,
         };
