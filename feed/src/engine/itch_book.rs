@@ -32,6 +32,7 @@
 
 use super::levels::{Bbo, Ladder, LevelChange, LevelError, INITIAL_LEVELS};
 use super::orders::{InsertError, Order, OrderStore, NO_LEVEL_HINT};
+use super::table::prefetch;
 use crate::update::{InstrumentId, Side};
 
 /// Number of stock locates (the full `u16` range).
@@ -152,6 +153,32 @@ pub struct ItchBooks {
     pub(crate) directory: Option<crate::directory::SymbolDirectory>,
 }
 
+/// The byte range of an [`ItchInstrument`] that every book message reads: its ladders' headers,
+/// its filter flag and its activity counter ([`ItchBooks::prefetch_instrument`]).
+const HOT_FIELDS: (usize, usize) = {
+    use core::mem::{offset_of, size_of};
+    let fields = [
+        (
+            offset_of!(ItchInstrument, ladders),
+            size_of::<[Ladder; 2]>(),
+        ),
+        (offset_of!(ItchInstrument, keep), 1),
+        (offset_of!(ItchInstrument, activity), 8),
+    ];
+    let (mut lo, mut hi, mut i) = (usize::MAX, 0, 0);
+    while i < fields.len() {
+        let (at, len) = fields[i];
+        if at < lo {
+            lo = at;
+        }
+        if at + len > hi {
+            hi = at + len;
+        }
+        i += 1;
+    }
+    (lo, hi)
+};
+
 /// [`Order::level_hint`] of a level at `index` (an index above 254 is no hint).
 #[inline(always)]
 fn level_hint(index: usize) -> u8 {
@@ -190,6 +217,24 @@ impl ItchBooks {
             }
         }
         b
+    }
+
+    /// Asks for what every book message reads of the instrument at `locate` (its two
+    /// ladders' headers, its filter flag and activity counter), ahead of the message.
+    #[inline(always)]
+    pub(crate) fn prefetch_instrument(&self, locate: u16) {
+        let p = (&self.instruments[usize::from(locate)] as *const ItchInstrument).cast::<u8>();
+        prefetch(p.wrapping_add(HOT_FIELDS.0));
+        prefetch(p.wrapping_add(HOT_FIELDS.1 - 1));
+    }
+
+    /// Asks for the level at `hint` (past the end: the best level) of ladder `ladder`
+    /// (`Side as usize & 1`) of the instrument at `locate`, and the best levels of that ladder
+    /// (see [`Ladder::prefetch_near`]). Reads the instrument, which should be in the cache by
+    /// then ([`ItchBooks::prefetch_instrument`] some messages before).
+    #[inline(always)]
+    pub(crate) fn prefetch_level(&self, locate: u16, ladder: usize, hint: u8) {
+        self.instruments[usize::from(locate)].ladders[ladder & 1].prefetch_near(usize::from(hint));
     }
 
     /// The instrument at a locate.

@@ -49,6 +49,7 @@
 //! - Every stored level has `shares > 0` (L3-derived levels also have `orders > 0`); a level
 //!   whose shares reach zero is removed in the same call.
 
+use super::table::prefetch;
 use crate::update::Side;
 
 /// How many levels from the best end are placed without a search (two blocks of
@@ -233,6 +234,17 @@ impl Ladder {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.levels.is_empty()
+    }
+
+    /// Asks for the level at `index` (counted from the worst; past the end: the best level)
+    /// and for the best [`BRANCH_FREE`] levels (where an add's search looks first), ahead of a
+    /// change there. A prefetch: nothing is read, any index is harmless.
+    #[inline(always)]
+    pub fn prefetch_near(&self, index: usize) {
+        let best = self.levels.len().wrapping_sub(1);
+        let p = self.levels.as_ptr();
+        prefetch(p.wrapping_add(index.min(best)));
+        prefetch(p.wrapping_add(best.wrapping_sub(BRANCH_FREE - 1)));
     }
 
     /// The stored level `s` as a [`Level`] (its price unflipped).

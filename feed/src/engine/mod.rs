@@ -39,7 +39,11 @@
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
 //! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
 //! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
-//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`).
+//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`). With books spread over thousands of
+//! instruments, whose levels miss too, it calls [`Engine::prefetch_itch_ahead`] instead: the
+//! same slot and the message's instrument, then, some messages later, the price level the
+//! message will touch (read from the instrument and the order's level hint, which have
+//! arrived by then).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
@@ -75,6 +79,7 @@ use deep_book::DeepBooks;
 use fh_decoders::{itch50, moldudp64};
 use itch_book::{ItchBooks, SideChange};
 use levels::{Bbo, LevelChange, LevelOp};
+use orders::NO_LEVEL_HINT;
 use seq::{PacketClass, Sequencer};
 
 /// First instrument id of IEX symbols (ITCH locates use 0..65 535).
@@ -352,6 +357,27 @@ static REFERENCE_MASK: [u64; 256] = {
     t
 };
 
+/// By ITCH message type: [`AHEAD_ADD`] for the adds (`A F`), whose price level is found from
+/// the message ([`Engine::prefetch_itch_ahead`]), not from a live order; else 0.
+static ADDS: [u64; 256] = {
+    let mut t = [0; 256];
+    t[b'A' as usize] = AHEAD_ADD;
+    t[b'F' as usize] = AHEAD_ADD;
+    t
+};
+
+/// How many calls of [`Engine::prefetch_itch_ahead`] its second stage (the price level) runs
+/// behind its first (the order slot and the instrument, which the second reads).
+pub const ITCH_LEVEL_STAGE_LAG: usize = 4;
+
+// What [`Engine::prefetch_itch_ahead`]'s second stage needs of a message the first saw, in
+// one `u64`: bits 0–31 the order reference's (0 for the types without one; the low 32 bits
+// name the same ring slot: the ring has fewer than 2^32 slots), 32–47 the locate, then an add
+// (`A F`: its level is near the best of its side, not where an order was) and its side.
+const AHEAD_REFERENCE: u64 = u32::MAX as u64;
+const AHEAD_ADD: u64 = 1 << 48;
+const AHEAD_ADD_ASK: u64 = 1 << 49;
+
 /// The side of an ITCH buy/sell indicator: `B` bids, `S` asks, any other byte none (one
 /// table load instead of two comparisons and their selects).
 #[inline(always)]
@@ -412,6 +438,9 @@ pub struct Engine {
     /// The locate whose book the message changed: the resting order's, which a message naming
     /// another locate (counted as `locate_mismatch`) does not move.
     event_locate: u16,
+    /// The messages [`Engine::prefetch_itch_ahead`] saw in its last calls, for its second
+    /// stage (by call index modulo the lag).
+    ahead: [u64; ITCH_LEVEL_STAGE_LAG],
 }
 
 impl Engine {
@@ -435,6 +464,7 @@ impl Engine {
             stream_seq: 0,
             event_best: false,
             event_locate: 0,
+            ahead: [0; ITCH_LEVEL_STAGE_LAG],
         }
     }
 
@@ -542,6 +572,43 @@ impl Engine {
             let keep = REFERENCE_MASK[usize::from(m[0])];
             self.itch.orders.prefetch(u64::from_be_bytes(*r) & keep);
         }
+    }
+
+    /// [`Engine::prefetch_itch_message`] in two stages, for a caller that shows the engine
+    /// each message of a bare ITCH stream some messages ahead of applying it (`index` counting
+    /// up by one from call to call): now, the message's order slot and its instrument; then,
+    /// [`ITCH_LEVEL_STAGE_LAG`] calls later (when those lines have arrived), the price level
+    /// it will touch: the level its order's [`Order::level_hint`](orders::Order::level_hint)
+    /// names (`E C X D U`), or the best levels of its side (`A F`, whose new levels land
+    /// mostly there). A prefetch: no effect on the books.
+    #[inline(always)]
+    pub fn prefetch_itch_ahead(&mut self, index: u64, m: &[u8]) {
+        let at = index as usize % ITCH_LEVEL_STAGE_LAG;
+        let n = self.ahead[at];
+        let (ladder, hint) = self.itch.orders.level_guess(n & AHEAD_REFERENCE);
+        let (ladder, hint) = if n & AHEAD_ADD != 0 {
+            (usize::from(n & AHEAD_ADD_ASK != 0), NO_LEVEL_HINT)
+        } else {
+            (ladder, hint)
+        };
+        self.itch.prefetch_level((n >> 32) as u16, ladder, hint);
+        self.ahead[at] = match m.first_chunk::<19>() {
+            Some(h) => {
+                // As in `prefetch_itch_message`: reference 0 for the types without one.
+                let r = u64::from_be_bytes(*h[11..].first_chunk::<8>().unwrap_or(&[0; 8]));
+                let reference = r & REFERENCE_MASK[usize::from(h[0])];
+                let locate = u16::from_be_bytes([h[1], h[2]]);
+                self.itch.orders.prefetch(reference);
+                self.itch.prefetch_instrument(locate);
+                // `B` 0x42 and `S` 0x53: the side's ladder index is the low bit.
+                let ask = m.get(19).map_or(0, |b| u64::from(b & 1));
+                (reference & AHEAD_REFERENCE)
+                    | (u64::from(locate) << 32)
+                    | ADDS[usize::from(h[0])]
+                    | (ask * AHEAD_ADD_ASK)
+            }
+            None => 0,
+        };
     }
 
     /// One message of an unsequenced ITCH stream (a bare `*.NASDAQ_ITCH50` file): numbered
@@ -1459,14 +1526,25 @@ mod tests {
             e.stats.itch_messages(),
             e.stats.updates,
         );
-        for t in [b'A', b'D', b'U', b'R', 0, 0xFF] {
-            for len in 0..48usize {
-                let mut m = vec![0x07u8; len];
-                if let Some(b) = m.first_mut() {
-                    *b = t;
+        let mut index = 0;
+        for t in [b'A', b'F', b'D', b'E', b'U', b'R', 0, 0xFF] {
+            for fill in [0x07u8, 0xFF, 0] {
+                for len in 0..48usize {
+                    let mut m = vec![fill; len];
+                    if let Some(b) = m.first_mut() {
+                        *b = t;
+                    }
+                    e.prefetch_itch_message(&m);
+                    // Both stages, for this message and the ones before it.
+                    e.prefetch_itch_ahead(index, &m);
+                    index += 1;
                 }
-                e.prefetch_itch_message(&m);
             }
+        }
+        // The add itself, seen ahead: its order's slot and level (now live) are asked for.
+        let add = mold_add(2, 7);
+        for i in 0..2 * ITCH_LEVEL_STAGE_LAG as u64 {
+            e.prefetch_itch_ahead(index + i, &add[add.len() - 36..]);
         }
         assert_eq!(
             (
