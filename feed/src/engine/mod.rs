@@ -38,8 +38,8 @@
 //! when an earlier form did that). Walking the blocks once for both, instead of prefetching
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
 //! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
-//! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
-//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`).
+//! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file asks
+//! for a block of 8 a block ahead: `pipeline::replay::ITCH_PREFETCH_AHEAD`).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:
