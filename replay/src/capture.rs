@@ -1390,97 +1390,101 @@ impl<'a> ItchMessages<'a> {
     /// block): a block is framed into an array, each message shown ahead as it is framed,
     /// before the block framed just before it is applied. So a message is shown ahead `K` to
     /// `2K - 1` messages before it is applied (fewer in a walk's first block), with one framing
-    /// step per message, and taking the next message is a step through the array. A gzip'd
-    /// stream goes message by message (the inflating path is out of line), each showing the
-    /// message `K` places after it when the inflated buffer holds that one whole; its
-    /// boundaries come before each index that is a multiple of `K` (perhaps at its end).
-    ///
-    /// A message may be shown ahead again after a walk resumes. `message` is called from one
-    /// place, plain or gzip'd, so that it is inlined into the loop.
+    /// step per message, and the loop that applies a block steps through the array, nothing
+    /// else. A gzip'd stream goes message by message in a loop of its own, out of line: each
+    /// message shows the one `K` places after it when the inflated buffer holds that one
+    /// whole; its boundaries come before each index that is a multiple of `K` (perhaps at its
+    /// end). A message may be shown ahead again after a walk resumes.
     #[inline]
     pub fn walk_blocks<const K: usize, W: BlockWalker>(
         &mut self,
         w: &mut W,
     ) -> Result<Option<W::Break>, Error> {
         const { assert!(K > 0) };
-        let (start, len, plain_stream) = (self.rest, self.len, self.gz.is_none());
+        if self.gz.is_some() {
+            return self.walk_gz::<K, W>(w);
+        }
+        let (start, len) = (self.rest, self.len);
         // `start`'s stream offset; the place in `start` of a message of it (its first byte).
         let base = len - start.len() as u64;
-        let pos = |m: &[u8]| (m.as_ptr() as usize).wrapping_sub(start.as_ptr() as usize);
+        let pos = |m: &[u8]| m.as_ptr() as usize - start.as_ptr() as usize;
         let mut rest = start;
         let mut blocks: [[&'a [u8]; K]; 2] = [[&[]; K]; 2];
-        // `done` messages were taken before the block being applied, `blocks[cur][..n]`, whose
-        // messages not yet applied are `it`; the next block is `blocks[cur ^ 1][..n_next]`;
-        // `plain`: `rest` may hold more whole messages.
-        let (mut done, mut cur, mut n) = (self.index, 0, 0);
+        // `done` messages were taken before the block to apply, `blocks[cur][..n]`; `plain`:
+        // `rest` may hold more whole messages.
+        let mut done = self.index;
         let first = K - (done % K as u64) as usize;
-        let mut n_next = frame_block(&mut rest, &mut blocks[1], first, w);
-        let mut plain = n_next == first;
-        let mut it = blocks[0][..0].iter();
+        let (mut cur, mut n) = (0, frame_block(&mut rest, &mut blocks[0], first, w));
+        let mut plain = n == first;
+        while let Some(&m0) = blocks[cur][..n].first() {
+            let next = cur ^ 1;
+            let mut n_next = 0;
+            if plain {
+                n_next = frame_block(&mut rest, &mut blocks[next], K, w);
+                plain = n_next == K;
+            }
+            if done % K as u64 == 0 {
+                let at = pos(m0) - 2;
+                if let ControlFlow::Break(b) = w.boundary(done, base + at as u64) {
+                    (self.rest, self.index) = (start.get(at..).unwrap_or_default(), done);
+                    return Ok(Some(b));
+                }
+            }
+            let mut it = blocks[cur][..n].iter();
+            while let Some(&m) = it.next() {
+                if let ControlFlow::Break(b) = w.message(m) {
+                    self.index = done + (n - it.len()) as u64;
+                    self.rest = start.get(pos(m) + m.len()..).unwrap_or_default();
+                    return Ok(Some(b));
+                }
+            }
+            done += n as u64;
+            (cur, n) = (next, n_next);
+        }
+        // `rest` holds no whole message: the end of the stream, or its cut.
+        (self.rest, self.index) = (&[], done);
+        match plain_end(rest) {
+            None => Ok(None),
+            Some(kind) => Err(Error::new(self.path, len - rest.len() as u64, kind)),
+        }
+    }
+
+    /// [`Self::walk_blocks`] over a gzip'd stream: message by message, as they are inflated.
+    #[inline(never)]
+    fn walk_gz<const K: usize, W: BlockWalker>(
+        &mut self,
+        w: &mut W,
+    ) -> Result<Option<W::Break>, Error> {
+        let mut index = self.index;
         loop {
-            let m = match it.next() {
-                Some(&m) => m,
-                None if n_next > 0 => {
-                    // The next block becomes the one applied; the block after it is framed
-                    // into the array just emptied.
-                    done += n as u64;
-                    (cur, n, n_next) = (cur ^ 1, n_next, 0);
-                    if plain {
-                        n_next = frame_block(&mut rest, &mut blocks[cur ^ 1], K, w);
-                        plain = n_next == K;
+            if index % K as u64 == 0 {
+                if let Some(gz) = self.gz.as_ref().filter(|gz| !gz.done) {
+                    if let ControlFlow::Break(b) = w.boundary(index, gz.pos) {
+                        self.index = index;
+                        return Ok(Some(b));
                     }
-                    it = blocks[cur][..n].iter();
-                    let Some(&m) = it.next() else {
-                        continue;
-                    };
-                    if done % K as u64 == 0 {
-                        let at = pos(m) - 2;
-                        if let ControlFlow::Break(b) = w.boundary(done, base + at as u64) {
-                            (self.rest, self.index) = (start.get(at..).unwrap_or_default(), done);
-                            return Ok(Some(b));
-                        }
+                }
+            }
+            match Self::next_slow(&mut self.gz, self.path, &mut self.rest, self.len, &[]) {
+                Some(Ok((_, data, ahead))) => {
+                    let later = nth_message(ahead, K - 1);
+                    if !later.is_empty() {
+                        w.ahead(later);
                     }
-                    m
+                    index += 1;
+                    if let ControlFlow::Break(b) = w.message(data) {
+                        self.index = index;
+                        return Ok(Some(b));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.index = index;
+                    return Err(e);
                 }
                 None => {
-                    // What the blocks left: the end or a cut of a plain stream, or the next
-                    // message of a gzip'd one.
-                    done += n as u64;
-                    n = 1;
-                    it = blocks[0][..0].iter();
-                    if done % K as u64 == 0 {
-                        if let Some(gz) = self.gz.as_ref().filter(|gz| !gz.done) {
-                            if let ControlFlow::Break(b) = w.boundary(done, gz.pos) {
-                                self.index = done;
-                                return Ok(Some(b));
-                            }
-                        }
-                    }
-                    match Self::next_slow(&mut self.gz, self.path, &mut self.rest, len, rest) {
-                        Some(Ok((_, data, ahead))) => {
-                            let later = nth_message(ahead, K - 1);
-                            if !later.is_empty() {
-                                w.ahead(later);
-                            }
-                            data
-                        }
-                        Some(Err(e)) => {
-                            self.index = done;
-                            return Err(e);
-                        }
-                        None => {
-                            self.index = done;
-                            return Ok(None);
-                        }
-                    }
+                    self.index = index;
+                    return Ok(None);
                 }
-            };
-            if let ControlFlow::Break(b) = w.message(m) {
-                self.index = done + (n - it.len()) as u64;
-                if plain_stream {
-                    self.rest = start.get(pos(m) + m.len()..).unwrap_or_default();
-                }
-                return Ok(Some(b));
             }
         }
     }
@@ -1558,7 +1562,8 @@ impl<'a> ItchMessages<'a> {
 }
 
 /// What [`ItchMessages::walk_blocks`] does with the messages (its methods are best inlined:
-/// each is called from one place of the walk's loop, `ahead` from two).
+/// each is called from one place of the walk's loop over a plain stream, `ahead` from two, and
+/// from one of the out-of-line loop over a gzip'd stream).
 pub trait BlockWalker {
     /// What a walk ends early with.
     type Break;
