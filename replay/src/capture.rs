@@ -1423,7 +1423,7 @@ impl<'a> ItchMessages<'a> {
                 n_next = frame_block(&mut rest, &mut blocks[next], K, w);
                 plain = n_next == K;
             }
-            if done % K as u64 == 0 {
+            if done.is_multiple_of(K as u64) {
                 let at = pos(m0) - 2;
                 if let ControlFlow::Break(b) = w.boundary(done, base + at as u64) {
                     (self.rest, self.index) = (start.get(at..).unwrap_or_default(), done);
@@ -1457,7 +1457,7 @@ impl<'a> ItchMessages<'a> {
     ) -> Result<Option<W::Break>, Error> {
         let mut index = self.index;
         loop {
-            if index % K as u64 == 0 {
+            if index.is_multiple_of(K as u64) {
                 if let Some(gz) = self.gz.as_ref().filter(|gz| !gz.done) {
                     if let ControlFlow::Break(b) = w.boundary(index, gz.pos) {
                         self.index = index;

@@ -729,7 +729,7 @@ impl BlockWalker for Probe<'_> {
             None => assert!(self.gz, "{ctx}: boundary at the end"),
         }
         self.bounds += 1;
-        if self.pause != u64::MAX && index % 24 == 0 && self.broke_at != Some(index) {
+        if self.pause != u64::MAX && index.is_multiple_of(24) && self.broke_at != Some(index) {
             self.broke_at = Some(index);
             return ControlFlow::Break(());
         }
