@@ -1180,11 +1180,18 @@ impl ItchMessage<'_> {
     /// These files carry no capture time.
     #[inline]
     pub fn timestamp_ns(&self) -> Option<u64> {
-        // Bytes 3..11 (tracking number and timestamp) as one big-endian load, the timestamp's
-        // 6 bytes kept.
-        let t = self.data.get(3..11)?.first_chunk::<8>()?;
-        Some(u64::from_be_bytes(*t) & 0xFFFF_FFFF_FFFF)
+        itch_timestamp_ns(self.data)
     }
+}
+
+/// The timestamp of the ITCH message `data` (ns since midnight, bytes 5..11, the type byte
+/// first), if it is long enough.
+#[inline]
+pub fn itch_timestamp_ns(data: &[u8]) -> Option<u64> {
+    // Bytes 3..11 (tracking number and timestamp) as one big-endian load, the timestamp's
+    // 6 bytes kept.
+    let t = data.get(3..11)?.first_chunk::<8>()?;
+    Some(u64::from_be_bytes(*t) & 0xFFFF_FFFF_FFFF)
 }
 
 /// Size of the inflate buffer of a gzip'd ITCH file (grown only for a longer message).
@@ -1328,55 +1335,24 @@ impl<'a> ItchMessages<'a> {
     /// walk can go on from the next message), or the stream is cut or malformed (`Err`, as
     /// `next_message` reports it; then the stream is done). An uncompressed file is walked in
     /// one loop over the mapped bytes, with nothing between two messages but their framing.
+    ///
+    /// `f` is called from one place, plain or gzip'd (the inflating path is out of line), so
+    /// that it is inlined into the loop.
     #[inline]
     pub fn walk<B>(
         &mut self,
         mut f: impl FnMut(ItchMessage<'_>) -> ControlFlow<B>,
     ) -> Result<Option<B>, Error> {
-        self.walk_ahead::<0, B>(|m, _| f(m))
-    }
-
-    /// [`Self::walk`], also showing `f`, with each message, the message `AHEAD` places after
-    /// it when that one is whole at hand (else an empty slice): a look ahead for prefetching
-    /// what the later messages will touch, at the cost of one more framing step per message
-    /// (a second cursor over the mapped bytes, `AHEAD` messages in front; a gzip'd stream
-    /// looks in its inflated buffer). The first `AHEAD` messages of a walk are never shown
-    /// ahead; a message may be shown ahead again after a walk resumes.
-    ///
-    /// `f` is called from one place, plain or gzip'd (the inflating path is out of line), so
-    /// that it is inlined into the loop.
-    #[inline]
-    pub fn walk_ahead<const AHEAD: usize, B>(
-        &mut self,
-        mut f: impl FnMut(ItchMessage<'_>, &[u8]) -> ControlFlow<B>,
-    ) -> Result<Option<B>, Error> {
         let (mut rest, mut index, len) = (self.rest, self.index, self.len);
-        // The look-ahead cursor: the message `AHEAD` after the next one to yield starts here
-        // (uncompressed streams; a gzip'd one has `rest` empty).
-        let mut next = rest;
-        for _ in 0..AHEAD {
-            next = split_message(next).map_or(&[][..], |(_, tail)| tail);
-        }
         loop {
-            let (offset, data, ahead, later) = match split_message(rest) {
+            let (offset, data, ahead) = match split_message(rest) {
                 Some((data, tail)) => {
                     let offset = len - rest.len() as u64;
                     rest = tail;
-                    let mut later: &[u8] = &[];
-                    if AHEAD > 0 {
-                        if let Some((m, tail)) = split_message(next) {
-                            (later, next) = (m, tail);
-                        }
-                    }
-                    (offset, data, tail, later)
+                    (offset, data, tail)
                 }
                 None => match Self::next_slow(&mut self.gz, self.path, &mut self.rest, len, rest) {
-                    Some(Ok((offset, data, ahead))) => (
-                        offset,
-                        data,
-                        ahead,
-                        nth_message(ahead, AHEAD.wrapping_sub(1)),
-                    ),
+                    Some(Ok(m)) => m,
                     Some(Err(e)) => {
                         self.index = index;
                         return Err(e);
@@ -1394,9 +1370,123 @@ impl<'a> ItchMessages<'a> {
                 ahead,
             };
             index += 1;
-            if let ControlFlow::Break(b) = f(m, later) {
+            if let ControlFlow::Break(b) = f(m) {
                 (self.rest, self.index) = (rest, index);
                 return Ok(Some(b));
+            }
+        }
+    }
+
+    /// Applies every message in order (the same messages as [`Self::next_message`]) with
+    /// `w`'s [`BlockWalker::message`], showing each to [`BlockWalker::ahead`] some messages
+    /// before, and calling [`BlockWalker::boundary`] before each message whose index is a
+    /// multiple of `K`; until the stream ends (`Ok(None)`), `w` breaks at a message or a
+    /// boundary (`Ok(Some(b))`; the walk can go on from the message after that message, or
+    /// from the message the boundary named), or the stream is cut or malformed (`Err`, as
+    /// `next_message` reports it; then the stream is done).
+    ///
+    /// An uncompressed stream is framed in blocks of `K` messages (a walk's first block ends
+    /// where the message index reaches a multiple of `K`; the stream's tail may be a shorter
+    /// block): a block is framed into an array, each message shown ahead as it is framed,
+    /// before the block framed just before it is applied. So a message is shown ahead `K` to
+    /// `2K - 1` messages before it is applied (fewer in a walk's first block), with one framing
+    /// step per message, and the loop that applies a block steps through the array, nothing
+    /// else. A gzip'd stream goes message by message in a loop of its own, out of line: each
+    /// message shows the one `K` places after it when the inflated buffer holds that one
+    /// whole; its boundaries come before each index that is a multiple of `K` (perhaps at its
+    /// end). A message may be shown ahead again after a walk resumes.
+    #[inline]
+    pub fn walk_blocks<const K: usize, W: BlockWalker>(
+        &mut self,
+        w: &mut W,
+    ) -> Result<Option<W::Break>, Error> {
+        const { assert!(K > 0) };
+        if self.gz.is_some() {
+            return self.walk_gz::<K, W>(w);
+        }
+        let (start, len) = (self.rest, self.len);
+        // `start`'s stream offset; the place in `start` of a message of it (its first byte).
+        let base = len - start.len() as u64;
+        let pos = |m: &[u8]| m.as_ptr() as usize - start.as_ptr() as usize;
+        let mut rest = start;
+        let mut blocks: [[&'a [u8]; K]; 2] = [[&[]; K]; 2];
+        // `done` messages were taken before the block to apply, `blocks[cur][..n]`; `plain`:
+        // `rest` may hold more whole messages.
+        let mut done = self.index;
+        let first = K - (done % K as u64) as usize;
+        let (mut cur, mut n) = (0, frame_block(&mut rest, &mut blocks[0], first, w));
+        let mut plain = n == first;
+        while let Some(&m0) = blocks[cur][..n].first() {
+            let next = cur ^ 1;
+            let mut n_next = 0;
+            if plain {
+                n_next = frame_block(&mut rest, &mut blocks[next], K, w);
+                plain = n_next == K;
+            }
+            if done.is_multiple_of(K as u64) {
+                let at = pos(m0) - 2;
+                if let ControlFlow::Break(b) = w.boundary(done, base + at as u64) {
+                    (self.rest, self.index) = (start.get(at..).unwrap_or_default(), done);
+                    return Ok(Some(b));
+                }
+            }
+            // With each message, the one at its place in the next block (`n` messages on).
+            let later = &blocks[next][..n_next];
+            for (p, &m) in blocks[cur][..n].iter().enumerate() {
+                let ahead = later.get(p).copied().unwrap_or_default();
+                if let ControlFlow::Break(b) = w.message(m, ahead) {
+                    self.index = done + p as u64 + 1;
+                    self.rest = start.get(pos(m) + m.len()..).unwrap_or_default();
+                    return Ok(Some(b));
+                }
+            }
+            done += n as u64;
+            (cur, n) = (next, n_next);
+        }
+        // `rest` holds no whole message: the end of the stream, or its cut.
+        (self.rest, self.index) = (&[], done);
+        match plain_end(rest) {
+            None => Ok(None),
+            Some(kind) => Err(Error::new(self.path, len - rest.len() as u64, kind)),
+        }
+    }
+
+    /// [`Self::walk_blocks`] over a gzip'd stream: message by message, as they are inflated.
+    #[inline(never)]
+    fn walk_gz<const K: usize, W: BlockWalker>(
+        &mut self,
+        w: &mut W,
+    ) -> Result<Option<W::Break>, Error> {
+        let mut index = self.index;
+        loop {
+            if index.is_multiple_of(K as u64) {
+                if let Some(gz) = self.gz.as_ref().filter(|gz| !gz.done) {
+                    if let ControlFlow::Break(b) = w.boundary(index, gz.pos) {
+                        self.index = index;
+                        return Ok(Some(b));
+                    }
+                }
+            }
+            match Self::next_slow(&mut self.gz, self.path, &mut self.rest, self.len, &[]) {
+                Some(Ok((_, data, ahead))) => {
+                    let later = nth_message(ahead, K - 1);
+                    if !later.is_empty() {
+                        w.ahead(later);
+                    }
+                    index += 1;
+                    if let ControlFlow::Break(b) = w.message(data, later) {
+                        self.index = index;
+                        return Ok(Some(b));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.index = index;
+                    return Err(e);
+                }
+                None => {
+                    self.index = index;
+                    return Ok(None);
+                }
             }
         }
     }
@@ -1473,6 +1563,47 @@ impl<'a> ItchMessages<'a> {
     }
 }
 
+/// What [`ItchMessages::walk_blocks`] does with the messages (its methods are best inlined:
+/// each is called from one place of the walk's loop over a plain stream, `ahead` from two, and
+/// from one of the out-of-line loop over a gzip'd stream).
+pub trait BlockWalker {
+    /// What a walk ends early with.
+    type Break;
+    /// `m` (starting with its type byte) is applied some messages later: a hint for
+    /// prefetching what it will touch.
+    fn ahead(&mut self, m: &[u8]);
+    /// Before the message `index`, whose length prefix is at stream offset `offset` (in the
+    /// inflated stream for a `.gz` file).
+    fn boundary(&mut self, index: u64, offset: u64) -> ControlFlow<Self::Break>;
+    /// The next message, `m`, starting with its type byte; with it `later`, a message some
+    /// places after it (`K` in a whole block: the one at the same place of the next block;
+    /// empty where there is none at hand), for a prefetch that runs in step with the messages.
+    fn message(&mut self, m: &[u8], later: &[u8]) -> ControlFlow<Self::Break>;
+}
+
+/// Frames up to `want` (at most `K`) whole messages of `rest` into `to`, stepping `rest` past
+/// them and showing each to `w` ahead; returns how many (fewer than asked: `rest` holds no
+/// further whole message).
+#[inline(always)]
+fn frame_block<'a, const K: usize, W: BlockWalker>(
+    rest: &mut &'a [u8],
+    to: &mut [&'a [u8]; K],
+    want: usize,
+    w: &mut W,
+) -> usize {
+    let to = &mut to[..want.min(K)];
+    let asked = to.len();
+    let mut slots = to.iter_mut();
+    while let Some(slot) = slots.next() {
+        let Some((m, tail)) = split_message(rest) else {
+            return asked - 1 - slots.len();
+        };
+        (*slot, *rest) = (m, tail);
+        w.ahead(m);
+    }
+    asked
+}
+
 /// The first message of `s` (a length prefix, then that many bytes) and the bytes after it,
 /// if `s` holds it whole.
 #[inline(always)]
@@ -1481,12 +1612,8 @@ fn split_message(s: &[u8]) -> Option<(&[u8], &[u8])> {
         .and_then(|(&l, tail)| tail.split_at_checked(usize::from(u16::from_be_bytes(l))))
 }
 
-/// The message at 0-based position `n` of `s` if it is whole there (else empty; `usize::MAX`:
-/// empty).
+/// The message at 0-based position `n` of `s` if it is whole there (else empty).
 fn nth_message(mut s: &[u8], n: usize) -> &[u8] {
-    if n == usize::MAX {
-        return &[];
-    }
     for _ in 0..n {
         match split_message(s) {
             Some((_, tail)) => s = tail,

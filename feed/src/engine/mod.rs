@@ -38,12 +38,12 @@
 //! when an earlier form did that). Walking the blocks once for both, instead of prefetching
 //! the next message from the apply loop, drops the apply loop's own end-of-packet test and
 //! its mispredict. A bare ITCH stream ([`Engine::on_itch_stream_message`]) has no packets: its
-//! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file keeps
-//! 8 in flight: `pipeline::replay::ITCH_PREFETCH_AHEAD`). With books spread over thousands of
-//! instruments, whose levels miss too, it calls [`Engine::prefetch_itch_ahead`] instead: the
-//! same slot and the message's instrument, then, some messages later, the price level the
-//! message will touch (read from the instrument and the order's level hint, which have
-//! arrived by then).
+//! caller calls `prefetch_itch_message` some messages ahead (`fh replay` of an ITCH file asks
+//! for a block of 8 a block ahead: `pipeline::replay::ITCH_PREFETCH_AHEAD`). With books spread
+//! over thousands of instruments, whose levels miss too, it calls
+//! [`Engine::prefetch_itch_ahead`] instead, with each message applied and the one 8 after it:
+//! the later one's slot and instrument, then, some messages later, the price level it will
+//! touch (read from the instrument and the order's level hint, which have arrived by then).
 //!
 //! ## Invariants
 //! - Hot path allocates nothing, locks nothing, formats nothing, never panics on any input:

@@ -70,7 +70,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fh_replay::capture::{Capture, Kind};
+use fh_replay::capture::{itch_timestamp_ns, BlockWalker, Capture, Kind};
 use fh_replay::frame::{self, FrameStats};
 use fh_replay::pace::{self, Schedule};
 
@@ -698,51 +698,25 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
         }
         Kind::Itch | Kind::ItchGz => {
             let mut msgs = cap.itch_messages().map_err(PipelineError::new)?;
-            // Each message comes with the one `ITCH_PREFETCH_AHEAD` after it, whose order slot
-            // is asked for now (a bare ITCH file has no packets to prefetch from).
+            // The messages come in blocks of `ITCH_PREFETCH_AHEAD`, each framed (and the
+            // order slot of each of its messages asked for) a block before it is applied (a
+            // bare ITCH file has no packets to prefetch from).
             const AHEAD: usize = ITCH_PREFETCH_AHEAD as usize;
-            // `stop` is looked at before the first message and every 4096 after it
-            // (microseconds apart), the progress every 2^20: one test per message for both.
-            // So is the size of the books, which decides how far ahead to prefetch.
-            // The records are the messages walked (but one that saw the stop).
-            let mut large = false;
-            let walked = msgs.walk_ahead::<AHEAD, _>(|m, later| {
-                if m.index & 0xFFF == 0 {
-                    large = engine.itch().orders.len() >= ITCH_LEVEL_PREFETCH_ORDERS;
-                    if stop.load(Ordering::Relaxed) {
-                        st.interrupted = true;
-                        return ControlFlow::Break(Ok(()));
-                    }
-                    if m.index & 0xF_FFFF == 0 {
-                        progress(m.offset as f64 / total);
-                        timing.gap();
-                    }
-                }
-                if large {
-                    engine.prefetch_itch_ahead(m.index, later);
-                } else {
-                    engine.prefetch_itch_message(later);
-                }
-                let waited = if paced {
-                    sink.idle();
-                    pace.wait(m.timestamp_ns().unwrap_or(0), stop)
-                } else {
-                    None
-                };
-                let t0 = timing.start(waited);
-                // Read here, not before the pacing: where nothing uses it (a sink that only
-                // counts) it is not read at all.
-                let at = At {
-                    unit: Unit::ItchMessage(m.data),
-                    ts: m.timestamp_ns().unwrap_or(0),
-                    t0,
-                };
-                match timing.unit(engine, sink, at) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(e) => ControlFlow::Break(Err(e)),
-                }
-            });
-            st.records = msgs.yielded() - u64::from(st.interrupted);
+            let mut walker = ItchWalk {
+                engine,
+                sink,
+                pace,
+                timing,
+                stop,
+                st: &mut st,
+                progress: &mut progress,
+                total,
+                paced,
+                large: false,
+                shown: 0,
+            };
+            let walked = msgs.walk_blocks::<AHEAD, _>(&mut walker);
+            st.records = msgs.yielded();
             match walked {
                 Ok(None | Some(Ok(()))) => {}
                 Ok(Some(Err(e))) => return Err(e),
@@ -756,6 +730,86 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
     }
     progress(1.0);
     Ok(st)
+}
+
+/// [`replay_timed`]'s loop over a bare ITCH file: the messages applied, the order slot of each
+/// asked for a block ahead, `stop` looked at before the first message and every 4096 after
+/// it (microseconds apart), the progress every 2^20, both at block boundaries.
+struct ItchWalk<'r, S, T, P> {
+    engine: &'r mut Engine,
+    sink: &'r mut S,
+    pace: &'r mut Pace,
+    timing: &'r mut T,
+    stop: &'r AtomicBool,
+    st: &'r mut ShellStats,
+    progress: &'r mut P,
+    /// The file's length (for the progress).
+    total: f64,
+    /// A paced replay hands on what its sink collected before it waits for the next message.
+    paced: bool,
+    /// At least [`ITCH_LEVEL_PREFETCH_ORDERS`] orders were live at the last look (every 4096
+    /// messages): each message's instrument and level are prefetched in two stages
+    /// ([`Engine::prefetch_itch_ahead`], with the message `later` than the one applied),
+    /// not only its order slot (as the block is framed).
+    large: bool,
+    /// Messages shown to [`Engine::prefetch_itch_ahead`] (its stages' clock).
+    shown: u64,
+}
+
+impl<S: UpdateSink, T: Timing, P: FnMut(f64)> BlockWalker for ItchWalk<'_, S, T, P> {
+    type Break = Result<(), PipelineError>;
+
+    #[inline(always)]
+    fn ahead(&mut self, m: &[u8]) {
+        if !self.large {
+            self.engine.prefetch_itch_message(m);
+        }
+    }
+
+    #[inline(always)]
+    fn boundary(&mut self, index: u64, offset: u64) -> ControlFlow<Self::Break> {
+        // Blocks start at multiples of their length: every multiple of 4096 is a boundary.
+        const { assert!(0x1000 % ITCH_PREFETCH_AHEAD == 0) };
+        if index & 0xFFF == 0 {
+            self.large = self.engine.itch().orders.len() >= ITCH_LEVEL_PREFETCH_ORDERS;
+            if self.stop.load(Ordering::Relaxed) {
+                self.st.interrupted = true;
+                return ControlFlow::Break(Ok(()));
+            }
+            if index & 0xF_FFFF == 0 {
+                (self.progress)(offset as f64 / self.total);
+                self.timing.gap();
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    #[inline(always)]
+    fn message(&mut self, m: &[u8], later: &[u8]) -> ControlFlow<Self::Break> {
+        if self.large {
+            self.engine.prefetch_itch_ahead(self.shown, later);
+            self.shown += 1;
+        }
+        let ts = || itch_timestamp_ns(m).unwrap_or(0);
+        let waited = if self.paced {
+            self.sink.idle();
+            self.pace.wait(ts(), self.stop)
+        } else {
+            None
+        };
+        let t0 = self.timing.start(waited);
+        // Read here, not before the pacing: where nothing uses it (a sink that only counts) it
+        // is not read at all.
+        let at = At {
+            unit: Unit::ItchMessage(m),
+            ts: ts(),
+            t0,
+        };
+        match self.timing.unit(self.engine, self.sink, at) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(Err(e)),
+        }
+    }
 }
 
 /// Replays `caps` in order into one `engine`, as one stream ([`replay_timed`] file after
@@ -787,12 +841,13 @@ pub fn replay_captures<S: UpdateSink, T: Timing>(
     Ok(out)
 }
 
-/// How many messages ahead of the one being applied an ITCH-file replay prefetches (a MoldUDP64
-/// packet gets the same from the engine, for its own messages, during the framing check):
-/// [`fh_replay::capture::ItchMessages::walk_ahead`] shows each message with the one this many
-/// places after it. A bare ITCH file has no packets, so without it every order-store miss of
-/// a large day is met cold: on a generated 8 000-symbol day of 10 M messages `fh replay` ran
-/// 10.3 M msg/s without it and 14.0 with it (100 symbols: 23.7 and 23.9).
+/// How many messages ahead of the one being applied an ITCH-file replay prefetches, at least
+/// (but in a walk's first block; a MoldUDP64 packet gets the same from the engine, for its own messages, during the framing
+/// check): [`fh_replay::capture::ItchMessages::walk_blocks`] frames the messages in blocks of
+/// this many, each (and the order slot of each of its messages asked for) a block before it is
+/// applied. A bare ITCH file has no packets, so without it every order-store miss of a large
+/// day is met cold: on a generated 8 000-symbol day of 10 M messages `fh replay` ran 10.3 M
+/// msg/s without it and 14.0 with it (100 symbols: 23.7 and 23.9).
 pub const ITCH_PREFETCH_AHEAD: u32 = 8;
 
 /// From how many live ITCH orders on an ITCH-file replay also prefetches each message's

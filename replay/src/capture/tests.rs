@@ -686,12 +686,85 @@ fn walk_sees_what_next_message_sees() {
     }
 }
 
-/// `walk_ahead` yields what `walk` yields, and shows with message i the message i + AHEAD:
-/// always when it is in a plain file (whole), never a message that is not that one (a `.gz`
-/// stream shows it when its buffer holds it), whole and cut, with and without breaks.
+/// A [`BlockWalker`] that records what a walk shows it and checks it as it goes (see
+/// `walk_blocks_shows_messages_ahead_and_boundaries`), breaking after `pause` messages and
+/// once at every third boundary when `pause` is finite.
+struct Probe<'t> {
+    msgs: &'t [Vec<u8>],
+    want: &'t [(u64, u64, Vec<u8>)],
+    gz: bool,
+    pause: u64,
+    ctx: String,
+    /// Index of the next message to be applied; plain: of the next to be shown ahead.
+    i: usize,
+    next_ahead: usize,
+    /// Messages applied in this walk.
+    k: u64,
+    got: Vec<(u64, u64, Vec<u8>)>,
+    shown: usize,
+    bounds: usize,
+    broke_at: Option<u64>,
+}
+
+impl BlockWalker for Probe<'_> {
+    type Break = ();
+
+    fn ahead(&mut self, m: &[u8]) {
+        let (ctx, i) = (&self.ctx, self.i);
+        if self.gz {
+            assert_eq!(m, &self.msgs[i + 8][..], "{ctx}: ahead of {i}");
+        } else {
+            assert_eq!(m, &self.msgs[self.next_ahead][..], "{ctx}: ahead {i}");
+            self.next_ahead += 1;
+        }
+        self.shown += 1;
+    }
+
+    fn boundary(&mut self, index: u64, offset: u64) -> ControlFlow<()> {
+        let ctx = &self.ctx;
+        assert_eq!((index as usize, index % 8), (self.i, 0), "{ctx}");
+        match self.want.get(self.i) {
+            Some(w) => assert_eq!((index, offset), (w.0, w.1), "{ctx}"),
+            // Only a gzip'd stream may show a boundary at its end.
+            None => assert!(self.gz, "{ctx}: boundary at the end"),
+        }
+        self.bounds += 1;
+        if self.pause != u64::MAX && index.is_multiple_of(24) && self.broke_at != Some(index) {
+            self.broke_at = Some(index);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn message(&mut self, m: &[u8], later: &[u8]) -> ControlFlow<()> {
+        let (ctx, i) = (&self.ctx, self.i);
+        // `later` is one of the next 8 messages, or nothing.
+        if !later.is_empty() {
+            let after = &self.msgs[(i + 1).min(self.msgs.len())..(i + 9).min(self.msgs.len())];
+            assert!(after.iter().any(|a| &a[..] == later), "{ctx}: later of {i}");
+        }
+        if !self.gz {
+            let framed = (i + 8).min(self.want.len());
+            assert!(self.next_ahead >= framed, "{ctx}: at {i}");
+        }
+        let offset = self.want.get(i).map_or(u64::MAX, |w| w.1);
+        self.got.push((i as u64, offset, m.to_vec()));
+        (self.i, self.k) = (i + 1, self.k + 1);
+        if self.k == self.pause {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+/// `walk_blocks` yields what `next_message` yields, plain and gzip'd, whole and cut, with
+/// breaks at messages and at boundaries; a plain stream shows every message ahead, in order,
+/// at least `K` messages before it is applied (or once the stream's last whole message is
+/// framed), a gzip'd one shows with message i message i + K or nothing; each boundary names
+/// the next message, at each index that is a multiple of `K`.
 #[test]
-fn walk_ahead_shows_the_message_ahead() {
-    const AHEAD: usize = 8;
+fn walk_blocks_shows_messages_ahead_and_boundaries() {
     let mut w = ItchFileWriter::new(Vec::new());
     let msgs = itch_messages(3000);
     for m in &msgs {
@@ -705,47 +778,37 @@ fn walk_ahead_shows_the_message_ahead() {
             let bytes = &bytes[..cut];
             let want = read_itch(&mut ItchMessages::new(p, bytes, gz));
             let whole = want.0.len();
-            for pause in [5, u64::MAX] {
+            for pause in [5, 13, u64::MAX] {
                 let mut it = ItchMessages::new(p, bytes, gz);
-                let (mut got, mut shown, mut err) = (Vec::new(), 0, None);
-                loop {
-                    let mut k = 0;
-                    let r = it.walk_ahead::<AHEAD, _>(|m, later| {
-                        let i = m.index as usize;
-                        if !later.is_empty() {
-                            assert_eq!(later, &msgs[i + AHEAD][..], "gz {gz}, cut {cut}, at {i}");
-                            shown += 1;
-                        } else if !gz && pause == u64::MAX {
-                            assert!(i + AHEAD >= whole, "gz {gz}, cut {cut}: nothing at {i}");
-                        }
-                        got.push((m.index, m.offset, m.data.to_vec()));
-                        k += 1;
-                        if k == pause {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    });
-                    match r {
+                let mut probe = Probe {
+                    msgs: &msgs,
+                    want: &want.0,
+                    gz,
+                    pause,
+                    ctx: format!("gz {gz}, cut {cut}, pause {pause}"),
+                    i: 0,
+                    next_ahead: 0,
+                    k: 0,
+                    got: Vec::new(),
+                    shown: 0,
+                    bounds: 0,
+                    broke_at: None,
+                };
+                let err = loop {
+                    let from = it.yielded() as usize;
+                    (probe.i, probe.next_ahead, probe.k) = (from, from, 0);
+                    match it.walk_blocks::<8, _>(&mut probe) {
                         Ok(Some(())) => {}
-                        Ok(None) => break,
-                        Err(e) => {
-                            err = Some(e);
-                            break;
-                        }
+                        Ok(None) => break None,
+                        Err(e) => break Some(e),
                     }
-                }
+                };
+                let ctx = &probe.ctx;
                 let key = |e: &Option<Error>| e.as_ref().map(|e| (e.offset, e.to_string()));
-                assert_eq!(
-                    (&got, key(&err)),
-                    (&want.0, key(&want.1)),
-                    "gz {gz}, cut {cut}"
-                );
-                if whole > AHEAD {
-                    assert!(
-                        shown > 0,
-                        "gz {gz}, cut {cut}, pause {pause}: nothing shown"
-                    );
+                assert_eq!((&probe.got, key(&err)), (&want.0, key(&want.1)), "{ctx}");
+                assert_eq!(it.yielded() as usize, whole, "{ctx}");
+                if whole > 8 {
+                    assert!(probe.shown > 0 && probe.bounds > 0, "{ctx}: nothing shown");
                 }
             }
         }
