@@ -143,7 +143,8 @@ impl<F: FnMut(&BookUpdate)> UpdateSink for F {
 /// path and the growth is counted).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// Expected live ITCH orders (the order store holds twice as many slots).
+    /// Expected live ITCH orders (the order store holds twice as many slots). The default,
+    /// 2^20, holds the peak of a busy day's live orders without the spill table growing.
     pub orders: usize,
     /// Expected IEX symbols.
     pub symbols: usize,
@@ -158,7 +159,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            orders: 1 << 18,
+            orders: 1 << 20,
             symbols: 16 << 10,
             symbol_filter: None,
             expect_first_seq: None,

@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     pub digest: bool,
     /// Expected live ITCH orders (the order store is sized for it, and grows, counted, beyond;
-    /// 1 to 268435456, and 96 bytes each must fit in the memory available).
+    /// 1 to 268435456, and 96 bytes each must fit in the memory available) [default: 1048576].
     #[arg(long, value_name = "N")]
     pub orders: Option<usize>,
     /// First sequence number of a session, if known (a first packet after it is a gap).
@@ -142,7 +142,12 @@ pub fn run(args: Args) -> Run {
         let takes = [SINGLE, ExportArgs::FLAGS].concat();
         check_mode("a single-thread fh replay (add --pipeline)", g, &takes)?;
     }
-    let orders = in_range("--orders", args.orders.unwrap_or(1 << 18), 1, MAX_ORDERS)?;
+    let orders = in_range(
+        "--orders",
+        args.orders.unwrap_or(EngineConfig::default().orders),
+        1,
+        MAX_ORDERS,
+    )?;
     let top = in_range("--top", args.top.unwrap_or(5), 0, 100_000)?;
     let depth = in_range("--depth", args.depth.unwrap_or(5), 0, 1000)?;
     args.latency.check()?;
