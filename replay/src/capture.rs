@@ -1430,12 +1430,14 @@ impl<'a> ItchMessages<'a> {
                     return Ok(Some(b));
                 }
             }
-            // With each message, the one at its place in the next block (`n` messages on).
+            // With each message, where to find the one at its place in the next block (`n`
+            // messages on), looked up only by a walker that wants it.
             let later = &blocks[next][..n_next];
-            for (p, &m) in blocks[cur][..n].iter().enumerate() {
-                let ahead = later.get(p).copied().unwrap_or_default();
-                if let ControlFlow::Break(b) = w.message(m, ahead) {
-                    self.index = done + p as u64 + 1;
+            let mut it = blocks[cur][..n].iter();
+            while let Some(&m) = it.next() {
+                let at = n - 1 - it.len();
+                if let ControlFlow::Break(b) = w.message(m, Later { block: later, at }) {
+                    self.index = done + at as u64 + 1;
                     self.rest = start.get(pos(m) + m.len()..).unwrap_or_default();
                     return Ok(Some(b));
                 }
@@ -1474,6 +1476,10 @@ impl<'a> ItchMessages<'a> {
                         w.ahead(later);
                     }
                     index += 1;
+                    let later = Later {
+                        block: core::slice::from_ref(&later),
+                        at: 0,
+                    };
                     if let ControlFlow::Break(b) = w.message(data, later) {
                         self.index = index;
                         return Ok(Some(b));
@@ -1575,10 +1581,25 @@ pub trait BlockWalker {
     /// Before the message `index`, whose length prefix is at stream offset `offset` (in the
     /// inflated stream for a `.gz` file).
     fn boundary(&mut self, index: u64, offset: u64) -> ControlFlow<Self::Break>;
-    /// The next message, `m`, starting with its type byte; with it `later`, a message some
-    /// places after it (`K` in a whole block: the one at the same place of the next block;
-    /// empty where there is none at hand), for a prefetch that runs in step with the messages.
-    fn message(&mut self, m: &[u8], later: &[u8]) -> ControlFlow<Self::Break>;
+    /// The next message, `m`, starting with its type byte; with it `later`, where to find a
+    /// message some places after it, for a prefetch that runs in step with the messages.
+    fn message(&mut self, m: &[u8], later: Later<'_>) -> ControlFlow<Self::Break>;
+}
+
+/// A message some places after the one [`BlockWalker::message`] applies (`K` in a whole
+/// block: the one at the same place of the next block), found only when asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Later<'b> {
+    block: &'b [&'b [u8]],
+    at: usize,
+}
+
+impl<'b> Later<'b> {
+    /// The message, or empty where there is none at hand (the stream's end).
+    #[inline(always)]
+    pub fn get(self) -> &'b [u8] {
+        self.block.get(self.at).copied().unwrap_or_default()
+    }
 }
 
 /// Frames up to `want` (at most `K`) whole messages of `rest` into `to`, stepping `rest` past

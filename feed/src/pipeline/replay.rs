@@ -70,7 +70,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fh_replay::capture::{itch_timestamp_ns, BlockWalker, Capture, Kind};
+use fh_replay::capture::{itch_timestamp_ns, BlockWalker, Capture, Kind, Later};
 use fh_replay::frame::{self, FrameStats};
 use fh_replay::pace::{self, Schedule};
 
@@ -785,9 +785,9 @@ impl<S: UpdateSink, T: Timing, P: FnMut(f64)> BlockWalker for ItchWalk<'_, S, T,
     }
 
     #[inline(always)]
-    fn message(&mut self, m: &[u8], later: &[u8]) -> ControlFlow<Self::Break> {
+    fn message(&mut self, m: &[u8], later: Later<'_>) -> ControlFlow<Self::Break> {
         if self.large {
-            self.engine.prefetch_itch_ahead(self.shown, later);
+            self.engine.prefetch_itch_ahead(self.shown, later.get());
             self.shown += 1;
         }
         let ts = || itch_timestamp_ns(m).unwrap_or(0);

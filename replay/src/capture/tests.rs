@@ -736,8 +736,8 @@ impl BlockWalker for Probe<'_> {
         ControlFlow::Continue(())
     }
 
-    fn message(&mut self, m: &[u8], later: &[u8]) -> ControlFlow<()> {
-        let (ctx, i) = (&self.ctx, self.i);
+    fn message(&mut self, m: &[u8], later: Later<'_>) -> ControlFlow<()> {
+        let (ctx, i, later) = (&self.ctx, self.i, later.get());
         // `later` is one of the next 8 messages, or nothing.
         if !later.is_empty() {
             let after = &self.msgs[(i + 1).min(self.msgs.len())..(i + 9).min(self.msgs.len())];
