@@ -25,12 +25,25 @@
 # usage: benches/book_floor.sh [FILE...]   (default: the 20m files and the day in $DATA)
 # env: ROUNDS (7), DAY_ROUNDS (3: for files above 1 GB), FH_BIN (target/release/fh),
 #      FLOOR_BIN (target/release/examples/book_floor), ITCHTOOL ($DATA/itchtool), DATA
-#      (/work/data), CPU (1), OUT (a new temporary directory), TIME (1: the timed rounds), CG (1),
+#      (target/book-floor-data: what it must hold is printed when a file is missing), CPU (1), OUT (a new temporary directory), TIME (1: the timed rounds), CG (1),
 #      CG_FILES and CHECK_FILES
 #      (s100 s8000 day: $DATA/NAME_1m.NASDAQ_ITCH50 and NAME_1k).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-/work/data}
+DATA=${DATA:-target/book-floor-data}
+# The files it reads, made once by hand (the peer kit's itchtool strips 'h'/'O' like the kit):
+need=("$DATA/itchtool")
+for f in ${CHECK_FILES:-s100 s8000 day} ${CG_FILES:-s100 s8000 day}; do need+=("$DATA/${f}_1m.NASDAQ_ITCH50" "$DATA/${f}_1k.NASDAQ_ITCH50"); done
+if [ $# -eq 0 ]; then need+=("$DATA/s100_20m.NASDAQ_ITCH50" "$DATA/s8000_20m.NASDAQ_ITCH50" "$DATA/day_full.NASDAQ_ITCH50"); fi
+for f in "${need[@]}"; do
+  [ -e "$f" ] || {
+    echo "book_floor.sh: $f is missing. DATA ($DATA) must hold: itchtool (gcc -O2 ../shared/bench/peers/tools/itchtool.c);" >&2
+    echo "  s100_20m, s8000_20m: fh gen --format itch --messages 20000000 --symbols 100|8000 --seed 1, then itchtool strip hO;" >&2
+    echo "  day_full: fh gen --format itch --profile day --scale 1 --symbols 8000 --seed 1, stripped the same way;" >&2
+    echo "  NAME_1m / NAME_1k: the first 1,000,000 / 1,000 messages of the s100, s8000 (1.1 M generated) and day (--scale 0.1) streams." >&2
+    exit 2
+  }
+done
 FH_BIN=${FH_BIN:-target/release/fh}
 FLOOR_BIN=${FLOOR_BIN:-target/release/examples/book_floor}
 ITCHTOOL=${ITCHTOOL:-$DATA/itchtool}
