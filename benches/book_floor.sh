@@ -10,9 +10,8 @@
 #   l3-nopf     the same without its requests ahead (`--prefetch 0`)
 #   l3-huge     l3 on transparent huge pages (`--pages huge`, and glibc's malloc asked for them
 #               with GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
-#   fh          `$FH_BIN replay FILE --no-latency`
-#   fh-thp      the same with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (fh unchanged; its tables
-#               come from malloc, which then asks for transparent huge pages)
+#   fh          `$FH_BIN replay FILE --no-latency` (its tables and its heap, mimalloc's, are
+#               on transparent huge pages already)
 # each round in the opposite order of the one before; then a table per file of the median
 # ns/msg [min-max] and the median of each program's ratio to the floor of the same round, by
 # CPU time (each program's own loop timer; the floor's process) and by wall time: on a loaded
@@ -62,7 +61,7 @@ fi
 for b in "$FH_BIN" "$FLOOR_BIN" "$ITCHTOOL"; do
   [ -x "$b" ] || { echo "book_floor.sh: $b is not an executable" >&2; exit 2; }
 done
-PROGS=(floor touch orders l3 l3-nopf l3-huge fh fh-thp)
+PROGS=(floor touch orders l3 l3-nopf l3-huge fh)
 THP=glibc.malloc.hugetlb=1
 
 # cpu CMD...: runs CMD, passes its output on, then prints `rusage_cpu_s S` (its user + system
@@ -85,7 +84,6 @@ run() {
   case $p in
     l3-nopf) mode=l3 pf=(--prefetch 0) ;;
     l3-huge) mode=l3 pf=(--pages huge) env=("GLIBC_TUNABLES=$THP") ;;
-    fh-thp) env=("GLIBC_TUNABLES=$THP") ;;
   esac
   case $p in
     floor) cpu taskset -c "$CPU" "$ITCHTOOL" touch "$f" |

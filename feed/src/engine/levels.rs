@@ -41,7 +41,9 @@
 //! ## Memory
 //! Capacity is reserved when the side is first used ([`Ladder::reserve_initial`]). Inserting
 //! beyond it grows the vector on a cold path and increments [`Ladder::growths`]; nothing else
-//! allocates.
+//! allocates. The levels come from the program's global allocator: thousands of sides are
+//! small allocations touched at scattered places, which share a few TLB entries when that
+//! allocator's heap is on huge pages (the `fh` binary's is).
 //!
 //! ## Invariants
 //! - Prices are strictly ordered worst → best (stored keys `price ^ flip` strictly
