@@ -466,7 +466,8 @@ pub const PACE_SLICE: Duration = Duration::from_millis(20);
 pub enum Unit<'a> {
     /// A UDP payload (pcap, pcapng): [`Engine::on_datagram`].
     Datagram(&'a [u8]),
-    /// A message of a bare ITCH file: [`Engine::on_itch_stream_message`].
+    /// A message of a bare ITCH file: [`Engine::on_itch_stream_message_own_ts`] (its `ts` is
+    /// its own timestamp, read by the engine as it parses the message).
     ItchMessage(&'a [u8]),
 }
 
@@ -479,7 +480,7 @@ impl Unit<'_> {
         let meta = DatagramMeta { recv_ts: ts };
         match self {
             Unit::Datagram(p) => engine.on_datagram(now, &meta, p, sink),
-            Unit::ItchMessage(m) => engine.on_itch_stream_message(now, &meta, m, sink),
+            Unit::ItchMessage(m) => engine.on_itch_stream_message_own_ts(now, m, sink),
         }
     }
 }
@@ -810,9 +811,12 @@ impl<S: UpdateSink, T: Timing, P: FnMut(f64), const LARGE: bool, const PACED: bo
     type Break = ItchStop;
 
     #[inline(always)]
-    fn ahead(&mut self, m: &[u8]) {
-        if !LARGE {
-            self.engine.prefetch_itch_message(m);
+    fn ahead(&mut self) -> impl FnMut(&[u8]) {
+        let p = self.engine.itch_prefetcher();
+        move |m| {
+            if !LARGE {
+                p.message(m);
+            }
         }
     }
 
