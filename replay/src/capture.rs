@@ -1409,19 +1409,28 @@ impl<'a> ItchMessages<'a> {
         let base = len - start.len() as u64;
         let pos = |m: &[u8]| m.as_ptr() as usize - start.as_ptr() as usize;
         let mut rest = start;
-        let mut blocks: [[&'a [u8]; K]; 2] = [[&[]; K]; 2];
-        // `done` messages were taken before the block to apply, `blocks[cur][..n]`; `plain`:
-        // `rest` may hold more whole messages.
+        // Two blocks side by side: row `i` holds the message at place `i` of each (column
+        // `cur`: the block to apply; the other: the block framed after it), so that a message
+        // and the one a block after it are read together, one step of one pointer.
+        let mut blocks: [[&'a [u8]; 2]; K] = [[&[]; 2]; K];
+        // `done` messages were taken before the block to apply, column `cur` of
+        // `blocks[..n]`; `plain`: `rest` may hold more whole messages.
         let mut done = self.index;
         let first = K - (done % K as u64) as usize;
-        let (mut cur, mut n) = (0, frame_block(&mut rest, &mut blocks[0], first, w));
+        let (mut cur, mut n) = (0, frame_block(&mut rest, &mut blocks, 0, first, w.ahead()));
         let mut plain = n == first;
-        while let Some(&m0) = blocks[cur][..n].first() {
+        while let Some(m0) = blocks[..n].first().map(|b| b[cur & 1]) {
             let next = cur ^ 1;
             let mut n_next = 0;
             if plain {
-                n_next = frame_block(&mut rest, &mut blocks[next], K, w);
+                n_next = frame_block(&mut rest, &mut blocks, next, K, w.ahead());
                 plain = n_next == K;
+            }
+            if !plain {
+                // The stream's end: no message at hand past the last one.
+                for b in &mut blocks[n_next..] {
+                    b[next & 1] = &[];
+                }
             }
             if done.is_multiple_of(K as u64) {
                 let at = pos(m0) - 2;
@@ -1430,13 +1439,13 @@ impl<'a> ItchMessages<'a> {
                     return Ok(Some(b));
                 }
             }
-            // With each message, where to find the one at its place in the next block (`n`
-            // messages on), looked up only by a walker that wants it.
-            let later = &blocks[next][..n_next];
-            let mut it = blocks[cur][..n].iter();
-            while let Some(&m) = it.next() {
-                let at = n - 1 - it.len();
-                if let ControlFlow::Break(b) = w.message(m, Later { block: later, at }) {
+            // With each message, the one at its place in the next block (`n` messages on;
+            // empty past the stream's end).
+            let mut it = blocks[..n].iter();
+            while let Some(row) = it.next() {
+                let (m, later) = (row[cur & 1], row[next & 1]);
+                if let ControlFlow::Break(b) = w.message(m, Later { message: later }) {
+                    let at = n - 1 - it.len();
                     self.index = done + at as u64 + 1;
                     self.rest = start.get(pos(m) + m.len()..).unwrap_or_default();
                     return Ok(Some(b));
@@ -1473,13 +1482,10 @@ impl<'a> ItchMessages<'a> {
                 Some(Ok((_, data, ahead))) => {
                     let later = nth_message(ahead, K - 1);
                     if !later.is_empty() {
-                        w.ahead(later);
+                        (w.ahead())(later);
                     }
                     index += 1;
-                    let later = Later {
-                        block: core::slice::from_ref(&later),
-                        at: 0,
-                    };
+                    let later = Later { message: later };
                     if let ControlFlow::Break(b) = w.message(data, later) {
                         self.index = index;
                         return Ok(Some(b));
@@ -1575,54 +1581,74 @@ impl<'a> ItchMessages<'a> {
 pub trait BlockWalker {
     /// What a walk ends early with.
     type Break;
-    /// `m` (starting with its type byte) is applied some messages later: a hint for
-    /// prefetching what it will touch.
-    fn ahead(&mut self, m: &[u8]);
+    /// What to call with each message (starting with its type byte) some messages before it
+    /// is applied: a hint for prefetching what it will touch. Asked for once per block, before
+    /// the block is framed (what it reads of the walker is read once, not per message), and
+    /// dropped before the walker is called again.
+    fn ahead(&mut self) -> impl FnMut(&[u8]);
     /// Before the message `index`, whose length prefix is at stream offset `offset` (in the
     /// inflated stream for a `.gz` file).
     fn boundary(&mut self, index: u64, offset: u64) -> ControlFlow<Self::Break>;
-    /// The next message, `m`, starting with its type byte; with it `later`, where to find a
+    /// The next message, `m`, starting with its type byte; with it `later`, a
     /// message some places after it, for a prefetch that runs in step with the messages.
     fn message(&mut self, m: &[u8], later: Later<'_>) -> ControlFlow<Self::Break>;
 }
 
 /// A message some places after the one [`BlockWalker::message`] applies (`K` in a whole
-/// block: the one at the same place of the next block), found only when asked for.
+/// block: the one at the same place of the next block). A walker that does not look at it
+/// costs nothing: it is read from the framed block as the message is, a load the compiler
+/// drops where unused.
 #[derive(Clone, Copy, Debug)]
 pub struct Later<'b> {
-    block: &'b [&'b [u8]],
-    at: usize,
+    message: &'b [u8],
 }
 
 impl<'b> Later<'b> {
     /// The message, or empty where there is none at hand (the stream's end).
     #[inline(always)]
     pub fn get(self) -> &'b [u8] {
-        self.block.get(self.at).copied().unwrap_or_default()
+        self.message
     }
 }
 
-/// Frames up to `want` (at most `K`) whole messages of `rest` into `to`, stepping `rest` past
-/// them and showing each to `w` ahead; returns how many (fewer than asked: `rest` holds no
-/// further whole message).
+/// Frames up to `want` (at most `K`) whole messages of `rest` into column `col` (0 or 1) of
+/// `to`, stepping `rest` past them and showing each to `ahead`; returns how many (fewer than
+/// asked: `rest` holds no further whole message).
 #[inline(always)]
-fn frame_block<'a, const K: usize, W: BlockWalker>(
+fn frame_block<'a, const K: usize>(
     rest: &mut &'a [u8],
-    to: &mut [&'a [u8]; K],
+    to: &mut [[&'a [u8]; 2]; K],
+    col: usize,
     want: usize,
-    w: &mut W,
+    mut ahead: impl FnMut(&[u8]),
 ) -> usize {
     let to = &mut to[..want.min(K)];
-    let asked = to.len();
-    let mut slots = to.iter_mut();
-    while let Some(slot) = slots.next() {
+    let (start, asked) = (*rest, to.len());
+    for row in to.iter_mut() {
+        let slot = &mut row[col & 1];
         let Some((m, tail)) = split_message(rest) else {
-            return asked - 1 - slots.len();
+            // How many were framed is counted again here, off the path of a whole block: a
+            // count kept as the messages are framed costs each of them a store.
+            return whole_messages(start, asked);
         };
         (*slot, *rest) = (m, tail);
-        w.ahead(m);
+        ahead(m);
     }
     asked
+}
+
+/// How many whole messages `s` holds, up to `max`.
+#[cold]
+#[inline(never)]
+fn whole_messages(mut s: &[u8], max: usize) -> usize {
+    let mut n = 0;
+    while n < max {
+        let Some((_, tail)) = split_message(s) else {
+            break;
+        };
+        (s, n) = (tail, n + 1);
+    }
+    n
 }
 
 /// The first message of `s` (a length prefix, then that many bytes) and the bytes after it,

@@ -344,6 +344,25 @@ fn message_ts(b: &[u8]) -> u64 {
         .map_or(0, header_ts)
 }
 
+/// [`Engine::itch_prefetcher`]: [`Engine::prefetch_itch_message`] with the order store's
+/// fields read once.
+#[derive(Clone, Copy, Debug)]
+pub struct ItchPrefetch<'a>(orders::OrderPrefetch<'a>);
+
+impl ItchPrefetch<'_> {
+    /// [`Engine::prefetch_itch_message`] of `m`.
+    #[inline(always)]
+    pub fn message(self, m: &[u8]) {
+        if let Some(r) = m.get(11..19).and_then(|r| r.first_chunk::<8>()) {
+            // A E F C X D U carry their order reference at offset 11. Other types hold
+            // something else there: prefetch reference 0's slot instead (a select, not a
+            // branch), whose line is hot. (`m[0]` exists: `m` has 19 bytes or more.)
+            let keep = REFERENCE_MASK[usize::from(m[0])];
+            self.0.prefetch(u64::from_be_bytes(*r) & keep);
+        }
+    }
+}
+
 /// By ITCH message type: all ones for the types that carry an order reference at offset 11
 /// (`A F E C X D U`), else 0 ([`Engine::prefetch_itch_message`]: one load instead of a
 /// comparison chain).
@@ -566,13 +585,14 @@ impl Engine {
     /// [`Engine::on_itch_stream_message`] (a bare ITCH file) calls it some messages ahead.
     #[inline(always)]
     pub fn prefetch_itch_message(&self, m: &[u8]) {
-        if let Some(r) = m.get(11..19).and_then(|r| r.first_chunk::<8>()) {
-            // A E F C X D U carry their order reference at offset 11. Other types hold
-            // something else there: prefetch reference 0's slot instead (a select, not a
-            // branch), whose line is hot. (`m[0]` exists: `m` has 19 bytes or more.)
-            let keep = REFERENCE_MASK[usize::from(m[0])];
-            self.itch.orders.prefetch(u64::from_be_bytes(*r) & keep);
-        }
+        self.itch_prefetcher().message(m);
+    }
+
+    /// [`Engine::prefetch_itch_message`] for many messages in a row (a block of a bare ITCH
+    /// stream as it is framed), what it reads of the order store read once.
+    #[inline(always)]
+    pub fn itch_prefetcher(&self) -> ItchPrefetch<'_> {
+        ItchPrefetch(self.itch.orders.prefetcher())
     }
 
     /// [`Engine::prefetch_itch_message`] in two stages, for a caller that shows the engine
@@ -625,7 +645,24 @@ impl Engine {
     ) {
         self.stream_seq += 1;
         let seq = self.stream_seq;
-        self.itch_message_inline(now, meta.recv_ts, seq, Flags::EMPTY, bytes, sink);
+        self.itch_message_inline(now, Some(meta.recv_ts), seq, Flags::EMPTY, bytes, sink);
+        sink.datagram_end();
+    }
+
+    /// [`Engine::on_itch_stream_message`] with each message's own timestamp as its receive
+    /// time (a bare ITCH file has no other; 0 for a message shorter than the common header,
+    /// as `fh_replay::capture::itch_timestamp_ns` reads it): read as the message is parsed,
+    /// after its length check, not before it by the caller with one of its own.
+    #[inline(always)]
+    pub fn on_itch_stream_message_own_ts<S: UpdateSink>(
+        &mut self,
+        now: u64,
+        bytes: &[u8],
+        sink: &mut S,
+    ) {
+        self.stream_seq += 1;
+        let seq = self.stream_seq;
+        self.itch_message_inline(now, None, seq, Flags::EMPTY, bytes, sink);
         sink.datagram_end();
     }
 
@@ -758,7 +795,7 @@ impl Engine {
                     blocks.nth(skip as usize - 1);
                 }
                 for (seq, msg) in blocks {
-                    self.itch_message_inline(now, meta.recv_ts, seq, stale, msg, sink);
+                    self.itch_message_inline(now, Some(meta.recv_ts), seq, stale, msg, sink);
                 }
             }
             PacketClass::Gap { .. } => {
@@ -807,18 +844,18 @@ impl Engine {
         bytes: &[u8],
         sink: &mut S,
     ) {
-        self.itch_message_inline(now, recv_ts, seq, stale, bytes, sink);
+        self.itch_message_inline(now, Some(recv_ts), seq, stale, bytes, sink);
     }
 
     /// Applies one ITCH message. The book messages (nine in ten of a day) are viewed and
     /// applied in one match on the type byte; every other type goes through the decoder's
     /// `parse` in [`Engine::itch_other`] (same results: a message is malformed exactly when
-    /// `parse` rejects it).
+    /// `parse` rejects it). `recv_ts` `None`: the message's own timestamp.
     #[inline(always)]
     fn itch_message_inline<S: UpdateSink>(
         &mut self,
         now: u64,
-        recv_ts: u64,
+        recv_ts: Option<u64>,
         seq: u64,
         stale: Flags,
         bytes: &[u8],
@@ -846,7 +883,7 @@ impl Engine {
                 Ctx {
                     seq,
                     exch_ts: message_ts(bytes),
-                    recv_ts,
+                    recv_ts: recv_ts.unwrap_or_else(|| message_ts(bytes)),
                     now,
                     stale,
                 }
@@ -998,7 +1035,10 @@ impl Engine {
                 self.emit_change(&ctx, b, true, sink);
                 self.book_event_end(ctx.exch_ts, sink);
             }
-            _ => self.itch_other(now, recv_ts, seq, stale, t, bytes, sink),
+            _ => {
+                let recv_ts = recv_ts.unwrap_or_else(|| message_ts(bytes));
+                self.itch_other(now, recv_ts, seq, stale, t, bytes, sink)
+            }
         }
     }
 
@@ -1406,6 +1446,48 @@ mod tests {
         fn bbo_changed(&mut self, _: u64, instrument: InstrumentId, _: &[u8; 8], bbo: &Bbo) {
             self.0.push((instrument, *bbo));
         }
+    }
+
+    #[test]
+    fn a_stream_message_read_with_its_own_timestamp_is_applied_as_with_it_given() {
+        // Every message of a generated stream, some cut short (to nothing, inside the common
+        // header, inside the body): the same updates, receive times included, and the same
+        // counts as when the caller reads the timestamp and hands it over.
+        use fh_replay::{capture::itch_timestamp_ns, gen};
+        let opts = gen::Options {
+            config: gen::Config {
+                symbols: 20,
+                seed: 5,
+                stop: gen::Stop::Messages(30_000),
+            },
+            ..gen::Options::default()
+        };
+        let cfg = EngineConfig::default();
+        let (mut given, mut own) = (Engine::new(&cfg), Engine::new(&cfg));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut i = 0usize;
+        gen::run_itch(&opts, |m| {
+            i += 1;
+            let m = match i % 97 {
+                0 => &m[..0],
+                1 => &m[..m.len().min(7)],
+                2 => &m[..m.len().min(11)],
+                3 => &m[..m.len() - 1],
+                _ => m,
+            };
+            let meta = DatagramMeta {
+                recv_ts: itch_timestamp_ns(m).unwrap_or(0),
+            };
+            given.on_itch_stream_message(3, &meta, m, &mut |u: &BookUpdate| a.push(*u));
+            own.on_itch_stream_message_own_ts(3, m, &mut |u: &BookUpdate| b.push(*u));
+            Ok(())
+        })
+        .unwrap();
+        assert!(a.len() > 20_000, "{} updates", a.len());
+        assert!(a.iter().all(|u| u.recv_ts != 0));
+        assert_eq!(a, b);
+        assert!(given.stats().itch_malformed > 0);
+        assert_eq!(format!("{:?}", given.stats()), format!("{:?}", own.stats()));
     }
 
     #[test]

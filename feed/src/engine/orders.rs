@@ -63,7 +63,7 @@
 //!   entry is reachable from its home without crossing an empty slot; its load is at most 1/2
 //!   after every insert ([`OrderStore::check_invariants`] checks all of these).
 
-use super::table::MaskedTable;
+use super::table::{MaskedTable, SlotPrefetch};
 use crate::update::Side;
 
 /// A live order (the L3 state ITCH needs, per the spec's "state needed per live order"), and
@@ -193,6 +193,18 @@ pub enum InsertError {
     Duplicate,
 }
 
+/// [`OrderStore::prefetcher`]: asks for the ring slot of a reference.
+#[derive(Clone, Copy, Debug)]
+pub struct OrderPrefetch<'a>(SlotPrefetch<'a, Slot>);
+
+impl OrderPrefetch<'_> {
+    /// [`OrderStore::prefetch`] of `reference`.
+    #[inline(always)]
+    pub fn prefetch(self, reference: u64) {
+        self.0.prefetch(reference as usize);
+    }
+}
+
 /// The order store (see the module docs).
 #[derive(Debug)]
 pub struct OrderStore {
@@ -263,6 +275,13 @@ impl OrderStore {
     #[inline(always)]
     pub fn prefetch(&self, reference: u64) {
         self.ring.prefetch(reference as usize);
+    }
+
+    /// [`OrderStore::prefetch`] for many references in a row, the store's fields read once
+    /// (see [`MaskedTable::prefetcher`]).
+    #[inline(always)]
+    pub fn prefetcher(&self) -> OrderPrefetch<'_> {
+        OrderPrefetch(self.ring.prefetcher())
     }
 
     /// What the ring slot of `reference` says of its order's price level: the index of its

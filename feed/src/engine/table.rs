@@ -25,6 +25,21 @@
 //!   invariant above), the prefetch (which never dereferences, whatever the address) and the
 //!   huge-page advice (which changes how pages are backed, never what they hold).
 
+/// [`MaskedTable::prefetch`] with the table's fields read once ([`MaskedTable::prefetcher`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SlotPrefetch<'a, T> {
+    slots: &'a [T],
+    mask: usize,
+}
+
+impl<T> SlotPrefetch<'_, T> {
+    /// Asks for the slot at `i & mask`, as [`MaskedTable::prefetch`] does.
+    #[inline(always)]
+    pub fn prefetch(self, i: usize) {
+        prefetch(self.slots.as_ptr().wrapping_add(i & self.mask));
+    }
+}
+
 /// A power-of-two array whose accesses wrap at its length (see the module docs).
 #[derive(Clone, Debug)]
 pub struct MaskedTable<T> {
@@ -85,6 +100,17 @@ impl<T: Copy> MaskedTable<T> {
     #[inline(always)]
     pub fn prefetch(&self, i: usize) {
         prefetch(self.at(i));
+    }
+
+    /// What [`MaskedTable::prefetch`] reads of the table, read once for many prefetches: a
+    /// loop that prefetches with it keeps the slots' address and the mask in registers,
+    /// where the table's fields would be read again for each prefetch.
+    #[inline(always)]
+    pub fn prefetcher(&self) -> SlotPrefetch<'_, T> {
+        SlotPrefetch {
+            slots: &self.slots,
+            mask: self.mask,
+        }
     }
 
     /// Every slot, in index order.

@@ -466,7 +466,8 @@ pub const PACE_SLICE: Duration = Duration::from_millis(20);
 pub enum Unit<'a> {
     /// A UDP payload (pcap, pcapng): [`Engine::on_datagram`].
     Datagram(&'a [u8]),
-    /// A message of a bare ITCH file: [`Engine::on_itch_stream_message`].
+    /// A message of a bare ITCH file: [`Engine::on_itch_stream_message_own_ts`] (its `ts` is
+    /// its own timestamp, read by the engine as it parses the message).
     ItchMessage(&'a [u8]),
 }
 
@@ -479,7 +480,7 @@ impl Unit<'_> {
         let meta = DatagramMeta { recv_ts: ts };
         match self {
             Unit::Datagram(p) => engine.on_datagram(now, &meta, p, sink),
-            Unit::ItchMessage(m) => engine.on_itch_stream_message(now, &meta, m, sink),
+            Unit::ItchMessage(m) => engine.on_itch_stream_message_own_ts(now, m, sink),
         }
     }
 }
@@ -702,7 +703,7 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
             // order slot of each of its messages asked for) a block before it is applied (a
             // bare ITCH file has no packets to prefetch from).
             const AHEAD: usize = ITCH_PREFETCH_AHEAD as usize;
-            let mut walker = ItchWalk {
+            let mut walker = ItchWalk::<_, _, _, false, false> {
                 engine,
                 sink,
                 pace,
@@ -711,11 +712,24 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
                 st: &mut st,
                 progress: &mut progress,
                 total,
-                paced,
-                large: false,
                 shown: 0,
             };
-            let walked = msgs.walk_blocks::<AHEAD, _>(&mut walker);
+            // The walk goes on in the path the live orders call for (a paced replay, which
+            // waits between messages, keeps the small one), resumed after each switch.
+            let mut large = false;
+            let walked = loop {
+                let r = match (paced, large) {
+                    (true, _) => walker.walk::<false, true, AHEAD>(&mut msgs),
+                    (false, false) => walker.walk::<false, false, AHEAD>(&mut msgs),
+                    (false, true) => walker.walk::<true, false, AHEAD>(&mut msgs),
+                };
+                match r {
+                    Ok(Some(ItchStop::Switch)) => large = !large,
+                    Ok(Some(ItchStop::End(r))) => break Ok(Some(r)),
+                    Ok(None) => break Ok(None),
+                    Err(e) => break Err(e),
+                }
+            };
             st.records = msgs.yielded();
             match walked {
                 Ok(None | Some(Ok(()))) => {}
@@ -732,10 +746,17 @@ pub fn replay_timed<S: UpdateSink, T: Timing>(
     Ok(st)
 }
 
-/// [`replay_timed`]'s loop over a bare ITCH file: the messages applied, the order slot of each
-/// asked for a block ahead, `stop` looked at before the first message and every 4096 after
-/// it (microseconds apart), the progress every 2^20, both at block boundaries.
-struct ItchWalk<'r, S, T, P> {
+/// [`replay_timed`]'s loop over a bare ITCH file: the messages applied, `stop` looked at
+/// before the first message and every 4096 after it (microseconds apart), the progress every
+/// 2^20, both at block boundaries. Two paths, each its own loop, so that neither tests
+/// which it is per message: below [`ITCH_LEVEL_PREFETCH_ORDERS`] live orders (`LARGE`
+/// false) the order slot of each message is asked for a block ahead, as the block is framed;
+/// from there on each message's instrument and level are prefetched in two stages too
+/// ([`Engine::prefetch_itch_ahead`], with the message `later` than the one applied). The
+/// live orders are counted every 4096 messages: where the path no longer fits, the walk
+/// breaks with [`ItchStop::Switch`] before that message and goes on in the other path.
+/// `PACED`: a paced replay (each message waits for its deadline).
+struct ItchWalk<'r, S, T, P, const LARGE: bool, const PACED: bool> {
     engine: &'r mut Engine,
     sink: &'r mut S,
     pace: &'r mut Pace,
@@ -745,24 +766,57 @@ struct ItchWalk<'r, S, T, P> {
     progress: &'r mut P,
     /// The file's length (for the progress).
     total: f64,
-    /// A paced replay hands on what its sink collected before it waits for the next message.
-    paced: bool,
-    /// At least [`ITCH_LEVEL_PREFETCH_ORDERS`] orders were live at the last look (every 4096
-    /// messages): each message's instrument and level are prefetched in two stages
-    /// ([`Engine::prefetch_itch_ahead`], with the message `later` than the one applied),
-    /// not only its order slot (as the block is framed).
-    large: bool,
     /// Messages shown to [`Engine::prefetch_itch_ahead`] (its stages' clock).
     shown: u64,
 }
 
-impl<S: UpdateSink, T: Timing, P: FnMut(f64)> BlockWalker for ItchWalk<'_, S, T, P> {
-    type Break = Result<(), PipelineError>;
+/// Why an [`ItchWalk`] broke off.
+enum ItchStop {
+    /// The other path fits the live orders now: the walk goes on in it from the same message.
+    Switch,
+    /// The replay ends: stopped (`Ok`) or failed.
+    End(Result<(), PipelineError>),
+}
+
+impl<S: UpdateSink, T: Timing, P: FnMut(f64), const LARGE: bool, const PACED: bool>
+    ItchWalk<'_, S, T, P, LARGE, PACED>
+{
+    /// Walks `msgs` on from where they are in the path `L`, `Q`, in blocks of `K`, until the
+    /// end, a stop, an error or a switch.
+    #[inline(always)]
+    fn walk<const L: bool, const Q: bool, const K: usize>(
+        &mut self,
+        msgs: &mut fh_replay::capture::ItchMessages<'_>,
+    ) -> Result<Option<ItchStop>, fh_replay::capture::Error> {
+        let mut w = ItchWalk::<'_, S, T, P, L, Q> {
+            engine: &mut *self.engine,
+            sink: &mut *self.sink,
+            pace: &mut *self.pace,
+            timing: &mut *self.timing,
+            stop: self.stop,
+            st: &mut *self.st,
+            progress: &mut *self.progress,
+            total: self.total,
+            shown: self.shown,
+        };
+        let r = msgs.walk_blocks::<K, _>(&mut w);
+        self.shown = w.shown;
+        r
+    }
+}
+
+impl<S: UpdateSink, T: Timing, P: FnMut(f64), const LARGE: bool, const PACED: bool> BlockWalker
+    for ItchWalk<'_, S, T, P, LARGE, PACED>
+{
+    type Break = ItchStop;
 
     #[inline(always)]
-    fn ahead(&mut self, m: &[u8]) {
-        if !self.large {
-            self.engine.prefetch_itch_message(m);
+    fn ahead(&mut self) -> impl FnMut(&[u8]) {
+        let p = self.engine.itch_prefetcher();
+        move |m| {
+            if !LARGE {
+                p.message(m);
+            }
         }
     }
 
@@ -771,10 +825,14 @@ impl<S: UpdateSink, T: Timing, P: FnMut(f64)> BlockWalker for ItchWalk<'_, S, T,
         // Blocks start at multiples of their length: every multiple of 4096 is a boundary.
         const { assert!(0x1000 % ITCH_PREFETCH_AHEAD == 0) };
         if index & 0xFFF == 0 {
-            self.large = self.engine.itch().orders.len() >= ITCH_LEVEL_PREFETCH_ORDERS;
+            // Looked at first: after a switch the walk resumes with this boundary.
+            let large = self.engine.itch().orders.len() >= ITCH_LEVEL_PREFETCH_ORDERS;
+            if !PACED && large != LARGE {
+                return ControlFlow::Break(ItchStop::Switch);
+            }
             if self.stop.load(Ordering::Relaxed) {
                 self.st.interrupted = true;
-                return ControlFlow::Break(Ok(()));
+                return ControlFlow::Break(ItchStop::End(Ok(())));
             }
             if index & 0xF_FFFF == 0 {
                 (self.progress)(offset as f64 / self.total);
@@ -786,12 +844,12 @@ impl<S: UpdateSink, T: Timing, P: FnMut(f64)> BlockWalker for ItchWalk<'_, S, T,
 
     #[inline(always)]
     fn message(&mut self, m: &[u8], later: Later<'_>) -> ControlFlow<Self::Break> {
-        if self.large {
+        if LARGE {
             self.engine.prefetch_itch_ahead(self.shown, later.get());
             self.shown += 1;
         }
         let ts = || itch_timestamp_ns(m).unwrap_or(0);
-        let waited = if self.paced {
+        let waited = if PACED {
             self.sink.idle();
             self.pace.wait(ts(), self.stop)
         } else {
@@ -807,7 +865,7 @@ impl<S: UpdateSink, T: Timing, P: FnMut(f64)> BlockWalker for ItchWalk<'_, S, T,
         };
         match self.timing.unit(self.engine, self.sink, at) {
             Ok(()) => ControlFlow::Continue(()),
-            Err(e) => ControlFlow::Break(Err(e)),
+            Err(e) => ControlFlow::Break(ItchStop::End(Err(e))),
         }
     }
 }

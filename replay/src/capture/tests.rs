@@ -709,15 +709,17 @@ struct Probe<'t> {
 impl BlockWalker for Probe<'_> {
     type Break = ();
 
-    fn ahead(&mut self, m: &[u8]) {
-        let (ctx, i) = (&self.ctx, self.i);
-        if self.gz {
-            assert_eq!(m, &self.msgs[i + 8][..], "{ctx}: ahead of {i}");
-        } else {
-            assert_eq!(m, &self.msgs[self.next_ahead][..], "{ctx}: ahead {i}");
-            self.next_ahead += 1;
+    fn ahead(&mut self) -> impl FnMut(&[u8]) {
+        |m| {
+            let (ctx, i) = (&self.ctx, self.i);
+            if self.gz {
+                assert_eq!(m, &self.msgs[i + 8][..], "{ctx}: ahead of {i}");
+            } else {
+                assert_eq!(m, &self.msgs[self.next_ahead][..], "{ctx}: ahead {i}");
+                self.next_ahead += 1;
+            }
+            self.shown += 1;
         }
-        self.shown += 1;
     }
 
     fn boundary(&mut self, index: u64, offset: u64) -> ControlFlow<()> {
