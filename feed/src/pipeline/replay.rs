@@ -1453,6 +1453,124 @@ mod tests {
         assert!(stopped.interrupted);
     }
 
+    /// A bare ITCH file whose live orders climb past [`ITCH_LEVEL_PREFETCH_ORDERS`], fall back
+    /// below it and climb again is walked in both prefetch paths, switching at 4096-message
+    /// boundaries: every update is the one the engine gives for each message applied on its own,
+    /// none lost or repeated at a switch, and the counts agree.
+    #[test]
+    fn an_itch_file_replays_alike_across_the_switches_of_its_prefetch_path() {
+        use crate::engine::EngineConfig;
+        use crate::update::BookUpdate;
+        fn push(file: &mut Vec<u8>, t: u8, locate: u16, ts: u64, body: &[u8]) {
+            let len = 11 + body.len();
+            file.extend_from_slice(&(len as u16).to_be_bytes());
+            file.push(t);
+            file.extend_from_slice(&locate.to_be_bytes());
+            file.extend_from_slice(&[0, 0]);
+            file.extend_from_slice(&ts.to_be_bytes()[2..]);
+            file.extend_from_slice(body);
+        }
+        let mut file = Vec::new();
+        let (mut ts, mut next_ref) = (1_000u64, 1u64);
+        let mut cycle = |file: &mut Vec<u8>, orders: u64| {
+            let mut live = Vec::new();
+            for i in 0..orders {
+                ts += 10;
+                let (r, locate) = (next_ref, 1 + (i % 7) as u16);
+                next_ref += 1;
+                let mut b = r.to_be_bytes().to_vec();
+                b.push(if i % 2 == 0 { b'B' } else { b'S' });
+                b.extend_from_slice(&100u32.to_be_bytes());
+                b.extend_from_slice(b"FH      ");
+                let tick = (i % 40) as u32 * 100;
+                let price = if i % 2 == 0 {
+                    100_0000 - tick
+                } else {
+                    100_0100 + tick
+                };
+                b.extend_from_slice(&price.to_be_bytes());
+                push(file, b'A', locate, ts, &b);
+                live.push((r, locate));
+            }
+            for (k, &(r, locate)) in live.iter().enumerate() {
+                ts += 10;
+                if k % 5 == 0 {
+                    let mut b = r.to_be_bytes().to_vec();
+                    b.extend_from_slice(&30u32.to_be_bytes());
+                    b.extend_from_slice(&(k as u64).to_be_bytes());
+                    push(file, b'E', locate, ts, &b);
+                }
+                if k % 3 == 0 {
+                    // Replaced, then the new reference deleted.
+                    let mut b = r.to_be_bytes().to_vec();
+                    b.extend_from_slice(&next_ref.to_be_bytes());
+                    b.extend_from_slice(&50u32.to_be_bytes());
+                    b.extend_from_slice(&99_9900u32.to_be_bytes());
+                    push(file, b'U', locate, ts, &b);
+                    push(file, b'D', locate, ts, &next_ref.to_be_bytes());
+                    next_ref += 1;
+                } else {
+                    push(file, b'D', locate, ts, &r.to_be_bytes());
+                }
+            }
+        };
+        let n = ITCH_LEVEL_PREFETCH_ORDERS as u64 + 6_000;
+        cycle(&mut file, n);
+        cycle(&mut file, n);
+        let path = std::env::temp_dir().join(format!("fh-walk-switch-{}.itch", std::process::id()));
+        std::fs::write(&path, &file).unwrap();
+        let cap = Capture::open_kind(&path, Some(Kind::Itch)).unwrap();
+        std::fs::remove_file(&path).unwrap();
+
+        let cfg = EngineConfig::default();
+        let mut walked = Engine::new(&cfg);
+        let mut got = Vec::new();
+        let st = replay_timed(
+            &cap,
+            &mut walked,
+            &mut |u: &BookUpdate| got.push(*u),
+            &mut Pace::off(Clock::monotonic_raw()),
+            &mut Untimed,
+            &AtomicBool::new(false),
+            |_| {},
+        )
+        .unwrap();
+
+        // One message at a time, noting the live orders where the walk looks at them.
+        let mut single = Engine::new(&cfg);
+        let mut want = Vec::new();
+        let mut msgs = cap.itch_messages().unwrap();
+        let (mut i, mut path_seen) = (0u64, Vec::new());
+        while let Some(m) = msgs.next_message() {
+            let m = m.unwrap().data;
+            if i % 0x1000 == 0 {
+                let large = single.itch().orders.len() >= ITCH_LEVEL_PREFETCH_ORDERS;
+                if path_seen.last() != Some(&large) {
+                    path_seen.push(large);
+                }
+            }
+            single.on_itch_stream_message_own_ts(0, m, &mut |u: &BookUpdate| want.push(*u));
+            i += 1;
+        }
+        assert_eq!(
+            path_seen,
+            [false, true, false, true, false],
+            "the file's paths"
+        );
+        assert_eq!(st.records, i);
+        assert_eq!(got.len(), want.len());
+        assert!(
+            got == want,
+            "the walk's updates differ from the message-by-message ones"
+        );
+        assert_eq!(
+            format!("{:?}", walked.stats()),
+            format!("{:?}", single.stats())
+        );
+        assert_eq!(walked.itch().anomalies.unknown_ref, 0);
+        assert_eq!(walked.itch().orders.len(), 0);
+    }
+
     /// An empty datagram at capture time 1, read at `t0`.
     fn at(t0: u64) -> At<'static> {
         At {
